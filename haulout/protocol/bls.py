@@ -1,0 +1,116 @@
+"""BLS12-381 min_pk signatures (48-byte keys, 96-byte signatures) with Sui's `_NUL_` DST.
+
+These are exactly what `sui::bls12381::bls12381_min_pk_verify` accepts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from py_arkworks_bls12381 import GT, G1Point, G2Point, Scalar
+
+from .errors import InvalidKey, InvalidSignature
+from .hashing import blake2b256
+
+DST = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_"
+PUBLIC_KEY_LEN = 48
+SIGNATURE_LEN = 96
+_IDENTITY_G1 = G1Point.identity().to_compressed_bytes()
+_IDENTITY_G2 = G2Point.identity().to_compressed_bytes()
+
+
+@lru_cache(maxsize=4096)
+def parse_public_key(data: bytes) -> G1Point:
+    """A checked G1 public key; rejects wrong lengths, the identity and non-subgroup points."""
+    if len(data) != PUBLIC_KEY_LEN:
+        raise InvalidKey(f"a BLS public key is {PUBLIC_KEY_LEN} bytes; got {len(data)}")
+    if data == _IDENTITY_G1:
+        raise InvalidKey("the identity is not a valid BLS public key")
+    try:
+        point = G1Point.from_compressed_bytes(data)
+    except Exception as exc:
+        raise InvalidKey(f"not a compressed BLS12-381 G1 point: {exc}") from exc
+    if not point.is_in_subgroup():  # pragma: no cover - from_compressed_bytes checks it
+        raise InvalidKey("public key is not in the prime-order subgroup")
+    return point
+
+
+def parse_signature(data: bytes) -> G2Point:
+    """A checked G2 signature; rejects wrong lengths, the identity and non-subgroup points."""
+    if len(data) != SIGNATURE_LEN:
+        raise InvalidSignature(f"a BLS signature is {SIGNATURE_LEN} bytes; got {len(data)}")
+    if data == _IDENTITY_G2:
+        raise InvalidSignature("the identity is not a valid BLS signature")
+    try:
+        point = G2Point.from_compressed_bytes(data)
+    except Exception as exc:
+        raise InvalidSignature(f"not a compressed BLS12-381 G2 point: {exc}") from exc
+    if not point.is_in_subgroup():  # pragma: no cover
+        raise InvalidSignature("signature is not in the prime-order subgroup")
+    return point
+
+
+@lru_cache(maxsize=1024)
+def _hash_to_g2(message: bytes) -> G2Point:
+    return G2Point.hash_to_curve(message, DST)
+
+
+@dataclass(frozen=True)
+class BlsKeyPair:
+    """A node's BLS signing key and its public key."""
+
+    secret: bytes
+    public_key: bytes
+
+    @classmethod
+    def generate(cls, seed: bytes | None = None) -> BlsKeyPair:
+        """A new key pair, from 32 random bytes or a fixed seed (for tests and vectors)."""
+        ikm = seed if seed is not None else os.urandom(32)
+        scalar = Scalar.from_le_bytes_mod_order(blake2b256(b"haulout-bls-keygen" + ikm) * 2)
+        if scalar.is_zero():  # pragma: no cover - probability 2^-255
+            raise InvalidKey("derived a zero secret key; use another seed")
+        secret = scalar.to_le_bytes()
+        return cls(secret, (G1Point() * scalar).to_compressed_bytes())
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> BlsKeyPair:
+        """Rebuild a key pair from its 32-byte little-endian secret scalar."""
+        scalar = Scalar.from_le_bytes(secret)
+        return cls(secret, (G1Point() * scalar).to_compressed_bytes())
+
+    def sign(self, message: bytes) -> bytes:
+        """A 96-byte min_pk signature of `message`."""
+        return (_hash_to_g2(message) * Scalar.from_le_bytes(self.secret)).to_compressed_bytes()
+
+
+def verify(public_key: bytes | G1Point, message: bytes, signature: bytes) -> bool:
+    """`bls12381_min_pk_verify`: True when `signature` signs `message` under `public_key`."""
+    try:
+        pk = public_key if isinstance(public_key, G1Point) else parse_public_key(public_key)
+        sig = parse_signature(signature)
+    except (InvalidKey, InvalidSignature):
+        return False
+    return bool(GT.pairing_check([pk, -G1Point()], [_hash_to_g2(message), sig]))
+
+
+def aggregate_signatures(signatures: Sequence[bytes]) -> bytes:
+    """Sum of signatures; the aggregate verifies under the sum of the signers' keys."""
+    if not signatures:
+        raise InvalidSignature("cannot aggregate zero signatures")
+    total = parse_signature(signatures[0])
+    for s in signatures[1:]:
+        total = total + parse_signature(s)
+    return total.to_compressed_bytes()
+
+
+def aggregate_public_keys(keys: Sequence[G1Point]) -> G1Point:
+    """Sum of parsed public keys."""
+    if not keys:
+        raise InvalidKey("cannot aggregate zero public keys")
+    total = keys[0]
+    for key in keys[1:]:
+        total = total + key
+    return total
