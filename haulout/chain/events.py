@@ -1,0 +1,207 @@
+"""One typed class per Move event of `move/sources/events.move`, parsed in one place.
+
+Field names and order equal the Move structs (a test checks this). u256 blob ids are
+`BlobId`, object ids `0x…` strings, `members` a list of object ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, get_type_hints
+
+from haulout.protocol.blob_id import BlobId
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of the typed event mirrors."""
+
+    NAME: ClassVar[str] = ""
+
+    def to_fields(self) -> dict[str, Any]:
+        """JSON fields as Sui's parsed JSON would show them (u256 as decimal text)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = str(int(v)) if isinstance(v, BlobId) else v
+        return out
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> Event:
+        """Parse JSON fields into the typed event."""
+        hints = get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            v = fields[f.name]
+            t = hints[f.name]
+            if t is BlobId:
+                v = BlobId.from_int(int(v))
+            elif t is int:
+                v = int(v)
+            elif t is bool:
+                v = bool(v)
+            elif t is str:
+                v = str(v)
+            kwargs[f.name] = v
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class BlobRegistered(Event):
+    """A blob object was registered (not yet certified)."""
+
+    NAME: ClassVar[str] = "BlobRegistered"
+    epoch: int
+    blob_id: BlobId
+    size: int
+    encoding_type: int
+    end_epoch: int
+    deletable: bool
+    object_id: str
+
+
+@dataclass(frozen=True)
+class BlobCertified(Event):
+    """A blob was certified, or a certified blob's lifetime was extended."""
+
+    NAME: ClassVar[str] = "BlobCertified"
+    epoch: int
+    blob_id: BlobId
+    end_epoch: int
+    deletable: bool
+    object_id: str
+    is_extension: bool
+
+
+@dataclass(frozen=True)
+class BlobDeleted(Event):
+    """A deletable blob was deleted; its storage returned to the owner."""
+
+    NAME: ClassVar[str] = "BlobDeleted"
+    epoch: int
+    blob_id: BlobId
+    end_epoch: int
+    object_id: str
+    was_certified: bool
+
+
+@dataclass(frozen=True)
+class BlobAttributeSet(Event):
+    """An attribute of a blob object was set."""
+
+    NAME: ClassVar[str] = "BlobAttributeSet"
+    blob_id: BlobId
+    object_id: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class BlobAttributeRemoved(Event):
+    """An attribute of a blob object was removed."""
+
+    NAME: ClassVar[str] = "BlobAttributeRemoved"
+    blob_id: BlobId
+    object_id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class InvalidBlobID(Event):
+    """f+1 weight of nodes voted a blob id invalid (inconsistent encoding)."""
+
+    NAME: ClassVar[str] = "InvalidBlobID"
+    epoch: int
+    blob_id: BlobId
+
+
+@dataclass(frozen=True)
+class StorageReserved(Event):
+    """Storage was bought."""
+
+    NAME: ClassVar[str] = "StorageReserved"
+    epoch: int
+    storage_id: str
+    start_epoch: int
+    end_epoch: int
+    storage_size: int
+    paid: int
+
+
+@dataclass(frozen=True)
+class EpochAdvanced(Event):
+    """A new epoch started."""
+
+    NAME: ClassVar[str] = "EpochAdvanced"
+    epoch: int
+    start_ms: int
+
+
+@dataclass(frozen=True)
+class NodeRegistered(Event):
+    """A storage node registered its BLS key (with proof of possession)."""
+
+    NAME: ClassVar[str] = "NodeRegistered"
+    node_id: str
+    name: str
+    url: str
+    public_key: str
+
+
+@dataclass(frozen=True)
+class CommitteeChanged(Event):
+    """The committee was set: members in order (shards are on the System object)."""
+
+    NAME: ClassVar[str] = "CommitteeChanged"
+    epoch: int
+    members: list[str]
+    n_shards: int
+
+
+@dataclass(frozen=True)
+class PricesUpdated(Event):
+    """Storage and write prices changed."""
+
+    NAME: ClassVar[str] = "PricesUpdated"
+    epoch: int
+    storage_price: int
+    write_price: int
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.NAME: cls
+    for cls in (
+        BlobRegistered,
+        BlobCertified,
+        BlobDeleted,
+        BlobAttributeSet,
+        BlobAttributeRemoved,
+        InvalidBlobID,
+        StorageReserved,
+        EpochAdvanced,
+        NodeRegistered,
+        CommitteeChanged,
+        PricesUpdated,
+    )
+}
+
+
+def parse_event(name: str, fields: dict[str, Any]) -> Event:
+    """The one place where raw event JSON becomes a typed event."""
+    try:
+        cls = EVENT_TYPES[name]
+    except KeyError as exc:
+        raise ValueError(f"unknown Haulout event type {name!r}") from exc
+    return cls.from_fields(fields)
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    """An event with where it came from: cursor, transaction, sender and time."""
+
+    cursor: int
+    tx_digest: str
+    sender: str
+    timestamp_ms: int
+    event: Event

@@ -1,0 +1,95 @@
+"""Read-only views of on-chain objects: System (with committee), Storage and Blob."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from haulout.protocol.blob_id import BlobId
+from haulout.protocol.committee import Committee
+
+
+@dataclass(frozen=True)
+class StorageResource:
+    """Reserved encoded bytes for epochs `[start_epoch, end_epoch)`."""
+
+    id: str
+    start_epoch: int
+    end_epoch: int
+    storage_size: int
+
+
+@dataclass(frozen=True)
+class BlobObject:
+    """A registered blob, as on chain."""
+
+    id: str
+    registered_epoch: int
+    blob_id: BlobId
+    size: int
+    encoding_type: int
+    certified_epoch: int | None
+    storage: StorageResource
+    deletable: bool
+    owner: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def end_epoch(self) -> int:
+        """First epoch in which the blob is no longer stored."""
+        return self.storage.end_epoch
+
+    def to_walrus_json(self) -> dict[str, object]:
+        """The `blobObject` shape of Walrus's publisher responses."""
+        return {
+            "id": self.id,
+            "registeredEpoch": self.registered_epoch,
+            "blobId": str(self.blob_id),
+            "size": self.size,
+            "encodingType": self.encoding_type,
+            "certifiedEpoch": self.certified_epoch,
+            "storage": {
+                "id": self.storage.id,
+                "startEpoch": self.storage.start_epoch,
+                "endEpoch": self.storage.end_epoch,
+                "storageSize": self.storage.storage_size,
+            },
+            "deletable": self.deletable,
+        }
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A registered storage node."""
+
+    node_id: str
+    name: str
+    url: str
+    public_key: bytes
+    address: str
+
+
+@dataclass(frozen=True)
+class SystemState:
+    """The shared System object: epoch, committee, capacity, prices, parameters."""
+
+    id: str
+    version: int
+    epoch: int
+    epoch_start_ms: int
+    epoch_duration_ms: int
+    n_shards: int
+    committee: Committee | None
+    total_capacity: int
+    used_capacity: int
+    storage_price: int
+    write_price: int
+    max_epochs_ahead: int
+    nodes: tuple[NodeInfo, ...] = ()
+
+    def require_committee(self) -> Committee:
+        """The committee, or an error saying the deployment has none yet."""
+        if self.committee is None:
+            from .errors import NotDeployed
+
+            raise NotDeployed("the System has no committee yet; run `haulout deploy`")
+        return self.committee

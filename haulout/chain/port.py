@@ -1,0 +1,105 @@
+"""The chain port: every service talks to Sui (or DevChain) through this interface."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from haulout.protocol.blob_id import BlobId
+from haulout.protocol.certificate import Certificate
+
+from .accounts import Account
+from .events import ChainEvent
+from .objects import BlobObject, StorageResource, SystemState
+
+
+class ChainPort(Protocol):
+    """Reserve, register, certify, extend, delete, burn, attributes, reads and events."""
+
+    def system(self) -> SystemState:
+        """The shared System object: epoch, committee, prices, parameters."""
+        ...
+
+    def get_blob(self, object_id: str) -> BlobObject:
+        """A live Blob object (raises `ObjectNotFound`)."""
+        ...
+
+    def get_storage(self, object_id: str) -> StorageResource:
+        """A live Storage object (raises `ObjectNotFound`)."""
+        ...
+
+    def reserve_space(
+        self, signer: Account, storage_size: int, epochs_ahead: int
+    ) -> StorageResource:
+        """Buy `storage_size` encoded bytes from now for `epochs_ahead` epochs."""
+        ...
+
+    def register_blob(
+        self,
+        signer: Account,
+        storage_id: str,
+        blob_id: BlobId,
+        root: bytes,
+        size: int,
+        encoding_type: int,
+        deletable: bool,
+    ) -> BlobObject:
+        """Register a blob into an owned Storage object."""
+        ...
+
+    def reserve_and_register(
+        self,
+        signer: Account,
+        blob_id: BlobId,
+        root: bytes,
+        size: int,
+        encoding_type: int,
+        epochs_ahead: int,
+        deletable: bool,
+    ) -> BlobObject:
+        """Reserve exactly the needed storage and register, in one transaction."""
+        ...
+
+    def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:
+        """Certify a registered blob with a quorum certificate of the current epoch."""
+        ...
+
+    def extend_blob(self, signer: Account, object_id: str, epochs: int) -> BlobObject:
+        """Pay for `epochs` more epochs of a certified blob."""
+        ...
+
+    def delete_blob(self, signer: Account, object_id: str) -> StorageResource:
+        """Delete a deletable blob; its Storage goes back to the owner."""
+        ...
+
+    def burn(self, signer: Account, object_id: str) -> None:
+        """Destroy a Blob object (the blob stays stored until its end epoch)."""
+        ...
+
+    def set_attribute(self, signer: Account, object_id: str, key: str, value: str) -> None:
+        """Set a string attribute (e.g. `content-type`) on a Blob object."""
+        ...
+
+    def remove_attribute(self, signer: Account, object_id: str, key: str) -> None:
+        """Remove an attribute from a Blob object."""
+        ...
+
+    def invalidate_blob_id(self, signer: Account, certificate: Certificate) -> BlobId:
+        """Record a blob id as invalid, with an f+1 certificate."""
+        ...
+
+    def transfer(self, signer: Account, object_id: str, recipient: str) -> None:
+        """Transfer an owned object to another address."""
+        ...
+
+    def events(self, after: int | None = None, limit: int = 1000) -> Sequence[ChainEvent]:
+        """Events with cursor greater than `after`, oldest first."""
+        ...
+
+    def advance_epoch(self, signer: Account) -> int:
+        """Start the next epoch once the current one has run its duration."""
+        ...
+
+    def balance(self, address: str) -> int:
+        """SUI balance of an address, in MIST."""
+        ...

@@ -1,0 +1,144 @@
+"""Deployments: what `haulout deploy` creates and every service reads (`.haulout/deployment.json`).
+
+The file holds account and node keys for a local system, so it is written with mode 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from haulout.chain.accounts import Account
+from haulout.chain.devchain import DevChain
+from haulout.chain.errors import NotDeployed
+from haulout.chain.port import ChainPort
+from haulout.protocol.bls import BlsKeyPair
+from haulout.protocol.committee import even_shards
+from haulout.protocol.messages import proof_of_possession
+
+
+@dataclass
+class NodeConfig:
+    """One storage node of a local deployment."""
+
+    name: str
+    url: str
+    bls_secret: str
+    account_seed: str
+    node_id: str = ""
+
+    @property
+    def port(self) -> int:
+        """TCP port of its HTTP API."""
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
+    def bls(self) -> BlsKeyPair:
+        """The node's BLS key pair."""
+        return BlsKeyPair.from_secret(bytes.fromhex(self.bls_secret))
+
+    @property
+    def account(self) -> Account:
+        """The node's Sui account."""
+        return Account.from_hex(self.account_seed)
+
+
+@dataclass
+class Deployment:
+    """Where the contracts live and the keys of the local parts."""
+
+    chain: str
+    ledger: str
+    system_id: str
+    admin_cap_id: str
+    admin_seed: str
+    relayer_seed: str
+    rpc_url: str = ""
+    package_id: str = ""
+    nodes: list[NodeConfig] = field(default_factory=list)
+
+    @property
+    def admin(self) -> Account:
+        """The deployer, owner of the AdminCap."""
+        return Account.from_hex(self.admin_seed)
+
+    @property
+    def relayer(self) -> Account:
+        """The relayer's account (pays for uploads it publishes)."""
+        return Account.from_hex(self.relayer_seed)
+
+    def save(self, path: str | Path) -> None:
+        """Write the file readable by its owner only."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(asdict(self), fh, indent=1)
+        os.replace(tmp, p)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Deployment:
+        """Read a deployment file; says how to create one when it is missing."""
+        p = Path(path)
+        if not p.exists():
+            raise NotDeployed(f"no deployment at {p}; run `haulout deploy` (or `haulout up`) first")
+        raw = json.loads(p.read_text())
+        raw["nodes"] = [NodeConfig(**n) for n in raw.get("nodes", [])]
+        return cls(**raw)
+
+    def chain_port(self) -> ChainPort:
+        """The chain adapter this deployment names."""
+        if self.chain == "devchain":
+            return DevChain(self.ledger)
+        from haulout.chain.sui import SuiChain
+
+        return SuiChain.from_deployment(self)
+
+
+def deploy_devchain(
+    ledger: str | Path,
+    n_nodes: int = 4,
+    n_shards: int = 100,
+    base_port: int = 9300,
+    epoch_duration_ms: int = 3_600_000,
+    storage_price: int = 1_000,
+    write_price: int = 2_000,
+    total_capacity: int = 1 << 40,
+    max_epochs_ahead: int = 53,
+    host: str = "127.0.0.1",
+) -> Deployment:
+    """Publish to a fresh DevChain file, create the System, register nodes and the committee."""
+    chain = DevChain(ledger)
+    admin, relayer = Account.generate(), Account.generate()
+    chain.faucet(admin.address)
+    chain.faucet(relayer.address, 1_000_000 * 10**9)
+    cap = chain.publish(admin)
+    system_id = chain.create_system(
+        admin,
+        n_shards,
+        epoch_duration_ms,
+        storage_price,
+        write_price,
+        total_capacity,
+        max_epochs_ahead,
+    )
+    nodes = []
+    for i in range(n_nodes):
+        key, account = BlsKeyPair.generate(), Account.generate()
+        pop = key.sign(proof_of_possession(0, key.public_key, bytes.fromhex(account.address[2:])))
+        url = f"http://{host}:{base_port + i}"
+        node_id = chain.register_node(admin, f"node-{i}", url, key.public_key, pop, account.address)
+        nodes.append(NodeConfig(f"node-{i}", url, key.secret.hex(), account.seed.hex(), node_id))
+    chain.set_committee(admin, [n.node_id for n in nodes], even_shards(n_shards, n_nodes))
+    return Deployment(
+        "devchain",
+        str(Path(ledger).resolve()),
+        system_id,
+        cap,
+        admin.seed.hex(),
+        relayer.seed.hex(),
+        nodes=nodes,
+    )
