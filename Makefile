@@ -17,6 +17,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/haulout demo
+	$(BIN)/haulout up --fresh --demo --exit
 
 
 up: $(STAMP)

@@ -1,0 +1,293 @@
+"""Python SDK for a Haulout relayer: store and read blobs, status, delete, extend, attributes.
+
+`HauloutClient` is synchronous, `AsyncHauloutClient` asynchronous; both raise `HauloutError`
+(or `BlobNotFound`) carrying the server's reason code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+DEFAULT_RELAYER = os.environ.get("HAULOUT_RELAYER_URL", "http://127.0.0.1:31415")
+Progress = Callable[[int, int], None]
+
+
+class HauloutError(Exception):
+    """An error answered by the relayer (or a connection failure)."""
+
+    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status, self.reason = status, reason
+
+
+class BlobNotFound(HauloutError):
+    """The blob is not stored (never certified, deleted or expired)."""
+
+
+def _check(resp: httpx.Response) -> httpx.Response:
+    if resp.status_code < 400 or resp.status_code == 304:
+        return resp
+    reason, message = "", resp.text[:500]
+    try:
+        err = resp.json()["error"]
+        message, reason = err["message"], err["details"][0]["reason"]
+    except Exception:
+        pass
+    cls = (
+        BlobNotFound
+        if resp.status_code == 404
+        and reason in ("BLOB_NOT_FOUND", "OBJECT_NOT_FOUND", "BLOB_NOT_CERTIFIED")
+        else HauloutError
+    )
+    raise cls(f"HTTP {resp.status_code} {reason}: {message}", resp.status_code, reason)
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """What a store returned: blob id, object id (if newly created), end epoch, raw answer."""
+
+    blob_id: str
+    object_id: str | None
+    end_epoch: int
+    newly_created: bool
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_response(cls, body: dict[str, Any]) -> StoredBlob:
+        """Parse a `newlyCreated` / `alreadyCertified` answer."""
+        if "newlyCreated" in body:
+            obj = body["newlyCreated"]["blobObject"]
+            return cls(obj["blobId"], obj["id"], obj["storage"]["endEpoch"], True, body)
+        ac = body["alreadyCertified"]
+        return cls(ac["blobId"], None, ac["endEpoch"], False, body)
+
+
+def _iter_file(
+    fh: IO[bytes], total: int, progress: Progress | None, chunk: int = 1 << 20
+) -> Iterator[bytes]:
+    sent = 0
+    while data := fh.read(chunk):
+        sent += len(data)
+        if progress:
+            progress(sent, total)
+        yield data
+
+
+def _params(epochs: int | None, deletable: bool, send_object_to: str | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if epochs is not None:
+        params["epochs"] = str(epochs)
+    if deletable:
+        params["deletable"] = "true"
+    if send_object_to:
+        params["send_object_to"] = send_object_to
+    return params
+
+
+class HauloutClient:
+    """Synchronous client."""
+
+    def __init__(self, url: str = DEFAULT_RELAYER, token: str = "", timeout: float = 600.0) -> None:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    def __enter__(self) -> HauloutClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def health(self) -> dict[str, Any]:
+        """Relayer health (epoch, shards, max blob size)."""
+        result: dict[str, Any] = _check(self.http.get("/v1/health")).json()
+        return result
+
+    def store(
+        self,
+        data: bytes | IO[bytes] | Iterator[bytes],
+        epochs: int | None = None,
+        deletable: bool = False,
+        send_object_to: str | None = None,
+        progress: Progress | None = None,
+        size: int | None = None,
+    ) -> StoredBlob:
+        """Store bytes, a binary file object or an iterator of chunks."""
+        content: Any
+        if isinstance(data, (bytes, bytearray)):
+            content = bytes(data)
+        elif hasattr(data, "read"):
+            total = size if size is not None else _size_of(data)  # type: ignore[arg-type]
+            content = _iter_file(data, total, progress)  # type: ignore[arg-type]
+        else:
+            content = data
+        try:
+            resp = self.http.put(
+                "/v1/blobs", params=_params(epochs, deletable, send_object_to), content=content
+            )
+        except httpx.HTTPError as exc:
+            raise HauloutError(
+                f"cannot reach the relayer at {self.url}: {exc}; is `haulout up` running?"
+            ) from exc
+        return StoredBlob.from_response(_check(resp).json())
+
+    def store_file(
+        self,
+        path: str | Path,
+        epochs: int | None = None,
+        deletable: bool = False,
+        progress: Progress | None = None,
+    ) -> StoredBlob:
+        """Store a file, streamed."""
+        p = Path(path)
+        with p.open("rb") as fh:
+            return self.store(fh, epochs, deletable, progress=progress, size=p.stat().st_size)
+
+    def read(self, blob_id: str, start: int | None = None, end: int | None = None) -> bytes:
+        """The blob's bytes, or bytes [start, end) of it."""
+        headers = {}
+        if start is not None or end is not None:
+            headers["range"] = f"bytes={start or 0}-{'' if end is None else end - 1}"
+        return _check(self.http.get(f"/v1/blobs/{blob_id}", headers=headers)).content
+
+    def read_stream(self, blob_id: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """The blob's bytes as a stream of chunks."""
+        with self.http.stream("GET", f"/v1/blobs/{blob_id}") as resp:
+            if resp.status_code >= 400:
+                resp.read()
+                _check(resp)
+            yield from resp.iter_bytes(chunk)
+
+    def read_by_object(self, object_id: str) -> tuple[bytes, dict[str, str]]:
+        """Bytes and headers (attributes) of a Blob object."""
+        resp = _check(self.http.get(f"/v1/blobs/by-object-id/{object_id}"))
+        return resp.content, dict(resp.headers)
+
+    def status(self, blob_id: str) -> dict[str, Any]:
+        """Certified / registered / nonexistent, with its objects."""
+        result: dict[str, Any] = _check(self.http.get(f"/v1/blobs/{blob_id}/status")).json()
+        return result
+
+    def delete(self, object_id: str) -> dict[str, Any]:
+        """Delete a deletable blob the relayer owns."""
+        result: dict[str, Any] = _check(
+            self.http.delete(f"/v1/blobs/by-object-id/{object_id}")
+        ).json()
+        return result
+
+    def extend(self, object_id: str, epochs: int) -> dict[str, Any]:
+        """Pay for more epochs."""
+        result: dict[str, Any] = _check(
+            self.http.post(f"/v1/blobs/by-object-id/{object_id}/extend", params={"epochs": epochs})
+        ).json()
+        return result
+
+    def set_attribute(self, object_id: str, key: str, value: str) -> None:
+        """Set an attribute (e.g. `content-type`)."""
+        _check(
+            self.http.put(
+                f"/v1/blobs/by-object-id/{object_id}/attributes/{key}", content=value.encode()
+            )
+        )
+
+    def remove_attribute(self, object_id: str, key: str) -> None:
+        """Remove an attribute."""
+        _check(self.http.delete(f"/v1/blobs/by-object-id/{object_id}/attributes/{key}"))
+
+
+def _size_of(fh: IO[bytes]) -> int:
+    try:
+        return os.fstat(fh.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        return 0
+
+
+class AsyncHauloutClient:
+    """Asynchronous client with the same calls."""
+
+    def __init__(self, url: str = DEFAULT_RELAYER, token: str = "", timeout: float = 600.0) -> None:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.url = url.rstrip("/")
+        self.http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    async def __aenter__(self) -> AsyncHauloutClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def store(
+        self,
+        data: bytes | AsyncIterator[bytes],
+        epochs: int | None = None,
+        deletable: bool = False,
+        send_object_to: str | None = None,
+    ) -> StoredBlob:
+        """Store bytes or an async stream of chunks."""
+        resp = await self.http.put(
+            "/v1/blobs", params=_params(epochs, deletable, send_object_to), content=data
+        )
+        return StoredBlob.from_response(_check(resp).json())
+
+    async def read(self, blob_id: str, start: int | None = None, end: int | None = None) -> bytes:
+        """The blob's bytes, or a range of them."""
+        headers = {}
+        if start is not None or end is not None:
+            headers["range"] = f"bytes={start or 0}-{'' if end is None else end - 1}"
+        return _check(await self.http.get(f"/v1/blobs/{blob_id}", headers=headers)).content
+
+    async def read_stream(self, blob_id: str, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
+        """The blob's bytes as an async stream."""
+        async with self.http.stream("GET", f"/v1/blobs/{blob_id}") as resp:
+            if resp.status_code >= 400:
+                await resp.aread()
+                _check(resp)
+            async for data in resp.aiter_bytes(chunk):
+                yield data
+
+    async def status(self, blob_id: str) -> dict[str, Any]:
+        """Blob status."""
+        result: dict[str, Any] = _check(await self.http.get(f"/v1/blobs/{blob_id}/status")).json()
+        return result
+
+    async def delete(self, object_id: str) -> dict[str, Any]:
+        """Delete a deletable blob."""
+        result: dict[str, Any] = _check(
+            await self.http.delete(f"/v1/blobs/by-object-id/{object_id}")
+        ).json()
+        return result
+
+    async def extend(self, object_id: str, epochs: int) -> dict[str, Any]:
+        """Pay for more epochs."""
+        result: dict[str, Any] = _check(
+            await self.http.post(
+                f"/v1/blobs/by-object-id/{object_id}/extend", params={"epochs": epochs}
+            )
+        ).json()
+        return result
+
+    async def set_attribute(self, object_id: str, key: str, value: str) -> None:
+        """Set an attribute."""
+        _check(
+            await self.http.put(
+                f"/v1/blobs/by-object-id/{object_id}/attributes/{key}", content=value.encode()
+            )
+        )
+
+    async def remove_attribute(self, object_id: str, key: str) -> None:
+        """Remove an attribute."""
+        _check(await self.http.delete(f"/v1/blobs/by-object-id/{object_id}/attributes/{key}"))

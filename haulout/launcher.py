@@ -1,0 +1,207 @@
+"""Run the whole system on one machine: DevChain, deploy, N storage nodes, relayer, indexer.
+
+Each service is its own process talking real HTTP over loopback; `stop()` ends them all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from haulout.chain.devchain import DevChain
+from haulout.chain.errors import MoveAbort
+from haulout.deployment import Deployment, deploy_devchain
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_free(port: int) -> bool:
+    """True when nothing listens on `port`."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+@dataclass
+class LocalSystem:
+    """A local Haulout: `workdir/deployment.json`, the ledger and every service's data."""
+
+    workdir: Path
+    n_nodes: int = 4
+    n_shards: int = 100
+    node_base_port: int = 9300
+    relayer_port: int = 31415
+    indexer_port: int = 8700
+    with_indexer: bool = True
+    epoch_duration_ms: int = 3_600_000
+    relayer_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _ticker_stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def deployment_path(self) -> Path:
+        """Where the deployment file lives."""
+        return self.workdir / "deployment.json"
+
+    @property
+    def relayer_url(self) -> str:
+        """Base URL of the relayer."""
+        return f"http://127.0.0.1:{self.relayer_port}"
+
+    @property
+    def indexer_url(self) -> str:
+        """Base URL of the indexer."""
+        return f"http://127.0.0.1:{self.indexer_port}"
+
+    def deploy(self, fresh: bool = False) -> Deployment:
+        """Deploy to `workdir/ledger.sqlite` unless a deployment exists (or `fresh`)."""
+        if self.deployment_path.exists() and not fresh:
+            return Deployment.load(self.deployment_path)
+        for name in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "indexer.sqlite"):
+            (self.workdir / name).unlink(missing_ok=True)
+        import shutil
+
+        shutil.rmtree(self.workdir / "nodes", ignore_errors=True)
+        dep = deploy_devchain(
+            self.workdir / "ledger.sqlite",
+            n_nodes=self.n_nodes,
+            n_shards=self.n_shards,
+            base_port=self.node_base_port,
+            epoch_duration_ms=self.epoch_duration_ms,
+        )
+        dep.save(self.deployment_path)
+        return dep
+
+    def _spawn(self, name: str, module: str, env: dict[str, str], log: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        full = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        with open(log, "ab") as out:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", module], env=full, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def start_node(self, i: int) -> None:
+        """Start (or restart) storage node `i`."""
+        env = {"HAULOUT_NODE_DEPLOYMENT": str(self.deployment_path), "HAULOUT_NODE_INDEX": str(i)}
+        self._spawn(f"node-{i}", "storage_node", env, self.workdir / "logs" / f"node-{i}.log")
+
+    def start(self, fresh: bool = False, wait: float = 60.0) -> Deployment:
+        """Deploy if needed and start every service; returns once all are healthy."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        dep = self.deploy(fresh)
+        busy = [
+            p
+            for p in [
+                *(n.port for n in dep.nodes),
+                self.relayer_port,
+                *([self.indexer_port] if self.with_indexer else []),
+            ]
+            if not port_free(p)
+        ]
+        if busy:
+            raise RuntimeError(
+                f"ports {busy} are in use; stop the other Haulout (or pass other ports)"
+            )
+        for i in range(len(dep.nodes)):
+            self.start_node(i)
+        self._spawn(
+            "relayer",
+            "relayer",
+            {
+                "HAULOUT_RELAYER_DEPLOYMENT": str(self.deployment_path),
+                "HAULOUT_RELAYER_PORT": str(self.relayer_port),
+                "HAULOUT_RELAYER_SPOOL_DIR": str(self.workdir / "relayer"),
+                **self.relayer_env,
+            },
+            self.workdir / "logs" / "relayer.log",
+        )
+        if self.with_indexer:
+            self._spawn(
+                "indexer",
+                "indexer",
+                {
+                    "HAULOUT_INDEXER_DEPLOYMENT": str(self.deployment_path),
+                    "HAULOUT_INDEXER_PORT": str(self.indexer_port),
+                    "HAULOUT_INDEXER_DATABASE_URL": f"sqlite:///{self.workdir / 'indexer.sqlite'}",
+                },
+                self.workdir / "logs" / "indexer.log",
+            )
+        urls = [f"{n.url}/v1/health" for n in dep.nodes] + [f"{self.relayer_url}/v1/health"]
+        if self.with_indexer:
+            urls.append(f"{self.indexer_url}/healthz")
+        try:
+            self.wait_healthy(urls, wait)
+        except Exception:
+            self.stop()
+            raise
+        threading.Thread(target=self._tick_epochs, args=(dep,), daemon=True).start()
+        return dep
+
+    def wait_healthy(self, urls: list[str], wait: float) -> None:
+        """Poll health URLs until all answer 200, or fail with the logs' tail."""
+        deadline = time.monotonic() + wait
+        pending = list(urls)
+        while pending:
+            for name, p in self.procs.items():
+                if p.poll() is not None:
+                    tail = (self.workdir / "logs" / f"{name}.log").read_text()[-2000:]
+                    raise RuntimeError(f"{name} exited with {p.returncode} while starting:\n{tail}")
+            try:
+                if httpx.get(pending[0], timeout=2).status_code == 200:
+                    pending.pop(0)
+                    continue
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{pending[0]} did not become healthy in {wait:.0f}s; see {self.workdir / 'logs'}"
+                )
+            time.sleep(0.1)
+
+    def _tick_epochs(self, dep: Deployment) -> None:
+        """Advance the epoch whenever its duration has passed (anyone may; we do it here)."""
+        chain = DevChain(dep.ledger)
+        while not self._ticker_stop.wait(1.0):
+            try:
+                sysobj = chain.system()
+                if chain.now_ms() >= sysobj.epoch_start_ms + sysobj.epoch_duration_ms:
+                    chain.advance_epoch(dep.admin)
+            except MoveAbort:
+                continue
+            except Exception:  # pragma: no cover - the ticker must never kill `up`
+                continue
+
+    def stop_service(self, name: str, hard: bool = False) -> None:
+        """Stop one service (SIGKILL with `hard`)."""
+        p = self.procs.pop(name, None)
+        if p is None or p.poll() is not None:
+            return
+        p.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+
+    def stop(self) -> None:
+        """Stop everything."""
+        self._ticker_stop.set()
+        for name in list(self.procs):
+            self.stop_service(name)

@@ -1,0 +1,270 @@
+"""Large files and directories as chunks plus one manifest blob.
+
+A file manifest lists chunk blob ids and sizes, the content type and a blake2b-256 of the
+whole; reading the manifest's id streams the original back and checks that hash. A
+directory manifest lists every file: small files are packed together into shared blobs,
+large ones are chunked.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from haulout.client import HauloutClient, HauloutError, StoredBlob
+from haulout.protocol.hashing import hasher
+
+MAGIC = "haulout-manifest"
+VERSION = 1
+DEFAULT_CHUNK = 32 << 20
+PACK_LIMIT = 16 << 20
+SMALL_FILE = 1 << 20
+Progress = Callable[[int, int], None]
+
+
+class ManifestError(HauloutError):
+    """A manifest is malformed, or restored data does not match it."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest document."""
+
+    doc: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        """`file` or `directory`."""
+        return str(self.doc["kind"])
+
+    def to_bytes(self) -> bytes:
+        """The stored form."""
+        return json.dumps(self.doc, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> Manifest | None:
+        """A manifest if `data` is one, else None."""
+        if not data.startswith(b"{") or MAGIC.encode() not in data[:200]:
+            return None
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return None
+        if doc.get(MAGIC) != VERSION or doc.get("kind") not in ("file", "directory"):
+            return None
+        return cls(doc)
+
+
+def _chunks_of(fh: IO[bytes], chunk_size: int) -> Iterator[bytes]:
+    while data := fh.read(chunk_size):
+        yield data
+
+
+def _store_chunks(
+    client: HauloutClient,
+    fh: IO[bytes],
+    total: int,
+    chunk_size: int,
+    epochs: int,
+    progress: Progress | None,
+    done: list[int],
+) -> tuple[list[dict[str, Any]], str]:
+    h = hasher()
+    chunks = []
+    for piece in _chunks_of(fh, chunk_size):
+        h.update(piece)
+        stored = client.store(piece, epochs=epochs)
+        chunks.append({"blob_id": stored.blob_id, "size": len(piece)})
+        done[0] += len(piece)
+        if progress:
+            progress(done[0], total)
+    return chunks, h.hexdigest()
+
+
+def store_file_chunked(
+    client: HauloutClient,
+    path: str | Path,
+    chunk_size: int = DEFAULT_CHUNK,
+    epochs: int = 1,
+    progress: Progress | None = None,
+) -> StoredBlob:
+    """Store a file as chunks of `chunk_size` plus a manifest; returns the manifest blob."""
+    p = Path(path)
+    size = p.stat().st_size
+    if chunk_size <= 0:
+        raise ManifestError("chunk size must be positive")
+    with p.open("rb") as fh:
+        chunks, digest = _store_chunks(client, fh, size, chunk_size, epochs, progress, [0])
+    doc = {
+        MAGIC: VERSION,
+        "kind": "file",
+        "name": p.name,
+        "size": size,
+        "blake2b": digest,
+        "content_type": mimetypes.guess_type(p.name)[0] or "application/octet-stream",
+        "chunks": chunks,
+    }
+    return client.store(Manifest(doc).to_bytes(), epochs=epochs)
+
+
+def store_file_auto(
+    client: HauloutClient, path: str | Path, epochs: int = 1, progress: Progress | None = None
+) -> StoredBlob:
+    """Store a file whole, or chunked when it exceeds the relayer's maximum blob size."""
+    p = Path(path)
+    limit = int(client.health().get("maxBlobSize", 0))
+    if limit and p.stat().st_size > limit:
+        return store_file_chunked(client, p, min(DEFAULT_CHUNK, limit), epochs, progress)
+    return client.store_file(p, epochs=epochs, progress=progress)
+
+
+def store_directory(
+    client: HauloutClient,
+    root: str | Path,
+    epochs: int = 1,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: Progress | None = None,
+) -> StoredBlob:
+    """Store a directory as one manifest; small files are packed, large ones chunked."""
+    base = Path(root)
+    files = sorted(p for p in base.rglob("*") if p.is_file())
+    total = sum(p.stat().st_size for p in files)
+    done = [0]
+    entries: list[dict[str, Any]] = []
+    packs: list[str] = []
+    pack = bytearray()
+    pending: list[dict[str, Any]] = []
+
+    def flush_pack() -> None:
+        nonlocal pack
+        if not pending:
+            return
+        stored = client.store(bytes(pack), epochs=epochs)
+        for e in pending:
+            e["pack"] = len(packs)
+        packs.append(stored.blob_id)
+        pending.clear()
+        pack = bytearray()
+
+    for p in files:
+        rel = p.relative_to(base).as_posix()
+        size = p.stat().st_size
+        entry: dict[str, Any] = {
+            "path": rel,
+            "size": size,
+            "content_type": mimetypes.guess_type(p.name)[0] or "application/octet-stream",
+        }
+        if size <= SMALL_FILE:
+            data = p.read_bytes()
+            h = hasher()
+            h.update(data)
+            entry.update({"offset": len(pack), "blake2b": h.hexdigest()})
+            pack += data
+            pending.append(entry)
+            done[0] += size
+            if progress:
+                progress(done[0], total)
+            if len(pack) >= PACK_LIMIT:
+                flush_pack()
+        else:
+            with p.open("rb") as fh:
+                entry["chunks"], entry["blake2b"] = _store_chunks(
+                    client, fh, total, chunk_size, epochs, progress, done
+                )
+        entries.append(entry)
+    flush_pack()
+    if progress:
+        progress(total, total)
+    doc = {
+        MAGIC: VERSION,
+        "kind": "directory",
+        "name": base.name,
+        "size": total,
+        "packs": packs,
+        "files": entries,
+    }
+    return client.store(Manifest(doc).to_bytes(), epochs=epochs)
+
+
+def iter_file(
+    client: HauloutClient,
+    entry: dict[str, Any],
+    packs: list[str] | None = None,
+    cache: dict[str, bytes] | None = None,
+) -> Iterator[bytes]:
+    """Stream one file of a manifest (chunked or packed), checking its hash at the end."""
+    h = hasher()
+    if "chunks" in entry:
+        for c in entry["chunks"]:
+            piece = client.read(c["blob_id"])
+            if len(piece) != c["size"]:
+                raise ManifestError(
+                    f"chunk {c['blob_id']} has {len(piece)} bytes, the manifest says {c['size']}"
+                )
+            h.update(piece)
+            yield piece
+    else:
+        assert packs is not None
+        pid = packs[entry["pack"]]
+        if cache is not None and pid in cache:
+            data = cache[pid]
+        else:
+            data = client.read(pid)
+            if cache is not None:
+                cache.clear()
+                cache[pid] = data
+        piece = data[entry["offset"] : entry["offset"] + entry["size"]]
+        h.update(piece)
+        yield piece
+    if h.hexdigest() != entry["blake2b"]:
+        raise ManifestError(
+            f"{entry.get('path', entry.get('name', 'file'))} does not match its hash in the manifest"
+        )
+
+
+def _safe_join(root: Path, rel: str) -> Path:
+    parts = PurePosixPath(rel).parts
+    if PurePosixPath(rel).is_absolute() or ".." in parts:
+        raise ManifestError(
+            f"manifest path {rel!r} escapes the target directory; refusing to restore it"
+        )
+    return root.joinpath(*parts)
+
+
+def restore(client: HauloutClient, blob_id: str, out: Path) -> int:
+    """Write a blob to `out`: plain blobs as they are, manifests as their file or directory."""
+    tmp = out.with_name(out.name + ".part") if not out.is_dir() else out / ".haulout.part"
+    written = 0
+    with open(tmp, "wb") as fh:
+        for piece in client.read_stream(blob_id):
+            fh.write(piece)
+            written += len(piece)
+    head = tmp.read_bytes() if written <= (64 << 20) else b""
+    manifest = Manifest.parse(head) if head else None
+    if manifest is None:
+        os.replace(tmp, out)
+        return written
+    tmp.unlink()
+    if manifest.kind == "file":
+        total = 0
+        with open(out, "wb") as fh:
+            for piece in iter_file(client, manifest.doc):
+                fh.write(piece)
+                total += len(piece)
+        return total
+    out.mkdir(parents=True, exist_ok=True)
+    cache: dict[str, bytes] = {}
+    total = 0
+    for entry in manifest.doc["files"]:
+        target = _safe_join(out, entry["path"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as fh:
+            for piece in iter_file(client, entry, manifest.doc["packs"], cache):
+                fh.write(piece)
+                total += len(piece)
+    return total

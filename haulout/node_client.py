@@ -1,0 +1,122 @@
+"""Async HTTP client for the storage node API, with timeouts and retries."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from haulout.protocol.blob_id import BlobId
+
+
+class NodeError(Exception):
+    """A node answered with an error or could not be reached."""
+
+    def __init__(self, url: str, message: str, status: int | None = None, reason: str = "") -> None:
+        super().__init__(f"{url}: {message}")
+        self.url, self.status, self.reason = url, status, reason
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A node's signed confirmation of a blob."""
+
+    epoch: int
+    message: bytes
+    signature: bytes
+
+
+def _raise_for(resp: httpx.Response) -> None:
+    if resp.status_code < 400:
+        return
+    reason, message = "", resp.text[:300]
+    try:
+        err = resp.json()["error"]
+        message = err["message"]
+        reason = err["details"][0]["reason"]
+    except Exception:
+        pass
+    raise NodeError(str(resp.request.url), message, resp.status_code, reason)
+
+
+async def _file_chunks(path: Path, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
+    with open(path, "rb") as fh:
+        while data := fh.read(chunk):
+            yield data
+
+
+class NodeClient:
+    """Talks to one storage node; `retries` applies to connection errors and 5xx answers."""
+
+    def __init__(self, url: str, client: httpx.AsyncClient, retries: int = 3) -> None:
+        self.url = url.rstrip("/")
+        self.client = client
+        self.retries = retries
+
+    async def _request(self, method: str, path: str, **kw: object) -> httpx.Response:
+        last: Exception | None = None
+        for attempt in range(self.retries):
+            try:
+                body = kw.get("content")
+                if callable(body):  # a fresh stream for every attempt
+                    kw = {**kw, "content": body()}
+                resp = await self.client.request(method, self.url + path, **kw)  # type: ignore[arg-type]
+                if resp.status_code >= 500 and attempt + 1 < self.retries:
+                    last = NodeError(self.url, f"HTTP {resp.status_code}", resp.status_code)
+                else:
+                    _raise_for(resp)
+                    return resp
+            except httpx.HTTPError as exc:
+                last = NodeError(self.url, f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.2 * (2**attempt))
+        assert last is not None
+        raise last
+
+    async def put_metadata(self, blob_id: BlobId, metadata: bytes) -> None:
+        """Upload serialised metadata."""
+        await self._request("PUT", f"/v1/blobs/{blob_id}/metadata", content=metadata)
+
+    async def put_sliver(self, blob_id: BlobId, index: int, data: bytes | Path) -> None:
+        """Upload one sliver (from memory or streamed from a file)."""
+        if isinstance(data, Path):
+            path = data
+            await self._request(
+                "PUT",
+                f"/v1/blobs/{blob_id}/slivers/{index}",
+                content=lambda: _file_chunks(path),
+                headers={"content-length": str(path.stat().st_size)},
+            )
+        else:
+            await self._request("PUT", f"/v1/blobs/{blob_id}/slivers/{index}", content=data)
+
+    async def get_metadata(self, blob_id: BlobId) -> bytes:
+        """Serialised metadata."""
+        return (await self._request("GET", f"/v1/blobs/{blob_id}/metadata")).content
+
+    async def get_sliver(self, blob_id: BlobId, index: int) -> bytes:
+        """One sliver."""
+        return (await self._request("GET", f"/v1/blobs/{blob_id}/slivers/{index}")).content
+
+    async def confirmation(self, blob_id: BlobId, object_id: str | None = None) -> Confirmation:
+        """The node's BLS-signed confirmation."""
+        params = {"object_id": object_id} if object_id else None
+        r = (await self._request("GET", f"/v1/blobs/{blob_id}/confirmation", params=params)).json()
+        return Confirmation(
+            int(r["epoch"]), base64.b64decode(r["message"]), base64.b64decode(r["signature"])
+        )
+
+    async def status(self, blob_id: BlobId) -> dict[str, object]:
+        """What the node holds of a blob."""
+        result: dict[str, object] = (
+            await self._request("GET", f"/v1/blobs/{blob_id}/status")
+        ).json()
+        return result
+
+    async def health(self) -> dict[str, object]:
+        """Node health."""
+        result: dict[str, object] = (await self._request("GET", "/v1/health")).json()
+        return result

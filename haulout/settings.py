@@ -1,0 +1,56 @@
+"""Settings, one class per service (pydantic-settings, env prefix `HAULOUT_…`).
+
+Each is built in its service's entry point, never at import time.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DEPLOYMENT = ".haulout/deployment.json"
+
+
+class NodeSettings(BaseSettings):
+    """A storage node: which node of the deployment, where its data lives."""
+
+    model_config = SettingsConfigDict(env_prefix="HAULOUT_NODE_")
+    deployment: str = DEFAULT_DEPLOYMENT
+    index: int = 0
+    data_dir: str = ""
+    host: str = "127.0.0.1"
+    port: int = 0
+    poll_interval: float = 0.2
+    confirmation_wait: float = 5.0
+    log_level: str = "INFO"
+
+
+class RelayerSettings(BaseSettings):
+    """The relayer (publisher + aggregator)."""
+
+    model_config = SettingsConfigDict(env_prefix="HAULOUT_RELAYER_")
+    deployment: str = DEFAULT_DEPLOYMENT
+    host: str = "127.0.0.1"
+    port: int = 31415
+    spool_dir: str = ".haulout/relayer"
+    max_blob_size: int = 1 << 30
+    default_epochs: int = 1
+    auth_token: str = ""
+    node_timeout: float = 30.0
+    node_retries: int = 3
+    uploads_per_node: int = 4
+    read_cache_bytes: int = 256 << 20
+    poll_interval: float = 0.2
+    log_level: str = "INFO"
+
+
+class IndexerSettings(BaseSettings):
+    """The indexer: database URL, batch size, API address."""
+
+    model_config = SettingsConfigDict(env_prefix="HAULOUT_INDEXER_")
+    deployment: str = DEFAULT_DEPLOYMENT
+    database_url: str = "sqlite:///.haulout/indexer.sqlite"
+    host: str = "127.0.0.1"
+    port: int = 8700
+    batch_size: int = 1000
+    poll_interval: float = 0.3
+    log_level: str = "INFO"

@@ -1,0 +1,1 @@
+"""Relayer: publisher (upload → certified blob) and aggregator (blob id → bytes)."""

@@ -1,0 +1,66 @@
+"""`python -m relayer`: run the relayer for a deployment."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from haulout import logs
+from haulout.deployment import Deployment
+from haulout.settings import RelayerSettings
+
+from .app import create_app
+from .controller import StoreController
+from .index import BlobIndex
+from .reader import BlobReader
+
+
+def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
+    """Wire the relayer from settings (ports built here, in the entry point)."""
+    dep = Deployment.load(settings.deployment)
+    chain = dep.chain_port()
+    index = BlobIndex(chain)
+    index.catch_up()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+    timeout = httpx.Timeout(settings.node_timeout, connect=3.0)
+    http = httpx.AsyncClient(limits=limits, timeout=timeout)
+    controller = StoreController(
+        chain,
+        dep.relayer,
+        index,
+        http,
+        Path(settings.spool_dir),
+        settings.max_blob_size,
+        settings.node_retries,
+        settings.uploads_per_node,
+    )
+    reader = BlobReader(chain, index, http, settings.read_cache_bytes)
+    app = create_app(chain, controller, reader, settings.auth_token, settings.default_epochs)
+
+    @asynccontextmanager
+    async def lifespan(_app: object):  # type: ignore[no-untyped-def]
+        yield
+        await http.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app, index
+
+
+def main() -> int:
+    """Serve the relayer until interrupted."""
+    settings = RelayerSettings()
+    logs.setup(settings.log_level)
+    app, index = build(settings)
+    threading.Thread(target=index.follow, args=(settings.poll_interval,), daemon=True).start()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)  # type: ignore[arg-type]
+    index.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""The relayer's HTTP API, compatible with Walrus publisher and aggregator clients."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from haulout.chain.port import ChainPort
+from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
+from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
+
+from .controller import StoreController
+from .reader import BlobReader
+
+_HEADER_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int]:
+    """Parse a single `bytes=a-b` range into [start, end) or raise 416."""
+    m = _RANGE.match(header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        raise ApiError(
+            416,
+            "INVALID_RANGE",
+            f"unsupported Range {header!r}; use a single bytes=START-END range",
+        )
+    if m.group(1):
+        start = int(m.group(1))
+        end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+    else:
+        start, end = max(size - int(m.group(2)), 0), size
+    if start >= size or start >= end:
+        raise ApiError(
+            416, "RANGE_NOT_SATISFIABLE", f"range {header!r} is outside the blob's {size} bytes"
+        )
+    return start, end
+
+
+def create_app(
+    chain: ChainPort,
+    controller: StoreController,
+    reader: BlobReader,
+    auth_token: str = "",
+    default_epochs: int = 1,
+) -> FastAPI:
+    """Build the relayer API around its flows."""
+    app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
+    install_error_handlers(app)
+    registry = CollectorRegistry()
+    gauges = {
+        f"{prefix}_{name}": (
+            stats,
+            name,
+            Gauge(
+                f"haulout_relayer_{name}", f"relayer {name.replace('_', ' ')}", registry=registry
+            ),
+        )
+        for prefix, stats in (("store", controller.stats), ("read", reader.stats))
+        for name in vars(stats)
+    }
+
+    def authorize(request: Request) -> None:
+        if not auth_token:
+            return
+        if request.headers.get("authorization", "") != f"Bearer {auth_token}":
+            raise ApiError(
+                401,
+                "UNAUTHENTICATED",
+                "this relayer requires a bearer token for writes: send 'Authorization: Bearer <token>'",
+            )
+
+    @app.put("/v1/blobs")
+    async def store_blob(
+        request: Request,
+        epochs: int | None = Query(None, ge=1, le=1000, description="epochs to store for"),
+        deletable: bool = Query(False),
+        permanent: bool = Query(False),
+        send_object_to: str | None = Query(None, description="address to receive the Blob object"),
+    ) -> JSONResponse:
+        authorize(request)
+        if deletable and permanent:
+            raise ApiError(
+                400,
+                "INVALID_ARGUMENT",
+                "a blob is either deletable or permanent; pass only one of them",
+            )
+        recipient = format_object_id(parse_object_id(send_object_to)) if send_object_to else None
+        result = await controller.store(
+            request.stream(), epochs or default_epochs, deletable, recipient
+        )
+        return JSONResponse(result)
+
+    def _headers(
+        blob_id: BlobId, size: int, attributes: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        headers = {
+            "etag": f'"{blob_id}"',
+            "accept-ranges": "bytes",
+            "cache-control": "public, max-age=31536000, immutable",
+        }
+        for key, value in (attributes or {}).items():
+            if _HEADER_TOKEN.match(key) and key.lower() not in (
+                "content-length",
+                "content-range",
+                "etag",
+            ):
+                headers[key.lower()] = value
+        return headers
+
+    async def _serve(
+        request: Request, blob_id: BlobId, attributes: dict[str, str] | None = None
+    ) -> Response:
+        if request.headers.get("if-none-match", "").strip('"') == str(blob_id):
+            await run_in_threadpool(reader.require_live, blob_id)
+            return Response(status_code=304, headers={"etag": f'"{blob_id}"'})
+        data = await reader.read(blob_id)
+        headers = _headers(blob_id, len(data), attributes)
+        media = headers.pop("content-type", "application/octet-stream")
+        status, body = 200, data
+        if (rng := request.headers.get("range")) and data:
+            start, end = _byte_range(rng, len(data))
+            body, status = data[start:end], 206
+            headers["content-range"] = f"bytes {start}-{end - 1}/{len(data)}"
+        if request.method == "HEAD":
+            headers["content-length"] = str(len(body))
+            return Response(status_code=status, headers=headers, media_type=media)
+        return Response(body, status_code=status, headers=headers, media_type=media)
+
+    @app.api_route("/v1/blobs/{blob_id}", methods=["GET", "HEAD"])
+    async def read_blob(blob_id: str, request: Request) -> Response:
+        bid = BlobId.parse(blob_id)
+        attributes: dict[str, str] = {}
+        live = reader.index.live(bid)
+        if live:
+            try:
+                attributes = (await run_in_threadpool(chain.get_blob, live[0].object_id)).attributes
+            except Exception:
+                attributes = {}
+        return await _serve(request, bid, attributes)
+
+    @app.get("/v1/blobs/by-object-id/{object_id}")
+    async def read_by_object(object_id: str, request: Request) -> Response:
+        blob = await run_in_threadpool(chain.get_blob, format_object_id(parse_object_id(object_id)))
+        if blob.certified_epoch is None:
+            raise ApiError(
+                404,
+                "BLOB_NOT_CERTIFIED",
+                f"blob object {blob.id} is registered but not certified yet",
+            )
+        return await _serve(request, blob.blob_id, blob.attributes)
+
+    @app.delete("/v1/blobs/by-object-id/{object_id}")
+    async def delete_by_object(object_id: str, request: Request) -> JSONResponse:
+        authorize(request)
+        oid = format_object_id(parse_object_id(object_id))
+        blob = await run_in_threadpool(chain.get_blob, oid)
+        storage = await run_in_threadpool(chain.delete_blob, controller.account, oid)
+        reader.cache.pop(blob.blob_id, None)
+        await run_in_threadpool(reader.index.catch_up)
+        return JSONResponse(
+            {"deleted": {"objectId": oid, "blobId": str(blob.blob_id), "storageId": storage.id}}
+        )
+
+    @app.post("/v1/blobs/by-object-id/{object_id}/extend")
+    async def extend(
+        object_id: str, request: Request, epochs: int = Query(..., ge=1, le=1000)
+    ) -> JSONResponse:
+        authorize(request)
+        oid = format_object_id(parse_object_id(object_id))
+        blob = await run_in_threadpool(chain.extend_blob, controller.account, oid, epochs)
+        return JSONResponse({"blobObject": blob.to_walrus_json()})
+
+    @app.put("/v1/blobs/by-object-id/{object_id}/attributes/{key}")
+    async def set_attribute(object_id: str, key: str, request: Request) -> JSONResponse:
+        authorize(request)
+        value = (await read_body_limited(request, 4096, "attribute value")).decode(
+            "utf-8", "replace"
+        )
+        oid = format_object_id(parse_object_id(object_id))
+        await run_in_threadpool(chain.set_attribute, controller.account, oid, key, value)
+        return JSONResponse({"objectId": oid, "key": key, "value": value})
+
+    @app.delete("/v1/blobs/by-object-id/{object_id}/attributes/{key}")
+    async def remove_attribute(object_id: str, key: str, request: Request) -> JSONResponse:
+        authorize(request)
+        oid = format_object_id(parse_object_id(object_id))
+        await run_in_threadpool(chain.remove_attribute, controller.account, oid, key)
+        return JSONResponse({"objectId": oid, "removed": key})
+
+    @app.get("/v1/blobs/{blob_id}/status")
+    async def blob_status(blob_id: str) -> JSONResponse:
+        bid = BlobId.parse(blob_id)
+        await run_in_threadpool(reader.index.catch_up)
+        regs = reader.index.by_blob.get(bid, {})
+        out: dict[str, Any] = {
+            "blobId": str(bid),
+            "status": "certified"
+            if reader.index.live(bid)
+            else (
+                "invalid"
+                if bid in reader.index.invalid
+                else ("registered" if regs else "nonexistent")
+            ),
+            "epoch": reader.index.epoch,
+            "objects": [
+                {
+                    "objectId": r.object_id,
+                    "deletable": r.deletable,
+                    "certified": r.certified,
+                    "deleted": r.deleted,
+                    "endEpoch": r.end_epoch,
+                }
+                for r in regs.values()
+            ],
+        }
+        return JSONResponse(out)
+
+    @app.get("/v1/health")
+    async def health() -> JSONResponse:
+        system = await run_in_threadpool(chain.system)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "epoch": system.epoch,
+                "nShards": system.n_shards,
+                "maxBlobSize": controller.max_blob_size,
+                "nodes": [m.url for m in system.require_committee().members],
+                "address": controller.account.address,
+            }
+        )
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        for stats, name, gauge in gauges.values():
+            gauge.set(getattr(stats, name))
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    return app

@@ -1,0 +1,310 @@
+"""The store flow, top to bottom: spool → encode → reserve & register → push slivers →
+collect confirmations → aggregate → certify → answer in Walrus's JSON shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.concurrency import run_in_threadpool
+
+from haulout.chain.accounts import Account
+from haulout.chain.objects import BlobObject, SystemState
+from haulout.chain.port import ChainPort
+from haulout.http_errors import ApiError
+from haulout.logs import event
+from haulout.node_client import NodeClient, NodeError
+from haulout.protocol import bls, codec
+from haulout.protocol.certificate import aggregate, quorum_reached, verify_certificate
+from haulout.protocol.committee import Committee
+from haulout.protocol.messages import BlobCertification
+from haulout.protocol.metadata import BlobMetadata
+from haulout.protocol.params import ENCODING_RS, check_size, encoded_length
+
+from .index import BlobIndex
+
+log = logging.getLogger("haulout.relayer")
+
+
+@dataclass
+class StoreStats:
+    """Counters for /metrics."""
+
+    uploads: int = 0
+    uploads_failed: int = 0
+    bytes_stored: int = 0
+    already_certified: int = 0
+    confirmations_rejected: int = 0
+    node_upload_failures: int = 0
+    store_seconds_total: float = 0.0
+
+
+class FileSink:
+    """Writes each sliver to its own file under `root`."""
+
+    def __init__(self, root: Path, n: int) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.paths = [root / f"{i}.sliver" for i in range(n)]
+        self.files = [open(p, "wb", buffering=1 << 16) for p in self.paths]  # noqa: SIM115
+
+    def write(self, index: int, block: bytes) -> None:
+        """Append a block to sliver `index`."""
+        self.files[index].write(block)
+
+    def close(self) -> None:
+        """Flush and close every file."""
+        for f in self.files:
+            f.close()
+
+
+@dataclass
+class Encoded:
+    """An encoded upload on disk."""
+
+    metadata: BlobMetadata
+    sliver_paths: list[Path]
+    workdir: Path
+
+
+@dataclass
+class Distribution:
+    """What the push to the committee produced."""
+
+    signatures: dict[int, bytes] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+class StoreController:
+    """Publishes uploads as certified blobs; chain, index and HTTP client are given."""
+
+    def __init__(
+        self,
+        chain: ChainPort,
+        account: Account,
+        index: BlobIndex,
+        http: httpx.AsyncClient,
+        spool_dir: Path,
+        max_blob_size: int,
+        node_retries: int = 3,
+        uploads_per_node: int = 4,
+    ) -> None:
+        self.chain, self.account, self.index, self.http = chain, account, index, http
+        self.spool_dir = spool_dir
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.max_blob_size = max_blob_size
+        self.node_retries = node_retries
+        self.uploads_per_node = uploads_per_node
+        self.stats = StoreStats()
+
+    async def store(
+        self, body: AsyncIterator[bytes], epochs: int, deletable: bool, send_object_to: str | None
+    ) -> dict[str, Any]:
+        """The whole flow for one upload; the work directory is removed whatever happens."""
+        started = time.perf_counter()
+        workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir))
+        try:
+            spooled, size = await self.spool(body, workdir)
+            system = await run_in_threadpool(self.chain.system)
+            committee = system.require_committee()
+            encoded = await run_in_threadpool(self.encode, spooled, size, system.n_shards, workdir)
+            blob_id = encoded.metadata.blob_id
+            event(log, "encoded", blob_id=str(blob_id), size=size, n_shards=system.n_shards)
+
+            if not deletable and (found := self.already_certified(encoded, system, epochs)):
+                self.stats.already_certified += 1
+                return found
+
+            balance_before = await run_in_threadpool(self.chain.balance, self.account.address)
+            blob = await run_in_threadpool(
+                self.chain.reserve_and_register,
+                self.account,
+                blob_id,
+                encoded.metadata.root,
+                size,
+                ENCODING_RS,
+                epochs,
+                deletable,
+            )
+            event(log, "registered", blob_id=str(blob_id), object_id=blob.id)
+
+            dist = await self.distribute(encoded, blob, committee, system.epoch)
+            certificate = self.certificate(dist, blob, committee, system.epoch)
+            blob = await run_in_threadpool(
+                self.chain.certify_blob, self.account, blob.id, certificate
+            )
+            event(
+                log,
+                "certified",
+                blob_id=str(blob_id),
+                object_id=blob.id,
+                signers=sorted(dist.signatures),
+            )
+
+            if send_object_to:
+                await run_in_threadpool(self.chain.transfer, self.account, blob.id, send_object_to)
+            cost = balance_before - await run_in_threadpool(
+                self.chain.balance, self.account.address
+            )
+            self.stats.uploads += 1
+            self.stats.bytes_stored += size
+            return newly_created(blob, system, epochs, cost)
+        except Exception:
+            self.stats.uploads_failed += 1
+            raise
+        finally:
+            self.stats.store_seconds_total += time.perf_counter() - started
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    async def spool(self, body: AsyncIterator[bytes], workdir: Path) -> tuple[Path, int]:
+        """Stream the request body to disk, refusing it as soon as it passes the limit."""
+        path = workdir / "body"
+        size = 0
+        with open(path, "wb") as fh:
+            async for chunk in body:
+                size += len(chunk)
+                if size > self.max_blob_size:
+                    raise ApiError(
+                        413,
+                        "BLOB_TOO_LARGE",
+                        f"the upload exceeds this relayer's maximum blob size of {self.max_blob_size} "
+                        "bytes; split it (the haulout client chunks large files automatically)",
+                    )
+                fh.write(chunk)
+        if size == 0:
+            raise ApiError(
+                400,
+                "EMPTY_BLOB",
+                "the upload body is empty; send the blob's bytes as the request body",
+            )
+        check_size(size, self.max_blob_size)
+        return path, size
+
+    def encode(self, body: Path, size: int, n_shards: int, workdir: Path) -> Encoded:
+        """Encode the spooled body into one file per sliver."""
+        sink = FileSink(workdir / "slivers", n_shards)
+        try:
+            with open(body, "rb") as fh:
+                metadata = codec.encode_stream(fh, size, n_shards, sink)
+        finally:
+            sink.close()
+        body.unlink()
+        return Encoded(metadata, sink.paths, workdir)
+
+    def already_certified(
+        self, encoded: Encoded, system: SystemState, epochs: int
+    ) -> dict[str, Any] | None:
+        """Walrus's `alreadyCertified` answer when a long-enough permanent blob exists."""
+        found = self.index.permanent_certified(encoded.metadata.blob_id, system.epoch + epochs)
+        if found is None:
+            return None
+        return {
+            "alreadyCertified": {
+                "blobId": str(found.blob_id),
+                "event": {"txDigest": found.certified_tx, "eventSeq": str(found.certified_cursor)},
+                "endEpoch": found.end_epoch,
+            }
+        }
+
+    async def distribute(
+        self, encoded: Encoded, blob: BlobObject, committee: Committee, epoch: int
+    ) -> Distribution:
+        """Push metadata and slivers to every member concurrently and collect confirmations."""
+        dist = Distribution()
+        expected = BlobCertification(
+            blob.blob_id, bytes.fromhex(blob.id[2:]) if blob.deletable else None
+        ).message(epoch)
+
+        async def one(position: int) -> None:
+            member = committee.members[position]
+            node = NodeClient(member.url, self.http, self.node_retries)
+            try:
+                await node.put_metadata(blob.blob_id, encoded.metadata.to_bytes())
+                limit = asyncio.Semaphore(self.uploads_per_node)
+
+                async def push(i: int) -> None:
+                    async with limit:
+                        await node.put_sliver(blob.blob_id, i, encoded.sliver_paths[i])
+
+                await asyncio.gather(
+                    *(push(i) for i in committee.slivers_of(position, int(blob.blob_id)))
+                )
+                conf = await node.confirmation(blob.blob_id, blob.id if blob.deletable else None)
+            except NodeError as exc:
+                self.stats.node_upload_failures += 1
+                dist.failures[member.name] = str(exc)
+                event(log, "node upload failed", node=member.name, error=str(exc))
+                return
+            if conf.message != expected or not bls.verify(
+                committee.parsed_keys[position], conf.message, conf.signature
+            ):
+                self.stats.confirmations_rejected += 1
+                why = (
+                    "signs another message (stale epoch or wrong blob)"
+                    if conf.message != expected
+                    else "signature does not verify"
+                )
+                dist.failures[member.name] = f"confirmation rejected: {why}"
+                event(log, "confirmation rejected", node=member.name, why=why)
+                return
+            dist.signatures[position] = conf.signature
+
+        await asyncio.gather(*(one(p) for p in range(len(committee.members))))
+        return dist
+
+    def certificate(
+        self, dist: Distribution, blob: BlobObject, committee: Committee, epoch: int
+    ) -> Any:
+        """Aggregate a quorum of confirmations into a certificate (or say who failed)."""
+        weight = committee.weight(list(dist.signatures))
+        if not quorum_reached(weight, committee.n_shards):
+            failures = "; ".join(f"{k}: {v}" for k, v in sorted(dist.failures.items()))
+            raise ApiError(
+                503,
+                "NOT_ENOUGH_CONFIRMATIONS",
+                f"only {weight} of {committee.n_shards} shards confirmed blob {blob.blob_id} (a quorum needs "
+                f"3w >= 2n+1); failures: {failures or 'none'}. The blob is registered as {blob.id}; "
+                "retry when more storage nodes are up",
+            )
+        message = BlobCertification(
+            blob.blob_id, bytes.fromhex(blob.id[2:]) if blob.deletable else None
+        ).message(epoch)
+        cert = aggregate(committee, message, dist.signatures)
+        verify_certificate(committee, cert, epoch)
+        return cert
+
+
+def newly_created(blob: BlobObject, system: SystemState, epochs: int, cost: int) -> dict[str, Any]:
+    """Walrus's `newlyCreated` answer."""
+    return {
+        "newlyCreated": {
+            "blobObject": blob.to_walrus_json(),
+            "resourceOperation": {
+                "registerFromScratch": {
+                    "encodedLength": encoded_length(system.n_shards, blob.size),
+                    "epochsAhead": epochs,
+                }
+            },
+            "cost": cost,
+        }
+    }
+
+
+def b64(data: bytes) -> str:
+    """Base64 text."""
+    return base64.b64encode(data).decode()
+
+
+def new_request_id() -> str:
+    """An id for log correlation."""
+    return uuid.uuid4().hex[:12]

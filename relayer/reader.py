@@ -1,0 +1,151 @@
+"""The read flow: find metadata → fetch and verify `k` slivers (primaries first) → decode →
+check the encoding is consistent. Decoded blobs are cached (bounded by bytes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import httpx
+from starlette.concurrency import run_in_threadpool
+
+from haulout.chain.port import ChainPort
+from haulout.http_errors import ApiError
+from haulout.logs import event
+from haulout.node_client import NodeClient, NodeError
+from haulout.protocol import codec
+from haulout.protocol.blob_id import BlobId
+from haulout.protocol.committee import Committee
+from haulout.protocol.errors import InconsistentEncoding, InvalidMetadata, InvalidSliver
+from haulout.protocol.metadata import BlobMetadata
+
+from .index import BlobIndex
+
+log = logging.getLogger("haulout.relayer.read")
+
+
+@dataclass
+class ReadStats:
+    """Counters for /metrics."""
+
+    reads: int = 0
+    read_bytes: int = 0
+    slivers_rejected: int = 0
+    cache_hits: int = 0
+    inconsistent: int = 0
+
+
+class BlobReader:
+    """Reads blobs from the committee."""
+
+    def __init__(
+        self,
+        chain: ChainPort,
+        index: BlobIndex,
+        http: httpx.AsyncClient,
+        cache_bytes: int,
+        retries: int = 2,
+    ) -> None:
+        self.chain, self.index, self.http = chain, index, http
+        self.cache: OrderedDict[BlobId, bytes] = OrderedDict()
+        self.cache_bytes, self.retries = cache_bytes, retries
+        self.stats = ReadStats()
+
+    def require_live(self, blob_id: BlobId) -> None:
+        """404 unless the blob is certified, undeleted and unexpired."""
+        if self.index.live(blob_id):
+            return
+        self.index.catch_up()
+        if not self.index.live(blob_id):
+            raise ApiError(
+                404,
+                "BLOB_NOT_FOUND",
+                f"blob {blob_id} is not stored: it was never certified, or it was deleted or has expired",
+            )
+
+    async def read(self, blob_id: BlobId) -> bytes:
+        """The blob's bytes, verified."""
+        await run_in_threadpool(self.require_live, blob_id)
+        if blob_id in self.cache:
+            self.cache.move_to_end(blob_id)
+            self.stats.cache_hits += 1
+            return self.cache[blob_id]
+        committee = (await run_in_threadpool(self.chain.system)).require_committee()
+        nodes = [NodeClient(m.url, self.http, self.retries) for m in committee.members]
+        metadata = await self.metadata(blob_id, nodes)
+        slivers = await self.slivers(blob_id, metadata, committee, nodes)
+        try:
+            data = await run_in_threadpool(lambda: b"".join(codec.decode_stream(metadata, slivers)))
+        except InconsistentEncoding:
+            self.stats.inconsistent += 1
+            raise
+        self.stats.reads += 1
+        self.stats.read_bytes += len(data)
+        self._remember(blob_id, data)
+        return data
+
+    def _remember(self, blob_id: BlobId, data: bytes) -> None:
+        if len(data) > self.cache_bytes // 4:
+            return
+        self.cache[blob_id] = data
+        while sum(len(v) for v in self.cache.values()) > self.cache_bytes:
+            self.cache.popitem(last=False)
+
+    async def metadata(self, blob_id: BlobId, nodes: list[NodeClient]) -> BlobMetadata:
+        """Metadata from the first node whose copy derives the blob id."""
+        errors = []
+        for node in random.sample(nodes, len(nodes)):
+            try:
+                meta = BlobMetadata.from_bytes(await node.get_metadata(blob_id))
+                meta.verify(blob_id)
+                return meta
+            except (NodeError, InvalidMetadata) as exc:
+                errors.append(str(exc))
+        raise ApiError(
+            503,
+            "METADATA_UNAVAILABLE",
+            f"no storage node served valid metadata for {blob_id}: {'; '.join(errors)}",
+        )
+
+    async def slivers(
+        self, blob_id: BlobId, meta: BlobMetadata, committee: Committee, nodes: list[NodeClient]
+    ) -> dict[int, bytes]:
+        """`k` verified slivers, primaries first, asking further nodes while some fail."""
+        k, n = meta.params.k, meta.n_shards
+        order = list(range(k)) + random.sample(range(k, n), n - k)
+        good: dict[int, bytes] = {}
+        failures: list[str] = []
+        pos = 0
+        while len(good) < k and pos < n:
+            wave = order[pos : pos + (k - len(good))]
+            pos += len(wave)
+
+            async def fetch(i: int) -> tuple[int, bytes | None]:
+                node = nodes[committee.member_for_sliver(i, int(blob_id))]
+                try:
+                    data = await node.get_sliver(blob_id, i)
+                    await run_in_threadpool(meta.check_sliver, i, data)
+                    return i, data
+                except InvalidSliver as exc:
+                    self.stats.slivers_rejected += 1
+                    event(log, "sliver rejected", blob_id=str(blob_id), index=i, error=str(exc))
+                    failures.append(str(exc))
+                except NodeError as exc:
+                    failures.append(str(exc))
+                return i, None
+
+            for i, data in await asyncio.gather(*(fetch(i) for i in wave)):
+                if data is not None:
+                    good[i] = data
+        if len(good) < k:
+            raise ApiError(
+                503,
+                "NOT_ENOUGH_SLIVERS",
+                f"only {len(good)} of the {k} slivers needed to rebuild {blob_id} could be fetched and verified; "
+                f"errors: {'; '.join(failures[:5])}",
+            )
+        return good

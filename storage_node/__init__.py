@@ -1,0 +1,1 @@
+"""Storage node: keeps slivers and metadata, signs confirmations, follows chain events."""

@@ -1,0 +1,52 @@
+"""`python -m storage_node`: run storage node `HAULOUT_NODE_INDEX` of a deployment."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import uvicorn
+
+from haulout import logs
+from haulout.deployment import Deployment
+from haulout.settings import NodeSettings
+
+from .app import create_app
+from .registry import Registry
+from .service import NodeService
+from .store import SliverStore
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the node from settings and serve it until interrupted."""
+    settings = NodeSettings()
+    if argv:
+        settings = NodeSettings(index=int(argv[0]))
+    logs.setup(settings.log_level)
+    dep = Deployment.load(settings.deployment)
+    node = dep.nodes[settings.index]
+    data_dir = Path(settings.data_dir or Path(settings.deployment).parent / "nodes" / node.name)
+    service = NodeService(
+        dep.chain_port(),
+        SliverStore(data_dir / "slivers"),
+        Registry(data_dir / "registry.sqlite"),
+        node.bls,
+        node.node_id,
+        settings.confirmation_wait,
+    )
+    follower = threading.Thread(target=service.follow, args=(settings.poll_interval,), daemon=True)
+    follower.start()
+    uvicorn.run(
+        create_app(service),
+        host=settings.host,
+        port=settings.port or node.port,
+        log_config=None,
+        access_log=False,
+    )
+    service.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,87 @@
+"""The storage node's HTTP API (`/v1`), with OpenAPI and `/metrics`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from haulout.http_errors import install_error_handlers, read_body_limited
+from haulout.protocol.blob_id import BlobId
+from haulout.protocol.params import MAX_SHARDS
+
+from .service import NodeService
+
+MAX_METADATA = 16 + 32 * MAX_SHARDS
+
+
+def create_app(service: NodeService) -> FastAPI:
+    """Build the node API around a service."""
+    app = FastAPI(title="Haulout storage node", version="1")
+    install_error_handlers(app)
+    registry = CollectorRegistry()
+    gauges = {
+        name: Gauge(
+            f"haulout_node_{name}", f"storage node {name.replace('_', ' ')}", registry=registry
+        )
+        for name in vars(service.stats)
+    }
+
+    @app.put("/v1/blobs/{blob_id}/metadata")
+    async def put_metadata(blob_id: str, request: Request) -> JSONResponse:
+        bid = BlobId.parse(blob_id)
+        raw = await read_body_limited(request, MAX_METADATA, "metadata")
+        created = await run_in_threadpool(service.put_metadata, bid, raw)
+        return JSONResponse(
+            {"blobId": blob_id, "stored": True}, status_code=201 if created else 200
+        )
+
+    @app.get("/v1/blobs/{blob_id}/metadata")
+    async def get_metadata(blob_id: str) -> Response:
+        meta = await run_in_threadpool(service.metadata, BlobId.parse(blob_id))
+        return Response(meta.to_bytes(), media_type="application/octet-stream")
+
+    @app.put("/v1/blobs/{blob_id}/slivers/{index}")
+    async def put_sliver(blob_id: str, index: int, request: Request) -> JSONResponse:
+        bid = BlobId.parse(blob_id)
+        meta = await run_in_threadpool(service.metadata_for_upload, bid)
+        data = await read_body_limited(request, meta.params.sliver_len, f"sliver {index}")
+        await run_in_threadpool(service.put_sliver, bid, index, data)
+        return JSONResponse({"blobId": blob_id, "index": index, "stored": True})
+
+    @app.get("/v1/blobs/{blob_id}/slivers/{index}")
+    async def get_sliver(blob_id: str, index: int) -> Response:
+        data = await run_in_threadpool(service.sliver, BlobId.parse(blob_id), index)
+        return Response(data, media_type="application/octet-stream")
+
+    @app.get("/v1/blobs/{blob_id}/confirmation")
+    async def confirmation(blob_id: str, object_id: str | None = Query(None)) -> JSONResponse:
+        out = await run_in_threadpool(service.confirmation, BlobId.parse(blob_id), object_id)
+        return JSONResponse(out)
+
+    @app.get("/v1/blobs/{blob_id}/status")
+    async def status(blob_id: str) -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(service.status, BlobId.parse(blob_id)))
+
+    @app.get("/v1/health")
+    async def health() -> JSONResponse:
+        committee = await run_in_threadpool(service.committee)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "nodeId": service.node_id,
+                "publicKey": service.key.public_key.hex(),
+                "epoch": service.registry.epoch,
+                "shards": list(committee.members[service.member_index].shards),
+                "eventCursor": service.registry.cursor,
+            }
+        )
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        for name, gauge in gauges.items():
+            gauge.set(getattr(service.stats, name))
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    return app

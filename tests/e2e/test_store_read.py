@@ -1,0 +1,340 @@
+"""Store and read through real processes: relayer, 4 storage nodes, DevChain (n=10, f=3, k=4).
+
+Shards: node-0 holds 3, node-1 3, node-2 2, node-3 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from haulout.chain.accounts import Account
+from haulout.chain.devchain import DevChain
+from haulout.chain.events import BlobCertified
+from haulout.client import BlobNotFound, HauloutClient, HauloutError
+from haulout.deployment import Deployment
+from haulout.launcher import LocalSystem
+from haulout.node_client import NodeClient, NodeError
+from haulout.protocol import codec
+from haulout.protocol.blob_id import BlobId
+from haulout.protocol.certificate import aggregate
+from haulout.protocol.metadata import BlobMetadata
+
+from .conftest import MAX_BLOB
+
+pytestmark = pytest.mark.slow
+
+
+def metric(url: str, name: str) -> float:
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("size", [1, 1 << 20, 64 << 20])
+def test_round_trip(client: HauloutClient, size: int) -> None:
+    data = os.urandom(size)
+    stored = client.store(data, epochs=2)
+    assert stored.newly_created and stored.end_epoch == 2
+    assert client.read(stored.blob_id) == data
+    assert BlobId.parse(stored.blob_id) == codec.blob_id_of(data, size, 10)
+
+
+def test_walrus_response_shape_range_head_and_etag(
+    system: LocalSystem, client: HauloutClient
+) -> None:
+    data = os.urandom(100_000)
+    body = httpx.put(f"{system.relayer_url}/v1/blobs?epochs=3", content=data, timeout=60).json()
+    obj = body["newlyCreated"]["blobObject"]
+    assert set(obj) == {
+        "id",
+        "registeredEpoch",
+        "blobId",
+        "size",
+        "encodingType",
+        "certifiedEpoch",
+        "storage",
+        "deletable",
+    }
+    assert obj["size"] == 100_000 and obj["certifiedEpoch"] == 0 and obj["storage"]["endEpoch"] == 3
+    assert body["newlyCreated"]["resourceOperation"]["registerFromScratch"]["epochsAhead"] == 3
+    assert body["newlyCreated"]["cost"] > 0
+    url = f"{system.relayer_url}/v1/blobs/{obj['blobId']}"
+    r = httpx.get(url, headers={"range": "bytes=10-19"})
+    assert r.status_code == 206 and r.content == data[10:20]
+    assert r.headers["content-range"] == "bytes 10-19/100000"
+    assert httpx.get(url, headers={"range": "bytes=-5"}).content == data[-5:]
+    assert httpx.get(url, headers={"range": "bytes=200000-"}).status_code == 416
+    head = httpx.head(url)
+    assert (
+        head.status_code == 200
+        and head.headers["content-length"] == "100000"
+        and head.content == b""
+    )
+    assert head.headers["etag"] == f'"{obj["blobId"]}"'
+    assert httpx.get(url, headers={"if-none-match": head.headers["etag"]}).status_code == 304
+    again = client.store(data, epochs=2)
+    assert not again.newly_created and again.raw["alreadyCertified"]["blobId"] == obj["blobId"]
+
+
+def test_by_object_id_with_attributes_and_delete(
+    system: LocalSystem, client: HauloutClient, chain: DevChain
+) -> None:
+    data = b"deletable payload " * 100
+    stored = client.store(data, epochs=2, deletable=True)
+    assert stored.object_id
+    client.set_attribute(stored.object_id, "content-type", "text/plain")
+    body, headers = client.read_by_object(stored.object_id)
+    assert body == data and headers["content-type"].startswith("text/plain")
+    client.delete(stored.object_id)
+    with pytest.raises(BlobNotFound):
+        client.read(stored.blob_id)
+    with pytest.raises(HauloutError) as err:
+        client.read_by_object(stored.object_id)
+    assert err.value.status == 404
+
+
+def test_write_with_f_shards_down_and_read_with_n_minus_k_down(
+    system: LocalSystem, client: HauloutClient
+) -> None:
+    data = os.urandom(300_000)
+    system.stop_service("node-0")  # 3 shards = f
+    try:
+        stored = client.store(data)
+        system.stop_service("node-1")  # 3 more: n - k = 6 shards down
+        assert client.read(stored.blob_id) == data
+    finally:
+        restart(system, 0)
+        restart(system, 1)
+
+
+def restart(system: LocalSystem, i: int) -> None:
+    dep = Deployment.load(system.deployment_path)
+    system.start_node(i)
+    system.wait_healthy([f"{dep.nodes[i].url}/v1/health"], 30)
+
+
+def test_confirmed_data_survives_sigkill(system: LocalSystem, client: HauloutClient) -> None:
+    data = os.urandom(500_000)
+    stored = client.store(data)
+    system.stop_service("node-2", hard=True)
+    restart(system, 2)
+    system.stop_service("node-0")
+    system.stop_service("node-1")
+    try:  # nodes 2 and 3 hold exactly k = 4 shards
+        fresh = HauloutClient(system.relayer_url)
+        assert fresh.read(stored.blob_id) == data
+    finally:
+        restart(system, 0)
+        restart(system, 1)
+
+
+def test_corrupted_sliver_is_detected_and_read_still_correct(
+    system: LocalSystem, client: HauloutClient, deployment: Deployment
+) -> None:
+    data = os.urandom(200_000)
+    stored = client.store(data)
+    bid = BlobId.parse(stored.blob_id)
+    committee = DevChain(deployment.ledger).system().require_committee()
+    owner = committee.member_for_sliver(0, int(bid))
+    path = (
+        system.workdir / "nodes" / deployment.nodes[owner].name / "slivers" / str(bid) / "0.sliver"
+    )
+    raw = bytearray(path.read_bytes())
+    raw[0] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    before = metric(system.relayer_url, "haulout_relayer_slivers_rejected")
+    assert HauloutClient(system.relayer_url).read(stored.blob_id) == data
+    assert metric(system.relayer_url, "haulout_relayer_slivers_rejected") == before + 1
+
+
+def test_inconsistent_writer_is_refused_at_read(
+    system: LocalSystem, deployment: Deployment
+) -> None:
+    """A malicious writer tampers a parity sliver, publishes its hash, and gets certified."""
+    chain = DevChain(deployment.ledger)
+    writer = Account.generate()
+    chain.faucet(writer.address)
+    data = os.urandom(50_000)
+    enc = codec.encode(data, 10)
+    slivers = list(enc.slivers)
+    slivers[9] = bytes(b ^ 0x33 for b in slivers[9])
+    hashes = list(enc.metadata.sliver_hashes)
+    hashes[9] = hashlib.blake2b(slivers[9], digest_size=32).digest()
+    meta = BlobMetadata(0, len(data), tuple(hashes))
+    blob = chain.reserve_and_register(writer, meta.blob_id, meta.root, len(data), 0, 2, False)
+    committee = chain.system().require_committee()
+
+    async def push() -> dict[int, bytes]:
+        async with httpx.AsyncClient(timeout=30) as http:
+            sigs = {}
+            for p, m in enumerate(committee.members):
+                node = NodeClient(m.url, http)
+                await node.put_metadata(meta.blob_id, meta.to_bytes())
+                for i in committee.slivers_of(p, int(meta.blob_id)):
+                    await node.put_sliver(meta.blob_id, i, slivers[i])
+                sigs[p] = (await node.confirmation(meta.blob_id)).signature
+            return sigs
+
+    sigs = asyncio.run(push())
+    from haulout.protocol.messages import BlobCertification
+
+    cert = aggregate(committee, BlobCertification(meta.blob_id).message(chain.system().epoch), sigs)
+    chain.certify_blob(writer, blob.id, cert)
+    r = httpx.get(f"{system.relayer_url}/v1/blobs/{meta.blob_id}", timeout=30)
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert (
+        err["details"][0]["reason"] == "INCONSISTENT_ENCODING"
+        and "inconsistently" in err["message"]
+    )
+
+
+def test_expired_blob_answers_404(
+    system: LocalSystem, client: HauloutClient, deployment: Deployment
+) -> None:
+    stored = client.store(os.urandom(1000), epochs=1)
+    chain = DevChain(deployment.ledger)
+    chain.force_advance_epoch(deployment.admin)
+    fresh = HauloutClient(system.relayer_url)
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            fresh.read(stored.blob_id)
+        except BlobNotFound:
+            break
+        assert time.monotonic() < deadline, "expired blob still served"
+        time.sleep(0.2)
+
+
+def test_bad_input_gets_clear_errors(system: LocalSystem, deployment: Deployment) -> None:
+    url = system.relayer_url
+    r = httpx.get(f"{url}/v1/blobs/not-a-blob-id")
+    assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "INVALID_BLOB_ID"
+    r = httpx.get(f"{url}/v1/blobs/{BlobId(os.urandom(32))}")
+    assert r.status_code == 404 and r.json()["error"]["details"][0]["reason"] == "BLOB_NOT_FOUND"
+    r = httpx.put(f"{url}/v1/blobs", content=b"")
+    assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "EMPTY_BLOB"
+    r = httpx.put(f"{url}/v1/blobs", content=b"x" * (MAX_BLOB + 1), timeout=60)
+    assert r.status_code == 413 and "maximum blob size" in r.json()["error"]["message"]
+    assert list((system.workdir / "relayer").iterdir()) == []  # nothing left spooled
+    for bad in ("epochs=0", "epochs=many", "deletable=true&permanent=true"):
+        assert httpx.put(f"{url}/v1/blobs?{bad}", content=b"x").status_code == 400
+    # a sliver for a shard the node does not hold
+    stored = HauloutClient(url).store(os.urandom(5000))
+    bid = BlobId.parse(stored.blob_id)
+    committee = DevChain(deployment.ledger).system().require_committee()
+    foreign = next(i for i in range(10) if committee.member_for_sliver(i, int(bid)) != 0)
+    r = httpx.put(f"{deployment.nodes[0].url}/v1/blobs/{bid}/slivers/{foreign}", content=b"x")
+    assert r.status_code == 403 and r.json()["error"]["details"][0]["reason"] == "SHARD_NOT_OWNED"
+    r = httpx.put(
+        f"{deployment.nodes[0].url}/v1/blobs/{BlobId(os.urandom(32))}/metadata",
+        content=b"x" * 20,
+        timeout=30,
+    )
+    assert r.status_code in (400, 404)
+
+
+def test_forged_confirmations_are_dropped(
+    system: LocalSystem, deployment: Deployment, tmp_path: Path
+) -> None:
+    """node-3 signs with a key that is not its registered one: its confirmation is dropped."""
+    from haulout.protocol.bls import BlsKeyPair
+
+    forged = Deployment.load(system.deployment_path)
+    forged.nodes[3].bls_secret = BlsKeyPair.generate().secret.hex()
+    forged_path = tmp_path / "forged.json"
+    forged.save(forged_path)
+    system.stop_service("node-3")
+    env = {
+        **os.environ,
+        "HAULOUT_NODE_DEPLOYMENT": str(forged_path),
+        "HAULOUT_NODE_INDEX": "3",
+        "HAULOUT_NODE_DATA_DIR": str(system.workdir / "nodes" / "node-3"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storage_node"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        system.wait_healthy([f"{deployment.nodes[3].url}/v1/health"], 30)
+        client = HauloutClient(system.relayer_url)
+        before = metric(system.relayer_url, "haulout_relayer_confirmations_rejected")
+        ok = client.store(os.urandom(3000))  # nodes 0-2 weigh 8 >= 7
+        assert ok.newly_created
+        assert metric(system.relayer_url, "haulout_relayer_confirmations_rejected") == before + 1
+        system.stop_service("node-0")  # left: nodes 1, 2 honest (5 shards) + forger
+        certified_before = sum(
+            isinstance(e.event, BlobCertified)
+            for e in DevChain(deployment.ledger).events(limit=100000)
+        )
+        with pytest.raises(HauloutError) as err:
+            client.store(os.urandom(3000))
+        assert err.value.status == 503 and err.value.reason == "NOT_ENOUGH_CONFIRMATIONS"
+        assert "node-3: confirmation rejected" in str(err.value)
+        certified_after = sum(
+            isinstance(e.event, BlobCertified)
+            for e in DevChain(deployment.ledger).events(limit=100000)
+        )
+        assert certified_after == certified_before
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        restart(system, 3)
+        restart(system, 0)
+
+
+def test_cli_store_status_read_extend(system: LocalSystem, tmp_path: Path) -> None:
+    src = tmp_path / "in.bin"
+    src.write_bytes(os.urandom(123_456))
+    exe = [sys.executable, "-m", "haulout.cli"]
+    rel = ["--relayer", system.relayer_url]
+    out = subprocess.run(
+        [*exe, "store", str(src), "--epochs", "2", *rel], capture_output=True, text=True, check=True
+    ).stdout
+    blob_id = out.split()[2]
+    object_id = out.split("object id:")[1].split()[0]
+    status = json.loads(
+        subprocess.run(
+            [*exe, "status", blob_id, *rel], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert status["status"] == "certified"
+    dst = tmp_path / "out.bin"
+    subprocess.run([*exe, "read", blob_id, "-o", str(dst), *rel], check=True, capture_output=True)
+    assert dst.read_bytes() == src.read_bytes()
+    ext = subprocess.run(
+        [*exe, "extend", object_id, "--epochs", "3", *rel],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "until epoch" in ext
+    bad = subprocess.run(
+        [*exe, "read", "nope", "-o", str(dst), *rel], capture_output=True, text=True
+    )
+    assert bad.returncode == 1 and "INVALID_BLOB_ID" in bad.stderr
+
+
+def test_node_errors(deployment: Deployment) -> None:
+    async def go() -> None:
+        async with httpx.AsyncClient() as http:
+            node = NodeClient(deployment.nodes[0].url, http, retries=1)
+            with pytest.raises(NodeError) as err:
+                await node.get_sliver(BlobId(os.urandom(32)), 0)
+            assert err.value.status == 404 and err.value.reason == "BLOB_NOT_REGISTERED"
+
+    asyncio.run(go())
