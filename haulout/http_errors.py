@@ -111,6 +111,13 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(exc.status_code, reason, str(exc.detail)), status_code=exc.status_code
         )
 
+    async def _typed(_: Request, exc: Exception) -> JSONResponse:
+        api = to_api_error(exc)
+        return JSONResponse(error_body(api.status, api.reason, api.message), status_code=api.status)
+
+    app.add_exception_handler(perr.ProtocolError, _typed)
+    app.add_exception_handler(chain_errors.ChainError, _typed)
+
     @app.exception_handler(Exception)
     async def _other(_: Request, exc: Exception) -> JSONResponse:
         api = to_api_error(exc)

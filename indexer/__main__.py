@@ -1,0 +1,40 @@
+"""`python -m indexer`: migrate, then index the deployment's chain and serve the API."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import uvicorn
+
+from haulout import logs
+from haulout.deployment import Deployment
+from haulout.settings import IndexerSettings
+
+from .app import create_app
+from .db import make_engine, migrate
+from .queries import Queries
+from .runner import Runner
+
+
+def main(database_url: str | None = None, migrate_only: bool = False) -> int:
+    """Run migrations at start-up, then the pipeline and the API."""
+    settings = IndexerSettings()
+    if database_url:
+        settings = IndexerSettings(database_url=database_url)
+    logs.setup(settings.log_level)
+    migrate(settings.database_url)
+    if migrate_only:
+        print(f"migrated {settings.database_url} to head")
+        return 0
+    engine = make_engine(settings.database_url)
+    runner = Runner(Deployment.load(settings.deployment).chain_port(), engine, settings.batch_size)
+    threading.Thread(target=runner.follow, args=(settings.poll_interval,), daemon=True).start()
+    app = create_app(Queries(engine), runner.stats)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    runner.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The indexer's REST API, dashboard, health and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Query
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from haulout.http_errors import install_error_handlers
+from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
+
+from .queries import BlobFilter, Queries
+from .runner import RunnerStats
+
+DASHBOARD = Path(__file__).parent / "static" / "dashboard.html"
+I64 = 2**63 - 1
+
+
+def create_app(queries: Queries, stats: RunnerStats | None = None) -> FastAPI:
+    """Build the API over a `Queries` object."""
+    app = FastAPI(title="Haulout indexer", version="1")
+    install_error_handlers(app)
+    registry = CollectorRegistry()
+    runner_stats = stats or RunnerStats()
+    gauges = {
+        n: Gauge(f"haulout_indexer_{n}", f"indexer {n.replace('_', ' ')}", registry=registry)
+        for n in vars(runner_stats)
+    }
+
+    @app.get("/v1/blobs")
+    async def list_blobs(
+        owner: str | None = Query(None, max_length=66, pattern=r"^0x[0-9a-fA-F]{1,64}$"),
+        status: str | None = Query(None, max_length=16),
+        deletable: bool | None = None,
+        expiring_before: int | None = Query(None, ge=0, le=2**32),
+        content_type: str | None = Query(None, max_length=255),
+        min_size: int | None = Query(None, ge=0, le=I64),
+        max_size: int | None = Query(None, ge=0, le=I64),
+        limit: int = Query(50, ge=1, le=500),
+        cursor: str | None = Query(None, max_length=200),
+    ) -> JSONResponse:
+        f = BlobFilter(
+            format_object_id(parse_object_id(owner)) if owner else None,
+            status,
+            deletable,
+            expiring_before,
+            content_type,
+            min_size,
+            max_size,
+        )
+        return JSONResponse(await run_in_threadpool(queries.list_blobs, f, limit, cursor))
+
+    @app.get("/v1/blobs/by-object-id/{object_id}")
+    async def by_object(object_id: str) -> JSONResponse:
+        oid = format_object_id(parse_object_id(object_id))
+        return JSONResponse(await run_in_threadpool(queries.by_object, oid))
+
+    @app.get("/v1/blobs/{blob_id}")
+    async def by_blob(blob_id: str) -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(queries.by_blob_id, str(BlobId.parse(blob_id))))
+
+    @app.get("/v1/events")
+    async def events(
+        after: int = Query(0, ge=0, le=I64),
+        limit: int = Query(100, ge=1, le=1000),
+        type: str | None = Query(None, max_length=40),
+    ) -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(queries.events, after, limit, type))
+
+    @app.get("/v1/epochs")
+    async def epochs() -> JSONResponse:
+        return JSONResponse({"epochs": await run_in_threadpool(queries.epochs)})
+
+    @app.get("/v1/nodes")
+    async def nodes() -> JSONResponse:
+        return JSONResponse({"nodes": await run_in_threadpool(queries.nodes)})
+
+    @app.get("/v1/stats")
+    async def stats_() -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(queries.stats))
+
+    @app.get("/", response_class=HTMLResponse)
+    async def dashboard() -> HTMLResponse:
+        return HTMLResponse(DASHBOARD.read_text())
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse(
+            {"status": "ok", "cursor": runner_stats.cursor, "events": runner_stats.events}
+        )
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        for n, g in gauges.items():
+            g.set(getattr(runner_stats, n))
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    return app

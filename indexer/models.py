@@ -1,0 +1,134 @@
+"""SQLAlchemy 2.0 models of what the indexer mirrors; stable constraint names for Alembic."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Blob(Base):
+    """Current state of one Blob object."""
+
+    __tablename__ = "blobs"
+    object_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    blob_id: Mapped[str] = mapped_column(String(43), index=True)
+    owner: Mapped[str] = mapped_column(String(66), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    encoding_type: Mapped[int] = mapped_column(Integer)
+    registered_epoch: Mapped[int] = mapped_column(Integer)
+    certified_epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    end_epoch: Mapped[int] = mapped_column(Integer, index=True)
+    deletable: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    content_type: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    deleted_epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    registered_cursor: Mapped[int] = mapped_column(BigInteger, unique=True)
+    updated_cursor: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_blobs_status_cursor", "status", "registered_cursor"),)
+
+
+class BlobAttribute(Base):
+    """One attribute of a Blob object."""
+
+    __tablename__ = "blob_attributes"
+    object_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class StorageReservation(Base):
+    """A `StorageReserved` purchase."""
+
+    __tablename__ = "storage_reservations"
+    storage_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(66))
+    epoch: Mapped[int] = mapped_column(Integer)
+    start_epoch: Mapped[int] = mapped_column(Integer)
+    end_epoch: Mapped[int] = mapped_column(Integer)
+    storage_size: Mapped[int] = mapped_column(BigInteger)
+    paid: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChainEventRow(Base):
+    """Every raw event, in cursor order."""
+
+    __tablename__ = "events"
+    cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tx_digest: Mapped[str] = mapped_column(String(80))
+    sender: Mapped[str] = mapped_column(String(66))
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(40), index=True)
+    blob_id: Mapped[str | None] = mapped_column(String(43), nullable=True, index=True)
+    object_id: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    fields: Mapped[str] = mapped_column(Text)
+
+
+class Epoch(Base):
+    """Epoch starts."""
+
+    __tablename__ = "epochs"
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Node(Base):
+    """Registered storage nodes."""
+
+    __tablename__ = "nodes"
+    node_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(String(255))
+    public_key: Mapped[str] = mapped_column(String(96))
+
+
+class CommitteeMember(Base):
+    """Committee membership per change (epoch, position)."""
+
+    __tablename__ = "committee_members"
+    cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(Integer)
+    node_id: Mapped[str] = mapped_column(String(66))
+    n_shards: Mapped[int] = mapped_column(Integer)
+
+
+class Price(Base):
+    """Price history."""
+
+    __tablename__ = "prices"
+    cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(Integer)
+    storage_price: Mapped[int] = mapped_column(BigInteger)
+    write_price: Mapped[int] = mapped_column(BigInteger)
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class InvalidBlob(Base):
+    """Blob ids voted invalid."""
+
+    __tablename__ = "invalid_blobs"
+    blob_id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+
+
+class Cursor(Base):
+    """Where each pipeline stopped; written in the same transaction as its rows."""
+
+    __tablename__ = "cursors"
+    pipeline: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger)

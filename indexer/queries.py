@@ -1,0 +1,309 @@
+"""Read side of the indexer: blob listing with filters and opaque cursors, lookups, stats."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, or_, select
+
+from haulout.http_errors import ApiError
+
+from .models import (
+    Blob,
+    BlobAttribute,
+    ChainEventRow,
+    CommitteeMember,
+    Epoch,
+    InvalidBlob,
+    Node,
+    Price,
+)
+
+STATUSES = ("registered", "certified", "deleted", "expired", "invalid")
+
+
+def encode_cursor(value: int) -> str:
+    """Opaque page cursor."""
+    return (
+        base64.urlsafe_b64encode(json.dumps({"v": 1, "before": value}).encode())
+        .decode()
+        .rstrip("=")
+    )
+
+
+def decode_cursor(text: str) -> int:
+    """Parse a page cursor; 400 when it was not produced by this API."""
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if doc.get("v") != 1 or not isinstance(doc.get("before"), int) or doc["before"] < 0:
+            raise ValueError
+        return int(doc["before"])
+    except (ValueError, binascii.Error, AttributeError, UnicodeDecodeError) as exc:
+        raise ApiError(
+            400,
+            "INVALID_CURSOR",
+            "the page cursor is malformed; pass the next_cursor of a previous page",
+        ) from exc
+
+
+@dataclass(frozen=True)
+class BlobFilter:
+    """Filters of `GET /v1/blobs`."""
+
+    owner: str | None = None
+    status: str | None = None
+    deletable: bool | None = None
+    expiring_before: int | None = None
+    content_type: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+
+
+class Queries:
+    """Queries over the indexer's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._stats_cache: tuple[float, int, dict[str, Any]] | None = None
+
+    def current_epoch(self) -> int:
+        """Latest epoch seen."""
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.max(Epoch.epoch))).scalar() or 0)
+
+    def _row(self, b: Any, epoch: int, attributes: dict[str, str] | None = None) -> dict[str, Any]:
+        status = b.status
+        if status == "certified" and b.end_epoch <= epoch:
+            status = "expired"
+        out = {
+            "objectId": b.object_id,
+            "blobId": b.blob_id,
+            "owner": b.owner,
+            "size": b.size,
+            "encodingType": b.encoding_type,
+            "registeredEpoch": b.registered_epoch,
+            "certifiedEpoch": b.certified_epoch,
+            "endEpoch": b.end_epoch,
+            "deletable": b.deletable,
+            "status": status,
+            "contentType": b.content_type,
+            "deletedEpoch": b.deleted_epoch,
+        }
+        if attributes is not None:
+            out["attributes"] = attributes
+        return out
+
+    def list_blobs(self, f: BlobFilter, limit: int, cursor: str | None) -> dict[str, Any]:
+        """A page of blobs, newest registration first."""
+        if f.status is not None and f.status not in STATUSES:
+            raise ApiError(
+                400,
+                "INVALID_ARGUMENT",
+                f"unknown status {f.status!r}; use one of {', '.join(STATUSES)}",
+            )
+        if f.min_size is not None and f.max_size is not None and f.min_size > f.max_size:
+            raise ApiError(400, "INVALID_ARGUMENT", "min_size is larger than max_size")
+        epoch = self.current_epoch()
+        q = select(Blob)
+        conds = []
+        if f.owner:
+            conds.append(Blob.owner == f.owner.lower())
+        if f.status == "expired":
+            conds.append(and_(Blob.status == "certified", Blob.end_epoch <= epoch))
+        elif f.status == "certified":
+            conds.append(and_(Blob.status == "certified", Blob.end_epoch > epoch))
+        elif f.status == "invalid":
+            conds.append(Blob.blob_id.in_(select(InvalidBlob.blob_id)))
+        elif f.status:
+            conds.append(Blob.status == f.status)
+        if f.deletable is not None:
+            conds.append(Blob.deletable == f.deletable)
+        if f.expiring_before is not None:
+            conds.append(and_(Blob.end_epoch < f.expiring_before, Blob.status != "deleted"))
+        if f.content_type:
+            conds.append(Blob.content_type == f.content_type)
+        if f.min_size is not None:
+            conds.append(Blob.size >= f.min_size)
+        if f.max_size is not None:
+            conds.append(Blob.size <= f.max_size)
+        if cursor:
+            conds.append(Blob.registered_cursor < decode_cursor(cursor))
+        q = q.where(*conds).order_by(Blob.registered_cursor.desc()).limit(limit + 1)
+        with self.engine.connect() as c:
+            rows = c.execute(q).all()
+        page = rows[:limit]
+        nxt = encode_cursor(page[-1].registered_cursor) if len(rows) > limit else None
+        return {"blobs": [self._row(b, epoch) for b in page], "next_cursor": nxt}
+
+    def _attributes(self, c: Any, object_id: str) -> dict[str, str]:
+        rows = c.execute(
+            select(BlobAttribute.key, BlobAttribute.value).where(
+                BlobAttribute.object_id == object_id
+            )
+        ).all()
+        return {k: v for k, v in rows}
+
+    def by_object(self, object_id: str) -> dict[str, Any]:
+        """One Blob object with its attributes."""
+        epoch = self.current_epoch()
+        with self.engine.connect() as c:
+            b = c.execute(select(Blob).where(Blob.object_id == object_id.lower())).first()
+            if b is None:
+                raise ApiError(
+                    404, "OBJECT_NOT_FOUND", f"no blob object {object_id} has been indexed"
+                )
+            return self._row(b, epoch, self._attributes(c, b.object_id))
+
+    def by_blob_id(self, blob_id: str) -> dict[str, Any]:
+        """A blob id's overall status and every object registered for it."""
+        epoch = self.current_epoch()
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(Blob).where(Blob.blob_id == blob_id).order_by(Blob.registered_cursor)
+            ).all()
+            invalid = (
+                c.execute(select(InvalidBlob).where(InvalidBlob.blob_id == blob_id)).first()
+                is not None
+            )
+            if not rows:
+                raise ApiError(404, "BLOB_NOT_FOUND", f"blob {blob_id} has never been registered")
+            objects = [self._row(b, epoch, self._attributes(c, b.object_id)) for b in rows]
+        statuses = {o["status"] for o in objects}
+        overall = (
+            "invalid"
+            if invalid
+            else next(s for s in ("certified", "registered", "expired", "deleted") if s in statuses)
+        )
+        live = [o for o in objects if o["status"] == overall]
+        return {
+            "blobId": blob_id,
+            "status": overall,
+            "size": rows[0].size,
+            "endEpoch": max(o["endEpoch"] for o in live),
+            "objects": objects,
+        }
+
+    def events(self, after: int, limit: int, type_: str | None) -> dict[str, Any]:
+        """Raw events after a cursor."""
+        q = select(ChainEventRow).where(ChainEventRow.cursor > after)
+        if type_:
+            q = q.where(ChainEventRow.type == type_)
+        with self.engine.connect() as c:
+            rows = c.execute(q.order_by(ChainEventRow.cursor).limit(limit)).all()
+        return {
+            "events": [
+                {
+                    "cursor": r.cursor,
+                    "txDigest": r.tx_digest,
+                    "sender": r.sender,
+                    "timestampMs": r.timestamp_ms,
+                    "type": r.type,
+                    "fields": json.loads(r.fields),
+                }
+                for r in rows
+            ],
+            "next_after": rows[-1].cursor if rows else after,
+        }
+
+    def epochs(self) -> list[dict[str, Any]]:
+        """Epochs with their start times."""
+        with self.engine.connect() as c:
+            return [
+                {"epoch": e.epoch, "startMs": e.start_ms}
+                for e in c.execute(select(Epoch).order_by(Epoch.epoch)).all()
+            ]
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Nodes with their position in the latest committee."""
+        with self.engine.connect() as c:
+            latest = c.execute(select(func.max(CommitteeMember.cursor))).scalar()
+            positions = {}
+            if latest is not None:
+                positions = {
+                    m.node_id: m.position
+                    for m in c.execute(
+                        select(CommitteeMember).where(CommitteeMember.cursor == latest)
+                    ).all()
+                }
+            return [
+                {
+                    "nodeId": n.node_id,
+                    "name": n.name,
+                    "url": n.url,
+                    "publicKey": n.public_key,
+                    "committeePosition": positions.get(n.node_id),
+                }
+                for n in c.execute(select(Node).order_by(Node.name)).all()
+            ]
+
+    def stats(self) -> dict[str, Any]:
+        """Stored bytes and blobs over time, by status, by content type, and prices."""
+        with self.engine.connect() as c:
+            version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
+        cached = self._stats_cache
+        if cached and cached[1] == version and time.monotonic() - cached[0] < 5:
+            return cached[2]
+        epoch = self.current_epoch()
+        with self.engine.connect() as c:
+            status_expr = Blob.status
+            by_status: dict[str, dict[str, int]] = {
+                s: {"blobs": 0, "bytes": 0}
+                for s in ("registered", "certified", "expired", "deleted")
+            }
+            grouped = select(
+                status_expr, Blob.end_epoch, func.count(), func.coalesce(func.sum(Blob.size), 0)
+            ).group_by(status_expr, Blob.end_epoch)
+            for st, end_epoch, n, size in c.execute(grouped).all():
+                key = "expired" if st == "certified" and end_epoch <= epoch else st
+                by_status[key]["blobs"] += int(n)
+                by_status[key]["bytes"] += int(size)
+            live = and_(Blob.status == "certified", Blob.end_epoch > epoch)
+            by_type = [
+                {"contentType": ct or "unknown", "blobs": int(n), "bytes": int(size)}
+                for ct, n, size in c.execute(
+                    select(Blob.content_type, func.count(), func.coalesce(func.sum(Blob.size), 0))
+                    .where(live)
+                    .group_by(Blob.content_type)
+                    .order_by(func.count().desc())
+                ).all()
+            ]
+            per_epoch = c.execute(
+                select(Blob.registered_epoch, func.count(), func.coalesce(func.sum(Blob.size), 0))
+                .where(or_(Blob.status == "certified", Blob.status == "deleted"))
+                .group_by(Blob.registered_epoch)
+                .order_by(Blob.registered_epoch)
+            ).all()
+            over_time, total_b, total_n = [], 0, 0
+            for e, n, size in per_epoch:
+                total_n += int(n)
+                total_b += int(size)
+                over_time.append({"epoch": int(e), "blobs": total_n, "bytes": total_b})
+            prices = [
+                {
+                    "epoch": p.epoch,
+                    "storagePrice": p.storage_price,
+                    "writePrice": p.write_price,
+                    "timestampMs": p.timestamp_ms,
+                }
+                for p in c.execute(select(Price).order_by(Price.cursor)).all()
+            ]
+            events = int(c.execute(select(func.count()).select_from(ChainEventRow)).scalar() or 0)
+        out = {
+            "epoch": epoch,
+            "events": events,
+            "stored": {
+                "blobs": by_status["certified"]["blobs"],
+                "bytes": by_status["certified"]["bytes"],
+            },
+            "byStatus": by_status,
+            "byContentType": by_type,
+            "overTime": over_time,
+            "prices": prices,
+        }
+        self._stats_cache = (time.monotonic(), version, out)
+        return out
