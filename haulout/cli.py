@@ -398,6 +398,48 @@ def cmd_indexer(a: argparse.Namespace) -> int:
     return indexer_main(a.database_url, a.migrate_only)
 
 
+def _move_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["build", "test"])
+
+
+@command(
+    "move", "build or unit-test the Move package (sui CLI, or the Sui compiler in WASM)", _move_args
+)
+def cmd_move(a: argparse.Namespace) -> int:
+    """Print the toolchain's report; exit non-zero on failure."""
+    from haulout import move_tools
+
+    try:
+        tc = move_tools.find_toolchain()
+    except move_tools.MoveToolchainMissing as exc:
+        print(f"Move {a.action} skipped: {exc}", file=sys.stderr)
+        return 3
+    print(f"Move {a.action} with {tc.describe()}", flush=True)
+    code, out = move_tools.run(a.action, tc)
+    print(out)
+    return code
+
+
+def _localnet_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+@command("localnet", "start a Sui localnet (needs the sui CLI); DevChain is the default otherwise")
+def cmd_localnet(a: argparse.Namespace) -> int:
+    """Exec `sui start --with-faucet --force-regenesis` when `sui` is installed."""
+    import shutil
+
+    if not shutil.which("sui"):
+        print(
+            "the sui CLI is not on PATH, so no localnet can start here. Install Sui (its "
+            "documentation lists the release binaries and the cargo install command), then rerun. Until then Haulout runs on DevChain, its embedded ledger: "
+            "`haulout up`.",
+            file=sys.stderr,
+        )
+        return 2
+    os.execvp("sui", ["sui", "start", "--with-faucet", "--force-regenesis"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered sub-command."""
     parser = argparse.ArgumentParser(prog="haulout", description=__doc__)
