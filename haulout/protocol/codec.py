@@ -7,6 +7,7 @@ parity work for the next stripe runs on a second thread while this one hashes an
 from __future__ import annotations
 
 import io
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -224,29 +225,48 @@ def decode_stream(
     decoder = zfec.Decoder(k, n)
     encoder = zfec.Encoder(k, n) if verify_consistency else None
     missing = [i for i in range(n) if i not in readers]
+    parity_missing = [j for j in missing if j >= k]
     hashers = {i: hasher() for i in missing}
-    remaining = params.size
-    for _ in range(params.stripes):
-        blocks = [readers[i].read(block) for i in chosen]
-        if any(len(b) != block for b in blocks):
-            raise InvalidSliver("a sliver ended early; it is shorter than the metadata implies")
-        if primaries_only:
-            primaries = blocks
-        else:
-            primaries = [bytes(b) for b in decoder.decode(blocks, chosen)]
+
+    def work(blocks: list[bytes]) -> tuple[list[bytes], dict[int, bytes]]:
+        """Decode one stripe and, for the consistency check, re-encode its missing blocks."""
+        primaries = blocks if primaries_only else [bytes(b) for b in decoder.decode(blocks, chosen)]
+        produced: dict[int, bytes] = {}
         if encoder is not None and missing:
-            produced = {j: primaries[j] for j in range(k)}
-            parity_nums = [j for j in missing if j >= k]
-            if parity_nums:
-                for j, p in zip(parity_nums, encoder.encode(primaries, parity_nums), strict=True):
+            produced = {j: primaries[j] for j in missing if j < k}
+            if parity_missing:
+                for j, p in zip(
+                    parity_missing, encoder.encode(primaries, parity_missing), strict=True
+                ):
                     produced[j] = bytes(p)
-            for j in missing:
+        return primaries, produced
+
+    remaining = params.size
+    pending: deque[Future[tuple[list[bytes], dict[int, bytes]]]] = deque()
+
+    def finish(result: tuple[list[bytes], dict[int, bytes]]) -> bytes:
+        nonlocal remaining
+        primaries, produced = result
+        for j in missing:
+            if j in produced:
                 hashers[j].update(produced[j])
         stripe = b"".join(primaries)
         take = min(remaining, len(stripe))
         remaining -= take
-        if take:
-            yield stripe[:take]
+        return stripe[:take]
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode") as pool:
+        for _ in range(params.stripes):
+            blocks = [readers[i].read(block) for i in chosen]
+            if any(len(b) != block for b in blocks):
+                raise InvalidSliver("a sliver ended early; it is shorter than the metadata implies")
+            pending.append(pool.submit(work, blocks))
+            if len(pending) >= 3:
+                if out := finish(pending.popleft().result()):
+                    yield out
+        while pending:
+            if out := finish(pending.popleft().result()):
+                yield out
     if encoder is not None:
         for j in missing:
             if hashers[j].digest() != metadata.sliver_hashes[j]:
