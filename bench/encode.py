@@ -33,7 +33,10 @@ class NullSink:
 def raw_encode(data: bytes, n: int) -> float:
     p = EncodingParams(n, len(data))
     enc = zfec.Encoder(p.k, n)
-    stripes = [data[i : i + p.stripe_size].ljust(p.stripe_size, b"\0") for i in range(0, len(data), p.stripe_size)]
+    stripes = [
+        data[i : i + p.stripe_size].ljust(p.stripe_size, b"\0")
+        for i in range(0, len(data), p.stripe_size)
+    ]
 
     def one(stripe: bytes) -> None:
         blocks = [stripe[j * p.block_size : (j + 1) * p.block_size] for j in range(p.k)]
@@ -74,7 +77,12 @@ def bench_pair(size_mib: int, n: int) -> None:
     # decode from parity-heavy sets (the worst case: all primaries missing where possible)
     chosen = list(range(n - p.k, n))
     slivers = {i: enc.slivers[i] for i in chosen}
-    dec_ours = best(lambda: _timed(lambda: b"".join(codec.decode_stream(enc.metadata, slivers, verify_consistency=False))), repeat)
+    dec_ours = best(
+        lambda: _timed(
+            lambda: b"".join(codec.decode_stream(enc.metadata, slivers, verify_consistency=False))
+        ),
+        repeat,
+    )
     dec_raw = best(lambda: raw_decode(p, slivers), repeat)
     dec_verify = best(lambda: _timed(lambda: codec.decode(enc.metadata, slivers)), 1)
     mib = size_mib
@@ -115,18 +123,30 @@ def bench_big(size_mib: int, n: int) -> None:
         with open(src, "wb") as fh:
             for _ in range(size_mib):
                 fh.write(os.urandom(1 << 20))
-        out = subprocess.run([sys.executable, "-c", CHILD, str(src), str(Path(tmp) / "slivers"), str(n)], capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(src), str(Path(tmp) / "slivers"), str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         dt, rss = float(out[0]), int(out[1])
-        print(f"{size_mib} MiB file → {n} sliver files: {size_mib / dt:.1f} MiB/s, peak RSS {rss} MiB (target < 256 MiB)", flush=True)
+        print(
+            f"{size_mib} MiB file → {n} sliver files: {size_mib / dt:.1f} MiB/s, peak RSS {rss} MiB (target < 256 MiB)",
+            flush=True,
+        )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", default="1,16,128")
     ap.add_argument("--shards", default="10,100,256")
     ap.add_argument("--big-mib", type=int, default=1024, help="large-file RSS check (0 to skip)")
     a = ap.parse_args()
-    print(f"haulout encode bench — {os.cpu_count()} cores; ratio = raw zfec time / ours (1.0 = as fast as raw)")
+    print(
+        f"haulout encode bench — {os.cpu_count()} cores; ratio = raw zfec time / ours (1.0 = as fast as raw)"
+    )
     for size in (int(s) for s in a.sizes.split(",")):
         for n in (int(s) for s in a.shards.split(",")):
             bench_pair(size, n)
