@@ -24,6 +24,7 @@ VERSION = 1
 DEFAULT_CHUNK = 32 << 20
 PACK_LIMIT = 16 << 20
 SMALL_FILE = 1 << 20
+PREFIX = b'{"haulout-manifest":1,'
 Progress = Callable[[int, int], None]
 
 
@@ -43,13 +44,14 @@ class Manifest:
         return str(self.doc["kind"])
 
     def to_bytes(self) -> bytes:
-        """The stored form."""
-        return json.dumps(self.doc, sort_keys=True, separators=(",", ":")).encode()
+        """The stored form; always starts with `PREFIX`."""
+        body = {MAGIC: VERSION, **{k: v for k, v in self.doc.items() if k != MAGIC}}
+        return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
     def parse(cls, data: bytes) -> Manifest | None:
         """A manifest if `data` is one, else None."""
-        if not data.startswith(b"{") or MAGIC.encode() not in data[:200]:
+        if not data.startswith(PREFIX):
             return None
         try:
             doc = json.loads(data)
@@ -244,7 +246,9 @@ def restore(client: HauloutClient, blob_id: str, out: Path) -> int:
         for piece in client.read_stream(blob_id):
             fh.write(piece)
             written += len(piece)
-    head = tmp.read_bytes() if written <= (64 << 20) else b""
+    with open(tmp, "rb") as fh:
+        looks_like_manifest = fh.read(len(PREFIX)) == PREFIX
+    head = tmp.read_bytes() if looks_like_manifest and written <= (256 << 20) else b""
     manifest = Manifest.parse(head) if head else None
     if manifest is None:
         os.replace(tmp, out)
