@@ -1,0 +1,137 @@
+"""SuiChain's transactions, built offline and decoded: targets, arguments, object kinds, BCS
+values and the signature a Sui validator checks."""
+
+from __future__ import annotations
+
+import struct
+
+import base58
+import pytest
+
+from haulout.chain.accounts import Account, verify_transaction
+from haulout.chain.sui_tx import (
+    CLOCK_ID,
+    HauloutTransaction,
+    OwnedRef,
+    SharedRef,
+    decode,
+    publish_transaction,
+)
+from haulout.protocol.blob_id import BlobId
+
+PACKAGE = "0x" + "ab" * 32
+SYSTEM = SharedRef("0x" + "11" * 32, 5)
+DIGEST = base58.b58encode(bytes(range(32))).decode()
+GAS = OwnedRef("0x" + "33" * 32, 7, DIGEST)
+SENDER = Account(bytes(32))
+
+
+def commands(tx_bytes: bytes) -> tuple[list, list]:  # type: ignore[type-arg]
+    kind = decode(tx_bytes).value.TransactionKind.value
+    return list(kind.Inputs), list(kind.Command)
+
+
+def pure_bytes(inputs: list, arg) -> bytes:  # type: ignore[no-untyped-def,type-arg]
+    assert arg.enum_name == "Input"
+    call_arg = inputs[arg.value]
+    assert call_arg.enum_name == "Pure"
+    return bytes(call_arg.value)
+
+
+def object_kind(inputs: list, arg) -> tuple[str, str, bool | None]:  # type: ignore[no-untyped-def,type-arg]
+    call_arg = inputs[arg.value]
+    assert call_arg.enum_name == "Object"
+    o = call_arg.value
+    ref = o.value
+    mutable = ref.Mutable if o.enum_name == "SharedObject" else None
+    return o.enum_name, "0x" + ref.ObjectID.to_str(), mutable
+
+
+def test_reserve_and_register_in_one_transaction() -> None:
+    tx = HauloutTransaction(PACKAGE)
+    storage = tx.reserve_space(SYSTEM, 1_000_000, 3)
+    blob_id = BlobId.derive(0, 5, bytes(range(32)))
+    tx.register_blob(SYSTEM, storage, int(blob_id), 12345, 5, 0, True)
+    data = tx.transaction_data(SENDER.address, GAS, 1000, 50_000_000)
+    inputs, cmds = commands(data)
+    assert [(c.value.Module, c.value.Function) for c in cmds] == [
+        ("system", "reserve_space"),
+        ("blob", "register_blob"),
+    ]
+    assert all("0x" + c.value.Package.to_str() == PACKAGE for c in cmds)
+    reserve, register = cmds[0].value.Arguments, cmds[1].value.Arguments
+    assert object_kind(inputs, reserve[0]) == ("SharedObject", SYSTEM.object_id, True)
+    assert register[0].value == reserve[0].value  # the System is one input, used twice
+    assert struct.unpack("<Q", pure_bytes(inputs, reserve[1]))[0] == 1_000_000
+    assert struct.unpack("<I", pure_bytes(inputs, reserve[2]))[0] == 3
+    assert reserve[3].enum_name == "GasCoin" and register[7].enum_name == "GasCoin"
+    assert register[1].enum_name == "Result" and register[1].value == 0
+    assert int.from_bytes(pure_bytes(inputs, register[2]), "little") == int(blob_id)
+    assert int.from_bytes(pure_bytes(inputs, register[3]), "little") == 12345
+    assert pure_bytes(inputs, register[4]) == struct.pack("<Q", 5)
+    assert pure_bytes(inputs, register[5]) == b"\x00" and pure_bytes(inputs, register[6]) == b"\x01"
+    v1 = decode(data).value
+    assert "0x" + v1.Sender.to_str() == SENDER.address
+    assert v1.GasData.Budget == 50_000_000 and v1.GasData.Price == 1000
+    assert "0x" + v1.GasData.Payment[0].ObjectID.to_str() == GAS.object_id
+
+
+def test_certify_uses_owned_blob_and_byte_vectors() -> None:
+    tx = HauloutTransaction(PACKAGE)
+    blob = OwnedRef("0x" + "44" * 32, 9, DIGEST)
+    tx.certify_blob(SYSTEM, blob, b"\x01" * 96, b"\x07", b"\x01\x00\x48" + bytes(4) + bytes(33))
+    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    args = cmds[0].value.Arguments
+    assert (cmds[0].value.Module, cmds[0].value.Function) == ("blob", "certify_blob")
+    assert object_kind(inputs, args[1]) == ("ImmOrOwnedObject", blob.object_id, None)
+    owned = inputs[args[1].value].value.value
+    assert owned.SequenceNumber == 9
+    assert pure_bytes(inputs, args[2]) == bytes([96]) + b"\x01" * 96  # ULEB length prefix
+    assert pure_bytes(inputs, args[3]) == b"\x01\x07"
+
+
+def test_epoch_calls_take_the_clock_immutably() -> None:
+    tx = HauloutTransaction(PACKAGE)
+    cap = OwnedRef("0x" + "55" * 32, 2, DIGEST)
+    tx.force_advance_epoch(SYSTEM, cap)
+    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    args = cmds[0].value.Arguments
+    assert object_kind(inputs, args[2]) == (
+        "SharedObject",
+        "0x" + CLOCK_ID[2:].rjust(64, "0"),
+        False,
+    )
+    assert object_kind(inputs, args[1])[0] == "ImmOrOwnedObject"
+
+
+def test_committee_and_node_registration_values() -> None:
+    tx = HauloutTransaction(PACKAGE)
+    cap = OwnedRef("0x" + "55" * 32, 2, DIGEST)
+    tx.register_node(
+        SYSTEM, cap, "node-0", "http://127.0.0.1:9300", b"\xaa" * 48, b"\xbb" * 96, "0x" + "66" * 32
+    )
+    tx.set_committee(SYSTEM, cap, ["0x" + "01" * 32, "0x" + "02" * 32], [[0, 1], [2]])
+    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    reg, com = cmds[0].value.Arguments, cmds[1].value.Arguments
+    assert pure_bytes(inputs, reg[2]) == b"\x06node-0"
+    assert pure_bytes(inputs, reg[6]) == b"\x66" * 32
+    assert pure_bytes(inputs, com[2]) == b"\x02" + b"\x01" * 32 + b"\x02" * 32
+    assert pure_bytes(inputs, com[3]) == b"\x02\x02\x00\x00\x01\x00\x01\x02\x00"
+
+
+def test_signature_is_a_sui_ed25519_intent_signature() -> None:
+    tx = HauloutTransaction(PACKAGE)
+    tx.advance_epoch(SYSTEM)
+    data = tx.transaction_data(SENDER.address, GAS, 1000, 10**7)
+    sig = SENDER.sign_transaction(data)
+    assert sig[0] == 0 and len(sig) == 97
+    assert verify_transaction(data, sig) == SENDER.address
+    with pytest.raises(ValueError):
+        verify_transaction(data[:-1] + b"\x01", sig)
+
+
+def test_publish_transfers_the_upgrade_cap() -> None:
+    data = publish_transaction([b"\x01\x02"], ["0x1", "0x2"], SENDER.address, GAS, 1000, 10**8)
+    _, cmds = commands(data)
+    assert [c.enum_name for c in cmds] == ["Publish", "TransferObjects"]
+    assert [bytes(m) for m in cmds[0].value.Modules] == [b"\x01\x02"]
