@@ -39,7 +39,12 @@ class Blob(Base):
     registered_cursor: Mapped[int] = mapped_column(BigInteger, unique=True)
     updated_cursor: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_blobs_status_cursor", "status", "registered_cursor"),)
+    __table_args__ = (
+        Index("ix_blobs_status_cursor", "status", "registered_cursor"),
+        Index("ix_blobs_content_type_cursor", "content_type", "registered_cursor"),
+        Index("ix_blobs_owner_cursor", "owner", "registered_cursor"),
+        Index("ix_blobs_deletable_cursor", "deletable", "registered_cursor"),
+    )
 
 
 class BlobAttribute(Base):

@@ -246,7 +246,7 @@ class Queries:
         with self.engine.connect() as c:
             version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
         cached = self._stats_cache
-        if cached and cached[1] == version and time.monotonic() - cached[0] < 5:
+        if cached and (cached[1] == version or time.monotonic() - cached[0] < 5):
             return cached[2]
         epoch = self.current_epoch()
         with self.engine.connect() as c:
