@@ -185,7 +185,6 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             ids = [b["blobId"] for b in httpx.get(base + "/v1/blobs?limit=200").json()["blobs"]]
-            t = time.perf_counter()
             cold = sorted(
                 asyncio.run(load(base, 100, 2, ids))
             )  # warm up: threads, pool, query cache
