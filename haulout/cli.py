@@ -90,6 +90,15 @@ def _up_args(p: argparse.ArgumentParser) -> None:
 @command("up", "start DevChain, deploy, N storage nodes, the relayer and the indexer", _up_args)
 def cmd_up(a: argparse.Namespace) -> int:
     """Run the whole system locally until Ctrl-C."""
+    import signal
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(
+        signal.SIGINT, _interrupt
+    )  # also when started with SIGINT ignored (background jobs)
+    signal.signal(signal.SIGTERM, _interrupt)
     system = LocalSystem(
         Path(a.dir), n_nodes=a.nodes, n_shards=a.shards, with_indexer=not a.no_indexer
     )

@@ -22,6 +22,16 @@ from haulout.chain.errors import MoveAbort
 from haulout.deployment import Deployment, deploy_devchain
 
 
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when the launcher dies, however it dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:  # pragma: no cover - not Linux
+        pass
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as s:
@@ -94,7 +104,11 @@ class LocalSystem:
         full = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         with open(log, "ab") as out:
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", module], env=full, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", module],
+                env=full,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
 
     def start_node(self, i: int) -> None:
