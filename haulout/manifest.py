@@ -62,8 +62,23 @@ class Manifest:
         return cls(doc)
 
 
-def _chunks_of(fh: IO[bytes], chunk_size: int) -> Iterator[bytes]:
-    while data := fh.read(chunk_size):
+PIECE = 1 << 20
+
+
+def _chunk_stream(
+    fh: IO[bytes], length: int, h: Any, done: list[int], total: int, progress: Progress | None
+) -> Iterator[bytes]:
+    """Stream `length` bytes of `fh` in 1 MiB pieces, hashing as they go (bounded memory)."""
+    left = length
+    while left:
+        data = fh.read(min(PIECE, left))
+        if not data:
+            raise ManifestError("the file shrank while it was being stored")
+        h.update(data)
+        left -= len(data)
+        done[0] += len(data)
+        if progress:
+            progress(done[0], total)
         yield data
 
 
@@ -76,15 +91,16 @@ def _store_chunks(
     progress: Progress | None,
     done: list[int],
 ) -> tuple[list[dict[str, Any]], str]:
+    """Store an open file as chunks of `chunk_size`; each chunk is streamed, never held whole."""
     h = hasher()
     chunks = []
-    for piece in _chunks_of(fh, chunk_size):
-        h.update(piece)
-        stored = client.store(piece, epochs=epochs)
-        chunks.append({"blob_id": stored.blob_id, "size": len(piece)})
-        done[0] += len(piece)
-        if progress:
-            progress(done[0], total)
+    size = os.fstat(fh.fileno()).st_size
+    offset = 0
+    while offset < size:
+        n = min(chunk_size, size - offset)
+        stored = client.store(_chunk_stream(fh, n, h, done, total, progress), epochs=epochs)
+        chunks.append({"blob_id": stored.blob_id, "size": n})
+        offset += n
     return chunks, h.hexdigest()
 
 
@@ -203,13 +219,15 @@ def iter_file(
     h = hasher()
     if "chunks" in entry:
         for c in entry["chunks"]:
-            piece = client.read(c["blob_id"])
-            if len(piece) != c["size"]:
+            got = 0
+            for piece in client.read_stream(c["blob_id"], chunk=PIECE):
+                got += len(piece)
+                h.update(piece)
+                yield piece
+            if got != c["size"]:
                 raise ManifestError(
-                    f"chunk {c['blob_id']} has {len(piece)} bytes, the manifest says {c['size']}"
+                    f"chunk {c['blob_id']} has {got} bytes, the manifest says {c['size']}"
                 )
-            h.update(piece)
-            yield piece
     else:
         assert packs is not None
         pid = packs[entry["pack"]]
@@ -255,20 +273,28 @@ def restore(client: HauloutClient, blob_id: str, out: Path) -> int:
         return written
     tmp.unlink()
     if manifest.kind == "file":
-        total = 0
-        with open(out, "wb") as fh:
-            for piece in iter_file(client, manifest.doc):
-                fh.write(piece)
-                total += len(piece)
-        return total
+        return _write_checked(out, iter_file(client, manifest.doc))
     out.mkdir(parents=True, exist_ok=True)
     cache: dict[str, bytes] = {}
     total = 0
     for entry in manifest.doc["files"]:
         target = _safe_join(out, entry["path"])
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as fh:
-            for piece in iter_file(client, entry, manifest.doc["packs"], cache):
-                fh.write(piece)
-                total += len(piece)
+        total += _write_checked(target, iter_file(client, entry, manifest.doc["packs"], cache))
     return total
+
+
+def _write_checked(target: Path, pieces: Iterator[bytes]) -> int:
+    """Write to `target.part` and rename only when every piece (and the hash) checked out."""
+    part = target.with_name(target.name + ".part")
+    written = 0
+    try:
+        with open(part, "wb") as fh:
+            for piece in pieces:
+                fh.write(piece)
+                written += len(piece)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, target)
+    return written

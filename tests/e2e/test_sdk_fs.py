@@ -172,3 +172,25 @@ def test_pandas_reads_parquet_and_numpy_loads_arrays(system: LocalSystem) -> Non
     blob_id = fs.last_stored.blob_id
     with fsspec.open(f"haulout://{blob_id}", "rb", **opts) as fh:
         assert (np.load(fh) == arr).all()
+
+
+def test_manifest_hash_mismatch_is_refused_and_leaves_no_file(
+    client: HauloutClient, tmp_path: Path
+) -> None:
+    chunk = client.store(b"x" * 1000)
+    bad = manifest.Manifest(
+        {
+            manifest.MAGIC: 1,
+            "kind": "file",
+            "name": "f",
+            "size": 1000,
+            "blake2b": "00" * 32,
+            "content_type": "application/octet-stream",
+            "chunks": [{"blob_id": chunk.blob_id, "size": 1000}],
+        }
+    )
+    stored = client.store(bad.to_bytes())
+    out = tmp_path / "f.bin"
+    with pytest.raises(manifest.ManifestError, match="does not match its hash"):
+        manifest.restore(client, stored.blob_id, out)
+    assert not out.exists() and not (tmp_path / "f.bin.part").exists()
