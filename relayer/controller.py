@@ -24,7 +24,7 @@ from haulout.chain.objects import BlobObject, SystemState
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError
 from haulout.logs import event
-from haulout.node_client import NodeClient, NodeError
+from haulout.node_client import Confirmation, NodeClient, NodeError
 from haulout.protocol import bls, codec
 from haulout.protocol.certificate import aggregate, quorum_reached, verify_certificate
 from haulout.protocol.committee import Committee
@@ -81,6 +81,7 @@ class Encoded:
 class Distribution:
     """What the push to the committee produced."""
 
+    confirmations: dict[int, Confirmation] = field(default_factory=dict)
     signatures: dict[int, bytes] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -138,8 +139,16 @@ class StoreController:
             )
             event(log, "registered", blob_id=str(blob_id), object_id=blob.id)
 
-            dist = await self.distribute(encoded, blob, committee, system.epoch)
-            certificate = self.certificate(dist, blob, committee, system.epoch)
+            dist = await self.distribute(encoded, blob, committee)
+            epoch = (await run_in_threadpool(self.chain.system)).epoch  # it may have moved on
+            dist.signatures, rejected = select_confirmations(
+                committee, blob, dist.confirmations, epoch
+            )
+            for name, why in rejected.items():
+                self.stats.confirmations_rejected += 1
+                dist.failures[name] = f"confirmation rejected: {why}"
+                event(log, "confirmation rejected", node=name, why=why)
+            certificate = self.certificate(dist, blob, committee, epoch)
             blob = await run_in_threadpool(
                 self.chain.certify_blob, self.account, blob.id, certificate
             )
@@ -217,13 +226,10 @@ class StoreController:
         }
 
     async def distribute(
-        self, encoded: Encoded, blob: BlobObject, committee: Committee, epoch: int
+        self, encoded: Encoded, blob: BlobObject, committee: Committee
     ) -> Distribution:
         """Push metadata and slivers to every member concurrently and collect confirmations."""
         dist = Distribution()
-        expected = BlobCertification(
-            blob.blob_id, bytes.fromhex(blob.id[2:]) if blob.deletable else None
-        ).message(epoch)
 
         async def one(position: int) -> None:
             member = committee.members[position]
@@ -245,19 +251,7 @@ class StoreController:
                 dist.failures[member.name] = str(exc)
                 event(log, "node upload failed", node=member.name, error=str(exc))
                 return
-            if conf.message != expected or not bls.verify(
-                committee.parsed_keys[position], conf.message, conf.signature
-            ):
-                self.stats.confirmations_rejected += 1
-                why = (
-                    "signs another message (stale epoch or wrong blob)"
-                    if conf.message != expected
-                    else "signature does not verify"
-                )
-                dist.failures[member.name] = f"confirmation rejected: {why}"
-                event(log, "confirmation rejected", node=member.name, why=why)
-                return
-            dist.signatures[position] = conf.signature
+            dist.confirmations[position] = conf
 
         await asyncio.gather(*(one(p) for p in range(len(committee.members))))
         return dist
@@ -282,6 +276,31 @@ class StoreController:
         cert = aggregate(committee, message, dist.signatures)
         verify_certificate(committee, cert, epoch)
         return cert
+
+
+def select_confirmations(
+    committee: Committee, blob: BlobObject, confirmations: dict[int, Confirmation], epoch: int
+) -> tuple[dict[int, bytes], dict[str, str]]:
+    """Keep the confirmations that sign this blob's certification for `epoch` under the
+    member's registered key; say why each other one was rejected (stale, wrong, forged)."""
+    object_id = bytes.fromhex(blob.id[2:]) if blob.deletable else None
+    expected = BlobCertification(blob.blob_id, object_id).message(epoch)
+    good: dict[int, bytes] = {}
+    rejected: dict[str, str] = {}
+    for position, conf in sorted(confirmations.items()):
+        name = committee.members[position].name
+        if conf.message != expected:
+            if conf.message == BlobCertification(blob.blob_id, object_id).message(conf.epoch):
+                rejected[name] = (
+                    f"stale: signed for epoch {conf.epoch}, the current epoch is {epoch}"
+                )
+            else:
+                rejected[name] = "signs another message (another blob or persistence)"
+        elif not bls.verify(committee.parsed_keys[position], conf.message, conf.signature):
+            rejected[name] = "signature does not verify under the member's registered key"
+        else:
+            good[position] = conf.signature
+    return good, rejected
 
 
 def newly_created(blob: BlobObject, system: SystemState, epochs: int, cost: int) -> dict[str, Any]:
