@@ -15,7 +15,7 @@ from pathlib import Path
 
 from haulout import manifest
 from haulout.client import HauloutClient
-from haulout.launcher import LocalSystem, free_port, port_free
+from haulout.launcher import LocalSystem, free_port, free_port_block
 
 from .store import peak_rss_mib
 
@@ -37,9 +37,7 @@ def main() -> None:
                 piece = bytes([i & 0xFF]) + block[1:]  # distinct chunks, cheap to make
                 h.update(piece)
                 fh.write(piece)
-        base = free_port()
-        while not all(port_free(base + i) for i in range(4)):
-            base = free_port()
+        base = free_port_block(4)
         system = LocalSystem(
             Path(tmp) / "sys",
             n_nodes=4,

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from haulout.client import HauloutClient
-from haulout.launcher import LocalSystem, free_port, port_free
+from haulout.launcher import LocalSystem, free_port, free_port_block
 from haulout.protocol import codec
 
 from .encode import NullSink, raw_decode, raw_encode
@@ -35,9 +35,7 @@ def main() -> None:
     ap.add_argument("--big-mib", type=int, default=1024)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("HAULOUT_BENCH_DIR")) as tmp:
-        base = free_port()
-        while not all(port_free(base + i) for i in range(4)):
-            base = free_port()
+        base = free_port_block(4)
         system = LocalSystem(
             Path(tmp) / "sys",
             n_nodes=4,

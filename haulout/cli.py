@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from haulout.chain.errors import ChainError
-from haulout.client import HauloutClient
+from haulout.client import HauloutClient, HauloutError
 from haulout.launcher import LocalSystem
 from haulout.protocol import codec
 from haulout.protocol.errors import ProtocolError
@@ -259,35 +259,29 @@ class _Bar:
 @command("store", "store a file or directory through the relayer", _store_args)
 def cmd_store(a: argparse.Namespace) -> int:
     """Print the blob id (and object id) of what was stored."""
-    from haulout.client import HauloutError
-
     path = Path(a.path)
     client = _client(a)
-    try:
-        if path.is_dir() or a.chunk_size:
-            from haulout import manifest
+    if path.is_dir() or a.chunk_size:
+        from haulout import manifest
 
-            if path.is_dir():
-                result = manifest.store_directory(
-                    client, path, epochs=a.epochs, progress=_Bar("storing")
-                )
-            else:
-                result = manifest.store_file_chunked(
-                    client, path, a.chunk_size, epochs=a.epochs, progress=_Bar("storing")
-                )
-            print(f"stored {path} as manifest blob {result.blob_id}")
-            return 0
-        if a.deletable:
-            stored = client.store_file(
-                path, epochs=a.epochs, deletable=True, progress=_Bar("uploading")
+        if path.is_dir():
+            result = manifest.store_directory(
+                client, path, epochs=a.epochs, progress=_Bar("storing")
             )
         else:
-            from haulout.manifest import store_file_auto
+            result = manifest.store_file_chunked(
+                client, path, a.chunk_size, epochs=a.epochs, progress=_Bar("storing")
+            )
+        print(f"stored {path} as manifest blob {result.blob_id}")
+        return 0
+    if a.deletable:
+        stored = client.store_file(
+            path, epochs=a.epochs, deletable=True, progress=_Bar("uploading")
+        )
+    else:
+        from haulout.manifest import store_file_auto
 
-            stored = store_file_auto(client, path, epochs=a.epochs, progress=_Bar("uploading"))
-    except HauloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        stored = store_file_auto(client, path, epochs=a.epochs, progress=_Bar("uploading"))
     kind = "newly created" if stored.newly_created else "already certified"
     print(f"blob id:   {stored.blob_id}  ({kind}, stored until epoch {stored.end_epoch})")
     if stored.object_id:
@@ -307,14 +301,9 @@ def _read_args(p: argparse.ArgumentParser) -> None:
 def cmd_read(a: argparse.Namespace) -> int:
     """Write the blob's bytes to `--out`."""
     from haulout import manifest
-    from haulout.client import HauloutError
 
     client = _client(a)
-    try:
-        written = manifest.restore(client, a.blob_id, Path(a.out))
-    except HauloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    written = manifest.restore(client, a.blob_id, Path(a.out))
     print(f"wrote {written} bytes to {a.out}")
     return 0
 
@@ -329,13 +318,7 @@ def cmd_status(a: argparse.Namespace) -> int:
     """Print the relayer's status of a blob id."""
     import json
 
-    from haulout.client import HauloutError
-
-    try:
-        print(json.dumps(_client(a).status(a.id), indent=1))
-    except HauloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    print(json.dumps(_client(a).status(a.id), indent=1))
     return 0
 
 
@@ -344,13 +327,7 @@ def cmd_delete(a: argparse.Namespace) -> int:
     """Delete through the relayer (it must own the object)."""
     import json
 
-    from haulout.client import HauloutError
-
-    try:
-        print(json.dumps(_client(a).delete(a.id)))
-    except HauloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    print(json.dumps(_client(a).delete(a.id)))
     return 0
 
 
@@ -363,13 +340,8 @@ def _extend_args(p: argparse.ArgumentParser) -> None:
 @command("extend", "pay for more epochs of a certified blob", _extend_args)
 def cmd_extend(a: argparse.Namespace) -> int:
     """Extend through the relayer."""
-    from haulout.client import HauloutError
 
-    try:
-        obj = _client(a).extend(a.object_id, a.epochs)["blobObject"]
-    except HauloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    obj = _client(a).extend(a.object_id, a.epochs)["blobObject"]
     print(f"blob {obj['blobId']} now stored until epoch {obj['storage']['endEpoch']}")
     return 0
 
@@ -465,7 +437,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ProtocolError, ChainError) as exc:
+    except (ProtocolError, ChainError, HauloutError) as exc:
+        if isinstance(exc, HauloutError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -39,6 +39,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_block(n: int) -> int:
+    """The first of `n` consecutive free ports (storage nodes listen on base + i)."""
+    while True:
+        base = free_port()
+        if base + n < 65536 and all(port_free(base + i) for i in range(n)):
+            return base
+
+
 def port_free(port: int) -> bool:
     """True when nothing listens on `port`."""
     with socket.socket() as s:

@@ -10,7 +10,7 @@ import pytest
 from haulout.chain.devchain import DevChain
 from haulout.client import HauloutClient
 from haulout.deployment import Deployment
-from haulout.launcher import LocalSystem, free_port
+from haulout.launcher import LocalSystem, free_port, free_port_block
 
 MAX_BLOB = 70 << 20
 
@@ -21,7 +21,7 @@ def start_system(tmp: Path, with_indexer: bool = False, n_shards: int = 10) -> L
         tmp,
         n_nodes=4,
         n_shards=n_shards,
-        node_base_port=free_port(),
+        node_base_port=free_port_block(4),
         relayer_port=free_port(),
         indexer_port=free_port(),
         with_indexer=with_indexer,
@@ -30,12 +30,6 @@ def start_system(tmp: Path, with_indexer: bool = False, n_shards: int = 10) -> L
             "HAULOUT_RELAYER_NODE_TIMEOUT": "10",
         },
     )
-    # consecutive ports for the nodes
-    while not all(
-        __import__("haulout.launcher", fromlist=["port_free"]).port_free(s.node_base_port + i)
-        for i in range(4)
-    ):
-        s.node_base_port = free_port()
     s.start(fresh=True)
     return s
 
