@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,27 @@ class NodeClient:
             )
         else:
             await self._request("PUT", f"/v1/blobs/{blob_id}/slivers/{index}", content=data)
+
+    async def put_slivers(self, blob_id: BlobId, slivers: dict[int, Path]) -> list[int]:
+        """Upload several slivers in one streamed request (frames: index u16, length u32, bytes)."""
+        order = sorted(slivers)
+        sizes = {i: slivers[i].stat().st_size for i in order}
+
+        async def frames() -> AsyncIterator[bytes]:
+            for i in order:
+                yield struct.pack("<HI", i, sizes[i])
+                async for piece in _file_chunks(slivers[i]):
+                    yield piece
+
+        total = sum(6 + sizes[i] for i in order)
+        resp = await self._request(
+            "PUT",
+            f"/v1/blobs/{blob_id}/slivers",
+            content=frames,
+            headers={"content-length": str(total)},
+        )
+        stored: list[int] = resp.json()["stored"]
+        return stored
 
     async def get_metadata(self, blob_id: BlobId) -> bytes:
         """Serialised metadata."""

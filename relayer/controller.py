@@ -50,6 +50,20 @@ class StoreStats:
     store_seconds_total: float = 0.0
 
 
+class Phases:
+    """Wall-clock seconds per step of one upload, for logs."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        """Close the current step."""
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self.last, 4)
+        self.last = now
+
+
 class FileSink:
     """Writes each sliver to its own file under `root`."""
 
@@ -115,11 +129,14 @@ class StoreController:
         started = time.perf_counter()
         workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir))
         try:
+            phases = Phases()
             spooled, size = await self.spool(body, workdir)
+            phases.mark("spool")
             system = await run_in_threadpool(self.chain.system)
             committee = system.require_committee()
             encoded = await run_in_threadpool(self.encode, spooled, size, system.n_shards, workdir)
             blob_id = encoded.metadata.blob_id
+            phases.mark("encode")
             event(log, "encoded", blob_id=str(blob_id), size=size, n_shards=system.n_shards)
 
             if not deletable and (found := self.already_certified(encoded, system, epochs)):
@@ -137,9 +154,11 @@ class StoreController:
                 epochs,
                 deletable,
             )
+            phases.mark("register")
             event(log, "registered", blob_id=str(blob_id), object_id=blob.id)
 
             dist = await self.distribute(encoded, blob, committee)
+            phases.mark("distribute")
             epoch = (await run_in_threadpool(self.chain.system)).epoch  # it may have moved on
             dist.signatures, rejected = select_confirmations(
                 committee, blob, dist.confirmations, epoch
@@ -152,12 +171,14 @@ class StoreController:
             blob = await run_in_threadpool(
                 self.chain.certify_blob, self.account, blob.id, certificate
             )
+            phases.mark("certify")
             event(
                 log,
                 "certified",
                 blob_id=str(blob_id),
                 object_id=blob.id,
                 signers=sorted(dist.signatures),
+                seconds=phases.seconds,
             )
 
             if send_object_to:
@@ -236,14 +257,14 @@ class StoreController:
             node = NodeClient(member.url, self.http, self.node_retries)
             try:
                 await node.put_metadata(blob.blob_id, encoded.metadata.to_bytes())
-                limit = asyncio.Semaphore(self.uploads_per_node)
-
-                async def push(i: int) -> None:
-                    async with limit:
-                        await node.put_sliver(blob.blob_id, i, encoded.sliver_paths[i])
-
+                owned = committee.slivers_of(position, int(blob.blob_id))
+                lanes = [owned[j :: self.uploads_per_node] for j in range(self.uploads_per_node)]
                 await asyncio.gather(
-                    *(push(i) for i in committee.slivers_of(position, int(blob.blob_id)))
+                    *(
+                        node.put_slivers(blob.blob_id, {i: encoded.sliver_paths[i] for i in lane})
+                        for lane in lanes
+                        if lane
+                    )
                 )
                 conf = await node.confirmation(blob.blob_id, blob.id if blob.deletable else None)
             except NodeError as exc:

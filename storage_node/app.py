@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import struct
+
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from haulout.http_errors import install_error_handlers, read_body_limited
+from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.params import MAX_SHARDS
 
 from .service import NodeService
 
 MAX_METADATA = 16 + 32 * MAX_SHARDS
+SLIVER_FRAME = 6  # index u16 + length u32
 
 
 def create_app(service: NodeService) -> FastAPI:
@@ -49,6 +52,55 @@ def create_app(service: NodeService) -> FastAPI:
         data = await read_body_limited(request, meta.params.sliver_len, f"sliver {index}")
         await run_in_threadpool(service.put_sliver, bid, index, data)
         return JSONResponse({"blobId": blob_id, "index": index, "stored": True})
+
+    @app.put("/v1/blobs/{blob_id}/slivers")
+    async def put_slivers(blob_id: str, request: Request) -> JSONResponse:
+        """Batch upload: frames of `index u16 LE ‖ length u32 LE ‖ sliver`, streamed; each
+        sliver is checked and stored as soon as it has arrived."""
+        bid = BlobId.parse(blob_id)
+        meta = await run_in_threadpool(service.metadata_for_upload, bid)
+        owned = await run_in_threadpool(service.owned_slivers, bid)
+        limit = len(owned) * (SLIVER_FRAME + meta.params.sliver_len)
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise ApiError(
+                413,
+                "PAYLOAD_TOO_LARGE",
+                f"a batch for this node's {len(owned)} slivers is at most {limit} bytes; got {length}",
+            )
+        stored: list[int] = []
+        buf = bytearray()
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise ApiError(
+                    413,
+                    "PAYLOAD_TOO_LARGE",
+                    f"the batch exceeds {limit} bytes ({len(owned)} slivers of {meta.params.sliver_len})",
+                )
+            buf += chunk
+            while len(buf) >= SLIVER_FRAME:
+                index, size = struct.unpack_from("<HI", buf, 0)
+                if size != meta.params.sliver_len:
+                    raise ApiError(
+                        400,
+                        "INVALID_SLIVER",
+                        f"frame for sliver {index} declares {size} bytes; this blob's slivers are {meta.params.sliver_len}",
+                    )
+                if len(buf) < SLIVER_FRAME + size:
+                    break
+                data = bytes(buf[SLIVER_FRAME : SLIVER_FRAME + size])
+                del buf[: SLIVER_FRAME + size]
+                await run_in_threadpool(service.put_sliver, bid, index, data)
+                stored.append(index)
+        if buf:
+            raise ApiError(
+                400,
+                "TRUNCATED_BATCH",
+                f"the batch ended inside a frame ({len(buf)} bytes left over); resend it",
+            )
+        return JSONResponse({"blobId": blob_id, "stored": stored})
 
     @app.get("/v1/blobs/{blob_id}/slivers/{index}")
     async def get_sliver(blob_id: str, index: int) -> Response:

@@ -338,3 +338,35 @@ def test_node_errors(deployment: Deployment) -> None:
             assert err.value.status == 404 and err.value.reason == "BLOB_NOT_REGISTERED"
 
     asyncio.run(go())
+
+
+def test_batch_sliver_upload_rejects_bad_frames(
+    system: LocalSystem, deployment: Deployment
+) -> None:
+    import struct
+
+    data = os.urandom(40_000)
+    stored = HauloutClient(system.relayer_url).store(data)
+    bid = BlobId.parse(stored.blob_id)
+    committee = DevChain(deployment.ledger).system().require_committee()
+    enc = codec.encode(data, 10)
+    url = f"{deployment.nodes[0].url}/v1/blobs/{bid}/slivers"
+    own = committee.slivers_of(0, int(bid))
+    foreign = next(i for i in range(10) if i not in own)
+    sliver_len = enc.metadata.params.sliver_len
+    frame = struct.pack("<HI", own[0], sliver_len) + enc.slivers[own[0]]
+    assert httpx.put(url, content=frame).json()["stored"] == [own[0]]
+    r = httpx.put(url, content=frame[:-1])
+    assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "TRUNCATED_BATCH"
+    r = httpx.put(
+        url, content=struct.pack("<HI", own[0], sliver_len + 1) + enc.slivers[own[0]] + b"x"
+    )
+    assert r.status_code == 400 and "declares" in r.json()["error"]["message"]
+    r = httpx.put(url, content=struct.pack("<HI", foreign, sliver_len) + enc.slivers[foreign])
+    assert r.status_code == 403 and r.json()["error"]["details"][0]["reason"] == "SHARD_NOT_OWNED"
+    bad = bytearray(enc.slivers[own[0]])
+    bad[0] ^= 1
+    r = httpx.put(url, content=struct.pack("<HI", own[0], sliver_len) + bytes(bad))
+    assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "INVALID_SLIVER"
+    r = httpx.put(url, content=b"\0" * (len(own) * (6 + sliver_len) + 1))
+    assert r.status_code == 413
