@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,16 +94,22 @@ class NodeClient:
         else:
             await self._request("PUT", f"/v1/blobs/{blob_id}/slivers/{index}", content=data)
 
-    async def put_slivers(self, blob_id: BlobId, slivers: dict[int, Path]) -> list[int]:
+    async def put_slivers(self, blob_id: BlobId, slivers: Mapping[int, bytes | Path]) -> list[int]:
         """Upload several slivers in one streamed request (frames: index u16, length u32, bytes)."""
         order = sorted(slivers)
-        sizes = {i: slivers[i].stat().st_size for i in order}
+        sizes = {
+            i: (len(v) if isinstance(v, bytes) else v.stat().st_size) for i, v in slivers.items()
+        }
 
         async def frames() -> AsyncIterator[bytes]:
             for i in order:
                 yield struct.pack("<HI", i, sizes[i])
-                async for piece in _file_chunks(slivers[i]):
-                    yield piece
+                sliver = slivers[i]
+                if isinstance(sliver, bytes):
+                    yield sliver
+                else:
+                    async for piece in _file_chunks(sliver):
+                        yield piece
 
         total = sum(6 + sizes[i] for i in order)
         resp = await self._request(

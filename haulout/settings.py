@@ -38,6 +38,9 @@ class RelayerSettings(BaseSettings):
     node_timeout: float = 30.0
     node_retries: int = 3
     uploads_per_node: int = 4
+    memory_limit: int = (
+        32 << 20
+    )  # blobs up to this size are encoded in memory, larger ones to files
     read_cache_bytes: int = 256 << 20
     poll_interval: float = 0.2
     log_level: str = "INFO"

@@ -241,13 +241,23 @@ class Queries:
                 for n in c.execute(select(Node).order_by(Node.name)).all()
             ]
 
-    def stats(self) -> dict[str, Any]:
-        """Stored bytes and blobs over time, by status, by content type, and prices."""
+    def cached_stats(self) -> dict[str, Any] | None:
+        """The last stats while no event arrived since (or they are under 5 s old)."""
+        cached = self._stats_cache
+        if cached is None:
+            return None
+        if time.monotonic() - cached[0] < 5:
+            return cached[2]
         with self.engine.connect() as c:
             version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
-        cached = self._stats_cache
-        if cached and (cached[1] == version or time.monotonic() - cached[0] < 5):
-            return cached[2]
+        return cached[2] if cached[1] == version else None
+
+    def stats(self) -> dict[str, Any]:
+        """Stored bytes and blobs over time, by status, by content type, and prices."""
+        if (fresh := self.cached_stats()) is not None:
+            return fresh
+        with self.engine.connect() as c:
+            version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
         epoch = self.current_epoch()
         with self.engine.connect() as c:
             status_expr = Blob.status

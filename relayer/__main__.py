@@ -38,6 +38,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         settings.max_blob_size,
         settings.node_retries,
         settings.uploads_per_node,
+        settings.memory_limit,
     )
     reader = BlobReader(chain, index, http, settings.read_cache_bytes)
     app = create_app(chain, controller, reader, settings.auth_token, settings.default_epochs)
