@@ -30,6 +30,33 @@ class BlobNotFound(HauloutError):
     """The blob is not stored (never certified, deleted or expired)."""
 
 
+def _unreachable(request: httpx.Request, exc: Exception) -> HauloutError:
+    url = f"{request.url.scheme}://{request.url.host}:{request.url.port}"
+    return HauloutError(
+        f"cannot reach the relayer at {url} ({type(exc).__name__}: {exc}); is it running? (`haulout up`)"
+    )
+
+
+class _Transport(httpx.HTTPTransport):
+    """Connection failures become a HauloutError that says what to check."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return super().handle_request(request)
+        except httpx.TransportError as exc:
+            raise _unreachable(request, exc) from exc
+
+
+class _AsyncTransport(httpx.AsyncHTTPTransport):
+    """Async twin of `_Transport`."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.TransportError as exc:
+            raise _unreachable(request, exc) from exc
+
+
 def _check(resp: httpx.Response) -> httpx.Response:
     if resp.status_code < 400 or resp.status_code == 304:
         return resp
@@ -96,7 +123,9 @@ class HauloutClient:
     def __init__(self, url: str = DEFAULT_RELAYER, token: str = "", timeout: float = 600.0) -> None:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
-        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self.http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, transport=_Transport()
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -218,7 +247,9 @@ class AsyncHauloutClient:
     def __init__(self, url: str = DEFAULT_RELAYER, token: str = "", timeout: float = 600.0) -> None:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
-        self.http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
+        self.http = httpx.AsyncClient(
+            base_url=self.url, headers=headers, timeout=timeout, transport=_AsyncTransport()
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool."""
