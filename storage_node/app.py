@@ -58,8 +58,10 @@ def create_app(service: NodeService) -> FastAPI:
         """Batch upload: frames of `index u16 LE ‖ length u32 LE ‖ sliver`, streamed; each
         sliver is checked and stored as soon as it has arrived."""
         bid = BlobId.parse(blob_id)
+        await run_in_threadpool(service.require_registered, bid)
         meta = await run_in_threadpool(service.metadata_for_upload, bid)
         owned = await run_in_threadpool(service.owned_slivers, bid)
+        owned_set = set(owned)
         limit = len(owned) * (SLIVER_FRAME + meta.params.sliver_len)
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
@@ -92,7 +94,7 @@ def create_app(service: NodeService) -> FastAPI:
                     break
                 data = bytes(buf[SLIVER_FRAME : SLIVER_FRAME + size])
                 del buf[: SLIVER_FRAME + size]
-                await run_in_threadpool(service.put_sliver, bid, index, data)
+                await run_in_threadpool(service.put_sliver, bid, index, data, meta, owned_set)
                 stored.append(index)
         if buf:
             raise ApiError(

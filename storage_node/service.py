@@ -132,6 +132,10 @@ class NodeService:
             )
         return state
 
+    def require_registered(self, blob_id: BlobId) -> None:
+        """404 unless the blob has a live registration (409 if it was voted invalid)."""
+        self._registered(blob_id)
+
     def owned_slivers(self, blob_id: BlobId) -> list[int]:
         """Sliver indices this node stores for `blob_id`."""
         return self.committee().slivers_of(self.member_index, int(blob_id))
@@ -164,17 +168,26 @@ class NodeService:
         self.stats.metadata_stored += 1
         return True
 
-    def put_sliver(self, blob_id: BlobId, index: int, data: bytes) -> None:
-        """Check and store one sliver of a shard this node owns."""
-        self._registered(blob_id)
-        meta = self.metadata_for_upload(blob_id)
+    def put_sliver(
+        self,
+        blob_id: BlobId,
+        index: int,
+        data: bytes,
+        meta: BlobMetadata | None = None,
+        owned: set[int] | None = None,
+    ) -> None:
+        """Check and store one sliver of a shard this node owns. A batch passes the blob's
+        metadata and owned slivers once instead of looking them up for every sliver."""
+        if meta is None:
+            self._registered(blob_id)
+            meta = self.metadata_for_upload(blob_id)
         if not 0 <= index < meta.n_shards:
             raise ApiError(
                 400,
                 "INVALID_SLIVER_INDEX",
                 f"sliver index {index} is outside 0..{meta.n_shards - 1}",
             )
-        if index not in self.owned_slivers(blob_id):
+        if index not in (owned if owned is not None else self.owned_slivers(blob_id)):
             raise ApiError(
                 403,
                 "SHARD_NOT_OWNED",
