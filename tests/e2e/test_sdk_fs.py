@@ -194,3 +194,43 @@ def test_manifest_hash_mismatch_is_refused_and_leaves_no_file(
     with pytest.raises(manifest.ManifestError, match="does not match its hash"):
         manifest.restore(client, stored.blob_id, out)
     assert not out.exists() and not (tmp_path / "f.bin.part").exists()
+
+
+class _BlobSamples:
+    """A map-style dataset whose samples are files of a stored directory, read via haulout://."""
+
+    def __init__(self, relayer_url: str, root: str, names: list[str]) -> None:
+        self.relayer_url, self.root, self.names = relayer_url, root, names
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
+        import numpy as np
+        import torch
+
+        with fsspec.open(
+            f"haulout://{self.root}/{self.names[i]}", "rb", relayer_url=self.relayer_url
+        ) as fh:
+            return torch.from_numpy(np.load(fh))
+
+
+def test_pytorch_dataloader_reads_samples_from_haulout(
+    system: LocalSystem, client: HauloutClient, tmp_path: Path
+) -> None:
+    torch = pytest.importorskip(
+        "torch", reason="torch is installed by the dev extras on x86_64 / Python 3.11 only"
+    )
+    np = pytest.importorskip("numpy")
+    src = tmp_path / "samples"
+    src.mkdir()
+    for i in range(12):
+        np.save(src / f"{i:02}.npy", np.full((4, 3), i, dtype=np.float32))
+    stored = manifest.store_directory(client, src)
+    names = [f"{i:02}.npy" for i in range(12)]
+    loader = torch.utils.data.DataLoader(
+        _BlobSamples(system.relayer_url, stored.blob_id, names), batch_size=4, num_workers=2
+    )
+    batches = list(loader)
+    assert [tuple(b.shape) for b in batches] == [(4, 4, 3)] * 3
+    assert torch.equal(torch.cat(batches)[:, 0, 0], torch.arange(12, dtype=torch.float32))
