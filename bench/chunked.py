@@ -15,8 +15,8 @@ from pathlib import Path
 
 from haulout import manifest
 from haulout.client import HauloutClient
-from haulout.launcher import LocalSystem, free_port, free_port_block
 
+from .common import start_local_system
 from .store import peak_rss_mib
 
 
@@ -37,17 +37,7 @@ def main() -> None:
                 piece = bytes([i & 0xFF]) + block[1:]  # distinct chunks, cheap to make
                 h.update(piece)
                 fh.write(piece)
-        base = free_port_block(4)
-        system = LocalSystem(
-            Path(tmp) / "sys",
-            n_nodes=4,
-            n_shards=100,
-            node_base_port=base,
-            relayer_port=free_port(),
-            with_indexer=False,
-            relayer_env={"HAULOUT_RELAYER_READ_CACHE_BYTES": "0"},
-        )
-        system.start(fresh=True)
+        system = start_local_system(Path(tmp) / "sys", {})
         try:
             client = HauloutClient(system.relayer_url, timeout=3600)
             print(

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from haulout.client import HauloutClient
-from haulout.launcher import LocalSystem, free_port, free_port_block
 from haulout.protocol import codec
 
+from .common import start_local_system
 from .encode import NullSink, raw_decode, raw_encode
 
 
@@ -35,20 +35,9 @@ def main() -> None:
     ap.add_argument("--big-mib", type=int, default=1024)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("HAULOUT_BENCH_DIR")) as tmp:
-        base = free_port_block(4)
-        system = LocalSystem(
-            Path(tmp) / "sys",
-            n_nodes=4,
-            n_shards=100,
-            node_base_port=base,
-            relayer_port=free_port(),
-            with_indexer=False,
-            relayer_env={
-                "HAULOUT_RELAYER_MAX_BLOB_SIZE": str(2 << 30),
-                "HAULOUT_RELAYER_READ_CACHE_BYTES": "0",
-            },
+        system = start_local_system(
+            Path(tmp) / "sys", {"HAULOUT_RELAYER_MAX_BLOB_SIZE": str(2 << 30)}
         )
-        system.start(fresh=True)
         try:
             client = HauloutClient(system.relayer_url, timeout=3600)
             print(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Query
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from haulout.http_errors import install_error_handlers
+from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
 from .queries import BlobFilter, Queries
@@ -28,12 +28,8 @@ def create_app(queries: Queries, stats: RunnerStats | None = None) -> FastAPI:
     5 s) goes to a thread."""
     app = FastAPI(title="Haulout indexer", version="1")
     install_error_handlers(app)
-    registry = CollectorRegistry()
     runner_stats = stats or RunnerStats()
-    gauges = {
-        n: Gauge(f"haulout_indexer_{n}", f"indexer {n.replace('_', ' ')}", registry=registry)
-        for n in vars(runner_stats)
-    }
+    install_metrics(app, "indexer", runner_stats)
 
     @app.get("/v1/blobs")
     async def list_blobs(
@@ -96,11 +92,5 @@ def create_app(queries: Queries, stats: RunnerStats | None = None) -> FastAPI:
         return JSONResponse(
             {"status": "ok", "cursor": runner_stats.cursor, "events": runner_stats.events}
         )
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        for n, g in gauges.items():
-            g.set(getattr(runner_stats, n))
-        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     return app

@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
+from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
 from .controller import StoreController
@@ -52,18 +52,7 @@ def create_app(
     """Build the relayer API around its flows."""
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
-    registry = CollectorRegistry()
-    gauges = {
-        f"{prefix}_{name}": (
-            stats,
-            name,
-            Gauge(
-                f"haulout_relayer_{name}", f"relayer {name.replace('_', ' ')}", registry=registry
-            ),
-        )
-        for prefix, stats in (("store", controller.stats), ("read", reader.stats))
-        for name in vars(stats)
-    }
+    install_metrics(app, "relayer", controller.stats, reader.stats)
 
     def authorize(request: Request) -> None:
         if not auth_token:
@@ -234,11 +223,5 @@ def create_app(
                 "address": controller.account.address,
             }
         )
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        for stats, name, gauge in gauges.values():
-            gauge.set(getattr(stats, name))
-        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     return app

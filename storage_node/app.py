@@ -6,10 +6,10 @@ import struct
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
+from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.params import MAX_SHARDS
 
@@ -23,13 +23,7 @@ def create_app(service: NodeService) -> FastAPI:
     """Build the node API around a service."""
     app = FastAPI(title="Haulout storage node", version="1")
     install_error_handlers(app)
-    registry = CollectorRegistry()
-    gauges = {
-        name: Gauge(
-            f"haulout_node_{name}", f"storage node {name.replace('_', ' ')}", registry=registry
-        )
-        for name in vars(service.stats)
-    }
+    install_metrics(app, "node", service.stats)
 
     @app.put("/v1/blobs/{blob_id}/metadata")
     async def put_metadata(blob_id: str, request: Request) -> JSONResponse:
@@ -131,11 +125,5 @@ def create_app(service: NodeService) -> FastAPI:
                 "eventCursor": service.registry.cursor,
             }
         )
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        for name, gauge in gauges.items():
-            gauge.set(getattr(service.stats, name))
-        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     return app

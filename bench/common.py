@@ -1,0 +1,23 @@
+"""What the benches share: a local system on free ports (4 nodes, n=100, no indexer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from haulout.launcher import LocalSystem, free_port, free_port_block
+
+
+def start_local_system(workdir: Path, relayer_env: dict[str, str]) -> LocalSystem:
+    """Deploy and start relayer + 4 storage nodes (100 shards); the read cache is off so reads
+    are measured, not cached."""
+    system = LocalSystem(
+        workdir,
+        n_nodes=4,
+        n_shards=100,
+        node_base_port=free_port_block(4),
+        relayer_port=free_port(),
+        with_indexer=False,
+        relayer_env={"HAULOUT_RELAYER_READ_CACHE_BYTES": "0", **relayer_env},
+    )
+    system.start(fresh=True)
+    return system
