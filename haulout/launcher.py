@@ -150,6 +150,7 @@ class LocalSystem:
                 "HAULOUT_RELAYER_DEPLOYMENT": str(self.deployment_path),
                 "HAULOUT_RELAYER_PORT": str(self.relayer_port),
                 "HAULOUT_RELAYER_SPOOL_DIR": str(self.workdir / "relayer"),
+                "HAULOUT_RELAYER_STATE_DIR": str(self.workdir / "relayer-state"),
                 **self.relayer_env,
             },
             self.workdir / "logs" / "relayer.log",

@@ -98,7 +98,7 @@ def _store_chunks(
     offset = 0
     while offset < size:
         n = min(chunk_size, size - offset)
-        stored = client.store(_chunk_stream(fh, n, h, done, total, progress), epochs=epochs)
+        stored = client.store(_chunk_stream(fh, n, h, done, total, progress), epochs=epochs, size=n)
         chunks.append({"blob_id": stored.blob_id, "size": n})
         offset += n
     return chunks, h.hexdigest()

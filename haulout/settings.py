@@ -32,6 +32,7 @@ class RelayerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 31415
     spool_dir: str = ".haulout/relayer"
+    state_dir: str = ".haulout/relayer-state"  # what outlives a restart (consistency verdicts)
     max_blob_size: int = 1 << 30
     default_epochs: int = 1
     auth_token: str = ""

@@ -18,6 +18,7 @@ from .app import create_app
 from .controller import StoreController
 from .index import BlobIndex
 from .reader import BlobReader
+from .verdicts import ConsistencyVerdicts
 
 
 def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
@@ -26,6 +27,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
     chain = dep.chain_port()
     index = BlobIndex(chain)
     index.catch_up()
+    verdicts = ConsistencyVerdicts(Path(settings.state_dir) / "consistency.sqlite")
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
     timeout = httpx.Timeout(settings.node_timeout, connect=3.0)
     http = httpx.AsyncClient(limits=limits, timeout=timeout)
@@ -36,11 +38,12 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         http,
         Path(settings.spool_dir),
         settings.max_blob_size,
+        verdicts,
         settings.node_retries,
         settings.uploads_per_node,
         settings.memory_limit,
     )
-    reader = BlobReader(chain, index, http, settings.read_cache_bytes)
+    reader = BlobReader(chain, index, http, settings.read_cache_bytes, verdicts)
     app = create_app(chain, controller, reader, settings.auth_token, settings.default_epochs)
 
     @asynccontextmanager

@@ -64,6 +64,23 @@ def create_app(
                 "this relayer requires a bearer token for writes: send 'Authorization: Bearer <token>'",
             )
 
+    def declared_size(request: Request) -> int | None:
+        """The body's Content-Length (None for a chunked body); a request with neither header
+        has no body at all, which is almost always a client mistake, so it is refused."""
+        if "chunked" in request.headers.get("transfer-encoding", "").lower():
+            return None
+        length = request.headers.get("content-length")
+        if length is None:
+            raise ApiError(
+                400,
+                "NO_BODY",
+                "the request has no body: send the blob's bytes as the request body "
+                "(an explicit 'Content-Length: 0' stores an empty blob)",
+            )
+        if not length.isdigit():
+            raise ApiError(400, "INVALID_ARGUMENT", f"Content-Length {length!r} is not a number")
+        return int(length)
+
     @app.put("/v1/blobs")
     async def store_blob(
         request: Request,
@@ -81,7 +98,7 @@ def create_app(
             )
         recipient = format_object_id(parse_object_id(send_object_to)) if send_object_to else None
         result = await controller.store(
-            request.stream(), epochs or default_epochs, deletable, recipient
+            request.stream(), epochs or default_epochs, deletable, recipient, declared_size(request)
         )
         return JSONResponse(result)
 
@@ -102,13 +119,24 @@ def create_app(
                 headers[key.lower()] = value
         return headers
 
+    def _strict(request: Request) -> bool:
+        """`?strict_consistency_check=true`: re-check the encoding even if it is known good."""
+        value = request.query_params.get("strict_consistency_check", "false").lower()
+        if value not in ("true", "false", "1", "0"):
+            raise ApiError(
+                400,
+                "INVALID_ARGUMENT",
+                f"strict_consistency_check must be true or false; got {value!r}",
+            )
+        return value in ("true", "1")
+
     async def _serve(
         request: Request, blob_id: BlobId, attributes: dict[str, str] | None = None
     ) -> Response:
         if request.headers.get("if-none-match", "").strip('"') == str(blob_id):
             await run_in_threadpool(reader.require_live, blob_id)
             return Response(status_code=304, headers={"etag": f'"{blob_id}"'})
-        data = await reader.read(blob_id)
+        data = await reader.read(blob_id, strict=_strict(request))
         headers = _headers(blob_id, len(data), attributes)
         media = headers.pop("content-type", "application/octet-stream")
         status, body = 200, data

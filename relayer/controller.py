@@ -1,5 +1,9 @@
-"""The store flow, top to bottom: spool → encode → reserve & register → push slivers →
+"""The store flow, top to bottom: receive & encode → reserve & register → push slivers →
 collect confirmations → aggregate → certify → answer in Walrus's JSON shape.
+
+With a Content-Length the body is encoded while it arrives (no second pass over it); a
+chunked body of unknown length is spooled to disk first, since the encoding's block size
+depends on the blob's size.
 """
 
 from __future__ import annotations
@@ -7,17 +11,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import queue
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from haulout.chain.accounts import Account
 from haulout.chain.objects import BlobObject, SystemState
@@ -28,11 +34,13 @@ from haulout.node_client import Confirmation, NodeClient, NodeError
 from haulout.protocol import bls, codec
 from haulout.protocol.certificate import aggregate, quorum_reached, verify_certificate
 from haulout.protocol.committee import Committee
+from haulout.protocol.errors import InvalidSliver
 from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
 from haulout.protocol.params import ENCODING_RS, check_size, encoded_length
 
 from .index import BlobIndex
+from .verdicts import ConsistencyVerdicts
 
 log = logging.getLogger("haulout.relayer")
 
@@ -51,17 +59,21 @@ class StoreStats:
 
 
 class Phases:
-    """Wall-clock seconds per step of one upload, for logs."""
+    """Wall-clock and process CPU seconds per step of one upload, for logs (CPU covers every
+    thread of the relayer, so it also counts concurrent requests)."""
 
     def __init__(self) -> None:
         self.last = time.perf_counter()
+        self.last_cpu = time.process_time()
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     def mark(self, name: str) -> None:
         """Close the current step."""
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.seconds[name] = round(now - self.last, 4)
-        self.last = now
+        self.cpu[name] = round(cpu - self.last_cpu, 4)
+        self.last, self.last_cpu = now, cpu
 
 
 class FileSink:
@@ -80,6 +92,60 @@ class FileSink:
         """Flush and close every file."""
         for f in self.files:
             f.close()
+
+
+class BodyPipe:
+    """Hands a request body from the event loop to the encoding thread, in pieces of about
+    1 MiB, holding at most `depth` of them (bounded memory, and backpressure on the client)."""
+
+    def __init__(self, depth: int = 8, piece: int = 1 << 20) -> None:
+        self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
+        self.piece = piece
+        self.closed = False
+
+    async def _put(self, item: bytes | BaseException | None) -> None:
+        while not self.closed:
+            try:
+                self.queue.put_nowait(item)
+                return
+            except queue.Full:
+                await asyncio.sleep(0.002)
+
+    async def feed(self, body: AsyncIterator[bytes]) -> None:
+        """Read the body (on the event loop) into the queue; errors are passed along."""
+        buf = bytearray()
+        try:
+            async for chunk in body:
+                if self.closed:
+                    return
+                buf += chunk
+                if len(buf) >= self.piece:
+                    await self._put(bytes(buf))
+                    buf.clear()
+            if buf:
+                await self._put(bytes(buf))
+            await self._put(None)
+        except Exception as exc:  # e.g. ClientDisconnect: the encoder raises it
+            await self._put(exc)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body's pieces, for the encoding thread (blocks while the queue is empty)."""
+        while True:
+            try:
+                item = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                if self.closed:  # the request was abandoned: do not wait forever
+                    raise ClientDisconnect() from None
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop feeding (the encoder finished or failed)."""
+        self.closed = True
 
 
 @dataclass
@@ -111,6 +177,7 @@ class StoreController:
         http: httpx.AsyncClient,
         spool_dir: Path,
         max_blob_size: int,
+        verdicts: ConsistencyVerdicts,
         node_retries: int = 3,
         uploads_per_node: int = 4,
         memory_limit: int = 32 << 20,
@@ -119,26 +186,41 @@ class StoreController:
         self.spool_dir = spool_dir
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.max_blob_size = max_blob_size
+        self.verdicts = verdicts
         self.node_retries = node_retries
         self.uploads_per_node = uploads_per_node
         self.memory_limit = memory_limit
         self.stats = StoreStats()
 
     async def store(
-        self, body: AsyncIterator[bytes], epochs: int, deletable: bool, send_object_to: str | None
+        self,
+        body: AsyncIterator[bytes],
+        epochs: int,
+        deletable: bool,
+        send_object_to: str | None,
+        declared_size: int | None = None,
     ) -> dict[str, Any]:
-        """The whole flow for one upload; the work directory is removed whatever happens."""
+        """The whole flow for one upload; the work directory is removed whatever happens.
+
+        `declared_size` is the request's Content-Length, when it has one."""
         started = time.perf_counter()
+        if declared_size is not None:
+            self.check_declared(declared_size)
         workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir))
         try:
             phases = Phases()
-            spooled, size = await self.spool(body, workdir)
-            phases.mark("spool")
             system = await run_in_threadpool(self.chain.system)
             committee = system.require_committee()
-            encoded = await run_in_threadpool(self.encode, spooled, size, system.n_shards, workdir)
+            if declared_size is None:
+                spooled, size = await self.spool(body, workdir)
+                phases.mark("spool")
+                encoded = await self.encode_from(spooled.open("rb"), size, system.n_shards, workdir)
+            else:
+                size = declared_size
+                encoded = await self.receive_and_encode(body, size, system.n_shards, workdir)
             blob_id = encoded.metadata.blob_id
             phases.mark("encode")
+            await run_in_threadpool(self.verdicts.record, blob_id, "encoded")  # by us: consistent
             event(log, "encoded", blob_id=str(blob_id), size=size, n_shards=system.n_shards)
 
             if not deletable and (found := self.already_certified(encoded, system, epochs)):
@@ -181,6 +263,7 @@ class StoreController:
                 object_id=blob.id,
                 signers=sorted(dist.signatures),
                 seconds=phases.seconds,
+                cpu_seconds=phases.cpu,
             )
 
             if send_object_to:
@@ -198,46 +281,76 @@ class StoreController:
             self.stats.store_seconds_total += time.perf_counter() - started
             shutil.rmtree(workdir, ignore_errors=True)
 
+    def too_large(self) -> ApiError:
+        """The 413 for an upload over this relayer's limit."""
+        return ApiError(
+            413,
+            "BLOB_TOO_LARGE",
+            f"the upload exceeds this relayer's maximum blob size of {self.max_blob_size} "
+            "bytes; split it (the haulout client chunks large files automatically)",
+        )
+
+    def check_declared(self, size: int) -> None:
+        """Refuse a Content-Length over the limit before reading a byte of the body."""
+        if size > self.max_blob_size:
+            raise self.too_large()
+
     async def spool(self, body: AsyncIterator[bytes], workdir: Path) -> tuple[Path, int]:
-        """Stream the request body to disk, refusing it as soon as it passes the limit."""
+        """Stream a body of unknown length to disk, refusing it as soon as it passes the limit."""
         path = workdir / "body"
         size = 0
         with open(path, "wb") as fh:
             async for chunk in body:
                 size += len(chunk)
                 if size > self.max_blob_size:
-                    raise ApiError(
-                        413,
-                        "BLOB_TOO_LARGE",
-                        f"the upload exceeds this relayer's maximum blob size of {self.max_blob_size} "
-                        "bytes; split it (the haulout client chunks large files automatically)",
-                    )
+                    raise self.too_large()
                 fh.write(chunk)
-        if size == 0:
-            raise ApiError(
-                400,
-                "EMPTY_BLOB",
-                "the upload body is empty; send the blob's bytes as the request body",
-            )
         check_size(size, self.max_blob_size)
         return path, size
 
-    def encode(self, body: Path, size: int, n_shards: int, workdir: Path) -> Encoded:
-        """Encode the spooled body: slivers stay in memory up to `memory_limit` bytes of
-        blob (about 3x that in slivers at n=100), else one file per sliver (bounded RSS)."""
+    async def receive_and_encode(
+        self, body: AsyncIterator[bytes], size: int, n_shards: int, workdir: Path
+    ) -> Encoded:
+        """Encode the body on worker threads while the event loop keeps receiving it."""
+        pipe = BodyPipe()
+        feeder = asyncio.create_task(pipe.feed(body))
+        try:
+            return await self.encode_from(pipe.chunks(), size, n_shards, workdir)
+        finally:
+            pipe.close()
+            feeder.cancel()
+            await asyncio.gather(feeder, return_exceptions=True)
+
+    async def encode_from(
+        self, source: codec.Source, size: int, n_shards: int, workdir: Path
+    ) -> Encoded:
+        """Encode on a worker thread; a body that does not match its declared size is a 400."""
+        try:
+            return await run_in_threadpool(self.encode, source, size, n_shards, workdir)
+        except InvalidSliver as exc:  # the codec's "more/fewer bytes than declared"
+            raise ApiError(400, "BODY_SIZE_MISMATCH", str(exc)) from exc
+        except ClientDisconnect as exc:
+            raise ApiError(
+                400,
+                "UPLOAD_INTERRUPTED",
+                "the client went away before sending the whole body; nothing was stored, send it again",
+            ) from exc
+        finally:
+            if hasattr(source, "close"):
+                source.close()
+
+    def encode(self, source: codec.Source, size: int, n_shards: int, workdir: Path) -> Encoded:
+        """Encode the upload: slivers stay in memory up to `memory_limit` bytes of blob
+        (about 3x that in slivers at n=100), else one file per sliver (bounded RSS)."""
         if size <= self.memory_limit:
             memory = codec.MemorySink(n_shards)
-            with open(body, "rb") as fh:
-                metadata = codec.encode_stream(fh, size, n_shards, memory)
-            body.unlink()
+            metadata = codec.encode_stream(source, size, n_shards, memory)
             return Encoded(metadata, memory.slivers(), workdir)
         sink = FileSink(workdir / "slivers", n_shards)
         try:
-            with open(body, "rb") as fh:
-                metadata = codec.encode_stream(fh, size, n_shards, sink)
+            metadata = codec.encode_stream(source, size, n_shards, sink)
         finally:
             sink.close()
-        body.unlink()
         return Encoded(metadata, sink.paths, workdir)
 
     def already_certified(

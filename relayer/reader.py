@@ -1,5 +1,6 @@
 """The read flow: find metadata → fetch and verify `k` slivers (primaries first) → decode →
-check the encoding is consistent. Decoded blobs are cached (bounded by bytes).
+check the encoding is consistent, unless that is already known (see `relayer.verdicts`).
+Decoded blobs are cached (bounded by bytes).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from haulout.protocol.errors import InconsistentEncoding, InvalidMetadata, Inval
 from haulout.protocol.metadata import BlobMetadata
 
 from .index import BlobIndex
+from .verdicts import ConsistencyVerdicts
 
 log = logging.getLogger("haulout.relayer.read")
 
@@ -37,6 +39,8 @@ class ReadStats:
     slivers_rejected: int = 0
     cache_hits: int = 0
     inconsistent: int = 0
+    consistency_checks: int = 0
+    consistency_known: int = 0
 
 
 class BlobReader:
@@ -48,9 +52,11 @@ class BlobReader:
         index: BlobIndex,
         http: httpx.AsyncClient,
         cache_bytes: int,
+        verdicts: ConsistencyVerdicts,
         retries: int = 2,
     ) -> None:
         self.chain, self.index, self.http = chain, index, http
+        self.verdicts = verdicts
         self.cache: OrderedDict[BlobId, bytes] = OrderedDict()
         self.cache_bytes, self.retries = cache_bytes, retries
         self.stats = ReadStats()
@@ -67,10 +73,11 @@ class BlobReader:
                 f"blob {blob_id} is not stored: it was never certified, or it was deleted or has expired",
             )
 
-    async def read(self, blob_id: BlobId) -> bytes:
-        """The blob's bytes, verified."""
+    async def read(self, blob_id: BlobId, strict: bool = False) -> bytes:
+        """The blob's bytes, verified. The full consistency check runs when `strict` or when
+        the blob is not yet known to be consistent."""
         await run_in_threadpool(self.require_live, blob_id)
-        if blob_id in self.cache:
+        if blob_id in self.cache and not strict:
             self.cache.move_to_end(blob_id)
             self.stats.cache_hits += 1
             return self.cache[blob_id]
@@ -78,11 +85,19 @@ class BlobReader:
         nodes = [NodeClient(m.url, self.http, self.retries) for m in committee.members]
         metadata = await self.metadata(blob_id, nodes)
         slivers = await self.slivers(blob_id, metadata, committee, nodes)
+        check = strict or not self.verdicts.known(blob_id)
         try:
-            data = await run_in_threadpool(lambda: b"".join(codec.decode_stream(metadata, slivers)))
+            data = await run_in_threadpool(
+                lambda: b"".join(codec.decode_stream(metadata, slivers, verify_consistency=check))
+            )
         except InconsistentEncoding:
             self.stats.inconsistent += 1
             raise
+        if check:
+            self.stats.consistency_checks += 1
+            await run_in_threadpool(self.verdicts.record, blob_id, "checked")
+        else:
+            self.stats.consistency_known += 1
         self.stats.reads += 1
         self.stats.read_bytes += len(data)
         self._remember(blob_id, data)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -13,10 +11,10 @@ from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.params import MAX_SHARDS
 
+from .batch import FRAME_HEADER, BatchReceiver
 from .service import NodeService
 
 MAX_METADATA = 16 + 32 * MAX_SHARDS
-SLIVER_FRAME = 6  # index u16 + length u32
 
 
 def create_app(service: NodeService) -> FastAPI:
@@ -50,13 +48,14 @@ def create_app(service: NodeService) -> FastAPI:
     @app.put("/v1/blobs/{blob_id}/slivers")
     async def put_slivers(blob_id: str, request: Request) -> JSONResponse:
         """Batch upload: frames of `index u16 LE ‖ length u32 LE ‖ sliver`, streamed; each
-        sliver is checked and stored as soon as it has arrived."""
+        sliver is hashed as it arrives and the verified ones are made durable together when
+        the batch ends (see `storage_node.batch`)."""
         bid = BlobId.parse(blob_id)
         await run_in_threadpool(service.require_registered, bid)
         meta = await run_in_threadpool(service.metadata_for_upload, bid)
         owned = await run_in_threadpool(service.owned_slivers, bid)
         owned_set = set(owned)
-        limit = len(owned) * (SLIVER_FRAME + meta.params.sliver_len)
+        limit = len(owned) * (FRAME_HEADER + meta.params.sliver_len)
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise ApiError(
@@ -64,38 +63,8 @@ def create_app(service: NodeService) -> FastAPI:
                 "PAYLOAD_TOO_LARGE",
                 f"a batch for this node's {len(owned)} slivers is at most {limit} bytes; got {length}",
             )
-        stored: list[int] = []
-        buf = bytearray()
-        received = 0
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > limit:
-                raise ApiError(
-                    413,
-                    "PAYLOAD_TOO_LARGE",
-                    f"the batch exceeds {limit} bytes ({len(owned)} slivers of {meta.params.sliver_len})",
-                )
-            buf += chunk
-            while len(buf) >= SLIVER_FRAME:
-                index, size = struct.unpack_from("<HI", buf, 0)
-                if size != meta.params.sliver_len:
-                    raise ApiError(
-                        400,
-                        "INVALID_SLIVER",
-                        f"frame for sliver {index} declares {size} bytes; this blob's slivers are {meta.params.sliver_len}",
-                    )
-                if len(buf) < SLIVER_FRAME + size:
-                    break
-                data = bytes(buf[SLIVER_FRAME : SLIVER_FRAME + size])
-                del buf[: SLIVER_FRAME + size]
-                await run_in_threadpool(service.put_sliver, bid, index, data, meta, owned_set)
-                stored.append(index)
-        if buf:
-            raise ApiError(
-                400,
-                "TRUNCATED_BATCH",
-                f"the batch ended inside a frame ({len(buf)} bytes left over); resend it",
-            )
+        receiver = BatchReceiver(service, bid, meta, owned_set)
+        stored = await receiver.receive(request.stream())
         return JSONResponse({"blobId": blob_id, "stored": stored})
 
     @app.get("/v1/blobs/{blob_id}/slivers/{index}")

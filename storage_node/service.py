@@ -8,6 +8,7 @@ import base64
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from haulout.chain.port import ChainPort
@@ -111,11 +112,19 @@ class NodeService:
 
     # -- data path ----------------------------------------------------------------------------
 
-    def _registered(self, blob_id: BlobId, wait: float = 0.0) -> reg.BlobState:
+    def _registered(
+        self,
+        blob_id: BlobId,
+        wait: float = 0.0,
+        until: Callable[[reg.BlobState], bool] | None = None,
+    ) -> reg.BlobState:
+        """The blob's registration state, following the chain for up to `wait` seconds until
+        it is registered (and `until` holds, e.g. a particular object is known)."""
         deadline = time.monotonic() + wait
         while True:
             state = self.registry.blob(blob_id)
-            if state.registered or time.monotonic() >= deadline:
+            ready = state.registered and (until is None or until(state))
+            if ready or time.monotonic() >= deadline:
                 break
             self.follow_once()
             time.sleep(0.05)
@@ -181,6 +190,19 @@ class NodeService:
         if meta is None:
             self._registered(blob_id)
             meta = self.metadata_for_upload(blob_id)
+        self.check_sliver_index(blob_id, index, meta, owned)
+        try:
+            meta.check_sliver(index, data)
+        except InvalidSliver:
+            self.stats.slivers_rejected += 1
+            raise
+        self.store.put_sliver(blob_id, index, data)
+        self.stats.slivers_stored += 1
+
+    def check_sliver_index(
+        self, blob_id: BlobId, index: int, meta: BlobMetadata, owned: set[int] | None = None
+    ) -> None:
+        """400 for an index outside the blob, 403 for a shard this node does not hold."""
         if not 0 <= index < meta.n_shards:
             raise ApiError(
                 400,
@@ -194,13 +216,6 @@ class NodeService:
                 f"sliver {index} of blob {blob_id} belongs to a shard this node does not hold; "
                 "send it to the shard's owner",
             )
-        try:
-            meta.check_sliver(index, data)
-        except InvalidSliver:
-            self.stats.slivers_rejected += 1
-            raise
-        self.store.put_sliver(blob_id, index, data)
-        self.stats.slivers_stored += 1
 
     def metadata_for_upload(self, blob_id: BlobId) -> BlobMetadata:
         """Metadata must come first: slivers are checked against it."""
@@ -225,9 +240,13 @@ class NodeService:
 
     def confirmation(self, blob_id: BlobId, object_id: str | None) -> dict[str, object]:
         """Sign a certification message once every owned sliver is durably stored."""
-        state = self._registered(blob_id, wait=self.confirmation_wait)
-        if object_id is not None:
-            oid = format_object_id(parse_object_id(object_id))
+        oid = format_object_id(parse_object_id(object_id)) if object_id is not None else None
+        state = self._registered(
+            blob_id,
+            wait=self.confirmation_wait,
+            until=lambda st: oid in st.deletable_objects if oid else st.permanent,
+        )
+        if oid is not None:
             if oid not in state.deletable_objects:
                 raise ApiError(
                     404,

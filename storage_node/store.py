@@ -5,6 +5,7 @@ Nothing is confirmed before it is on disk, so a crash loses nothing a node has c
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -32,6 +33,28 @@ def write_durably(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+_unique = itertools.count()
+
+
+class PendingFile:
+    """A file being written under a temporary name; invisible until `SliverStore.commit`."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_unique)}.tmp")
+        self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed by commit or discard
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append bytes."""
+        self.fh.write(data)
+
+    def discard(self) -> None:
+        """Drop the file (a bad or interrupted sliver)."""
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
 class SliverStore:
     """`<root>/<blob id>/metadata` and `<root>/<blob id>/<sliver index>`."""
 
@@ -54,6 +77,22 @@ class SliverStore:
     def put_sliver(self, blob_id: BlobId, index: int, data: bytes) -> None:
         """Store one sliver."""
         write_durably(self._dir(blob_id) / f"{index}.sliver", data)
+
+    def pending_sliver(self, blob_id: BlobId, index: int) -> PendingFile:
+        """Start writing sliver `index`; it replaces any stored copy only on `commit`."""
+        return PendingFile(self._dir(blob_id) / f"{index}.sliver")
+
+    def commit(self, files: list[PendingFile]) -> None:
+        """Make pending files durable and visible: fsync each, rename, fsync each directory
+        once. A crash before this returns leaves only temporary files, never a torn sliver."""
+        for f in files:
+            f.fh.flush()
+            os.fsync(f.fh.fileno())
+            f.fh.close()
+        for f in files:
+            os.replace(f.tmp, f.path)
+        for d in {f.path.parent for f in files}:
+            _fsync_dir(d)
 
     def get_sliver(self, blob_id: BlobId, index: int) -> bytes | None:
         """One sliver, or None."""

@@ -110,8 +110,11 @@ def encode_stream(
 ) -> BlobMetadata:
     """Encode `size` bytes from `source` into `n_shards` slivers written to `sink`.
 
-    Returns the metadata (sliver hashes) from which the blob id follows. The encoding of
-    stripe `s + 1` runs on a worker thread while stripe `s` is hashed and written here.
+    Returns the metadata (sliver hashes) from which the blob id follows. Two lanes, each a
+    thread of its own, split every stripe's blocks between them (see `_lane_split`): a lane
+    computes its parity blocks with zfec and hashes its blocks, so both cores do zfec work
+    at once, as the raw two-thread baseline does. Up to `_DEPTH` stripes are in flight while
+    this thread reads the source and hands finished stripes to the sink in order.
     """
     if limit is not None:
         check_size(size, limit)
@@ -119,43 +122,71 @@ def encode_stream(
     n, k, block = params.n_shards, params.k, params.block_size
     encoder = zfec.Encoder(k, n)
     hashers = [hasher() for _ in range(n)]
+    split = _lane_split(n, k)
 
-    def encode_one(stripe: bytes) -> list[bytes]:
-        primaries = [stripe[j * block : (j + 1) * block] for j in range(k)]
-        if n == k:
-            return primaries
-        parity = encoder.encode(primaries, list(range(k, n)))
-        return primaries + [bytes(p) for p in parity]
-
-    def emit(blocks: list[bytes], pool: ThreadPoolExecutor) -> None:
-        half = n // 2
-        upper = pool.submit(_hash_lane, hashers, blocks, half, n)
-        _hash_lane(hashers, blocks, 0, half)
-        upper.result()
-        for i, b in enumerate(blocks):
-            sink.write(i, b)
+    def lane(primaries: list[bytes], lo: int, hi: int) -> list[bytes]:
+        """Blocks `lo..hi` of one stripe, hashed into their slivers' running hashes."""
+        blocks = primaries[lo : min(hi, k)]
+        wanted = list(range(max(lo, k), hi))
+        if wanted:
+            blocks += [bytes(b) for b in encoder.encode(primaries, wanted)]
+        for i, b in zip(range(lo, hi), blocks, strict=True):
+            hashers[i].update(b)
+        return blocks
 
     done = 0
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode") as pool:
-        pending: Future[list[bytes]] | None = None
+    lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"encode-{j}") for j in range(2)]
+    try:
+        pending: deque[list[Future[list[bytes]]]] = deque()
+
+        def emit_oldest() -> None:
+            nonlocal done
+            index = 0
+            for fut in pending.popleft():
+                for b in fut.result():
+                    sink.write(index, b)
+                    index += 1
+            done += params.stripe_size
+            if progress:
+                progress(min(done, size))
+
         for stripe in _stripes(source, params):
-            nxt = pool.submit(encode_one, stripe)
-            if pending is not None:
-                emit(pending.result(), pool)
-                done += params.stripe_size
-                if progress:
-                    progress(min(done, size))
-            pending = nxt
-        if pending is not None:
-            emit(pending.result(), pool)
+            primaries = [stripe[j * block : (j + 1) * block] for j in range(k)]
+            pending.append(
+                [
+                    lanes[0].submit(lane, primaries, 0, split),
+                    lanes[1].submit(lane, primaries, split, n),
+                ]
+            )
+            if len(pending) >= _DEPTH:
+                emit_oldest()
+        while pending:
+            emit_oldest()
+    finally:
+        for ex in lanes:
+            ex.shutdown(wait=True, cancel_futures=True)
     if progress:
         progress(size)
     return BlobMetadata(ENCODING_RS, size, tuple(h.digest() for h in hashers))
 
 
-def _hash_lane(hashers: list, blocks: list[bytes], lo: int, hi: int) -> None:
-    for i in range(lo, hi):
-        hashers[i].update(blocks[i])
+_DEPTH = 3
+"""Stripes in flight during encoding: enough to keep both lanes busy, few enough to bound
+memory at about `3 * n * 64 KiB`."""
+
+
+def _lane_split(n: int, k: int) -> int:
+    """Where lane 0 (all primaries, hashed only, plus the first parity blocks) ends and
+    lane 1 (the remaining parity blocks) starts, balancing their CPU time.
+
+    A parity block costs zfec about `0.6 * k` times what hashing a block costs (measured on
+    x86-64 with zfec 1.6 and hashlib's blake2b), so lane 0 takes `a` parity blocks with
+    `k * h + a * (p + h) = (m - a) * (p + h)`.
+    """
+    m = n - k
+    per_parity = 1.0 + 0.6 * k  # in units of one block hash
+    a = round((m - k / per_parity) / 2)
+    return k + min(max(a, 0), m)
 
 
 def encode(data: bytes | bytearray | memoryview, n_shards: int) -> EncodedBlob:

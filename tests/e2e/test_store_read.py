@@ -9,8 +9,11 @@ import asyncio
 import hashlib
 import json
 import os
+import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -40,13 +43,28 @@ def metric(url: str, name: str) -> float:
     raise KeyError(name)
 
 
-@pytest.mark.parametrize("size", [1, 1 << 20, 64 << 20])
+@pytest.mark.parametrize("size", [0, 1, 1 << 20, 64 << 20])
 def test_round_trip(client: HauloutClient, size: int) -> None:
     data = os.urandom(size)
     stored = client.store(data, epochs=2)
     assert stored.newly_created and stored.end_epoch == 2
     assert client.read(stored.blob_id) == data
     assert BlobId.parse(stored.blob_id) == codec.blob_id_of(data, size, 10)
+
+
+def test_chunked_body_of_unknown_length_round_trips(
+    system: LocalSystem, client: HauloutClient
+) -> None:
+    """Without a Content-Length the relayer spools the body before encoding it."""
+    data = os.urandom(300_000)
+    pieces = (data[i : i + 70_000] for i in range(0, len(data), 70_000))
+    r = httpx.put(f"{system.relayer_url}/v1/blobs", content=pieces, timeout=60)
+    assert r.status_code == 200, r.text
+    blob_id = r.json()["newlyCreated"]["blobObject"]["blobId"]
+    assert client.read(blob_id) == data
+    empty = httpx.put(f"{system.relayer_url}/v1/blobs?deletable=true", content=iter([]), timeout=60)
+    assert "newlyCreated" in empty.json(), empty.text
+    assert empty.json()["newlyCreated"]["blobObject"]["size"] == 0
 
 
 def test_walrus_response_shape_range_head_and_etag(
@@ -197,6 +215,29 @@ def test_inconsistent_writer_is_refused_at_read(
         err["details"][0]["reason"] == "INCONSISTENT_ENCODING"
         and "inconsistently" in err["message"]
     )
+    # refused every time: a failed check is not remembered as a good verdict
+    again = httpx.get(f"{system.relayer_url}/v1/blobs/{meta.blob_id}", timeout=30)
+    assert again.status_code == 422
+
+
+def test_consistency_is_checked_once_then_known(system: LocalSystem, client: HauloutClient) -> None:
+    """A blob this relayer encoded is known consistent; `strict_consistency_check=true` still
+    re-encodes it; the verdicts survive a relayer restart."""
+    url = system.relayer_url
+    data = os.urandom(200_000)
+    blob_id = client.store(data, deletable=True).blob_id
+    checks = metric(url, "haulout_relayer_consistency_checks")
+    known = metric(url, "haulout_relayer_consistency_known")
+    assert client.read(blob_id) == data
+    assert metric(url, "haulout_relayer_consistency_known") == known + 1
+    strict = httpx.get(f"{url}/v1/blobs/{blob_id}?strict_consistency_check=true", timeout=30)
+    assert strict.status_code == 200 and strict.content == data
+    assert metric(url, "haulout_relayer_consistency_checks") == checks + 1
+    bad = httpx.get(f"{url}/v1/blobs/{blob_id}?strict_consistency_check=maybe")
+    assert bad.status_code == 400 and "strict_consistency_check" in bad.json()["error"]["message"]
+    verdicts = sqlite3.connect(system.workdir / "relayer-state" / "consistency.sqlite")
+    rows = dict(verdicts.execute("SELECT blob_id, source FROM consistent").fetchall())
+    assert rows[BlobId.parse(blob_id).raw] == "encoded"
 
 
 def test_expired_blob_answers_404(
@@ -218,14 +259,39 @@ def test_expired_blob_answers_404(
         time.sleep(0.2)
 
 
+def raw_http(url: str, request: bytes, read: bool = True) -> bytes:
+    """Send raw bytes over one connection (for requests httpx will not make)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        if not read:
+            return b""
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+
+
 def test_bad_input_gets_clear_errors(system: LocalSystem, deployment: Deployment) -> None:
     url = system.relayer_url
     r = httpx.get(f"{url}/v1/blobs/not-a-blob-id")
     assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "INVALID_BLOB_ID"
     r = httpx.get(f"{url}/v1/blobs/{BlobId(os.urandom(32))}")
     assert r.status_code == 404 and r.json()["error"]["details"][0]["reason"] == "BLOB_NOT_FOUND"
-    r = httpx.put(f"{url}/v1/blobs", content=b"")
-    assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "EMPTY_BLOB"
+    r = raw_http(url, b"PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert b" 400 " in r.split(b"\r\n")[0] and b"NO_BODY" in r  # `curl -X PUT` with no data
+    # a client that promises 100000 bytes and goes away after 5000: nothing is stored
+    failed = metric(url, "haulout_relayer_uploads_failed")
+    raw_http(
+        url,
+        b"PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000,
+        read=False,
+    )
+    deadline = time.monotonic() + 10
+    while metric(url, "haulout_relayer_uploads_failed") == failed:
+        assert time.monotonic() < deadline, "the abandoned upload was never given up"
+        time.sleep(0.05)
+    assert list((system.workdir / "relayer").iterdir()) == []
     r = httpx.put(f"{url}/v1/blobs", content=b"x" * (MAX_BLOB + 1), timeout=60)
     assert r.status_code == 413 and "maximum blob size" in r.json()["error"]["message"]
     assert list((system.workdir / "relayer").iterdir()) == []  # nothing left spooled

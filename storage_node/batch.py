@@ -1,0 +1,119 @@
+"""Receiving a batch of slivers (`PUT /v1/blobs/{id}/slivers`) without holding or copying them.
+
+The body is frames of `index u16 LE ‖ length u32 LE ‖ sliver`. Each sliver's bytes go straight
+from the socket's chunks into a temporary file and a running hash; when a frame ends its hash
+is compared with the metadata. Verified slivers become visible only when the batch ends:
+every temporary file is fsynced, renamed into place, and the directory fsynced once, so a
+node answers only for what is on disk and pays one directory sync per batch, not per sliver.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import AsyncIterator
+
+from starlette.concurrency import run_in_threadpool
+
+from haulout.http_errors import ApiError
+from haulout.protocol.blob_id import BlobId
+from haulout.protocol.hashing import hasher
+from haulout.protocol.metadata import BlobMetadata
+
+from .service import NodeService
+from .store import PendingFile
+
+FRAME_HEADER = 6  # index u16 + length u32
+
+
+class BatchReceiver:
+    """Parses one batch body incrementally and stores the slivers it carries."""
+
+    def __init__(
+        self, service: NodeService, blob_id: BlobId, meta: BlobMetadata, owned: set[int]
+    ) -> None:
+        self.service, self.blob_id, self.meta, self.owned = service, blob_id, meta, owned
+        self.limit = len(owned) * (FRAME_HEADER + meta.params.sliver_len)
+        self.header = bytearray()
+        self.index = -1
+        self.remaining = 0
+        self.current: PendingFile | None = None
+        self.hash = hasher()
+        self.verified: list[tuple[int, PendingFile]] = []
+
+    async def receive(self, body: AsyncIterator[bytes]) -> list[int]:
+        """Consume the body; returns the indices stored. Slivers verified before a bad frame
+        are kept (a retry need not resend them); the bad one and any partial one are not."""
+        received = 0
+        try:
+            async for chunk in body:
+                received += len(chunk)
+                if received > self.limit:
+                    raise ApiError(
+                        413,
+                        "PAYLOAD_TOO_LARGE",
+                        f"the batch exceeds {self.limit} bytes ({len(self.owned)} slivers of "
+                        f"{self.meta.params.sliver_len})",
+                    )
+                self._feed(memoryview(chunk))
+            if self.header or self.current is not None:
+                left = len(self.header) if self.current is None else self.remaining
+                raise ApiError(
+                    400,
+                    "TRUNCATED_BATCH",
+                    f"the batch ended inside a frame ({left} bytes missing or left over); resend it",
+                )
+        finally:
+            if self.current is not None:
+                self.current.discard()
+                self.current = None
+            await run_in_threadpool(self._commit)
+        return [i for i, _ in self.verified]
+
+    def _feed(self, view: memoryview) -> None:
+        while view:
+            if self.current is None:
+                need = FRAME_HEADER - len(self.header)
+                self.header += view[:need]
+                view = view[need:]
+                if len(self.header) == FRAME_HEADER:
+                    self._start(*struct.unpack("<HI", self.header))
+                    self.header.clear()
+                continue
+            piece = view[: self.remaining]
+            view = view[len(piece) :]
+            self.current.write(piece)
+            self.hash.update(piece)
+            self.remaining -= len(piece)
+            if self.remaining == 0:
+                self._finish()
+
+    def _start(self, index: int, size: int) -> None:
+        expected = self.meta.params.sliver_len
+        if size != expected:
+            raise ApiError(
+                400,
+                "INVALID_SLIVER",
+                f"frame for sliver {index} declares {size} bytes; this blob's slivers are {expected}",
+            )
+        self.service.check_sliver_index(self.blob_id, index, self.meta, self.owned)
+        self.index, self.remaining = index, size
+        self.hash = hasher()
+        self.current = self.service.store.pending_sliver(self.blob_id, index)
+
+    def _finish(self) -> None:
+        assert self.current is not None
+        pending, self.current = self.current, None
+        if self.hash.digest() != self.meta.sliver_hashes[self.index]:
+            pending.discard()
+            self.service.stats.slivers_rejected += 1
+            raise ApiError(
+                400,
+                "INVALID_SLIVER",
+                f"sliver {self.index} does not match its hash in the metadata; it is corrupt or forged",
+            )
+        self.verified.append((self.index, pending))
+
+    def _commit(self) -> None:
+        if self.verified:
+            self.service.store.commit([p for _, p in self.verified])
+            self.service.stats.slivers_stored += len(self.verified)
