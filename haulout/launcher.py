@@ -177,6 +177,22 @@ class LocalSystem:
         threading.Thread(target=self._tick_epochs, args=(dep,), daemon=True).start()
         return dep
 
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until the relayer has no uploads still finishing on slower nodes (it answers
+        once a quorum has confirmed and serves the rest in the background), i.e. until every
+        node holds its slivers of every stored blob."""
+        deadline = time.monotonic() + timeout
+        name = "haulout_relayer_tail_uploads_pending "
+        while True:
+            text = httpx.get(f"{self.relayer_url}/metrics", timeout=5).text
+            if any(
+                line.startswith(name) and float(line.split()[1]) == 0 for line in text.splitlines()
+            ):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"uploads to slower nodes still pending after {timeout:.0f}s")
+            time.sleep(0.005)
+
     def wait_healthy(self, urls: list[str], wait: float) -> None:
         """Poll health URLs until all answer 200, or fail with the logs' tail."""
         deadline = time.monotonic() + wait

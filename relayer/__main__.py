@@ -49,6 +49,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
     @asynccontextmanager
     async def lifespan(_app: object):  # type: ignore[no-untyped-def]
         yield
+        await controller.drain()  # uploads still finishing on the slower nodes
         await http.aclose()
 
     app.router.lifespan_context = lifespan

@@ -55,6 +55,7 @@ class StoreStats:
     already_certified: int = 0
     confirmations_rejected: int = 0
     node_upload_failures: int = 0
+    tail_uploads_pending: int = 0
     store_seconds_total: float = 0.0
 
 
@@ -164,6 +165,7 @@ class Distribution:
     confirmations: dict[int, Confirmation] = field(default_factory=dict)
     signatures: dict[int, bytes] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    tail: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 class StoreController:
@@ -191,6 +193,7 @@ class StoreController:
         self.uploads_per_node = uploads_per_node
         self.memory_limit = memory_limit
         self.stats = StoreStats()
+        self.tails: set[asyncio.Task[None]] = set()
 
     async def store(
         self,
@@ -207,6 +210,8 @@ class StoreController:
         if declared_size is not None:
             self.check_declared(declared_size)
         workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir))
+        tail: list[asyncio.Task[None]] = []
+        blob_id = None
         try:
             phases = Phases()
             system = await run_in_threadpool(self.chain.system)
@@ -241,16 +246,16 @@ class StoreController:
             phases.mark("register")
             event(log, "registered", blob_id=str(blob_id), object_id=blob.id)
 
-            dist = await self.distribute(encoded, blob, committee)
+            dist = await self.distribute(encoded, blob, committee, system.epoch)
+            tail = dist.tail
             phases.mark("distribute")
-            epoch = (await run_in_threadpool(self.chain.system)).epoch  # it may have moved on
-            dist.signatures, rejected = select_confirmations(
-                committee, blob, dist.confirmations, epoch
-            )
-            for name, why in rejected.items():
-                self.stats.confirmations_rejected += 1
-                dist.failures[name] = f"confirmation rejected: {why}"
-                event(log, "confirmation rejected", node=name, why=why)
+            epoch = (await run_in_threadpool(self.chain.system)).epoch
+            if epoch != system.epoch:  # it moved on: every confirmation must be for the new one
+                dist.signatures, rejected = select_confirmations(
+                    committee, blob, dist.confirmations, epoch
+                )
+                for name, why in rejected.items():
+                    self.reject(dist, name, why)
             certificate = self.certificate(dist, blob, committee, epoch)
             blob = await run_in_threadpool(
                 self.chain.certify_blob, self.account, blob.id, certificate
@@ -279,7 +284,10 @@ class StoreController:
             raise
         finally:
             self.stats.store_seconds_total += time.perf_counter() - started
-            shutil.rmtree(workdir, ignore_errors=True)
+            if tail:
+                self.finish_later(tail, workdir, str(blob_id))
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
 
     def too_large(self) -> ApiError:
         """The 413 for an upload over this relayer's limit."""
@@ -369,35 +377,116 @@ class StoreController:
         }
 
     async def distribute(
-        self, encoded: Encoded, blob: BlobObject, committee: Committee
+        self, encoded: Encoded, blob: BlobObject, committee: Committee, epoch: int
     ) -> Distribution:
-        """Push metadata and slivers to every member concurrently and collect confirmations."""
+        """Push metadata and slivers and collect confirmations, quorum first.
+
+        The heaviest members that together make a quorum are pushed to first; the others
+        start when those are done, at once when one of them fails or signs badly, or when
+        one of them lags: half as long again as the first of them took. This
+        returns as soon as valid confirmations (checked against `epoch`) reach a quorum, or
+        when every member has answered; pushes still running go on in the background
+        (`Distribution.tail`), so every node still gets its slivers, but a slow node no
+        longer holds the upload up."""
         dist = Distribution()
+        members = committee.members
+        order = sorted(range(len(members)), key=lambda p: (-members[p].weight, p))
+        first: list[int] = []
+        for p in order:
+            if quorum_reached(committee.weight(first), committee.n_shards):
+                break
+            first.append(p)
+        release = asyncio.Event()
+        quorum = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        timer: list[asyncio.TimerHandle] = []
 
         async def one(position: int) -> None:
-            member = committee.members[position]
-            node = NodeClient(member.url, self.http, self.node_retries)
+            if position not in first:
+                await release.wait()
+            member = members[position]
             try:
-                await node.put_metadata(blob.blob_id, encoded.metadata.to_bytes())
-                owned = committee.slivers_of(position, int(blob.blob_id))
-                lanes = [owned[j :: self.uploads_per_node] for j in range(self.uploads_per_node)]
-                await asyncio.gather(
-                    *(
-                        node.put_slivers(blob.blob_id, {i: encoded.slivers[i] for i in lane})
-                        for lane in lanes
-                        if lane
-                    )
-                )
-                conf = await node.confirmation(blob.blob_id, blob.id if blob.deletable else None)
+                conf = await self.push(encoded, blob, committee, position)
+                if position in first and not timer:  # the first of the quorum set is done
+                    lag = max(0.2, 0.5 * (loop.time() - started))
+                    timer.append(loop.call_later(lag, release.set))
             except NodeError as exc:
                 self.stats.node_upload_failures += 1
                 dist.failures[member.name] = str(exc)
                 event(log, "node upload failed", node=member.name, error=str(exc))
+                release.set()
                 return
             dist.confirmations[position] = conf
+            good, rejected = select_confirmations(committee, blob, {position: conf}, epoch)
+            dist.signatures.update(good)
+            for name, why in rejected.items():
+                self.reject(dist, name, why)
+                release.set()
+            if quorum_reached(committee.weight(list(dist.signatures)), committee.n_shards):
+                quorum.set()
 
-        await asyncio.gather(*(one(p) for p in range(len(committee.members))))
+        tasks = [asyncio.create_task(one(p)) for p in order]
+        head: asyncio.Future[Any] = asyncio.gather(
+            *(t for p, t in zip(order, tasks, strict=True) if p in first)
+        )
+        everyone: asyncio.Future[Any] = asyncio.gather(*tasks)
+        quorum_wait: asyncio.Future[Any] = asyncio.create_task(quorum.wait())
+        await asyncio.wait([head, quorum_wait], return_when=asyncio.FIRST_COMPLETED)
+        release.set()  # the rest now: as the tail after a quorum, or because it is needed
+        await asyncio.wait([everyone, quorum_wait], return_when=asyncio.FIRST_COMPLETED)
+        quorum_wait.cancel()
+        for handle in timer:
+            handle.cancel()
+        dist.tail = [t for t in tasks if not t.done()]
         return dist
+
+    def reject(self, dist: Distribution, name: str, why: str) -> None:
+        """Drop a stale, wrong or forged confirmation, saying why."""
+        self.stats.confirmations_rejected += 1
+        dist.failures[name] = f"confirmation rejected: {why}"
+        event(log, "confirmation rejected", node=name, why=why)
+
+    async def push(
+        self, encoded: Encoded, blob: BlobObject, committee: Committee, position: int
+    ) -> Confirmation:
+        """Metadata, then this member's slivers in `uploads_per_node` concurrent batches,
+        then its signed confirmation."""
+        node = NodeClient(committee.members[position].url, self.http, self.node_retries)
+        await node.put_metadata(blob.blob_id, encoded.metadata.to_bytes())
+        owned = committee.slivers_of(position, int(blob.blob_id))
+        lanes = [owned[j :: self.uploads_per_node] for j in range(self.uploads_per_node)]
+        await asyncio.gather(
+            *(
+                node.put_slivers(blob.blob_id, {i: encoded.slivers[i] for i in lane})
+                for lane in lanes
+                if lane
+            )
+        )
+        return await node.confirmation(blob.blob_id, blob.id if blob.deletable else None)
+
+    def finish_later(self, tail: list[asyncio.Task[None]], workdir: Path, blob_id: str) -> None:
+        """Let the pushes still running after certification finish, then drop the work
+        directory (their slivers may be files in it)."""
+        self.stats.tail_uploads_pending += len(tail)
+
+        async def wait() -> None:
+            try:
+                for task in tail:
+                    await asyncio.gather(task, return_exceptions=True)
+                    self.stats.tail_uploads_pending -= 1
+                event(log, "tail uploads finished", blob_id=blob_id, nodes=len(tail))
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+        task = asyncio.create_task(wait())
+        self.tails.add(task)
+        task.add_done_callback(self.tails.discard)
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Wait (bounded) for background tail uploads; called when the relayer stops."""
+        if self.tails:
+            await asyncio.wait(list(self.tails), timeout=timeout)
 
     def certificate(
         self, dist: Distribution, blob: BlobObject, committee: Committee, epoch: int

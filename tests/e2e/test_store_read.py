@@ -6,9 +6,11 @@ Shards: node-0 holds 3, node-1 3, node-2 2, node-3 2.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -141,9 +143,31 @@ def restart(system: LocalSystem, i: int) -> None:
     system.wait_healthy([f"{dep.nodes[i].url}/v1/health"], 30)
 
 
+def test_a_frozen_node_does_not_hold_up_a_store_and_gets_its_slivers_later(
+    system: LocalSystem, client: HauloutClient, deployment: Deployment
+) -> None:
+    """node-0 (in the quorum-first set) is frozen with SIGSTOP: the store is certified by the
+    others well before node-0's 10 s timeout, and node-0 receives its slivers once thawed."""
+    data = os.urandom(100_000)
+    pid = system.procs["node-0"].pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            stored = pool.submit(client.store, data, deletable=True).result(timeout=8)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert stored.newly_created
+    system.settle()
+    status = httpx.get(f"{deployment.nodes[0].url}/v1/blobs/{stored.blob_id}/status").json()
+    assert status["metadataStored"] and status["storedSlivers"] == status["ownedSlivers"] == 3, (
+        status
+    )
+
+
 def test_confirmed_data_survives_sigkill(system: LocalSystem, client: HauloutClient) -> None:
     data = os.urandom(500_000)
     stored = client.store(data)
+    system.settle()
     system.stop_service("node-2", hard=True)
     restart(system, 2)
     system.stop_service("node-0")
@@ -161,6 +185,7 @@ def test_corrupted_sliver_is_detected_and_read_still_correct(
 ) -> None:
     data = os.urandom(200_000)
     stored = client.store(data)
+    system.settle()
     bid = BlobId.parse(stored.blob_id)
     committee = DevChain(deployment.ledger).system().require_committee()
     owner = committee.member_for_sliver(0, int(bid))
@@ -291,9 +316,11 @@ def test_bad_input_gets_clear_errors(system: LocalSystem, deployment: Deployment
     while metric(url, "haulout_relayer_uploads_failed") == failed:
         assert time.monotonic() < deadline, "the abandoned upload was never given up"
         time.sleep(0.05)
+    system.settle()  # earlier stores' work directories go once their last nodes are served
     assert list((system.workdir / "relayer").iterdir()) == []
     r = httpx.put(f"{url}/v1/blobs", content=b"x" * (MAX_BLOB + 1), timeout=60)
     assert r.status_code == 413 and "maximum blob size" in r.json()["error"]["message"]
+    system.settle()
     assert list((system.workdir / "relayer").iterdir()) == []  # nothing left spooled
     for bad in ("epochs=0", "epochs=many", "deletable=true&permanent=true"):
         assert httpx.put(f"{url}/v1/blobs?{bad}", content=b"x").status_code == 400
@@ -341,6 +368,7 @@ def test_forged_confirmations_are_dropped(
         before = metric(system.relayer_url, "haulout_relayer_confirmations_rejected")
         ok = client.store(os.urandom(3000))  # nodes 0-2 weigh 8 >= 7
         assert ok.newly_created
+        system.settle()  # node-3 is pushed to after the quorum, in the background
         assert metric(system.relayer_url, "haulout_relayer_confirmations_rejected") == before + 1
         system.stop_service("node-0")  # left: nodes 1, 2 honest (5 shards) + forger
         certified_before = sum(
