@@ -91,6 +91,7 @@ def main() -> None:
                 t = time.perf_counter()
                 client.store_file(src)
                 dt = time.perf_counter() - t
+                system.settle(120)  # before the next measurement
                 print(
                     f"{a.big_mib} MiB upload: {a.big_mib / dt:.1f} MiB/s, relayer peak RSS {peak_rss_mib(pid)} MiB (target < 512 MiB)",
                     flush=True,

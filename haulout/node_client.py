@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import struct
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from haulout.protocol.blob_id import BlobId
+from haulout.protocol.frames import decode_frames, frame_header
 
 
 class NodeError(Exception):
@@ -103,7 +103,7 @@ class NodeClient:
 
         async def frames() -> AsyncIterator[bytes]:
             for i in order:
-                yield struct.pack("<HI", i, sizes[i])
+                yield frame_header(i, sizes[i])
                 sliver = slivers[i]
                 if isinstance(sliver, bytes):
                     yield sliver
@@ -124,6 +124,18 @@ class NodeClient:
     async def get_metadata(self, blob_id: BlobId) -> bytes:
         """Serialised metadata."""
         return (await self._request("GET", f"/v1/blobs/{blob_id}/metadata")).content
+
+    async def get_slivers(self, blob_id: BlobId, indices: list[int]) -> dict[int, bytes]:
+        """Several slivers in one request; those the node lacks are absent from the answer."""
+        resp = await self._request(
+            "GET",
+            f"/v1/blobs/{blob_id}/slivers",
+            params={"indices": ",".join(map(str, indices))},
+        )
+        try:
+            return decode_frames(resp.content)
+        except ValueError as exc:
+            raise NodeError(self.url, f"malformed batch of slivers: {exc}") from exc
 
     async def get_sliver(self, blob_id: BlobId, index: int) -> bytes:
         """One sliver."""

@@ -168,6 +168,11 @@ class Distribution:
     tail: list[asyncio.Task[None]] = field(default_factory=list)
 
 
+LANE_BYTES = 4 << 20
+"""Sliver bytes per concurrent batch to one node: below this, more batches only add requests
+and directory syncs."""
+
+
 class StoreController:
     """Publishes uploads as certified blobs; chain, index and HTTP client are given."""
 
@@ -450,12 +455,14 @@ class StoreController:
     async def push(
         self, encoded: Encoded, blob: BlobObject, committee: Committee, position: int
     ) -> Confirmation:
-        """Metadata, then this member's slivers in `uploads_per_node` concurrent batches,
-        then its signed confirmation."""
+        """Metadata, then this member's slivers in up to `uploads_per_node` concurrent
+        batches (one per `LANE_BYTES`), then its signed confirmation."""
         node = NodeClient(committee.members[position].url, self.http, self.node_retries)
         await node.put_metadata(blob.blob_id, encoded.metadata.to_bytes())
         owned = committee.slivers_of(position, int(blob.blob_id))
-        lanes = [owned[j :: self.uploads_per_node] for j in range(self.uploads_per_node)]
+        size = len(owned) * encoded.metadata.params.sliver_len
+        count = max(1, min(self.uploads_per_node, size // LANE_BYTES))  # small blobs: one batch
+        lanes = [owned[j::count] for j in range(count)]
         await asyncio.gather(
             *(
                 node.put_slivers(blob.blob_id, {i: encoded.slivers[i] for i in lane})

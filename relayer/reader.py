@@ -129,7 +129,10 @@ class BlobReader:
     async def slivers(
         self, blob_id: BlobId, meta: BlobMetadata, committee: Committee, nodes: list[NodeClient]
     ) -> dict[int, bytes]:
-        """`k` verified slivers, primaries first, asking further nodes while some fail."""
+        """`k` verified slivers, primaries first, asking further nodes while some fail.
+
+        Each wave asks every node for all its wanted slivers in one request, so a read costs
+        a request per node, not per sliver."""
         k, n = meta.params.k, meta.n_shards
         order = list(range(k)) + random.sample(range(k, n), n - k)
         good: dict[int, bytes] = {}
@@ -138,24 +141,23 @@ class BlobReader:
         while len(good) < k and pos < n:
             wave = order[pos : pos + (k - len(good))]
             pos += len(wave)
+            by_node: dict[int, list[int]] = {}
+            for i in wave:
+                by_node.setdefault(committee.member_for_sliver(i, int(blob_id)), []).append(i)
 
-            async def fetch(i: int) -> tuple[int, bytes | None]:
-                node = nodes[committee.member_for_sliver(i, int(blob_id))]
+            async def fetch(position: int, indices: list[int]) -> dict[int, bytes]:
                 try:
-                    data = await node.get_sliver(blob_id, i)
-                    await run_in_threadpool(meta.check_sliver, i, data)
-                    return i, data
-                except InvalidSliver as exc:
-                    self.stats.slivers_rejected += 1
-                    event(log, "sliver rejected", blob_id=str(blob_id), index=i, error=str(exc))
-                    failures.append(str(exc))
+                    got = await nodes[position].get_slivers(blob_id, indices)
                 except NodeError as exc:
                     failures.append(str(exc))
-                return i, None
+                    return {}
+                missing = [i for i in indices if i not in got]
+                if missing:
+                    failures.append(f"{nodes[position].url} lacks slivers {missing}")
+                return await run_in_threadpool(self._verified, blob_id, meta, got, failures)
 
-            for i, data in await asyncio.gather(*(fetch(i) for i in wave)):
-                if data is not None:
-                    good[i] = data
+            for batch in await asyncio.gather(*(fetch(p, ix) for p, ix in by_node.items())):
+                good.update(batch)
         if len(good) < k:
             raise ApiError(
                 503,
@@ -163,4 +165,19 @@ class BlobReader:
                 f"only {len(good)} of the {k} slivers needed to rebuild {blob_id} could be fetched and verified; "
                 f"errors: {'; '.join(failures[:5])}",
             )
-        return good
+        return dict(sorted(good.items())[:k])
+
+    def _verified(
+        self, blob_id: BlobId, meta: BlobMetadata, got: dict[int, bytes], failures: list[str]
+    ) -> dict[int, bytes]:
+        """The slivers of `got` that match the metadata; the others are counted and logged."""
+        ok = {}
+        for i, data in got.items():
+            try:
+                meta.check_sliver(i, data)
+                ok[i] = data
+            except InvalidSliver as exc:
+                self.stats.slivers_rejected += 1
+                event(log, "sliver rejected", blob_id=str(blob_id), index=i, error=str(exc))
+                failures.append(str(exc))
+        return ok

@@ -9,9 +9,10 @@ from starlette.concurrency import run_in_threadpool
 from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
 from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId
+from haulout.protocol.frames import FRAME_HEADER, encode_frames
 from haulout.protocol.params import MAX_SHARDS
 
-from .batch import FRAME_HEADER, BatchReceiver
+from .batch import BatchReceiver
 from .service import NodeService
 
 MAX_METADATA = 16 + 32 * MAX_SHARDS
@@ -66,6 +67,29 @@ def create_app(service: NodeService) -> FastAPI:
         receiver = BatchReceiver(service, bid, meta, owned_set)
         stored = await receiver.receive(request.stream())
         return JSONResponse({"blobId": blob_id, "stored": stored})
+
+    @app.get("/v1/blobs/{blob_id}/slivers")
+    async def get_slivers(
+        blob_id: str,
+        indices: str = Query(..., description="comma-separated sliver indices, e.g. 0,4,8"),
+    ) -> Response:
+        """Several slivers in one answer, framed like the batch upload (`index u16 LE ‖
+        length u32 LE ‖ sliver`); slivers this node does not hold are left out."""
+        bid = BlobId.parse(blob_id)
+        try:
+            wanted = [int(i) for i in indices.split(",")]
+        except ValueError:
+            raise ApiError(
+                400,
+                "INVALID_SLIVER_INDEX",
+                f"indices must be comma-separated integers; got {indices!r}",
+            ) from None
+        if len(wanted) > MAX_SHARDS or any(not 0 <= i < MAX_SHARDS for i in wanted):
+            raise ApiError(
+                400, "INVALID_SLIVER_INDEX", f"at most {MAX_SHARDS} indices in 0..{MAX_SHARDS - 1}"
+            )
+        found = await run_in_threadpool(service.slivers, bid, wanted)
+        return Response(encode_frames(found), media_type="application/octet-stream")
 
     @app.get("/v1/blobs/{blob_id}/slivers/{index}")
     async def get_sliver(blob_id: str, index: int) -> Response:

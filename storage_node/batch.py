@@ -16,13 +16,12 @@ from starlette.concurrency import run_in_threadpool
 
 from haulout.http_errors import ApiError
 from haulout.protocol.blob_id import BlobId
+from haulout.protocol.frames import FRAME_HEADER
 from haulout.protocol.hashing import hasher
 from haulout.protocol.metadata import BlobMetadata
 
 from .service import NodeService
 from .store import PendingFile
-
-FRAME_HEADER = 6  # index u16 + length u32
 
 
 class BatchReceiver:

@@ -126,8 +126,8 @@ class NodeService:
             ready = state.registered and (until is None or until(state))
             if ready or time.monotonic() >= deadline:
                 break
-            self.follow_once()
-            time.sleep(0.05)
+            if self.follow_once() == 0:  # nothing new on chain yet; check again soon
+                time.sleep(0.01)
         if state.invalid:
             raise ApiError(
                 409, "BLOB_INVALID", f"blob {blob_id} was voted invalid; it is not stored"
@@ -237,6 +237,17 @@ class NodeService:
                 404, "SLIVER_NOT_FOUND", f"this node has no sliver {index} of blob {blob_id}"
             )
         return data
+
+    def slivers(self, blob_id: BlobId, indices: list[int]) -> dict[int, bytes]:
+        """The stored slivers among `indices` (absent ones are left out, so a reader asks
+        another node for them)."""
+        self._registered(blob_id)
+        found = {}
+        for i in indices:
+            data = self.store.get_sliver(blob_id, i)
+            if data is not None:
+                found[i] = data
+        return found
 
     def confirmation(self, blob_id: BlobId, object_id: str | None) -> dict[str, object]:
         """Sign a certification message once every owned sliver is durably stored."""

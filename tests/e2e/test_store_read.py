@@ -464,3 +464,10 @@ def test_batch_sliver_upload_rejects_bad_frames(
     assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "INVALID_SLIVER"
     r = httpx.put(url, content=b"\0" * (len(own) * (6 + sliver_len) + 1))
     assert r.status_code == 413
+    # batch read: one request for several slivers; those the node lacks are left out
+    got = httpx.get(url, params={"indices": f"{own[0]},{foreign}"})
+    assert got.status_code == 200
+    assert got.content == struct.pack("<HI", own[0], sliver_len) + enc.slivers[own[0]]
+    for bad in ("x", "1,,2", "300"):
+        r = httpx.get(url, params={"indices": bad})
+        assert r.json()["error"]["details"][0]["reason"] == "INVALID_SLIVER_INDEX", bad

@@ -125,3 +125,14 @@ def test_bad_parameters() -> None:
 def test_truncated_source_is_refused() -> None:
     with pytest.raises(InvalidSliver, match="truncated"):
         codec.encode_stream(io.BytesIO(b"abc"), 10, 4, codec.MemorySink(4))
+
+
+def test_sliver_frames_round_trip_and_reject_cut_bodies() -> None:
+    from haulout.protocol.frames import decode_frames, encode_frames
+
+    slivers = {7: b"abc", 0: b"", 255: bytes(range(256))}
+    body = encode_frames(slivers)
+    assert decode_frames(body) == slivers and len(body) == 3 * 6 + 3 + 256
+    for cut in (1, 5, 7, len(body) - 1):
+        with pytest.raises(ValueError):
+            decode_frames(body[:cut])
