@@ -470,4 +470,5 @@ def test_batch_sliver_upload_rejects_bad_frames(
     assert got.content == struct.pack("<HI", own[0], sliver_len) + enc.slivers[own[0]]
     for bad in ("x", "1,,2", "300"):
         r = httpx.get(url, params={"indices": bad})
+        assert r.status_code == 400, bad
         assert r.json()["error"]["details"][0]["reason"] == "INVALID_SLIVER_INDEX", bad
