@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,12 +32,31 @@ class ManualClock:
 
 @dataclass
 class World:
-    """A deployed DevChain: the chain, its deployment, a funded user, the committee."""
+    """A deployed chain (DevChain, or SuiChain on a localnet): the chain, its deployment, a
+    funded user, the committee. `clock` is None where the clock cannot be moved by hand."""
 
-    chain: DevChain
+    chain: Any  # DevChain or SuiChain: both are ChainPorts, DevChain has extra test hooks
     deployment: Deployment
     user: Account
-    clock: ManualClock
+    clock: ManualClock | None
+
+    @property
+    def is_devchain(self) -> bool:
+        return isinstance(self.chain, DevChain)
+
+    def fund(self, address: str, amount: int | None = None) -> None:
+        """Give an address SUI: DevChain's faucet, or the localnet faucet (fixed amount)."""
+        if isinstance(self.chain, DevChain):
+            self.chain.faucet(address, *([amount] if amount is not None else []))
+        else:
+            from haulout.chain.sui import localnet_faucet
+
+            localnet_faucet(address)
+
+    def devchain_only(self, why: str) -> None:
+        """Skip on SuiChain, saying what the test needs that a real network does not offer."""
+        if not self.is_devchain:
+            pytest.skip(f"DevChain only: {why}")
 
     @property
     def committee(self) -> Committee:

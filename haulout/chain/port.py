@@ -100,6 +100,24 @@ class ChainPort(Protocol):
         """Start the next epoch once the current one has run its duration."""
         ...
 
+    def force_advance_epoch(self, admin: Account) -> int:
+        """Admin call (needs the AdminCap): start the next epoch now."""
+        ...
+
+    def split_storage_by_epoch(
+        self, signer: Account, storage_id: str, epoch: int
+    ) -> StorageResource:
+        """Split a Storage at `epoch`; the new one (returned) covers `[epoch, end)`."""
+        ...
+
+    def split_storage_by_size(self, signer: Account, storage_id: str, size: int) -> StorageResource:
+        """Split `size` bytes off a Storage into a new one (returned)."""
+        ...
+
+    def fuse_storage(self, signer: Account, first: str, second: str) -> StorageResource:
+        """Merge `second` into `first` (same epochs, or adjacent epochs and same size)."""
+        ...
+
     def balance(self, address: str) -> int:
         """SUI balance of an address, in MIST."""
         ...

@@ -24,9 +24,10 @@ from haulout.protocol.committee import Committee, Member
 from haulout.protocol.params import encoded_length
 
 from .accounts import Account
-from .errors import ChainError, MoveAbort, ObjectNotFound
+from .errors import ChainError, MoveAbort, ObjectNotFound, ObjectNotOwned
 from .events import ChainEvent, parse_event
 from .objects import BlobObject, NodeInfo, StorageResource, SystemState
+from .sui_ids import attributes_field_id
 from .sui_tx import HauloutTransaction, OwnedRef, SharedRef, publish_transaction
 
 if TYPE_CHECKING:
@@ -129,7 +130,8 @@ class SuiChain:
 
     def _owned(self, object_id: str) -> OwnedRef:
         o = self._object(object_id)
-        return OwnedRef(o.object_id, int(o.version), o.digest)
+        owner = getattr(getattr(o, "owner", None), "address", "") or ""
+        return OwnedRef(o.object_id, int(o.version), o.digest, str(owner))
 
     def _gas(self, signer: Account) -> tuple[OwnedRef, int]:
         from pysui.sui.sui_grpc.pgrpc_requests import GetGas, GetLatestSuiSystemState
@@ -150,6 +152,12 @@ class SuiChain:
     def _execute(self, signer: Account, tx: HauloutTransaction) -> Any:
         from pysui.sui.sui_grpc.pgrpc_requests import ExecuteTransaction
 
+        for ref in tx.owned:  # the same refusal DevChain gives, before paying for a failure
+            if ref.owner and ref.owner != signer.address:
+                raise ObjectNotOwned(
+                    f"object {ref.object_id} is owned by {ref.owner}, not by the sender "
+                    f"{signer.address}; only its owner may use it"
+                )
         gas, price = self._gas(signer)
         data = tx.transaction_data(signer.address, gas, price, GAS_BUDGET)
         executed = self._grpc(
@@ -211,8 +219,18 @@ class SuiChain:
             ),
         )
 
+    def attributes(self, object_id: str) -> dict[str, str]:
+        """A Blob's attributes: the `VecMap<String, String>` in its `b"attributes"` dynamic
+        field, found by its derived id (no field listing); empty when the field is absent."""
+        try:
+            field = self._object(attributes_field_id(object_id))
+        except ObjectNotFound:
+            return {}
+        entries = (_to_py(field.json).get("value") or {}).get("contents") or []
+        return {str(e["key"]): str(e["value"]) for e in entries}
+
     def get_blob(self, object_id: str) -> BlobObject:
-        """A Blob object (attributes are in a dynamic field, not read here)."""
+        """A Blob object with its attributes."""
         o = self._object(object_id)
         if not str(o.object_type).endswith("::blob::Blob"):
             raise ObjectNotFound(f"{object_id} is not a Blob")
@@ -231,6 +249,7 @@ class SuiChain:
             ),
             bool(d["deletable"]),
             owner,
+            self.attributes(object_id),
         )
 
     def get_storage(self, object_id: str) -> StorageResource:
@@ -394,6 +413,28 @@ class SuiChain:
             except ChainError:
                 continue
         raise ChainError("delete_blob returned no Storage")
+
+    def split_storage_by_epoch(
+        self, signer: Account, storage_id: str, epoch: int
+    ) -> StorageResource:
+        tx = self._tx()
+        tx.transfer([tx.split_storage_by_epoch(self._owned(storage_id), epoch)], signer.address)
+        return self.get_storage(
+            self._created(self._execute(signer, tx), "::storage_resource::Storage")
+        )
+
+    def split_storage_by_size(self, signer: Account, storage_id: str, size: int) -> StorageResource:
+        tx = self._tx()
+        tx.transfer([tx.split_storage_by_size(self._owned(storage_id), size)], signer.address)
+        return self.get_storage(
+            self._created(self._execute(signer, tx), "::storage_resource::Storage")
+        )
+
+    def fuse_storage(self, signer: Account, first: str, second: str) -> StorageResource:
+        tx = self._tx()
+        tx.fuse_storage(self._owned(first), self._owned(second))
+        self._execute(signer, tx)
+        return self.get_storage(first)
 
     def burn(self, signer: Account, object_id: str) -> None:
         tx = self._tx()

@@ -16,17 +16,9 @@ from typing import Any
 from pysui.sui.sui_bcs import bcs
 from pysui.sui.sui_common.txn_transaction_builder import ProgrammableTransactionBuilder
 
+from .sui_ids import uleb128 as _uleb
+
 CLOCK_ID = "0x6"
-
-
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 class Pure:
@@ -84,6 +76,7 @@ class OwnedRef:
     object_id: str
     version: int
     digest: str  # base58
+    owner: str = ""  # the owning address when known (checked before sending; not in the BCS)
 
 
 @dataclass(frozen=True)
@@ -121,6 +114,7 @@ class HauloutTransaction:
         # inputs are deduplicated below, since Sui rejects the same object given twice.
         self.ptb = ProgrammableTransactionBuilder(compress_inputs=False)
         self._objects: dict[str, bcs.Argument] = {}
+        self.owned: list[OwnedRef] = []
 
     def pure(self, data: bytes) -> bcs.Argument:
         """A pure input."""
@@ -130,6 +124,8 @@ class HauloutTransaction:
         """An object input (deduplicated)."""
         if ref.object_id not in self._objects:
             self._objects[ref.object_id] = self.ptb.input_obj(*_object_arg(ref))
+            if isinstance(ref, OwnedRef):
+                self.owned.append(ref)
         return self._objects[ref.object_id]
 
     def call(self, module: str, function: str, args: list[Any], results: int = 1) -> Any:
@@ -247,6 +243,22 @@ class HauloutTransaction:
                 self.pure(Pure.bytes_(message)),
             ],
         )
+
+    def split_storage_by_epoch(self, storage: OwnedRef, epoch: int) -> bcs.Argument:
+        """`storage_resource::split_by_epoch`: the returned Storage covers `[epoch, end)`."""
+        return self.call(
+            "storage_resource", "split_by_epoch", [self.obj(storage), self.pure(Pure.u32(epoch))]
+        )
+
+    def split_storage_by_size(self, storage: OwnedRef, size: int) -> bcs.Argument:
+        """`storage_resource::split_by_size`: the returned Storage holds `size` bytes."""
+        return self.call(
+            "storage_resource", "split_by_size", [self.obj(storage), self.pure(Pure.u64(size))]
+        )
+
+    def fuse_storage(self, first: OwnedRef, second: OwnedRef) -> None:
+        """`storage_resource::fuse`: `second` is consumed into `first`."""
+        self.call("storage_resource", "fuse", [self.obj(first), self.obj(second)])
 
     def advance_epoch(self, system: SharedRef) -> None:
         self.call(

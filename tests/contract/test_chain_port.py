@@ -1,4 +1,7 @@
-"""The chain port's contract, run against DevChain (and SuiChain when HAULOUT_SUI_RPC is set).
+"""The chain port's contract, one suite for both adapters: every test runs against DevChain,
+and against SuiChain when HAULOUT_SUI_RPC points at a localnet (see conftest.py). Tests that
+need what only DevChain offers (a hand-moved clock, raw transaction bytes, several processes
+on one ledger file, exact faucet amounts) say so when they skip on Sui.
 
 Every bad input is rejected with the right typed error and leaves no trace.
 """
@@ -106,7 +109,7 @@ def test_deletable_certificate_names_the_object(world: World) -> None:
 def test_unknown_and_foreign_objects_are_refused(world: World) -> None:
     blob = register(world, b"mine")
     stranger = Account.generate()
-    world.chain.faucet(stranger.address)
+    world.fund(stranger.address)
     before = snapshot(world)
     with pytest.raises(ObjectNotOwned, match="only its owner"):
         world.chain.set_attribute(stranger, blob.id, "k", "v")
@@ -120,8 +123,9 @@ def test_unknown_and_foreign_objects_are_refused(world: World) -> None:
 
 
 def test_insufficient_payment_changes_nothing(world: World) -> None:
+    world.devchain_only("funds an account with exactly 10 MIST")
     poor = Account.generate()
-    world.chain.faucet(poor.address, 10)
+    world.fund(poor.address, 10)
     before = snapshot(world)
     with pytest.raises(MoveAbort, match="EInsufficientPayment"):
         world.chain.reserve_space(poor, 5 << 20, 2)
@@ -129,6 +133,7 @@ def test_insufficient_payment_changes_nothing(world: World) -> None:
 
 
 def test_tampered_transaction_signature(world: World) -> None:
+    world.devchain_only("edits DevChain's signed transaction bytes (a Sui fullnode checks its own)")
     tx, sig = world.chain.build(
         world.user, [call("system::reserve_space", obj(world.chain.system_id), pure(1000), pure(1))]
     )
@@ -222,6 +227,8 @@ def test_storage_split_and_fuse_numbers(world: World) -> None:
 
 
 def test_epochs_follow_the_clock(world: World) -> None:
+    world.devchain_only("moves the clock by an hour")
+    assert world.clock is not None
     with pytest.raises(MoveAbort, match="EEpochNotOver"):
         world.chain.advance_epoch(world.user)
     world.clock.ms += 3_600_000
@@ -229,8 +236,9 @@ def test_epochs_follow_the_clock(world: World) -> None:
     assert isinstance(world.chain.events()[-1].event, EpochAdvanced)
 
 
-def test_capacity_is_enforced_per_epoch(tmp_path: Path) -> None:
-    w = make_world(tmp_path, total_capacity=3 << 20)
+def test_capacity_is_enforced_per_epoch(world: World, tmp_path: Path) -> None:
+    world.devchain_only("deploys a System with a 3 MiB capacity")
+    w = make_world(tmp_path / "small", total_capacity=3 << 20)
     w.chain.reserve_space(w.user, 2 << 20, 2)
     with pytest.raises(MoveAbort, match="EStorageExceeded"):
         w.chain.reserve_space(w.user, 2 << 20, 1)
@@ -263,6 +271,7 @@ def _reserve_many(ledger: str, seed: str, count: int) -> None:
 
 
 def test_concurrent_writers_in_several_processes_lose_nothing(world: World) -> None:
+    world.devchain_only("several processes share one DevChain ledger file")
     seeds = []
     for _ in range(4):
         a = Account.generate()

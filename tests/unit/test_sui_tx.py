@@ -119,6 +119,34 @@ def test_committee_and_node_registration_values() -> None:
     assert pure_bytes(inputs, com[3]) == b"\x02\x02\x00\x00\x01\x00\x01\x02\x00"
 
 
+def test_storage_split_returns_a_new_object_and_fuse_consumes_one() -> None:
+    tx = HauloutTransaction(PACKAGE)
+    storage = OwnedRef("0x" + "77" * 32, 3, DIGEST)
+    other = OwnedRef("0x" + "88" * 32, 4, DIGEST)
+    late = tx.split_storage_by_epoch(storage, 4)
+    part = tx.split_storage_by_size(storage, 3000)
+    tx.transfer([late, part], SENDER.address)
+    tx.fuse_storage(storage, other)
+    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    calls = [(c.value.Module, c.value.Function) for c in cmds if c.enum_name == "MoveCall"]
+    assert calls == [
+        ("storage_resource", "split_by_epoch"),
+        ("storage_resource", "split_by_size"),
+        ("storage_resource", "fuse"),
+    ]
+    by_epoch, by_size, transfer, fuse = (c.value for c in cmds)
+    assert object_kind(inputs, by_epoch.Arguments[0]) == (
+        "ImmOrOwnedObject",
+        storage.object_id,
+        None,
+    )
+    assert by_size.Arguments[0].value == by_epoch.Arguments[0].value  # one input, used thrice
+    assert struct.unpack("<I", pure_bytes(inputs, by_epoch.Arguments[1]))[0] == 4
+    assert struct.unpack("<Q", pure_bytes(inputs, by_size.Arguments[1]))[0] == 3000
+    assert [a.enum_name for a in transfer.Objects] == ["Result", "Result"]
+    assert object_kind(inputs, fuse.Arguments[1]) == ("ImmOrOwnedObject", other.object_id, None)
+
+
 def test_signature_is_a_sui_ed25519_intent_signature() -> None:
     tx = HauloutTransaction(PACKAGE)
     tx.advance_epoch(SYSTEM)
@@ -135,3 +163,31 @@ def test_publish_transfers_the_upgrade_cap() -> None:
     _, cmds = commands(data)
     assert [c.enum_name for c in cmds] == ["Publish", "TransferObjects"]
     assert [bytes(m) for m in cmds[0].value.Modules] == [b"\x01\x02"]
+
+
+def test_dynamic_field_ids_match_the_typescript_sdk() -> None:
+    """Vectors computed with @mysten/sui 1.45.2 `deriveDynamicFieldID`."""
+    import json
+    import struct
+    from pathlib import Path
+
+    from haulout.chain.sui_ids import (
+        TYPE_TAG_U64,
+        TYPE_TAG_VECTOR_U8,
+        attributes_field_id,
+        bcs_bytes,
+        dynamic_field_id,
+    )
+
+    vectors = json.loads(
+        (Path(__file__).parents[1] / "vectors" / "dynamic_fields.json").read_text()
+    )
+    assert len(vectors) == 6
+    for v in vectors:
+        if v["key_type"] == "u64":
+            got = dynamic_field_id(v["parent"], struct.pack("<Q", v["key_u64"]), TYPE_TAG_U64)
+        else:
+            key = bcs_bytes(v["key_utf8"].encode())
+            got = dynamic_field_id(v["parent"], key, TYPE_TAG_VECTOR_U8)
+            assert attributes_field_id(v["parent"]) == got
+        assert got == v["field_id"], v
