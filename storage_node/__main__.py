@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -10,12 +11,15 @@ import uvicorn
 
 from haulout import logs
 from haulout.deployment import Deployment
+from haulout.logs import event
 from haulout.settings import NodeSettings
 
 from .app import create_app
 from .registry import Registry
 from .service import NodeService
 from .store import SliverStore
+
+log = logging.getLogger("haulout.node")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,9 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     dep = Deployment.load(settings.deployment)
     node = dep.nodes[settings.index]
     data_dir = Path(settings.data_dir or Path(settings.deployment).parent / "nodes" / node.name)
+    store = SliverStore(data_dir / "slivers")
+    if store.discarded:
+        event(log, "discarded unfinished writes", files=store.discarded)
     service = NodeService(
         dep.chain_port(),
-        SliverStore(data_dir / "slivers"),
+        store,
         Registry(data_dir / "registry.sqlite"),
         node.bls,
         node.node_id,

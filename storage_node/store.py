@@ -61,6 +61,16 @@ class SliverStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.discarded = self.sweep_temporaries()
+
+    def sweep_temporaries(self) -> int:
+        """Remove temporary files a crash left behind (writes that were never committed, so
+        never confirmed); called at start, before this process writes anything."""
+        count = 0
+        for tmp in self.root.glob("*/.*.tmp"):
+            tmp.unlink(missing_ok=True)
+            count += 1
+        return count
 
     def _dir(self, blob_id: BlobId) -> Path:
         return self.root / str(blob_id)
