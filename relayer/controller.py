@@ -208,7 +208,8 @@ class StoreController:
         send_object_to: str | None,
         declared_size: int | None = None,
     ) -> dict[str, Any]:
-        """The whole flow for one upload; the work directory is removed whatever happens.
+        """The whole flow for one upload. The work directory is removed whatever happens: at
+        once, or when the nodes still being served after certification have their slivers.
 
         `declared_size` is the request's Content-Length, when it has one."""
         started = time.perf_counter()

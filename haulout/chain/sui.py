@@ -13,6 +13,7 @@ localnet tests in tests/contract/test_sui_localnet.py run when HAULOUT_SUI_RPC i
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,28 @@ def _to_py(value: Any) -> Any:
         return json.loads(value.to_json())
     except Exception:
         return value.to_dict() if hasattr(value, "to_dict") else value
+
+
+def _vec_u8(value: Any) -> bytes:
+    """A Move `vector<u8>` from Sui's JSON view, which renders byte vectors as Base64 (a list
+    of numbers and `0x` hex are accepted too)."""
+    if isinstance(value, list):
+        return bytes(value)
+    text = str(value)
+    if text.startswith("0x"):
+        return bytes.fromhex(text[2:])
+    return base64.b64decode(text)
+
+
+BYTE_FIELDS = {"NodeRegistered": ("public_key",)}
+"""Event fields that are `vector<u8>` in Move; the typed events carry them as hex text, the
+form DevChain emits, so both adapters produce equal events."""
+
+
+def _event_fields(name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    for key in BYTE_FIELDS.get(name, ()):
+        fields[key] = _vec_u8(fields[key]).hex()
+    return fields
 
 
 class SuiChain:
@@ -192,9 +215,7 @@ class SuiChain:
                 m["node_id"],
                 nodes[m["node_id"]]["name"],
                 nodes[m["node_id"]]["url"],
-                bytes(m["public_key"])
-                if isinstance(m["public_key"], list)
-                else bytes.fromhex(m["public_key"].removeprefix("0x")),
+                _vec_u8(m["public_key"]),
                 tuple(int(s) for s in m["shards"]),
             )
             for m in d["committee"]["members"]
@@ -307,7 +328,7 @@ class SuiChain:
                             str(tx.digest),
                             str(ev.sender),
                             ts,
-                            parse_event(name, _to_py(ev.json)),
+                            parse_event(name, _event_fields(name, _to_py(ev.json))),
                         )
                     )
                     if len(out) >= limit:

@@ -191,3 +191,25 @@ def test_dynamic_field_ids_match_the_typescript_sdk() -> None:
             got = dynamic_field_id(v["parent"], key, TYPE_TAG_VECTOR_U8)
             assert attributes_field_id(v["parent"]) == got
         assert got == v["field_id"], v
+
+
+def test_sui_json_byte_vectors_give_the_same_events_as_devchain() -> None:
+    """Sui's JSON view renders `vector<u8>` as Base64; DevChain's events carry hex."""
+    import base64
+
+    from haulout.chain.events import parse_event
+    from haulout.chain.sui import _event_fields, _vec_u8
+
+    key = bytes(range(48))
+    assert _vec_u8(base64.b64encode(key).decode()) == key
+    assert _vec_u8(list(key)) == key and _vec_u8("0x" + key.hex()) == key
+    sui = {
+        "node_id": "0x" + "01" * 32,
+        "name": "n",
+        "url": "u",
+        "public_key": base64.b64encode(key).decode(),
+    }
+    dev = {**sui, "public_key": key.hex()}
+    assert parse_event("NodeRegistered", _event_fields("NodeRegistered", sui)) == parse_event(
+        "NodeRegistered", dev
+    )
