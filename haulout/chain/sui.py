@@ -236,7 +236,8 @@ class SuiChain:
             int(d["write_price"]),
             int(d["max_epochs_ahead"]),
             tuple(
-                NodeInfo(k, v["name"], v["url"], b"", v["node_address"]) for k, v in nodes.items()
+                NodeInfo(k, v["name"], v["url"], _vec_u8(v["public_key"]), v["node_address"])
+                for k, v in nodes.items()
             ),
         )
 
