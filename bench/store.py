@@ -89,11 +89,20 @@ def main() -> None:
                         fh.write(os.urandom(1 << 20))
                 pid = system.procs["relayer"].pid
                 t = time.perf_counter()
-                client.store_file(src)
+                big = client.store_file(src)
                 dt = time.perf_counter() - t
                 system.settle(120)  # before the next measurement
                 print(
                     f"{a.big_mib} MiB upload: {a.big_mib / dt:.1f} MiB/s, relayer peak RSS {peak_rss_mib(pid)} MiB (target < 512 MiB)",
+                    flush=True,
+                )
+                t = time.perf_counter()
+                got = sum(len(c) for c in client.read_stream(big.blob_id))
+                dt = time.perf_counter() - t
+                assert got == a.big_mib << 20
+                print(
+                    f"{a.big_mib} MiB read (streamed): {a.big_mib / dt:.1f} MiB/s, relayer peak RSS "
+                    f"{peak_rss_mib(pid)} MiB over upload and read",
                     flush=True,
                 )
             for mib in (int(s) for s in a.sizes.split(",")):

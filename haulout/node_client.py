@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from haulout.protocol.blob_id import BlobId
-from haulout.protocol.frames import decode_frames, frame_header
+from haulout.protocol.frames import FrameParser, FrameSink, decode_frames, frame_header
 
 
 class NodeError(Exception):
@@ -136,6 +136,27 @@ class NodeClient:
             return decode_frames(resp.content)
         except ValueError as exc:
             raise NodeError(self.url, f"malformed batch of slivers: {exc}") from exc
+
+    async def stream_slivers(self, blob_id: BlobId, indices: list[int], sink: FrameSink) -> None:
+        """Like `get_slivers`, but the answer's frames are handed to `sink` as they arrive
+        (large slivers never sit in memory); one attempt, the reader asks elsewhere."""
+        params = {"indices": ",".join(map(str, indices))}
+        try:
+            async with self.client.stream(
+                "GET", f"{self.url}/v1/blobs/{blob_id}/slivers", params=params
+            ) as resp:
+                if resp.status_code >= 400:
+                    await resp.aread()
+                    _raise_for(resp)
+                parser = FrameParser(sink)
+                async for chunk in resp.aiter_raw():
+                    parser.feed(chunk)
+        except httpx.HTTPError as exc:
+            raise NodeError(self.url, f"{type(exc).__name__}: {exc}") from exc
+        if missing := parser.inside_frame:
+            raise NodeError(
+                self.url, f"the batch of slivers was cut short ({missing} bytes missing)"
+            )
 
     async def get_sliver(self, blob_id: BlobId, index: int) -> bytes:
         """One sliver."""

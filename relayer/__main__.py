@@ -43,7 +43,15 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         settings.uploads_per_node,
         settings.memory_limit,
     )
-    reader = BlobReader(chain, index, http, settings.read_cache_bytes, verdicts)
+    reader = BlobReader(
+        chain,
+        index,
+        http,
+        settings.read_cache_bytes,
+        verdicts,
+        memory_limit=settings.memory_limit,
+        spool_dir=Path(settings.spool_dir),
+    )
     app = create_app(chain, controller, reader, settings.auth_token, settings.default_epochs)
 
     @asynccontextmanager

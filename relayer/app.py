@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from haulout.chain.port import ChainPort
@@ -136,18 +137,34 @@ def create_app(
         if request.headers.get("if-none-match", "").strip('"') == str(blob_id):
             await run_in_threadpool(reader.require_live, blob_id)
             return Response(status_code=304, headers={"etag": f'"{blob_id}"'})
-        data = await reader.read(blob_id, strict=_strict(request))
-        headers = _headers(blob_id, len(data), attributes)
+        blob = await reader.read(blob_id, strict=_strict(request))
+        headers = _headers(blob_id, blob.size, attributes)
         media = headers.pop("content-type", "application/octet-stream")
-        status, body = 200, data
-        if (rng := request.headers.get("range")) and data:
-            start, end = _byte_range(rng, len(data))
-            body, status = data[start:end], 206
-            headers["content-range"] = f"bytes {start}-{end - 1}/{len(data)}"
+        status, start, end = 200, 0, blob.size
+        try:
+            if (rng := request.headers.get("range")) and blob.size:
+                start, end = _byte_range(rng, blob.size)
+                status = 206
+                headers["content-range"] = f"bytes {start}-{end - 1}/{blob.size}"
+        except ApiError:
+            blob.discard()
+            raise
         if request.method == "HEAD":
-            headers["content-length"] = str(len(body))
+            blob.discard()
+            headers["content-length"] = str(end - start)
             return Response(status_code=status, headers=headers, media_type=media)
-        return Response(body, status_code=status, headers=headers, media_type=media)
+        if blob.data is not None:
+            return Response(
+                blob.data[start:end], status_code=status, headers=headers, media_type=media
+            )
+        headers["content-length"] = str(end - start)
+        return StreamingResponse(  # a large blob, from its temporary file
+            blob.chunks(start, end),
+            status_code=status,
+            headers=headers,
+            media_type=media,
+            background=BackgroundTask(blob.discard),
+        )
 
     @app.api_route("/v1/blobs/{blob_id}", methods=["GET", "HEAD"])
     async def read_blob(blob_id: str, request: Request) -> Response:

@@ -1,6 +1,9 @@
 """The read flow: find metadata → fetch and verify `k` slivers (primaries first) → decode →
 check the encoding is consistent, unless that is already known (see `relayer.verdicts`).
-Decoded blobs are cached (bounded by bytes).
+
+Blobs up to `memory_limit` are read in memory and cached (bounded by bytes); larger ones go
+through files (slivers streamed to disk with their hashes checked on the way, the blob
+decoded to a temporary file served and then removed), so a read's memory stays bounded.
 """
 
 from __future__ import annotations
@@ -8,8 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import shutil
+import tempfile
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +30,7 @@ from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InconsistentEncoding, InvalidMetadata, InvalidSliver
+from haulout.protocol.hashing import hasher
 from haulout.protocol.metadata import BlobMetadata
 
 from .index import BlobIndex
@@ -43,6 +52,77 @@ class ReadStats:
     consistency_known: int = 0
 
 
+@dataclass
+class ReadBlob:
+    """A verified blob: its bytes in memory, or a temporary file removed by `discard`."""
+
+    size: int
+    data: bytes | None = None
+    path: Path | None = None
+    workdir: Path | None = field(default=None, repr=False)
+
+    def chunks(self, start: int, end: int, piece: int = 1 << 20) -> Iterator[bytes]:
+        """Bytes `[start, end)` in pieces; the temporary file goes once they are read."""
+        try:
+            if self.data is not None:
+                for pos in range(start, end, piece):
+                    yield self.data[pos : min(pos + piece, end)]
+                return
+            assert self.path is not None
+            with open(self.path, "rb") as fh:
+                fh.seek(start)
+                left = end - start
+                while left > 0 and (chunk := fh.read(min(piece, left))):
+                    left -= len(chunk)
+                    yield chunk
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the temporary files, if any (idempotent)."""
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+
+class _SliverFiles:
+    """Receives a node's frames into one file per sliver, hashing on the way; keeps the
+    slivers that match the metadata (a `FrameSink`)."""
+
+    def __init__(self, reader: BlobReader, blob_id: BlobId, meta: BlobMetadata, root: Path):
+        self.reader, self.blob_id, self.meta, self.root = reader, blob_id, meta, root
+        self.good: dict[int, Path] = {}
+        self.failures: list[str] = []
+        self.index, self.hash = -1, hasher()
+        self.fh: BinaryIO | None = None
+
+    def start(self, index: int, size: int) -> None:
+        if not 0 <= index < self.meta.n_shards or size != self.meta.params.sliver_len:
+            raise ValueError(f"frame for sliver {index} of {size} bytes does not fit this blob")
+        self.index, self.hash = index, hasher()
+        self.fh = open(self.root / f"{index}.sliver", "wb")  # noqa: SIM115 - closed in end()
+
+    def data(self, piece: memoryview) -> None:
+        assert self.fh is not None
+        self.fh.write(piece)
+        self.hash.update(piece)
+
+    def end(self) -> None:
+        assert self.fh is not None
+        self.fh.close()
+        self.fh = None
+        path = self.root / f"{self.index}.sliver"
+        if self.hash.digest() == self.meta.sliver_hashes[self.index]:
+            self.good[self.index] = path
+            return
+        path.unlink(missing_ok=True)
+        why = (
+            f"sliver {self.index} does not match its hash in the metadata; it is corrupt or forged"
+        )
+        self.reader.rejected(self.blob_id, self.index, why)
+        self.failures.append(why)
+
+
 class BlobReader:
     """Reads blobs from the committee."""
 
@@ -54,9 +134,12 @@ class BlobReader:
         cache_bytes: int,
         verdicts: ConsistencyVerdicts,
         retries: int = 2,
+        memory_limit: int = 32 << 20,
+        spool_dir: Path | None = None,
     ) -> None:
         self.chain, self.index, self.http = chain, index, http
         self.verdicts = verdicts
+        self.memory_limit, self.spool_dir = memory_limit, spool_dir
         self.cache: OrderedDict[BlobId, bytes] = OrderedDict()
         self.cache_bytes, self.retries = cache_bytes, retries
         self.stats = ReadStats()
@@ -73,25 +156,29 @@ class BlobReader:
                 f"blob {blob_id} is not stored: it was never certified, or it was deleted or has expired",
             )
 
-    async def read(self, blob_id: BlobId, strict: bool = False) -> bytes:
-        """The blob's bytes, verified. The full consistency check runs when `strict` or when
-        the blob is not yet known to be consistent."""
+    async def read(self, blob_id: BlobId, strict: bool = False) -> ReadBlob:
+        """The blob, verified. The full consistency check runs when `strict` or when the blob
+        is not yet known to be consistent; an inconsistent blob raises before any byte is
+        returned."""
         await run_in_threadpool(self.require_live, blob_id)
         if blob_id in self.cache and not strict:
             self.cache.move_to_end(blob_id)
             self.stats.cache_hits += 1
-            return self.cache[blob_id]
+            data = self.cache[blob_id]
+            return ReadBlob(len(data), data=data)
         committee = (await run_in_threadpool(self.chain.system)).require_committee()
         nodes = [NodeClient(m.url, self.http, self.retries) for m in committee.members]
         metadata = await self.metadata(blob_id, nodes)
-        slivers = await self.slivers(blob_id, metadata, committee, nodes)
         check = strict or not self.verdicts.known(blob_id)
+        workdir = None
+        if metadata.size > self.memory_limit:
+            workdir = Path(tempfile.mkdtemp(prefix="read-", dir=self.spool_dir))
         try:
-            data = await run_in_threadpool(
-                lambda: b"".join(codec.decode_stream(metadata, slivers, verify_consistency=check))
-            )
-        except InconsistentEncoding:
-            self.stats.inconsistent += 1
+            slivers = await self.slivers(blob_id, metadata, committee, nodes, workdir)
+            blob = await run_in_threadpool(self._decode, metadata, slivers, check, workdir)
+        except BaseException:
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
             raise
         if check:
             self.stats.consistency_checks += 1
@@ -99,9 +186,43 @@ class BlobReader:
         else:
             self.stats.consistency_known += 1
         self.stats.reads += 1
-        self.stats.read_bytes += len(data)
-        self._remember(blob_id, data)
-        return data
+        self.stats.read_bytes += blob.size
+        if blob.data is not None:
+            self._remember(blob_id, blob.data)
+        return blob
+
+    def _decode(
+        self,
+        meta: BlobMetadata,
+        slivers: dict[int, bytes] | dict[int, Path],
+        check: bool,
+        workdir: Path | None,
+    ) -> ReadBlob:
+        """Decode in memory, or from sliver files into `workdir/blob`."""
+        files: list[BinaryIO] = []
+        try:
+            sources: dict[int, bytes | BinaryIO] = {}
+            for i, s in slivers.items():
+                if isinstance(s, Path):
+                    files.append(open(s, "rb"))  # noqa: SIM115 - closed below
+                    sources[i] = files[-1]
+                else:
+                    sources[i] = s
+            stripes = codec.decode_stream(meta, sources, verify_consistency=check)
+            try:
+                if workdir is None:
+                    return ReadBlob(meta.size, data=b"".join(stripes))
+                out = workdir / "blob"
+                with open(out, "wb") as fh:
+                    for stripe in stripes:
+                        fh.write(stripe)
+                return ReadBlob(meta.size, path=out, workdir=workdir)
+            except InconsistentEncoding:
+                self.stats.inconsistent += 1
+                raise
+        finally:
+            for f in files:
+                f.close()
 
     def _remember(self, blob_id: BlobId, data: bytes) -> None:
         if len(data) > self.cache_bytes // 4:
@@ -127,15 +248,21 @@ class BlobReader:
         )
 
     async def slivers(
-        self, blob_id: BlobId, meta: BlobMetadata, committee: Committee, nodes: list[NodeClient]
-    ) -> dict[int, bytes]:
-        """`k` verified slivers, primaries first, asking further nodes while some fail.
+        self,
+        blob_id: BlobId,
+        meta: BlobMetadata,
+        committee: Committee,
+        nodes: list[NodeClient],
+        workdir: Path | None = None,
+    ) -> dict[int, bytes] | dict[int, Path]:
+        """`k` verified slivers, primaries first, asking further nodes while some fail: in
+        memory, or streamed into files under `workdir`.
 
         Each wave asks every node for all its wanted slivers in one request, so a read costs
         a request per node, not per sliver."""
         k, n = meta.params.k, meta.n_shards
         order = list(range(k)) + random.sample(range(k, n), n - k)
-        good: dict[int, bytes] = {}
+        good: dict[int, bytes | Path] = {}
         failures: list[str] = []
         pos = 0
         while len(good) < k and pos < n:
@@ -145,16 +272,25 @@ class BlobReader:
             for i in wave:
                 by_node.setdefault(committee.member_for_sliver(i, int(blob_id)), []).append(i)
 
-            async def fetch(position: int, indices: list[int]) -> dict[int, bytes]:
+            async def fetch(position: int, indices: list[int]) -> dict[int, bytes | Path]:
+                node = nodes[position]
                 try:
-                    got = await nodes[position].get_slivers(blob_id, indices)
-                except NodeError as exc:
+                    if workdir is None:
+                        got = await node.get_slivers(blob_id, indices)
+                        found: dict[int, bytes | Path] = dict(
+                            await run_in_threadpool(self._verified, blob_id, meta, got, failures)
+                        )
+                    else:
+                        files = _SliverFiles(self, blob_id, meta, workdir)
+                        await node.stream_slivers(blob_id, indices, files)
+                        failures.extend(files.failures)
+                        found = dict(files.good)
+                except (NodeError, ValueError) as exc:
                     failures.append(str(exc))
                     return {}
-                missing = [i for i in indices if i not in got]
-                if missing:
-                    failures.append(f"{nodes[position].url} lacks slivers {missing}")
-                return await run_in_threadpool(self._verified, blob_id, meta, got, failures)
+                if missing := [i for i in indices if i not in found]:
+                    failures.append(f"{node.url} gave no valid sliver {missing}")
+                return found
 
             for batch in await asyncio.gather(*(fetch(p, ix) for p, ix in by_node.items())):
                 good.update(batch)
@@ -165,7 +301,12 @@ class BlobReader:
                 f"only {len(good)} of the {k} slivers needed to rebuild {blob_id} could be fetched and verified; "
                 f"errors: {'; '.join(failures[:5])}",
             )
-        return dict(sorted(good.items())[:k])
+        return dict(sorted(good.items())[:k])  # type: ignore[return-value]
+
+    def rejected(self, blob_id: BlobId, index: int, why: str) -> None:
+        """Count and log a sliver that failed its hash."""
+        self.stats.slivers_rejected += 1
+        event(log, "sliver rejected", blob_id=str(blob_id), index=index, error=why)
 
     def _verified(
         self, blob_id: BlobId, meta: BlobMetadata, got: dict[int, bytes], failures: list[str]
@@ -177,7 +318,6 @@ class BlobReader:
                 meta.check_sliver(i, data)
                 ok[i] = data
             except InvalidSliver as exc:
-                self.stats.slivers_rejected += 1
-                event(log, "sliver rejected", blob_id=str(blob_id), index=i, error=str(exc))
+                self.rejected(blob_id, i, str(exc))
                 failures.append(str(exc))
         return ok

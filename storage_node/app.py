@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
 from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId
-from haulout.protocol.frames import FRAME_HEADER, encode_frames
+from haulout.protocol.frames import FRAME_HEADER, encode_frames, frame_header
 from haulout.protocol.params import MAX_SHARDS
 
 from .batch import BatchReceiver
 from .service import NodeService
 
 MAX_METADATA = 16 + 32 * MAX_SHARDS
+
+
+STREAM_ABOVE = 4 << 20
+"""Batch reads larger than this are streamed from the sliver files, not built in memory."""
+
+
+def _stream_frames(files: dict[int, Path], sizes: dict[int, int]) -> Iterator[bytes]:
+    for i in sorted(files):
+        yield frame_header(i, sizes[i])
+        with open(files[i], "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                yield chunk
 
 
 def create_app(service: NodeService) -> FastAPI:
@@ -88,8 +103,17 @@ def create_app(service: NodeService) -> FastAPI:
             raise ApiError(
                 400, "INVALID_SLIVER_INDEX", f"at most {MAX_SHARDS} indices in 0..{MAX_SHARDS - 1}"
             )
-        found = await run_in_threadpool(service.slivers, bid, wanted)
-        return Response(encode_frames(found), media_type="application/octet-stream")
+        files = await run_in_threadpool(service.sliver_files, bid, wanted)
+        sizes = {i: p.stat().st_size for i, p in files.items()}
+        total = sum(FRAME_HEADER + n for n in sizes.values())
+        if total <= STREAM_ABOVE:
+            found = await run_in_threadpool(service.slivers, bid, list(files))
+            return Response(encode_frames(found), media_type="application/octet-stream")
+        return StreamingResponse(
+            _stream_frames(files, sizes),
+            media_type="application/octet-stream",
+            headers={"content-length": str(total)},
+        )
 
     @app.get("/v1/blobs/{blob_id}/slivers/{index}")
     async def get_sliver(blob_id: str, index: int) -> Response:

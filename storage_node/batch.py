@@ -9,14 +9,13 @@ node answers only for what is on disk and pays one directory sync per batch, not
 
 from __future__ import annotations
 
-import struct
 from collections.abc import AsyncIterator
 
 from starlette.concurrency import run_in_threadpool
 
 from haulout.http_errors import ApiError
 from haulout.protocol.blob_id import BlobId
-from haulout.protocol.frames import FRAME_HEADER
+from haulout.protocol.frames import FRAME_HEADER, FrameParser
 from haulout.protocol.hashing import hasher
 from haulout.protocol.metadata import BlobMetadata
 
@@ -32,9 +31,8 @@ class BatchReceiver:
     ) -> None:
         self.service, self.blob_id, self.meta, self.owned = service, blob_id, meta, owned
         self.limit = len(owned) * (FRAME_HEADER + meta.params.sliver_len)
-        self.header = bytearray()
+        self.parser = FrameParser(self)
         self.index = -1
-        self.remaining = 0
         self.current: PendingFile | None = None
         self.hash = hasher()
         self.verified: list[tuple[int, PendingFile]] = []
@@ -53,13 +51,12 @@ class BatchReceiver:
                         f"the batch exceeds {self.limit} bytes ({len(self.owned)} slivers of "
                         f"{self.meta.params.sliver_len})",
                     )
-                self._feed(memoryview(chunk))
-            if self.header or self.current is not None:
-                left = len(self.header) if self.current is None else self.remaining
+                self.parser.feed(chunk)
+            if left := self.parser.inside_frame:
                 raise ApiError(
                     400,
                     "TRUNCATED_BATCH",
-                    f"the batch ended inside a frame ({left} bytes missing or left over); resend it",
+                    f"the batch ended inside a frame ({left} bytes missing); resend it",
                 )
         finally:
             if self.current is not None:
@@ -68,25 +65,8 @@ class BatchReceiver:
             await run_in_threadpool(self._commit)
         return [i for i, _ in self.verified]
 
-    def _feed(self, view: memoryview) -> None:
-        while view:
-            if self.current is None:
-                need = FRAME_HEADER - len(self.header)
-                self.header += view[:need]
-                view = view[need:]
-                if len(self.header) == FRAME_HEADER:
-                    self._start(*struct.unpack("<HI", self.header))
-                    self.header.clear()
-                continue
-            piece = view[: self.remaining]
-            view = view[len(piece) :]
-            self.current.write(piece)
-            self.hash.update(piece)
-            self.remaining -= len(piece)
-            if self.remaining == 0:
-                self._finish()
-
-    def _start(self, index: int, size: int) -> None:
+    def start(self, index: int, size: int) -> None:
+        """A frame begins: check its size and shard, open a pending file."""
         expected = self.meta.params.sliver_len
         if size != expected:
             raise ApiError(
@@ -95,11 +75,18 @@ class BatchReceiver:
                 f"frame for sliver {index} declares {size} bytes; this blob's slivers are {expected}",
             )
         self.service.check_sliver_index(self.blob_id, index, self.meta, self.owned)
-        self.index, self.remaining = index, size
+        self.index = index
         self.hash = hasher()
         self.current = self.service.store.pending_sliver(self.blob_id, index)
 
-    def _finish(self) -> None:
+    def data(self, piece: memoryview) -> None:
+        """Sliver bytes: to the pending file and the running hash."""
+        assert self.current is not None
+        self.current.write(piece)
+        self.hash.update(piece)
+
+    def end(self) -> None:
+        """A frame is complete: keep the sliver if it matches the metadata."""
         assert self.current is not None
         pending, self.current = self.current, None
         if self.hash.digest() != self.meta.sliver_hashes[self.index]:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError
@@ -237,6 +238,12 @@ class NodeService:
                 404, "SLIVER_NOT_FOUND", f"this node has no sliver {index} of blob {blob_id}"
             )
         return data
+
+    def sliver_files(self, blob_id: BlobId, indices: list[int]) -> dict[int, Path]:
+        """Where the stored slivers among `indices` are (absent ones are left out)."""
+        self._registered(blob_id)
+        paths = {i: self.store.sliver_path(blob_id, i) for i in indices}
+        return {i: p for i, p in paths.items() if p.exists()}
 
     def slivers(self, blob_id: BlobId, indices: list[int]) -> dict[int, bytes]:
         """The stored slivers among `indices` (absent ones are left out, so a reader asks

@@ -229,6 +229,32 @@ def test_corrupted_sliver_is_detected_and_read_still_correct(
     assert metric(system.relayer_url, "haulout_relayer_slivers_rejected") == before + 1
 
 
+def test_large_blob_reads_go_through_files_and_leave_nothing_behind(
+    system: LocalSystem, client: HauloutClient, deployment: Deployment
+) -> None:
+    """Above the relayer's memory limit (32 MiB) slivers are streamed to files, checked on
+    the way (a corrupted one is refused), and the decoded blob is served from a file that is
+    removed afterwards; Range and HEAD work the same."""
+    data = os.urandom(40 << 20)
+    stored = client.store(data)
+    system.settle()
+    bid = BlobId.parse(stored.blob_id)
+    committee = DevChain(deployment.ledger).system().require_committee()
+    owner = committee.member_for_sliver(1, int(bid))
+    path = system.workdir / "nodes" / deployment.nodes[owner].name / "slivers" / str(bid)
+    raw = bytearray((path / "1.sliver").read_bytes())
+    raw[-1] ^= 0x01
+    (path / "1.sliver").write_bytes(bytes(raw))
+    before = metric(system.relayer_url, "haulout_relayer_slivers_rejected")
+    url = f"{system.relayer_url}/v1/blobs/{stored.blob_id}"
+    part = httpx.get(url, headers={"range": "bytes=1000-2000999"}, timeout=60)
+    assert part.status_code == 206 and part.content == data[1000:2001000]
+    assert httpx.head(url, timeout=60).headers["content-length"] == str(len(data))
+    assert client.read(stored.blob_id) == data
+    assert metric(system.relayer_url, "haulout_relayer_slivers_rejected") == before + 3
+    assert [p.name for p in (system.workdir / "relayer").iterdir()] == []
+
+
 def test_inconsistent_writer_is_refused_at_read(
     system: LocalSystem, deployment: Deployment
 ) -> None:
