@@ -16,7 +16,7 @@ from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
 from .controller import StoreController
-from .reader import BlobReader
+from .reader import BlobReader, ReadBlob
 
 _HEADER_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -137,7 +137,11 @@ def create_app(
         if request.headers.get("if-none-match", "").strip('"') == str(blob_id):
             await run_in_threadpool(reader.require_live, blob_id)
             return Response(status_code=304, headers={"etag": f'"{blob_id}"'})
-        blob = await reader.read(blob_id, strict=_strict(request))
+        strict = _strict(request)
+        if request.method == "HEAD" and not strict:  # the size is on chain: no need to read
+            blob = ReadBlob(await reader.size(blob_id), data=b"")
+        else:
+            blob = await reader.read(blob_id, strict=strict)
         headers = _headers(blob_id, blob.size, attributes)
         media = headers.pop("content-type", "application/octet-stream")
         status, start, end = 200, 0, blob.size

@@ -156,6 +156,11 @@ class BlobReader:
                 f"blob {blob_id} is not stored: it was never certified, or it was deleted or has expired",
             )
 
+    async def size(self, blob_id: BlobId) -> int:
+        """A live blob's size, from its registration (what HEAD needs, without a read)."""
+        await run_in_threadpool(self.require_live, blob_id)
+        return self.index.live(blob_id)[0].size
+
     async def read(self, blob_id: BlobId, strict: bool = False) -> ReadBlob:
         """The blob, verified. The full consistency check runs when `strict` or when the blob
         is not yet known to be consistent; an inconsistent blob raises before any byte is
