@@ -21,6 +21,8 @@ class NodeSettings(BaseSettings):
     port: int = 0
     poll_interval: float = 0.2
     confirmation_wait: float = 5.0
+    recovery_interval: float = 2.0  # how often to look for certified blobs missing slivers here
+    recovery_grace: float = 5.0  # how long a late upload may take before recovering instead
     log_level: str = "INFO"
 
 

@@ -15,6 +15,7 @@ from haulout.logs import event
 from haulout.settings import NodeSettings
 
 from .app import create_app
+from .recovery import Recovery
 from .registry import Registry
 from .service import NodeService
 from .store import SliverStore
@@ -44,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     follower = threading.Thread(target=service.follow, args=(settings.poll_interval,), daemon=True)
     follower.start()
+    recovery = Recovery(service, grace=settings.recovery_grace)
+    stop_recovery = threading.Event()
+    threading.Thread(
+        target=recovery.run, args=(settings.recovery_interval, stop_recovery), daemon=True
+    ).start()
     uvicorn.run(
         create_app(service),
         host=settings.host,
@@ -51,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,
         access_log=False,
     )
+    stop_recovery.set()
     service.stop()
     return 0
 

@@ -157,6 +157,15 @@ class Registry:
             invalid,
         )
 
+    def certified_blobs(self) -> list[BlobId]:
+        """Blob ids with a live certified registration that were not voted invalid."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT blob_id FROM objects WHERE certified = 1 AND deleted = 0 "
+            "AND end_epoch > ? AND blob_id NOT IN (SELECT blob_id FROM invalid)",
+            (self.epoch,),
+        ).fetchall()
+        return [BlobId.parse(r[0]) for r in rows]
+
     def garbage(self, stored: Sequence[BlobId]) -> list[BlobId]:
         """Stored blobs with no live registration left (deleted or expired)."""
         return [b for b in stored if not self.blob(b).registered]

@@ -38,6 +38,7 @@ class NodeStats:
     confirmations: int = 0
     blobs_collected: int = 0
     events_processed: int = 0
+    slivers_recovered: int = 0
 
 
 class NodeService:

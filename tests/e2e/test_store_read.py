@@ -164,6 +164,39 @@ def test_a_frozen_node_does_not_hold_up_a_store_and_gets_its_slivers_later(
     )
 
 
+def test_a_node_that_missed_a_blob_recovers_its_slivers_from_the_others(
+    system: LocalSystem, client: HauloutClient, deployment: Deployment
+) -> None:
+    """node-3 (served after the quorum) is frozen, then killed before it gets its slivers;
+    restarted, it rebuilds them from the other nodes and serves them."""
+    data = os.urandom(200_000)
+    pid = system.procs["node-3"].pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        stored = client.store(data, deletable=True)
+    finally:
+        system.stop_service("node-3", hard=True)  # SIGKILL works on a stopped process
+    system.settle()
+    restart(system, 3)
+    url = f"{deployment.nodes[3].url}/v1/blobs/{stored.blob_id}/status"
+    deadline = time.monotonic() + 30
+    while (status := httpx.get(url).json())["storedSlivers"] < status["ownedSlivers"]:
+        assert time.monotonic() < deadline, f"node-3 never recovered: {status}"
+        time.sleep(0.2)
+    assert (
+        status["metadataStored"]
+        and metric(deployment.nodes[3].url, "haulout_node_slivers_recovered") == 2
+    )
+    bid = BlobId.parse(stored.blob_id)
+    meta = BlobMetadata.from_bytes(
+        httpx.get(f"{deployment.nodes[0].url}/v1/blobs/{bid}/metadata").content
+    )
+    committee = DevChain(deployment.ledger).system().require_committee()
+    for i in committee.slivers_of(3, int(bid)):
+        sliver = httpx.get(f"{deployment.nodes[3].url}/v1/blobs/{bid}/slivers/{i}").content
+        meta.check_sliver(i, sliver)
+
+
 def test_confirmed_data_survives_sigkill(system: LocalSystem, client: HauloutClient) -> None:
     data = os.urandom(500_000)
     stored = client.store(data)
