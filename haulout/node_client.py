@@ -94,19 +94,23 @@ class NodeClient:
         else:
             await self._request("PUT", f"/v1/blobs/{blob_id}/slivers/{index}", content=data)
 
-    async def put_slivers(self, blob_id: BlobId, slivers: Mapping[int, bytes | Path]) -> list[int]:
+    async def put_slivers(
+        self, blob_id: BlobId, slivers: Mapping[int, bytes | bytearray | Path]
+    ) -> list[int]:
         """Upload several slivers in one streamed request (frames: index u16, length u32, bytes)."""
         order = sorted(slivers)
         sizes = {
-            i: (len(v) if isinstance(v, bytes) else v.stat().st_size) for i, v in slivers.items()
+            i: (v.stat().st_size if isinstance(v, Path) else len(v)) for i, v in slivers.items()
         }
 
         async def frames() -> AsyncIterator[bytes]:
             for i in order:
                 yield frame_header(i, sizes[i])
                 sliver = slivers[i]
-                if isinstance(sliver, bytes):
-                    yield sliver
+                if not isinstance(sliver, Path):  # bytes or a bytearray: sent in 1 MiB pieces
+                    view = memoryview(sliver)
+                    for at in range(0, len(view), 1 << 20):
+                        yield bytes(view[at : at + (1 << 20)])
                 else:
                     async for piece in _file_chunks(sliver):
                         yield piece

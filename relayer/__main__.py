@@ -12,6 +12,7 @@ import uvicorn
 
 from haulout import logs
 from haulout.deployment import Deployment
+from haulout.memory import tune_malloc
 from haulout.settings import RelayerSettings
 
 from .app import create_app
@@ -66,6 +67,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
 
 def main() -> int:
     """Serve the relayer until interrupted."""
+    tune_malloc()  # before any thread starts
     settings = RelayerSettings()
     logs.setup(settings.log_level)
     app, index = build(settings)

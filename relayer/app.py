@@ -158,9 +158,9 @@ def create_app(
             headers["content-length"] = str(end - start)
             return Response(status_code=status, headers=headers, media_type=media)
         if blob.data is not None:
-            return Response(
-                blob.data[start:end], status_code=status, headers=headers, media_type=media
-            )
+            whole = (start, end) == (0, blob.size)  # no copy of a whole blob
+            body = blob.data if whole else blob.data[start:end]
+            return Response(body, status_code=status, headers=headers, media_type=media)
         headers["content-length"] = str(end - start)
         return StreamingResponse(  # a large blob, from its temporary file
             blob.chunks(start, end),

@@ -37,7 +37,7 @@ from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InvalidSliver
 from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
-from haulout.protocol.params import ENCODING_RS, check_size, encoded_length
+from haulout.protocol.params import ENCODING_RS, EncodingParams, check_size, encoded_length
 
 from .index import BlobIndex
 from .verdicts import ConsistencyVerdicts
@@ -56,6 +56,7 @@ class StoreStats:
     confirmations_rejected: int = 0
     node_upload_failures: int = 0
     tail_uploads_pending: int = 0
+    tail_bytes_held: int = 0
     store_seconds_total: float = 0.0
 
 
@@ -154,8 +155,18 @@ class Encoded:
     """An encoded upload: slivers in memory (small blobs) or one file each (large ones)."""
 
     metadata: BlobMetadata
-    slivers: list[bytes] | list[Path]
+    slivers: list[bytearray] | list[Path]
     workdir: Path
+
+    def memory_bytes(self) -> int:
+        """Bytes of slivers held in memory."""
+        return sum(len(s) for s in self.slivers if not isinstance(s, Path))
+
+    def keep_only(self, needed: set[int]) -> None:
+        """Drop the in-memory slivers no pending upload needs any more."""
+        for i, s in enumerate(self.slivers):
+            if i not in needed and not isinstance(s, Path):
+                self.slivers[i] = bytearray()  # type: ignore[call-overload]
 
 
 @dataclass
@@ -217,6 +228,7 @@ class StoreController:
             self.check_declared(declared_size)
         workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir))
         tail: list[asyncio.Task[None]] = []
+        held, workdir_owned = 0, True
         blob_id = None
         try:
             phases = Phases()
@@ -253,7 +265,7 @@ class StoreController:
             event(log, "registered", blob_id=str(blob_id), object_id=blob.id)
 
             dist = await self.distribute(encoded, blob, committee, system.epoch)
-            tail = dist.tail
+            tail, held = dist.tail, encoded.memory_bytes()
             phases.mark("distribute")
             epoch = (await run_in_threadpool(self.chain.system)).epoch
             if epoch != system.epoch:  # it moved on: every confirmation must be for the new one
@@ -284,15 +296,19 @@ class StoreController:
             )
             self.stats.uploads += 1
             self.stats.bytes_stored += size
+            if tail:
+                self.finish_later(tail, workdir, str(blob_id), held)
+                tail, workdir_owned = [], False  # the background uploads own it now
+                await self.bound_tails()
             return newly_created(blob, system, epochs, cost)
         except Exception:
             self.stats.uploads_failed += 1
             raise
         finally:
             self.stats.store_seconds_total += time.perf_counter() - started
-            if tail:
-                self.finish_later(tail, workdir, str(blob_id))
-            else:
+            if tail:  # failed after a quorum: the background uploads still finish
+                self.finish_later(tail, workdir, str(blob_id), held)
+            elif workdir_owned:
                 shutil.rmtree(workdir, ignore_errors=True)
 
     def too_large(self) -> ApiError:
@@ -357,9 +373,9 @@ class StoreController:
         """Encode the upload: slivers stay in memory up to `memory_limit` bytes of blob
         (about 3x that in slivers at n=100), else one file per sliver (bounded RSS)."""
         if size <= self.memory_limit:
-            memory = codec.MemorySink(n_shards)
+            memory = codec.MemorySink(n_shards, EncodingParams(n_shards, size).sliver_len)
             metadata = codec.encode_stream(source, size, n_shards, memory)
-            return Encoded(metadata, memory.slivers(), workdir)
+            return Encoded(metadata, memory.buffers, workdir)
         sink = FileSink(workdir / "slivers", n_shards)
         try:
             metadata = codec.encode_stream(source, size, n_shards, sink)
@@ -445,6 +461,8 @@ class StoreController:
         for handle in timer:
             handle.cancel()
         dist.tail = [t for t in tasks if not t.done()]
+        still = [p for p, t in zip(order, tasks, strict=True) if not t.done()]
+        encoded.keep_only({i for p in still for i in committee.slivers_of(p, int(blob.blob_id))})
         return dist
 
     def reject(self, dist: Distribution, name: str, why: str) -> None:
@@ -473,10 +491,14 @@ class StoreController:
         )
         return await node.confirmation(blob.blob_id, blob.id if blob.deletable else None)
 
-    def finish_later(self, tail: list[asyncio.Task[None]], workdir: Path, blob_id: str) -> None:
+    def finish_later(
+        self, tail: list[asyncio.Task[None]], workdir: Path, blob_id: str, held: int
+    ) -> None:
         """Let the pushes still running after certification finish, then drop the work
-        directory (their slivers may be files in it)."""
+        directory (their slivers may be files in it). `held` bytes of slivers stay in memory
+        until then; see `bound_tails`."""
         self.stats.tail_uploads_pending += len(tail)
+        self.stats.tail_bytes_held += held
 
         async def wait() -> None:
             try:
@@ -485,11 +507,18 @@ class StoreController:
                     self.stats.tail_uploads_pending -= 1
                 event(log, "tail uploads finished", blob_id=blob_id, nodes=len(tail))
             finally:
+                self.stats.tail_bytes_held -= held
                 shutil.rmtree(workdir, ignore_errors=True)
 
         task = asyncio.create_task(wait())
         self.tails.add(task)
         task.add_done_callback(self.tails.discard)
+
+    async def bound_tails(self) -> None:
+        """Backpressure: while background uploads hold more than `memory_limit * 4` bytes of
+        slivers (slow nodes falling behind), the next answer waits for them."""
+        while self.stats.tail_bytes_held > 4 * self.memory_limit and self.tails:
+            await asyncio.wait(list(self.tails), return_when=asyncio.FIRST_COMPLETED)
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Wait (bounded) for background tail uploads; called when the relayer stops."""

@@ -12,6 +12,7 @@ import uvicorn
 from haulout import logs
 from haulout.deployment import Deployment
 from haulout.logs import event
+from haulout.memory import tune_malloc
 from haulout.settings import NodeSettings
 
 from .app import create_app
@@ -25,6 +26,7 @@ log = logging.getLogger("haulout.node")
 
 def main(argv: list[str] | None = None) -> int:
     """Build the node from settings and serve it until interrupted."""
+    tune_malloc()  # before any thread starts
     settings = NodeSettings()
     if argv:
         settings = NodeSettings(index=int(argv[0]))

@@ -33,18 +33,22 @@ class SliverSink(Protocol):
 
 
 class MemorySink:
-    """Collects slivers in memory; for small blobs and tests."""
+    """Collects slivers in memory, each in one buffer of its final size (no joining, so the
+    peak is the slivers themselves); for small blobs and tests."""
 
-    def __init__(self, n: int) -> None:
-        self.parts: list[list[bytes]] = [[] for _ in range(n)]
+    def __init__(self, n: int, sliver_len: int) -> None:
+        self.buffers = [bytearray(sliver_len) for _ in range(n)]
+        self.filled = [0] * n
 
     def write(self, index: int, block: bytes) -> None:
         """Append a block to sliver `index`."""
-        self.parts[index].append(block)
+        at = self.filled[index]
+        self.buffers[index][at : at + len(block)] = block
+        self.filled[index] = at + len(block)
 
     def slivers(self) -> list[bytes]:
-        """The finished slivers."""
-        return [b"".join(p) for p in self.parts]
+        """The finished slivers, as bytes (a copy; `buffers` avoids it)."""
+        return [bytes(b) for b in self.buffers]
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,7 @@ def _lane_split(n: int, k: int) -> int:
 
 def encode(data: bytes | bytearray | memoryview, n_shards: int) -> EncodedBlob:
     """Encode an in-memory blob; returns metadata and all `n` slivers."""
-    sink = MemorySink(n_shards)
+    sink = MemorySink(n_shards, EncodingParams(n_shards, len(data)).sliver_len)
     metadata = encode_stream(data, len(data), n_shards, sink)
     return EncodedBlob(metadata, sink.slivers())
 
