@@ -36,14 +36,19 @@ class MemorySink:
     """Collects slivers in memory, each in one buffer of its final size (no joining, so the
     peak is the slivers themselves); for small blobs and tests."""
 
-    def __init__(self, n: int, sliver_len: int) -> None:
+    def __init__(self, n: int, sliver_len: int = 0) -> None:
+        """`sliver_len` preallocates the buffers; without it they grow as blocks arrive."""
         self.buffers = [bytearray(sliver_len) for _ in range(n)]
         self.filled = [0] * n
 
     def write(self, index: int, block: bytes) -> None:
         """Append a block to sliver `index`."""
-        at = self.filled[index]
-        self.buffers[index][at : at + len(block)] = block
+        at, buf = self.filled[index], self.buffers[index]
+        if at + len(block) <= len(buf):
+            buf[at : at + len(block)] = block
+        else:
+            del buf[at:]
+            buf += block
         self.filled[index] = at + len(block)
 
     def slivers(self) -> list[bytes]:
