@@ -520,7 +520,7 @@ class StoreController:
         while self.stats.tail_bytes_held > 4 * self.memory_limit and self.tails:
             await asyncio.wait(list(self.tails), return_when=asyncio.FIRST_COMPLETED)
 
-    async def drain(self, timeout: float = 60.0) -> None:
+    async def drain(self, timeout: float = 8.0) -> None:
         """Wait (bounded) for background tail uploads; called when the relayer stops."""
         if self.tails:
             await asyncio.wait(list(self.tails), timeout=timeout)
