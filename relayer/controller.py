@@ -433,10 +433,11 @@ class StoreController:
                 if position in first and not timer:  # the first of the quorum set is done
                     lag = max(0.2, 0.5 * (loop.time() - started))
                     timer.append(loop.call_later(lag, release.set))
-            except NodeError as exc:
+            except Exception as exc:  # whatever went wrong, it is this node's failure alone
+                why = str(exc) if isinstance(exc, NodeError) else f"{type(exc).__name__}: {exc}"
                 self.stats.node_upload_failures += 1
-                dist.failures[member.name] = str(exc)
-                event(log, "node upload failed", node=member.name, error=str(exc))
+                dist.failures[member.name] = why
+                event(log, "node upload failed", node=member.name, error=why)
                 release.set()
                 return
             dist.confirmations[position] = conf
@@ -450,9 +451,9 @@ class StoreController:
 
         tasks = [asyncio.create_task(one(p)) for p in order]
         head: asyncio.Future[Any] = asyncio.gather(
-            *(t for p, t in zip(order, tasks, strict=True) if p in first)
+            *(t for p, t in zip(order, tasks, strict=True) if p in first), return_exceptions=True
         )
-        everyone: asyncio.Future[Any] = asyncio.gather(*tasks)
+        everyone: asyncio.Future[Any] = asyncio.gather(*tasks, return_exceptions=True)
         quorum_wait: asyncio.Future[Any] = asyncio.create_task(quorum.wait())
         await asyncio.wait([head, quorum_wait], return_when=asyncio.FIRST_COMPLETED)
         release.set()  # the rest now: as the tail after a quorum, or because it is needed
