@@ -227,9 +227,7 @@ class StoreController:
         if declared_size is not None:
             self.check_declared(declared_size)
         workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir))
-        tail: list[asyncio.Task[None]] = []
-        held, workdir_owned = 0, True
-        blob_id = None
+        workdir_owned = True  # until background uploads take it over
         try:
             phases = Phases()
             system = await run_in_threadpool(self.chain.system)
@@ -265,7 +263,9 @@ class StoreController:
             event(log, "registered", blob_id=str(blob_id), object_id=blob.id)
 
             dist = await self.distribute(encoded, blob, committee, system.epoch)
-            tail, held = dist.tail, encoded.memory_bytes()
+            if dist.tail:  # they finish (and then drop the work directory) whatever follows
+                self.finish_later(dist.tail, workdir, str(blob_id), encoded.memory_bytes())
+                workdir_owned = False
             phases.mark("distribute")
             epoch = (await run_in_threadpool(self.chain.system)).epoch
             if epoch != system.epoch:  # it moved on: every confirmation must be for the new one
@@ -296,19 +296,14 @@ class StoreController:
             )
             self.stats.uploads += 1
             self.stats.bytes_stored += size
-            if tail:
-                self.finish_later(tail, workdir, str(blob_id), held)
-                tail, workdir_owned = [], False  # the background uploads own it now
-                await self.bound_tails()
+            await self.bound_tails()
             return newly_created(blob, system, epochs, cost)
         except Exception:
             self.stats.uploads_failed += 1
             raise
         finally:
             self.stats.store_seconds_total += time.perf_counter() - started
-            if tail:  # failed after a quorum: the background uploads still finish
-                self.finish_later(tail, workdir, str(blob_id), held)
-            elif workdir_owned:
+            if workdir_owned:
                 shutil.rmtree(workdir, ignore_errors=True)
 
     def too_large(self) -> ApiError:

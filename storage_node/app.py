@@ -107,7 +107,7 @@ def create_app(service: NodeService) -> FastAPI:
         sizes = {i: p.stat().st_size for i, p in files.items()}
         total = sum(FRAME_HEADER + n for n in sizes.values())
         if total <= STREAM_ABOVE:
-            found = await run_in_threadpool(service.slivers, bid, list(files))
+            found = await run_in_threadpool(lambda: {i: p.read_bytes() for i, p in files.items()})
             return Response(encode_frames(found), media_type="application/octet-stream")
         return StreamingResponse(
             _stream_frames(files, sizes),

@@ -246,17 +246,6 @@ class NodeService:
         paths = {i: self.store.sliver_path(blob_id, i) for i in indices}
         return {i: p for i, p in paths.items() if p.exists()}
 
-    def slivers(self, blob_id: BlobId, indices: list[int]) -> dict[int, bytes]:
-        """The stored slivers among `indices` (absent ones are left out, so a reader asks
-        another node for them)."""
-        self._registered(blob_id)
-        found = {}
-        for i in indices:
-            data = self.store.get_sliver(blob_id, i)
-            if data is not None:
-                found[i] = data
-        return found
-
     def confirmation(self, blob_id: BlobId, object_id: str | None) -> dict[str, object]:
         """Sign a certification message once every owned sliver is durably stored."""
         oid = format_object_id(parse_object_id(object_id)) if object_id is not None else None
