@@ -10,7 +10,7 @@ from py_arkworks_bls12381 import G1Point
 
 from .bls import parse_public_key
 from .errors import InvalidCommittee
-from .params import check_shards, shard_for_sliver
+from .params import ENCODING_RS16, check_shards, shard_for_sliver
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Committee:
     _owner: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        check_shards(self.n_shards)
+        check_shards(self.n_shards, ENCODING_RS16)  # a committee may outgrow type 0
         if not self.members:
             raise InvalidCommittee("a committee needs at least one member")
         owner: dict[int, int] = {}
@@ -89,7 +89,7 @@ class Committee:
 
 def even_shards(n_shards: int, n_members: int) -> list[tuple[int, ...]]:
     """Spread shards as evenly as possible, in contiguous ranges, over `n_members`."""
-    check_shards(n_shards)
+    check_shards(n_shards, ENCODING_RS16)
     if not 1 <= n_members <= n_shards:
         raise InvalidCommittee(f"need between 1 and {n_shards} members; got {n_members}")
     base, extra = divmod(n_shards, n_members)

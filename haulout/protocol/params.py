@@ -1,4 +1,4 @@
-"""Encoding parameters of encoding type 0 (DESIGN §4): shard counts, block and sliver sizes.
+"""Encoding parameters (DESIGN §4): shard counts, block and sliver sizes, for every encoding type.
 
 Every length the chain bills and every node checks is computed here, once.
 """
@@ -12,8 +12,23 @@ from .errors import BlobTooLarge, InvalidParameters
 ENCODING_RS = 0
 """Encoding type 0: Reed–Solomon over GF(2^8) with zfec."""
 
+ENCODING_RS16 = 1
+"""Encoding type 1: systematic Reed–Solomon over GF(2^16) (reed-solomon-simd); blocks are even."""
+
+ENCODING_TYPES = (ENCODING_RS, ENCODING_RS16)
+"""Every encoding type this code reads and writes."""
+
+DEFAULT_ENCODING = ENCODING_RS16
+"""The encoding new deployments write unless told otherwise."""
+
 MAX_SHARDS = 256
-"""zfec works over GF(2^8), so at most 256 shards."""
+"""zfec works over GF(2^8), so encoding type 0 has at most 256 shards."""
+
+MAX_SHARDS_RS16 = 4096
+"""Encoding type 1's limit (GF(2^16) allows 65,535; Walrus mainnet runs 1,000 shards)."""
+
+MAX_SHARDS_BY_TYPE = {ENCODING_RS: MAX_SHARDS, ENCODING_RS16: MAX_SHARDS_RS16}
+"""Largest committee (shard count) each encoding type supports; Move checks the same."""
 
 MAX_BLOCK_SIZE = 65536
 """Largest block of one stripe; bounds the memory a stripe needs."""
@@ -29,7 +44,7 @@ HASH_LEN = 32
 
 def max_faulty(n_shards: int) -> int:
     """`f`: how many shards may be faulty, `(n - 1) // 3`."""
-    check_shards(n_shards)
+    check_shards(n_shards, ENCODING_RS16)
     return (n_shards - 1) // 3
 
 
@@ -38,11 +53,24 @@ def primary_count(n_shards: int) -> int:
     return n_shards - 2 * max_faulty(n_shards)
 
 
-def check_shards(n_shards: int) -> None:
-    """Raise `InvalidParameters` unless `1 <= n_shards <= 256`."""
-    if not isinstance(n_shards, int) or not 1 <= n_shards <= MAX_SHARDS:
+def check_encoding_type(encoding_type: int) -> None:
+    """Raise `InvalidParameters` unless `encoding_type` is one this code supports."""
+    if encoding_type not in ENCODING_TYPES:
         raise InvalidParameters(
-            f"n_shards must be between 1 and {MAX_SHARDS} (zfec works over GF(2^8)); got {n_shards!r}"
+            f"unknown encoding type {encoding_type!r}; supported: 0 (Reed–Solomon GF(2^8), zfec) "
+            "and 1 (Reed–Solomon GF(2^16), reed-solomon-simd)"
+        )
+
+
+def check_shards(n_shards: int, encoding_type: int = ENCODING_RS) -> None:
+    """Raise `InvalidParameters` unless `1 <= n_shards <=` the encoding type's maximum."""
+    check_encoding_type(encoding_type)
+    top = MAX_SHARDS_BY_TYPE[encoding_type]
+    if not isinstance(n_shards, int) or not 1 <= n_shards <= top:
+        field = "GF(2^8), zfec" if encoding_type == ENCODING_RS else "GF(2^16)"
+        raise InvalidParameters(
+            f"n_shards must be between 1 and {top} for encoding type {encoding_type} "
+            f"({field}); got {n_shards!r}"
         )
 
 
@@ -63,9 +91,10 @@ class EncodingParams:
 
     n_shards: int
     size: int
+    encoding_type: int = ENCODING_RS
 
     def __post_init__(self) -> None:
-        check_shards(self.n_shards)
+        check_shards(self.n_shards, self.encoding_type)
         check_size(self.size)
 
     @property
@@ -80,8 +109,11 @@ class EncodingParams:
 
     @property
     def block_size(self) -> int:
-        """`B = min(65536, ceil(max(size, 1) / k))`."""
-        return min(MAX_BLOCK_SIZE, -(-max(self.size, 1) // self.k))
+        """`B = min(65536, ceil(max(size, 1) / k))`, rounded up to even for encoding type 1."""
+        b = min(MAX_BLOCK_SIZE, -(-max(self.size, 1) // self.k))
+        if self.encoding_type == ENCODING_RS16:
+            b += b & 1
+        return b
 
     @property
     def stripe_size(self) -> int:
@@ -101,12 +133,12 @@ class EncodingParams:
     @property
     def encoded_length(self) -> int:
         """Encoded length billed and checked on chain: `n * sliver_len + 32 n + 32`."""
-        return encoded_length(self.n_shards, self.size)
+        return encoded_length(self.n_shards, self.size, self.encoding_type)
 
 
-def encoded_length(n_shards: int, size: int) -> int:
+def encoded_length(n_shards: int, size: int, encoding_type: int = ENCODING_RS) -> int:
     """`n * sliver_len + 32 * n + 32` for a blob of `size` bytes over `n_shards` shards."""
-    p = EncodingParams(n_shards, size)
+    p = EncodingParams(n_shards, size, encoding_type)
     return n_shards * p.sliver_len + HASH_LEN * n_shards + HASH_LEN
 
 
