@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from haulout.protocol import bls
+from haulout.protocol.attributes import MAX_KEY_BYTES, MAX_VALUE_BYTES
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.certificate import Certificate
 from haulout.protocol.committee import Committee, Member
@@ -556,6 +557,10 @@ def fn_burn(ctx: _Ctx, blob: _Obj) -> None:
 
 
 def fn_set_attribute(ctx: _Ctx, blob: _Obj, key: str, value: str) -> None:
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise _abort("blob", "EAttributeKeyTooLong", f"{len(key.encode())} bytes")
+    if len(value.encode()) > MAX_VALUE_BYTES:
+        raise _abort("blob", "EAttributeValueTooLong", f"{len(value.encode())} bytes")
     blob.data["attributes"][key] = value
     ctx.emit(BlobAttributeSet(BlobId.from_int(int(blob.data["blob_id"])), blob.id, key, value))
 

@@ -64,6 +64,8 @@ MOVE_ERRORS: dict[str, dict[int, AbortInfo]] = {
             "EBlobIdInvalidated", "this blob id was voted invalid; it cannot be registered"
         ),
         14: AbortInfo("EInvalidExtension", "extend by 1 or more epochs, within max_epochs_ahead"),
+        15: AbortInfo("EAttributeKeyTooLong", "use an attribute key of at most 128 bytes"),
+        16: AbortInfo("EAttributeValueTooLong", "use an attribute value of at most 1024 bytes"),
     },
     "storage_resource": {
         1: AbortInfo("EInvalidSplitEpoch", "split strictly between the start and end epochs"),

@@ -28,6 +28,13 @@ const EUnsupportedEncoding: u64 = 11;
 const EAttributeNotFound: u64 = 12;
 const EBlobIdInvalidated: u64 = 13;
 const EInvalidExtension: u64 = 14;
+const EAttributeKeyTooLong: u64 = 15;
+const EAttributeValueTooLong: u64 = 16;
+
+/// Longest attribute key and value in bytes (haulout/protocol/attributes.py: MAX_KEY_BYTES,
+/// MAX_VALUE_BYTES): attributes are served as HTTP headers and mirrored by indexers.
+const MAX_ATTRIBUTE_KEY_LENGTH: u64 = 128;
+const MAX_ATTRIBUTE_VALUE_LENGTH: u64 = 1024;
 
 const ATTRIBUTES_KEY: vector<u8> = b"attributes";
 
@@ -128,6 +135,8 @@ public fun burn(blob: Blob) {
 }
 
 public fun set_attribute(blob: &mut Blob, key: String, value: String) {
+    assert!(key.length() <= MAX_ATTRIBUTE_KEY_LENGTH, EAttributeKeyTooLong);
+    assert!(value.length() <= MAX_ATTRIBUTE_VALUE_LENGTH, EAttributeValueTooLong);
     if (!df::exists_(&blob.id, ATTRIBUTES_KEY)) {
         df::add(&mut blob.id, ATTRIBUTES_KEY, vec_map::empty<String, String>());
     };

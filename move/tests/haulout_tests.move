@@ -379,6 +379,44 @@ fun remove_missing_attribute_fails() {
     abort 0
 }
 
+fun repeated(byte: u8, n: u64): string::String {
+    let mut bytes = vector[];
+    let mut i = 0;
+    while (i < n) {
+        bytes.push_back(byte);
+        i = i + 1;
+    };
+    string::utf8(bytes)
+}
+
+#[test]
+fun attribute_at_the_length_limits_is_stored() {
+    let mut w = setup();
+    let mut b = register_vector_blob(&mut w, 2, false);
+    let key = repeated(0x6b, 128);
+    b.set_attribute(key, repeated(0x76, 1024));
+    assert!(b.attribute(&key) == option::some(repeated(0x76, 1024)));
+    destroy(b);
+    finish(w);
+}
+
+#[test, expected_failure(abort_code = blob::EAttributeKeyTooLong)]
+fun attribute_key_over_128_bytes_fails() {
+    let mut w = setup();
+    let mut b = register_vector_blob(&mut w, 2, false);
+    b.set_attribute(repeated(0x6b, 129), string::utf8(b"v"));
+    abort 0
+}
+
+#[test, expected_failure(abort_code = blob::EAttributeValueTooLong)]
+fun attribute_value_over_1024_bytes_fails_even_on_replace() {
+    let mut w = setup();
+    let mut b = register_vector_blob(&mut w, 2, false);
+    b.set_attribute(string::utf8(b"content-type"), string::utf8(b"text/plain"));
+    b.set_attribute(string::utf8(b"content-type"), repeated(0x76, 1025));
+    abort 0
+}
+
 #[test]
 fun invalidate_blob_id_with_f_plus_one() {
     let mut w = setup();

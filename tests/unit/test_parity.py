@@ -84,7 +84,12 @@ def run_step(
     elif op == "delete":
         st["st"] = chain.delete_blob(user, st["b"]).id
     elif op == "set_attribute":
-        chain.set_attribute(user, st["b"], step["key"], step["value"])
+        chain.set_attribute(
+            user,
+            st["b"],
+            scenario_gen.attribute_text(step["key"]),
+            scenario_gen.attribute_text(step["value"]),
+        )
     elif op == "remove_attribute":
         chain.remove_attribute(user, st["b"], step["key"])
     elif op == "invalidate":

@@ -31,6 +31,20 @@ def blob_values(kind: str) -> tuple[str, str, int]:
     return "v::blob_id()", "v::root()", 5
 
 
+def attribute_text(spec: str | dict) -> str:  # type: ignore[type-arg]
+    """An attribute key or value of a scenario: a string, or `{"repeat": s, "times": n}`."""
+    if isinstance(spec, str):
+        return spec
+    return str(spec["repeat"]) * int(spec["times"])
+
+
+def move_string(text: str) -> str:
+    """A Move `String` expression for `text` (hex bytes when it is not plain ASCII)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'string::utf8(b"{text}")'
+    return f'string::utf8(x"{text.encode().hex()}")'
+
+
 def render_step(step: dict, live: set[str]) -> list[str]:  # type: ignore[type-arg]
     op = step["op"]
     ctx = "scenario.ctx()"
@@ -66,9 +80,8 @@ def render_step(step: dict, live: set[str]) -> list[str]:  # type: ignore[type-a
         live.add("st")
         return ["let mut st = blob::delete_blob(&system, b);"]
     if op == "set_attribute":
-        return [
-            f'b.set_attribute(string::utf8(b"{step["key"]}"), string::utf8(b"{step["value"]}"));'
-        ]
+        key, value = attribute_text(step["key"]), attribute_text(step["value"])
+        return [f"b.set_attribute({move_string(key)}, {move_string(value)});"]
     if op == "remove_attribute":
         return [f'b.remove_attribute(string::utf8(b"{step["key"]}"));']
     if op == "invalidate":
