@@ -17,6 +17,8 @@ from .runner import RunnerStats
 
 DASHBOARD = Path(__file__).parent / "static" / "dashboard.html"
 I64 = 2**63 - 1
+FAILING_AFTER = 3
+"""Consecutive failed attempts at a batch after which /healthz says `degraded`."""
 
 
 def create_app(queries: Queries, stats: RunnerStats | None = None) -> FastAPI:
@@ -87,10 +89,25 @@ def create_app(queries: Queries, stats: RunnerStats | None = None) -> FastAPI:
     async def dashboard() -> HTMLResponse:
         return HTMLResponse(DASHBOARD.read_text())
 
+    @app.get("/v1/dead-letters")
+    async def dead_letters() -> JSONResponse:
+        return JSONResponse({"deadLetters": queries.dead_letters()})
+
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
+        """`ok`, or `degraded` when events were dead-lettered or indexing keeps failing; the
+        cursor is the persisted one (the same after a restart)."""
+        health = queries.health()
+        failing = runner_stats.consecutive_errors >= FAILING_AFTER
+        degraded = health["deadLetters"] > 0 or failing
         return JSONResponse(
-            {"status": "ok", "cursor": runner_stats.cursor, "events": runner_stats.events}
+            {
+                "status": "degraded" if degraded else "ok",
+                "cursor": health["cursor"],
+                "events": runner_stats.events,
+                "deadLetters": health["deadLetters"],
+                "failingBatches": runner_stats.consecutive_errors,
+            }
         )
 
     return app

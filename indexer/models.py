@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from .text import SafeString, SafeText
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -34,7 +36,8 @@ class Blob(Base):
     end_epoch: Mapped[int] = mapped_column(Integer, index=True)
     deletable: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(16), index=True)
-    content_type: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    # First 255 characters of the `content-type` attribute (whole in blob_attributes).
+    content_type: Mapped[str | None] = mapped_column(SafeString(255), nullable=True, index=True)
     deleted_epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
     registered_cursor: Mapped[int] = mapped_column(BigInteger, unique=True)
     updated_cursor: Mapped[int] = mapped_column(BigInteger)
@@ -48,12 +51,14 @@ class Blob(Base):
 
 
 class BlobAttribute(Base):
-    """One attribute of a Blob object."""
+    """One attribute of a Blob object: key and value whole, whatever their length or bytes;
+    the key is identified by its SHA-256 (`key_hash`) so the primary key stays small."""
 
     __tablename__ = "blob_attributes"
     object_id: Mapped[str] = mapped_column(String(66), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(SafeText())
+    value: Mapped[str] = mapped_column(SafeText())
 
 
 class StorageReservation(Base):
@@ -96,8 +101,8 @@ class Node(Base):
 
     __tablename__ = "nodes"
     node_id: Mapped[str] = mapped_column(String(66), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
-    url: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(SafeText())
+    url: Mapped[str] = mapped_column(SafeText())
     public_key: Mapped[str] = mapped_column(String(96))
 
 
@@ -129,6 +134,19 @@ class InvalidBlob(Base):
     __tablename__ = "invalid_blobs"
     blob_id: Mapped[str] = mapped_column(String(43), primary_key=True)
     epoch: Mapped[int] = mapped_column(Integer)
+
+
+class DeadLetter(Base):
+    """An event the pipeline could not store (it failed the same way twice), kept with the
+    reason so an operator can see it and replay it; the pipeline moved on past it."""
+
+    __tablename__ = "dead_letters"
+    cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tx_digest: Mapped[str] = mapped_column(SafeText())
+    type: Mapped[str] = mapped_column(SafeText())
+    error: Mapped[str] = mapped_column(SafeText())
+    fields: Mapped[str] = mapped_column(SafeText())
+    recorded_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class Cursor(Base):

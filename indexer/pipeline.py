@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from haulout.chain.events import (
@@ -36,12 +36,14 @@ from .models import (
     ChainEventRow,
     CommitteeMember,
     Cursor,
+    DeadLetter,
     Epoch,
     InvalidBlob,
     Node,
     Price,
     StorageReservation,
 )
+from .text import text_hash
 
 PIPELINE = "haulout_events"
 Fault = Callable[[str], None]
@@ -61,6 +63,7 @@ class Batch:
     members: list[dict[str, Any]] = field(default_factory=list)
     prices: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
 
 
 def process(events: Sequence[ChainEvent], cursor: int) -> Batch:
@@ -133,7 +136,7 @@ def process(events: Sequence[ChainEvent], cursor: int) -> Batch:
                         ev.object_id,
                         {
                             "op": "update",
-                            "content_type": ev.value[:255],
+                            "content_type": ev.value,
                             "updated_cursor": ce.cursor,
                         },
                     )
@@ -248,7 +251,20 @@ def _fold_blobs(
 
 
 def commit(conn: Connection, batch: Batch, fault: Fault | None = None) -> None:
-    """Write the batch and the cursor in one transaction (the caller's `conn.begin()`)."""
+    """Write the batch, its dead letters and the cursor in one transaction (the caller's
+    `conn.begin()`)."""
+    write_rows(conn, batch, fault)
+    _upsert(conn, _t(DeadLetter), batch.dead_letters, ["cursor"], update=False)
+    if fault is not None:
+        fault("cursor")
+    cursor = max(batch.cursor, stored_cursor(conn))  # a replayed batch never moves it back
+    _upsert(conn, _t(Cursor), [{"pipeline": PIPELINE, "cursor": cursor}], ["pipeline"])
+    if fault is not None:
+        fault("done")
+
+
+def write_rows(conn: Connection, batch: Batch, fault: Fault | None = None) -> None:
+    """Write the batch's rows (not the cursor) on the caller's transaction."""
 
     def step(name: str) -> None:
         if fault is not None:
@@ -265,13 +281,19 @@ def commit(conn: Connection, batch: Batch, fault: Fault | None = None) -> None:
     _upsert(
         conn,
         _t(BlobAttribute),
-        [{"object_id": o, "key": k, "value": v} for (o, k), v in final.items() if v is not None],
-        ["object_id", "key"],
+        [
+            {"object_id": o, "key_hash": text_hash(k), "key": k, "value": v}
+            for (o, k), v in final.items()
+            if v is not None
+        ],
+        ["object_id", "key_hash"],
     )
     table = _t(BlobAttribute)
     for (o, k), v in final.items():
         if v is None:
-            conn.execute(delete(table).where(table.c.object_id == o, table.c.key == k))
+            conn.execute(
+                delete(table).where(table.c.object_id == o, table.c.key_hash == text_hash(k))
+            )
     step("reference")
     _upsert(conn, _t(StorageReservation), batch.reservations, ["storage_id"])
     _upsert(conn, _t(Epoch), batch.epochs, ["epoch"])
@@ -279,10 +301,6 @@ def commit(conn: Connection, batch: Batch, fault: Fault | None = None) -> None:
     _upsert(conn, _t(CommitteeMember), batch.members, ["cursor", "position"])
     _upsert(conn, _t(Price), batch.prices, ["cursor"])
     _upsert(conn, _t(InvalidBlob), batch.invalid, ["blob_id"])
-    step("cursor")
-    cursor = max(batch.cursor, stored_cursor(conn))  # a replayed batch never moves it back
-    _upsert(conn, _t(Cursor), [{"pipeline": PIPELINE, "cursor": cursor}], ["pipeline"])
-    step("done")
 
 
 def stored_cursor(conn: Connection) -> int:
@@ -290,3 +308,16 @@ def stored_cursor(conn: Connection) -> int:
     table = _t(Cursor)
     value = conn.execute(select(table.c.cursor).where(table.c.pipeline == PIPELINE)).scalar()
     return int(value or 0)
+
+
+def dead_letter_count(conn: Connection) -> int:
+    """How many events were dead-lettered."""
+    table = _t(DeadLetter)
+    return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+
+def touched_objects(batch: Batch) -> list[str]:
+    """The Blob objects a batch changed (their owner may have changed too)."""
+    return sorted(
+        {oid for oid, _ in batch.blob_changes} | {o for o, _, _ in batch.attribute_changes}
+    )

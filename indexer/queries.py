@@ -18,13 +18,18 @@ from .models import (
     BlobAttribute,
     ChainEventRow,
     CommitteeMember,
+    DeadLetter,
     Epoch,
     InvalidBlob,
     Node,
     Price,
 )
+from .pipeline import dead_letter_count, stored_cursor
 
 STATUSES = ("registered", "certified", "deleted", "expired", "invalid")
+MAX_CURSOR = 2**63 - 1
+"""Largest event cursor: the cursor columns are signed 64-bit integers."""
+MAX_DEAD_LETTERS = 100
 
 
 def encode_cursor(value: int) -> str:
@@ -37,12 +42,19 @@ def encode_cursor(value: int) -> str:
 
 
 def decode_cursor(text: str) -> int:
-    """Parse a page cursor; 400 when it was not produced by this API."""
+    """Parse a page cursor; 400 when it was not produced by this API (malformed, or a position
+    no database integer can hold)."""
     try:
         doc = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if doc.get("v") != 1 or not isinstance(doc.get("before"), int) or doc["before"] < 0:
+        before = doc.get("before")
+        if (
+            doc.get("v") != 1
+            or not isinstance(before, int)
+            or isinstance(before, bool)
+            or not 0 <= before <= MAX_CURSOR
+        ):
             raise ValueError
-        return int(doc["before"])
+        return before
     except (ValueError, binascii.Error, AttributeError, UnicodeDecodeError) as exc:
         raise ApiError(
             400,
@@ -209,6 +221,29 @@ class Queries:
             ],
             "next_after": rows[-1].cursor if rows else after,
         }
+
+    def health(self) -> dict[str, int]:
+        """The persisted cursor and the number of dead-lettered events (what /healthz shows)."""
+        with self.engine.connect() as c:
+            return {"cursor": stored_cursor(c), "deadLetters": dead_letter_count(c)}
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The latest dead-lettered events, newest first, with the reason each was refused."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(DeadLetter).order_by(DeadLetter.cursor.desc()).limit(MAX_DEAD_LETTERS)
+            ).all()
+        return [
+            {
+                "cursor": r.cursor,
+                "txDigest": r.tx_digest,
+                "type": r.type,
+                "error": r.error,
+                "fields": json.loads(r.fields),
+                "recordedMs": r.recorded_ms,
+            }
+            for r in rows
+        ]
 
     def epochs(self) -> list[dict[str, Any]]:
         """Epochs with their start times."""
