@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Query
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
+from fastapi.responses import JSONResponse as StarletteJSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from haulout.http_errors import install_error_handlers
@@ -14,6 +17,19 @@ from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
 from .queries import BlobFilter, Queries
 from .runner import RunnerStats
+
+
+class JSONResponse(StarletteJSONResponse):
+    """JSON as UTF-8; falls back to ASCII escapes when a string holds a lone surrogate (chain
+    data may: a JSON event can carry `\\ud800`), which UTF-8 cannot encode."""
+
+    def render(self, content: Any) -> bytes:
+        """UTF-8 JSON, or ASCII-escaped JSON when UTF-8 cannot hold the text."""
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+
 
 DASHBOARD = Path(__file__).parent / "static" / "dashboard.html"
 I64 = 2**63 - 1

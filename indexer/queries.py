@@ -29,6 +29,8 @@ from .pipeline import dead_letter_count, stored_cursor
 STATUSES = ("registered", "certified", "deleted", "expired", "invalid")
 MAX_CURSOR = 2**63 - 1
 """Largest event cursor: the cursor columns are signed 64-bit integers."""
+MAX_EPOCH = 2**31 - 1
+"""Largest epoch the epoch columns (signed 32-bit) hold; a filter past it must not reach SQL."""
 MAX_DEAD_LETTERS = 100
 
 
@@ -136,7 +138,9 @@ class Queries:
         if f.deletable is not None:
             conds.append(Blob.deletable == f.deletable)
         if f.expiring_before is not None:
-            conds.append(and_(Blob.end_epoch < f.expiring_before, Blob.status != "deleted"))
+            conds.append(Blob.status != "deleted")
+            if f.expiring_before <= MAX_EPOCH:  # past it, every stored end epoch is earlier
+                conds.append(Blob.end_epoch < f.expiring_before)
         if f.content_type:
             conds.append(Blob.content_type == f.content_type)
         if f.min_size is not None:
