@@ -5,8 +5,10 @@ transferred (the relayer's `send_object_to` does so right after certifying), and
 emits no event. So the owner column is read from the chain's object: for every Blob object a
 committed batch touched, again a few seconds later (the relayer's transfer follows its
 certification), and in a slow round-robin sweep over all live blobs that catches any later
-transfer. All of it runs in the runner, after the batch's transaction: `process` stays pure and
-a slow or failing chain read never holds up indexing.
+transfer. A runner catching up only queues the objects it touched (one chain read per object
+would slow it down) and reads them once at the chain's tip. All of it runs in the runner, after
+the batch's transaction: `process` stays pure and a slow or failing chain read never holds up
+indexing.
 """
 
 from __future__ import annotations
@@ -51,19 +53,19 @@ class OwnerTracker:
         self._sweep_after = -1  # registered_cursor the sweep resumes after
         self.updated = 0
 
-    def refresh(self, object_ids: Iterable[str]) -> int:
-        """Read the owners of `object_ids` now and store the changed ones; queue a second look.
-        Returns how many rows changed."""
+    def refresh(self, object_ids: Iterable[str], now: bool = True) -> int:
+        """Read the owners of `object_ids` (now, unless `now` is false) and store the changed
+        ones; queue a second look either way. Returns how many rows changed."""
         ids = list(object_ids)
         due = self.clock() + self.recheck_after
         if len(self._pending) + len(ids) <= MAX_PENDING:
             self._pending.extend((due, oid) for oid in ids)
-        return self._store(ids)
+        return self._store(ids) if now else 0
 
-    def recheck_due(self) -> int:
-        """Second look at objects touched `recheck_after` seconds ago or more."""
-        now, ids = self.clock(), []
-        while self._pending and self._pending[0][0] <= now:
+    def recheck_due(self, limit: int = 500) -> int:
+        """Second look at up to `limit` objects touched `recheck_after` seconds ago or more."""
+        now, ids = self.clock(), list[str]()
+        while self._pending and self._pending[0][0] <= now and len(ids) < limit:
             ids.append(self._pending.popleft()[1])
         return self._store(ids)
 

@@ -82,7 +82,8 @@ class Runner:
         self.stats.events += len(events) - len(batch.dead_letters)
         self.stats.cursor = batch.cursor
         self.stats.last_batch_seconds = time.perf_counter() - started
-        self.stats.owners_updated += self.owners.refresh(pipeline.touched_objects(batch))
+        at_tip = len(events) < self.batch_size
+        self.stats.owners_updated += self.owners.refresh(pipeline.touched_objects(batch), at_tip)
         return len(events)
 
     def _commit(
