@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -286,3 +288,25 @@ def test_migration_0003_keeps_existing_rows(database_url: str) -> None:
             "content-type": "text/plain",
         }
         assert c.execute(select(Node.name)).scalar() == "node\\1"
+
+
+def test_healthz_is_degraded_while_batches_keep_failing(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    register(w, b"x")
+    engine = fresh_engine(f"sqlite:///{tmp_path / 'idx.sqlite'}")
+
+    def down(step: str) -> None:
+        raise OperationalError("INSERT", {}, Exception("could not connect to server"))
+
+    runner = Runner(w.chain, engine, fault=down)
+    follower = threading.Thread(target=runner.follow, args=(0.01,), daemon=True)
+    follower.start()
+    client = api(engine, runner)
+    deadline = time.monotonic() + 20
+    while runner.stats.consecutive_errors < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    health = client.get("/healthz").json()
+    runner.stop()
+    follower.join(5)
+    assert health["status"] == "degraded" and health["failingBatches"] >= 3
+    assert health["deadLetters"] == 0 and health["cursor"] == 0
