@@ -290,9 +290,13 @@ class StoreController:
                     upload, encoded, system, epochs, deletable, send_object_to
                 )
                 flight.set_result(blob)
-            except BaseException as exc:
-                flight.set_exception(exc)
-                flight.exception()  # retrieved: waiting uploads may not exist
+            except BaseException as exc:  # waiting uploads then try themselves
+                flight.set_exception(
+                    exc
+                    if isinstance(exc, Exception)
+                    else ApiError(503, "UPLOAD_ABANDONED", "the identical upload was abandoned")
+                )
+                flight.exception()  # retrieved: there may be no waiting upload
                 raise
             finally:
                 del self.flights[key]
@@ -361,6 +365,7 @@ class StoreController:
         finally:
             self.claimed.discard(blob.id)
         upload.phases.mark("certify")
+        await run_in_threadpool(self.index.note_certified, blob)
         event(
             log,
             "certified",
@@ -411,10 +416,8 @@ class StoreController:
         """The answer to an upload that waited for an identical one: what Walrus says of a
         blob that is already certified (the certification event for a permanent blob, the
         object for a deletable one); this upload paid nothing."""
-        if not blob.deletable:
-            await run_in_threadpool(self.index.catch_up)
-            if found := self.already_certified(encoded, system, epochs):
-                return found
+        if not blob.deletable and (found := self.already_certified(encoded, system, epochs)):
+            return found
         return {
             "alreadyCertified": {
                 "blobId": str(blob.blob_id),
@@ -598,6 +601,14 @@ class StoreController:
         found = self.index.permanent_certified(encoded.metadata.blob_id, system.epoch + epochs)
         if found is None:
             return None
+        if not found.certified_tx:  # certified by this relayer a moment ago: event not read yet
+            return {
+                "alreadyCertified": {
+                    "blobId": str(found.blob_id),
+                    "object": found.object_id,
+                    "endEpoch": found.end_epoch,
+                }
+            }
         return {
             "alreadyCertified": {
                 "blobId": str(found.blob_id),

@@ -137,6 +137,16 @@ class BlobIndex:
                 )
             self._count_uncertified()
 
+    def note_certified(self, blob: BlobObject) -> None:
+        """Record a certification this relayer just made, so an identical upload right after
+        finds it (`alreadyCertified`) before the follower reads the event."""
+        with self._lock:
+            r = self._registration(blob.id, blob.blob_id, blob.size, blob.deletable)
+            r.certified, r.end_epoch = True, blob.end_epoch
+            if r.certified_epoch is None:
+                r.certified_epoch = blob.certified_epoch
+            self._count_uncertified()
+
     def _count_uncertified(self) -> None:
         self.stats.uncertified_registrations = len(self._uncertified())
 
