@@ -624,9 +624,9 @@ class StoreController:
 
         The heaviest members that together make a quorum are pushed to first; the others
         start when those are done, at once when one of them fails or signs badly, or when
-        one of them lags: half as long again as the first of them took. This
-        returns as soon as valid confirmations (checked against `epoch`) reach a quorum, or
-        when every member has answered; pushes still running go on in the background
+        one of them lags: half as long again as the first of them took. This returns as
+        soon as valid confirmations (for `epoch`, or for a later one that began meanwhile)
+        reach a quorum, or when every member has answered; pushes still running go on in the background
         (`Distribution.tail`), so every node still gets its slivers, but a slow node no
         longer holds the upload up."""
         dist = Distribution()
@@ -642,6 +642,7 @@ class StoreController:
         loop = asyncio.get_running_loop()
         started = loop.time()
         timer: list[asyncio.TimerHandle] = []
+        signed: dict[int, list[int]] = {}  # epoch → members whose confirmation for it verified
 
         async def one(position: int) -> None:
             if position not in first:
@@ -660,12 +661,17 @@ class StoreController:
                 release.set()
                 return
             dist.confirmations[position] = conf
-            good, rejected = select_confirmations(committee, blob, {position: conf}, epoch)
-            dist.signatures.update(good)
+            # signed for a later epoch (it began meanwhile): valid for that one; `certify`
+            # picks the epoch the chain is in
+            signed_for = max(epoch, conf.epoch)
+            good, rejected = select_confirmations(committee, blob, {position: conf}, signed_for)
+            if signed_for == epoch:
+                dist.signatures.update(good)
             for name, why in rejected.items():
                 self.reject(dist, name, why)
                 release.set()
-            if quorum_reached(committee.weight(list(dist.signatures)), committee.n_shards):
+            signed.setdefault(signed_for, []).extend(good)
+            if quorum_reached(committee.weight(signed[signed_for]), committee.n_shards):
                 quorum.set()
 
         tasks = [asyncio.create_task(one(p)) for p in order]
