@@ -392,7 +392,10 @@ class StoreController:
         """A registered, never certified Blob object of this blob id and persistence that the
         relayer owns and that lasts long enough (left by a failed store), claimed for this
         store; as Walrus's `reuse_resources`, so a retry does not pay again."""
-        for reg in self.index.reusable(blob_id, deletable, min_end_epoch, self.claimed):
+        found = await run_in_threadpool(
+            self.index.reusable, blob_id, deletable, min_end_epoch, set(self.claimed)
+        )
+        for reg in found:
             if reg.object_id in self.claimed:  # taken while we checked the previous one
                 continue
             self.claimed.add(reg.object_id)
@@ -434,14 +437,17 @@ class StoreController:
         is asked for confirmations of the new epoch and certification is tried again, up to
         `CERTIFY_ATTEMPTS` times; then a 503 (a race on the server's side, never the
         client's fault)."""
-        for _ in range(CERTIFY_ATTEMPTS):
+        for attempt in range(CERTIFY_ATTEMPTS):
             system = await run_in_threadpool(self.chain.system)
             current = system.require_committee()
-            if current.members != committee.members:  # positions changed: start over
+            moved = current.members != committee.members
+            if moved:  # shards or positions changed: the confirmations so far do not count
                 dist.confirmations.clear()
                 committee = current
-            stale = system.epoch != epoch or any(
-                c.epoch != system.epoch for c in dist.confirmations.values()
+            stale = (
+                moved
+                or system.epoch != epoch
+                or any(c.epoch != system.epoch for c in dist.confirmations.values())
             )
             if system.epoch != epoch:
                 self.stats.epoch_changes_during_store += 1
@@ -473,6 +479,7 @@ class StoreController:
                 event(
                     log, "certificate of a past epoch; confirming again", blob_id=str(blob.blob_id)
                 )
+                await asyncio.sleep(0.1 * (attempt + 1))  # a lagging view of the chain catches up
         raise ApiError(
             503,
             "EPOCH_CHANGED",
