@@ -4,24 +4,8 @@ reusable, and a blob's status (a deleted or expired blob is `nonexistent`, as Wa
 from __future__ import annotations
 
 from haulout.chain.devchain import DevChain
-from haulout.protocol import codec
-from haulout.protocol.params import encoded_length, storage_units
 from relayer.index import BlobIndex
 from tests.conftest import World, register, sign_certificate
-
-
-def test_paid_registration_reports_what_its_transaction_took(world: World) -> None:
-    data = b"x" * 5000
-    enc = codec.encode(data, 10)
-    system = world.chain.system()
-    units = storage_units(encoded_length(10, len(data)))
-    before = world.chain.balance(world.user.address)
-    paid = world.chain.reserve_and_register_paid(
-        world.user, enc.blob_id, enc.metadata.root, len(data), 0, 3, False
-    )
-    assert paid.cost == units * (3 * system.storage_price + system.write_price)
-    assert paid.cost == before - world.chain.balance(world.user.address)
-    assert paid.blob.blob_id == enc.blob_id and len(paid.tx_digest) == 64
 
 
 def test_uncertified_registrations_are_counted_offered_for_reuse_and_leave_on_certify(
