@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -147,6 +148,66 @@ def test_a_store_that_failed_for_lack_of_quorum_is_retried_on_the_same_object(
 
 def dep_path(system: LocalSystem) -> Path:
     return system.deployment_path
+
+
+def restart_relayer(system: LocalSystem) -> None:
+    """Start the relayer again, as `LocalSystem.start` does."""
+    system._spawn(
+        "relayer",
+        "relayer",
+        {
+            "HAULOUT_RELAYER_DEPLOYMENT": str(system.deployment_path),
+            "HAULOUT_RELAYER_PORT": str(system.relayer_port),
+            "HAULOUT_RELAYER_SPOOL_DIR": str(system.workdir / "relayer"),
+            "HAULOUT_RELAYER_STATE_DIR": str(system.workdir / "relayer-state"),
+            **system.relayer_env,
+        },
+        system.workdir / "logs" / "relayer.log",
+    )
+    system.wait_healthy([f"{system.relayer_url}/v1/health"], 30)
+
+
+def test_a_registration_left_by_a_killed_relayer_is_reused_after_its_restart(
+    system: LocalSystem,
+) -> None:
+    """The relayer is SIGKILLed after registering, while the nodes are frozen; restarted, it
+    finds its uncertified registration in the chain's events and the retry certifies it."""
+    dep = Deployment.load(system.deployment_path)
+    chain = DevChain(dep.ledger)
+    data = os.urandom(120_000)
+    start = (chain.events(after=0, limit=10**9) or [None])[-1]
+    cursor = start.cursor if start else 0
+    registered: list[BlobRegistered] = []
+    frozen = [system.procs[f"node-{i}"].pid for i in range(4)]
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(put, system.relayer_url, data, "epochs=6")
+            deadline = time.monotonic() + 20
+            while not registered:
+                assert time.monotonic() < deadline, "the store never registered"
+                registered = registered_after(chain, cursor)
+                time.sleep(0.05)
+            system.stop_service("relayer", hard=True)
+            with pytest.raises(httpx.HTTPError):
+                pending.result(timeout=30)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    restart_relayer(system)
+    assert metric(system.relayer_url, "haulout_relayer_uncertified_registrations") == 1
+    retry = put(system.relayer_url, data, "epochs=6")
+    assert retry.status_code == 200, retry.text
+    body = retry.json()["newlyCreated"]
+    assert "reuseRegistration" in body["resourceOperation"]
+    assert body["blobObject"]["id"] == registered[0].object_id
+    assert len(registrations(chain, body["blobObject"]["blobId"])) == 1
+
+
+def registered_after(chain: DevChain, cursor: int) -> list[BlobRegistered]:
+    """BlobRegistered events after `cursor`."""
+    return [e.event for e in chain.events(after=cursor) if isinstance(e.event, BlobRegistered)]
 
 
 def test_stale_deletable_uncertified_registrations_can_be_deleted(system: LocalSystem) -> None:
