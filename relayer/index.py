@@ -74,6 +74,7 @@ class BlobIndex:
         self.invalid: dict[BlobId, tuple[str, int]] = {}
         """Invalid blob ids → the (tx digest, cursor) of their InvalidBlobID event."""
         self.stats = IndexStats()
+        self._pending: dict[str, Registration] = {}  # the owner's, maybe uncertified still
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -93,6 +94,8 @@ class BlobIndex:
                             ev.epoch,
                         )
                         r.registered_tx, r.registered_cursor = ce.tx_digest, ce.cursor
+                        if r.sender == self.owner and not r.certified:
+                            self._pending[r.object_id] = r
                     elif isinstance(ev, BlobCertified) and ev.object_id in self.by_object:
                         r = self.by_object[ev.object_id]
                         r.certified, r.end_epoch = True, ev.end_epoch
@@ -135,6 +138,8 @@ class BlobIndex:
                     sender,
                     blob.registered_epoch,
                 )
+            if r.sender == self.owner and not r.certified:
+                self._pending[r.object_id] = r
             self._count_uncertified()
 
     def note_certified(self, blob: BlobObject) -> None:
@@ -151,11 +156,12 @@ class BlobIndex:
         self.stats.uncertified_registrations = len(self._uncertified())
 
     def _uncertified(self) -> list[Registration]:
-        return [
-            r
-            for r in self.by_object.values()
-            if not r.certified and r.live_at(self.epoch) and r.sender == self.owner
-        ]
+        for oid in [oid for oid, r in self._pending.items() if not self._open(r)]:
+            del self._pending[oid]  # certified, deleted or expired since
+        return list(self._pending.values())
+
+    def _open(self, r: Registration) -> bool:
+        return not r.certified and r.live_at(self.epoch)
 
     def uncertified(self) -> list[Registration]:
         """The owner's live registrations that were never certified, oldest first."""
