@@ -346,6 +346,51 @@ def cmd_extend(a: argparse.Namespace) -> int:
     return 0
 
 
+def _uncertified_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--deployment", default=".haulout/deployment.json")
+    p.add_argument(
+        "--delete-older-than",
+        type=int,
+        metavar="EPOCHS",
+        help="delete the deletable ones registered at least EPOCHS epochs ago",
+    )
+
+
+@command(
+    "uncertified",
+    "list the relayer's paid registrations that were never certified",
+    _uncertified_args,
+)
+def cmd_uncertified(a: argparse.Namespace) -> int:
+    """One line per registered, never certified Blob object the relayer owns."""
+    from haulout.deployment import Deployment
+    from relayer.uncertified import delete_stale, list_uncertified
+
+    if not Path(a.deployment).exists():
+        print(f"error: no deployment at {a.deployment}; pass --deployment", file=sys.stderr)
+        return 2
+    dep = Deployment.load(a.deployment)
+    chain = dep.chain_port()
+    if a.delete_older_than is not None:
+        if a.delete_older_than < 1:
+            print("error: --delete-older-than needs at least 1 epoch", file=sys.stderr)
+            return 2
+        deleted, _ = delete_stale(chain, dep.relayer, a.delete_older_than)
+        for u in deleted:
+            print(
+                f"deleted {u.object_id} (blob {u.blob_id}, registered in epoch {u.registered_epoch})"
+            )
+    epoch, found = list_uncertified(chain, dep.relayer.address)
+    print(f"{len(found)} uncertified registration(s) of {dep.relayer.address} at epoch {epoch}")
+    for u in found:
+        kind = "deletable" if u.deletable else "permanent"
+        print(
+            f"{u.object_id}  blob {u.blob_id}  size {u.size}  "
+            f"registered {u.registered_epoch}  end epoch {u.end_epoch}  {kind}"
+        )
+    return 0
+
+
 def _service_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=int, default=None, help="node index (for `haulout node`)")
 

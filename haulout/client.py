@@ -77,7 +77,8 @@ def _check(resp: httpx.Response) -> httpx.Response:
 
 @dataclass(frozen=True)
 class StoredBlob:
-    """What a store returned: blob id, object id (if newly created), end epoch, raw answer."""
+    """What a store returned: blob id, object id (if newly created, or already certified as an
+    object the relayer names), end epoch, raw answer."""
 
     blob_id: str
     object_id: str | None
@@ -92,7 +93,7 @@ class StoredBlob:
             obj = body["newlyCreated"]["blobObject"]
             return cls(obj["blobId"], obj["id"], obj["storage"]["endEpoch"], True, body)
         ac = body["alreadyCertified"]
-        return cls(ac["blobId"], None, ac["endEpoch"], False, body)
+        return cls(ac["blobId"], ac.get("object"), ac["endEpoch"], False, body)
 
 
 def _iter_view(

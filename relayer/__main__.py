@@ -26,7 +26,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
     """Wire the relayer from settings (ports built here, in the entry point)."""
     dep = Deployment.load(settings.deployment)
     chain = dep.chain_port()
-    index = BlobIndex(chain)
+    index = BlobIndex(chain, dep.relayer.address)
     index.catch_up()
     verdicts = ConsistencyVerdicts(Path(settings.state_dir) / "consistency.sqlite")
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)

@@ -53,7 +53,7 @@ def create_app(
     """Build the relayer API around its flows."""
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
-    install_metrics(app, "relayer", controller.stats, reader.stats)
+    install_metrics(app, "relayer", controller.stats, reader.stats, controller.index.stats)
 
     def authorize(request: Request) -> None:
         if not auth_token:
@@ -235,28 +235,7 @@ def create_app(
     async def blob_status(blob_id: str) -> JSONResponse:
         bid = BlobId.parse(blob_id)
         await run_in_threadpool(reader.index.catch_up)
-        regs = reader.index.by_blob.get(bid, {})
-        out: dict[str, Any] = {
-            "blobId": str(bid),
-            "status": "certified"
-            if reader.index.live(bid)
-            else (
-                "invalid"
-                if bid in reader.index.invalid
-                else ("registered" if regs else "nonexistent")
-            ),
-            "epoch": reader.index.epoch,
-            "objects": [
-                {
-                    "objectId": r.object_id,
-                    "deletable": r.deletable,
-                    "certified": r.certified,
-                    "deleted": r.deleted,
-                    "endEpoch": r.end_epoch,
-                }
-                for r in regs.values()
-            ],
-        }
+        out: dict[str, Any] = reader.index.status(bid)
         return JSONResponse(out)
 
     @app.get("/v1/health")

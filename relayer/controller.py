@@ -26,12 +26,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from haulout.chain.accounts import Account
+from haulout.chain.errors import MoveAbort, ObjectNotFound
 from haulout.chain.objects import BlobObject, SystemState
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError
 from haulout.logs import event
 from haulout.node_client import Confirmation, NodeClient, NodeError
 from haulout.protocol import bls, codec
+from haulout.protocol.blob_id import BlobId
 from haulout.protocol.certificate import aggregate, quorum_reached, verify_certificate
 from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InvalidSliver
@@ -58,6 +60,12 @@ class StoreStats:
     tail_uploads_pending: int = 0
     tail_bytes_held: int = 0
     store_seconds_total: float = 0.0
+    uploads_shared: int = 0
+    """Uploads answered by an identical upload running at the same time (no registration)."""
+    registrations_reused: int = 0
+    """Stores that certified a registration a failed store had paid for."""
+    epoch_changes_during_store: int = 0
+    """Certifications that needed confirmations of a newer epoch."""
 
 
 class Phases:
@@ -179,6 +187,20 @@ class Distribution:
     tail: list[asyncio.Task[None]] = field(default_factory=list)
 
 
+@dataclass
+class Upload:
+    """One upload in progress: its work directory (handed over to the background uploads
+    once they take it) and its timings."""
+
+    workdir: Path
+    handed_over: bool = False
+    phases: Phases = field(default_factory=Phases)
+
+
+CERTIFY_ATTEMPTS = 4
+"""Certifications tried per store when the epoch changes under it (each with fresh
+confirmations of the new epoch)."""
+
 LANE_BYTES = 4 << 20
 """Sliver bytes per concurrent batch to one node: below this, more batches only add requests
 and directory syncs."""
@@ -210,6 +232,11 @@ class StoreController:
         self.memory_limit = memory_limit
         self.stats = StoreStats()
         self.tails: set[asyncio.Task[None]] = set()
+        self.flights: dict[tuple[BlobId, bool, int, str | None], asyncio.Future[BlobObject]] = {}
+        """Uploads being published, by (blob id, deletable, epochs, recipient): an identical
+        upload waits for the one running instead of registering (and paying) again."""
+        self.claimed: set[str] = set()
+        """Blob objects a running store is certifying: never reused by another at once."""
 
     async def store(
         self,
@@ -226,21 +253,21 @@ class StoreController:
         started = time.perf_counter()
         if declared_size is not None:
             self.check_declared(declared_size)
-        workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir))
-        workdir_owned = True  # until background uploads take it over
+        upload = Upload(Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir)))
         try:
-            phases = Phases()
             system = await run_in_threadpool(self.chain.system)
-            committee = system.require_committee()
+            system.require_committee()
             if declared_size is None:
-                spooled, size = await self.spool(body, workdir)
-                phases.mark("spool")
-                encoded = await self.encode_from(spooled.open("rb"), size, system.n_shards, workdir)
+                spooled, size = await self.spool(body, upload.workdir)
+                upload.phases.mark("spool")
+                encoded = await self.encode_from(
+                    spooled.open("rb"), size, system.n_shards, upload.workdir
+                )
             else:
                 size = declared_size
-                encoded = await self.receive_and_encode(body, size, system.n_shards, workdir)
+                encoded = await self.receive_and_encode(body, size, system.n_shards, upload.workdir)
             blob_id = encoded.metadata.blob_id
-            phases.mark("encode")
+            upload.phases.mark("encode")
             await run_in_threadpool(self.verdicts.record, blob_id, "encoded")  # by us: consistent
             event(log, "encoded", blob_id=str(blob_id), size=size, n_shards=system.n_shards)
 
@@ -248,63 +275,259 @@ class StoreController:
                 self.stats.already_certified += 1
                 return found
 
-            balance_before = await run_in_threadpool(self.chain.balance, self.account.address)
-            blob = await run_in_threadpool(
-                self.chain.reserve_and_register,
-                self.account,
-                blob_id,
-                encoded.metadata.root,
-                size,
-                ENCODING_RS,
-                epochs,
-                deletable,
-            )
-            phases.mark("register")
-            event(log, "registered", blob_id=str(blob_id), object_id=blob.id)
-
-            dist = await self.distribute(encoded, blob, committee, system.epoch)
-            if dist.tail:  # they finish (and then drop the work directory) whatever follows
-                self.finish_later(dist.tail, workdir, str(blob_id), encoded.memory_bytes())
-                workdir_owned = False
-            phases.mark("distribute")
-            epoch = (await run_in_threadpool(self.chain.system)).epoch
-            if epoch != system.epoch:  # it moved on: every confirmation must be for the new one
-                dist.signatures, rejected = select_confirmations(
-                    committee, blob, dist.confirmations, epoch
+            key = (blob_id, deletable, epochs, send_object_to)
+            while (flight := self.flights.get(key)) is not None:  # the same upload, running
+                try:
+                    shared = await asyncio.shield(flight)
+                except Exception:  # it failed: this one tries again (reusing its registration)
+                    continue
+                self.stats.uploads_shared += 1
+                return await self.shared_answer(shared, encoded, system, epochs)
+            flight = asyncio.get_running_loop().create_future()
+            self.flights[key] = flight
+            try:
+                answer, blob = await self.publish(
+                    upload, encoded, system, epochs, deletable, send_object_to
                 )
-                for name, why in rejected.items():
-                    self.reject(dist, name, why)
-            certificate = self.certificate(dist, blob, committee, epoch)
-            blob = await run_in_threadpool(
-                self.chain.certify_blob, self.account, blob.id, certificate
-            )
-            phases.mark("certify")
-            event(
-                log,
-                "certified",
-                blob_id=str(blob_id),
-                object_id=blob.id,
-                signers=sorted(dist.signatures),
-                seconds=phases.seconds,
-                cpu_seconds=phases.cpu,
-            )
-
-            if send_object_to:
-                await run_in_threadpool(self.chain.transfer, self.account, blob.id, send_object_to)
-            cost = balance_before - await run_in_threadpool(
-                self.chain.balance, self.account.address
-            )
+                flight.set_result(blob)
+            except BaseException as exc:  # waiting uploads then try themselves
+                flight.set_exception(
+                    exc
+                    if isinstance(exc, Exception)
+                    else ApiError(503, "UPLOAD_ABANDONED", "the identical upload was abandoned")
+                )
+                flight.exception()  # retrieved: there may be no waiting upload
+                raise
+            finally:
+                del self.flights[key]
             self.stats.uploads += 1
             self.stats.bytes_stored += size
             await self.bound_tails()
-            return newly_created(blob, system, epochs, cost)
+            return answer
         except Exception:
             self.stats.uploads_failed += 1
             raise
         finally:
             self.stats.store_seconds_total += time.perf_counter() - started
-            if workdir_owned:
-                shutil.rmtree(workdir, ignore_errors=True)
+            if not upload.handed_over:
+                shutil.rmtree(upload.workdir, ignore_errors=True)
+
+    async def publish(
+        self,
+        upload: Upload,
+        encoded: Encoded,
+        system: SystemState,
+        epochs: int,
+        deletable: bool,
+        send_object_to: str | None,
+    ) -> tuple[dict[str, Any], BlobObject]:
+        """Register (or reuse a registration the relayer already paid for), push, certify;
+        returns the Walrus answer and the certified Blob object."""
+        blob_id = encoded.metadata.blob_id
+        blob = await self.claim_reusable(blob_id, deletable, system.epoch + epochs)
+        if blob is not None:
+            cost = 0
+            operation: dict[str, Any] = {
+                "reuseRegistration": {"encodedLength": encoded_length(system.n_shards, blob.size)}
+            }
+            self.stats.registrations_reused += 1
+            event(log, "registration reused", blob_id=str(blob_id), object_id=blob.id)
+        else:
+            paid = await run_in_threadpool(
+                self.chain.reserve_and_register_paid,
+                self.account,
+                blob_id,
+                encoded.metadata.root,
+                encoded.metadata.size,
+                ENCODING_RS,
+                epochs,
+                deletable,
+            )
+            blob, cost = paid.blob, paid.cost
+            self.claimed.add(blob.id)
+            await run_in_threadpool(self.index.note_registered, blob, self.account.address)
+            operation = {
+                "registerFromScratch": {
+                    "encodedLength": encoded_length(system.n_shards, blob.size),
+                    "epochsAhead": epochs,
+                }
+            }
+            event(log, "registered", blob_id=str(blob_id), object_id=blob.id, cost=cost)
+        upload.phases.mark("register")
+        try:
+            committee = system.require_committee()
+            dist = await self.distribute(encoded, blob, committee, system.epoch)
+            if dist.tail:  # they finish (and then drop the work directory) whatever follows
+                self.finish_later(dist.tail, upload.workdir, str(blob_id), encoded.memory_bytes())
+                upload.handed_over = True
+            upload.phases.mark("distribute")
+            blob = await self.certify(dist, blob, committee, system.epoch)
+        finally:
+            self.claimed.discard(blob.id)
+        upload.phases.mark("certify")
+        await run_in_threadpool(self.index.note_certified, blob)
+        event(
+            log,
+            "certified",
+            blob_id=str(blob_id),
+            object_id=blob.id,
+            signers=sorted(dist.signatures),
+            seconds=upload.phases.seconds,
+            cpu_seconds=upload.phases.cpu,
+        )
+        if send_object_to:
+            await run_in_threadpool(self.chain.transfer, self.account, blob.id, send_object_to)
+        answer = {
+            "newlyCreated": {
+                "blobObject": blob.to_walrus_json(),
+                "resourceOperation": operation,
+                "cost": cost,
+            }
+        }
+        return answer, blob
+
+    async def claim_reusable(
+        self, blob_id: BlobId, deletable: bool, min_end_epoch: int
+    ) -> BlobObject | None:
+        """A registered, never certified Blob object of this blob id and persistence that the
+        relayer owns and that lasts long enough (left by a failed store), claimed for this
+        store; as Walrus's `reuse_resources`, so a retry does not pay again."""
+        found = await run_in_threadpool(
+            self.index.reusable, blob_id, deletable, min_end_epoch, set(self.claimed)
+        )
+        for reg in found:
+            if reg.object_id in self.claimed:  # taken while we checked the previous one
+                continue
+            self.claimed.add(reg.object_id)
+            try:
+                blob = await run_in_threadpool(self.chain.get_blob, reg.object_id)
+            except ObjectNotFound:
+                blob = None
+            if (
+                blob is not None
+                and blob.owner == self.account.address
+                and blob.certified_epoch is None
+                and blob.end_epoch >= min_end_epoch
+            ):
+                return blob
+            self.claimed.discard(reg.object_id)
+        return None
+
+    async def shared_answer(
+        self, blob: BlobObject, encoded: Encoded, system: SystemState, epochs: int
+    ) -> dict[str, Any]:
+        """The answer to an upload that waited for an identical one: what Walrus says of a
+        blob that is already certified (the certification event for a permanent blob, the
+        object for a deletable one); this upload paid nothing."""
+        if not blob.deletable and (found := self.already_certified(encoded, system, epochs)):
+            return found
+        return {
+            "alreadyCertified": {
+                "blobId": str(blob.blob_id),
+                "object": blob.id,
+                "endEpoch": blob.end_epoch,
+            }
+        }
+
+    async def certify(
+        self, dist: Distribution, blob: BlobObject, committee: Committee, epoch: int
+    ) -> BlobObject:
+        """Certify with the confirmations collected for `epoch`. When the epoch has moved on
+        (before or during certification: `EWrongEpoch`), the committee the chain now names
+        is asked for confirmations of the new epoch and certification is tried again, up to
+        `CERTIFY_ATTEMPTS` times; then a 503 (a race on the server's side, never the
+        client's fault)."""
+        for attempt in range(CERTIFY_ATTEMPTS):
+            system = await run_in_threadpool(self.chain.system)
+            current = system.require_committee()
+            moved = current.members != committee.members
+            if moved:  # shards or positions changed: the confirmations so far do not count
+                dist.confirmations.clear()
+                committee = current
+            stale = (
+                moved
+                or system.epoch != epoch
+                or any(c.epoch != system.epoch for c in dist.confirmations.values())
+            )
+            if system.epoch != epoch:
+                self.stats.epoch_changes_during_store += 1
+                event(log, "epoch changed during store", blob_id=str(blob.blob_id), old=epoch)
+            epoch = system.epoch
+            self.select(dist, committee, blob, epoch)
+            if stale and not self.has_quorum(dist, committee):
+                await self.reconfirm(dist, blob, committee, epoch)
+                self.select(dist, committee, blob, epoch)
+            if not self.has_quorum(dist, committee) and any(
+                c.epoch > epoch for c in dist.confirmations.values()
+            ):
+                continue  # the epoch moved on while the nodes were asked: ask again
+            certificate = self.certificate(dist, blob, committee, epoch)
+            try:
+                return await run_in_threadpool(
+                    self.chain.certify_blob, self.account, blob.id, certificate
+                )
+            except MoveAbort as exc:
+                if exc.name == "EBlobExpired":
+                    raise ApiError(
+                        503,
+                        "BLOB_EXPIRED_DURING_STORE",
+                        f"blob {blob.blob_id} reached its end epoch {blob.end_epoch} while it "
+                        "was being stored (the epoch changed); store it for more epochs",
+                    ) from exc
+                if exc.name != "EWrongEpoch":
+                    raise
+                event(
+                    log, "certificate of a past epoch; confirming again", blob_id=str(blob.blob_id)
+                )
+                await asyncio.sleep(0.1 * (attempt + 1))  # a lagging view of the chain catches up
+        raise ApiError(
+            503,
+            "EPOCH_CHANGED",
+            f"the epoch kept changing while blob {blob.blob_id} was being certified "
+            f"({CERTIFY_ATTEMPTS} attempts). It is registered as {blob.id}; retry the same "
+            "upload and that registration is reused (no second payment)",
+        )
+
+    def has_quorum(self, dist: Distribution, committee: Committee) -> bool:
+        """Whether the valid signatures reach a quorum."""
+        return quorum_reached(committee.weight(list(dist.signatures)), committee.n_shards)
+
+    def select(
+        self, dist: Distribution, committee: Committee, blob: BlobObject, epoch: int
+    ) -> None:
+        """Keep the confirmations valid for `epoch`; say why each other one is not."""
+        dist.signatures, rejected = select_confirmations(committee, blob, dist.confirmations, epoch)
+        for name, why in rejected.items():
+            self.reject(dist, name, why)
+
+    async def reconfirm(
+        self, dist: Distribution, blob: BlobObject, committee: Committee, epoch: int
+    ) -> None:
+        """Ask the members without a valid confirmation for `epoch` for a fresh one (their
+        slivers are already pushed); stops once a quorum is valid."""
+        missing = [p for p in range(len(committee.members)) if p not in dist.signatures]
+        object_id = blob.id if blob.deletable else None
+
+        async def ask(position: int) -> None:
+            member = committee.members[position]
+            node = NodeClient(member.url, self.http, self.node_retries)
+            try:
+                conf = await node.confirmation(blob.blob_id, object_id)
+            except Exception as exc:
+                why = str(exc) if isinstance(exc, NodeError) else f"{type(exc).__name__}: {exc}"
+                dist.failures[member.name] = f"confirmation for epoch {epoch}: {why}"
+                return
+            dist.confirmations[position] = conf
+            good, _ = select_confirmations(committee, blob, {position: conf}, epoch)
+            dist.signatures.update(good)
+
+        pending = {asyncio.create_task(ask(p)) for p in missing}
+        try:
+            while pending and not self.has_quorum(dist, committee):
+                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in pending:
+                task.cancel()
 
     def too_large(self) -> ApiError:
         """The 413 for an upload over this relayer's limit."""
@@ -385,6 +608,14 @@ class StoreController:
         found = self.index.permanent_certified(encoded.metadata.blob_id, system.epoch + epochs)
         if found is None:
             return None
+        if not found.certified_tx:  # certified by this relayer a moment ago: event not read yet
+            return {
+                "alreadyCertified": {
+                    "blobId": str(found.blob_id),
+                    "object": found.object_id,
+                    "endEpoch": found.end_epoch,
+                }
+            }
         return {
             "alreadyCertified": {
                 "blobId": str(found.blob_id),
@@ -400,9 +631,9 @@ class StoreController:
 
         The heaviest members that together make a quorum are pushed to first; the others
         start when those are done, at once when one of them fails or signs badly, or when
-        one of them lags: half as long again as the first of them took. This
-        returns as soon as valid confirmations (checked against `epoch`) reach a quorum, or
-        when every member has answered; pushes still running go on in the background
+        one of them lags: half as long again as the first of them took. This returns as
+        soon as valid confirmations (for `epoch`, or for a later one that began meanwhile)
+        reach a quorum, or when every member has answered; pushes still running go on in the background
         (`Distribution.tail`), so every node still gets its slivers, but a slow node no
         longer holds the upload up."""
         dist = Distribution()
@@ -418,6 +649,7 @@ class StoreController:
         loop = asyncio.get_running_loop()
         started = loop.time()
         timer: list[asyncio.TimerHandle] = []
+        signed: dict[int, list[int]] = {}  # epoch → members whose confirmation for it verified
 
         async def one(position: int) -> None:
             if position not in first:
@@ -436,12 +668,17 @@ class StoreController:
                 release.set()
                 return
             dist.confirmations[position] = conf
-            good, rejected = select_confirmations(committee, blob, {position: conf}, epoch)
-            dist.signatures.update(good)
+            # signed for a later epoch (it began meanwhile): valid for that one; `certify`
+            # picks the epoch the chain is in
+            signed_for = max(epoch, conf.epoch)
+            good, rejected = select_confirmations(committee, blob, {position: conf}, signed_for)
+            if signed_for == epoch:
+                dist.signatures.update(good)
             for name, why in rejected.items():
                 self.reject(dist, name, why)
                 release.set()
-            if quorum_reached(committee.weight(list(dist.signatures)), committee.n_shards):
+            signed.setdefault(signed_for, []).extend(good)
+            if quorum_reached(committee.weight(signed[signed_for]), committee.n_shards):
                 quorum.set()
 
         tasks = [asyncio.create_task(one(p)) for p in order]
@@ -533,7 +770,8 @@ class StoreController:
                 "NOT_ENOUGH_CONFIRMATIONS",
                 f"only {weight} of {committee.n_shards} shards confirmed blob {blob.blob_id} (a quorum needs "
                 f"3w >= 2n+1); failures: {failures or 'none'}. The blob is registered as {blob.id}; "
-                "retry when more storage nodes are up",
+                "retry when more storage nodes are up: the same upload reuses that registration "
+                "(no second payment)",
             )
         message = BlobCertification(
             blob.blob_id, bytes.fromhex(blob.id[2:]) if blob.deletable else None
@@ -566,22 +804,6 @@ def select_confirmations(
         else:
             good[position] = conf.signature
     return good, rejected
-
-
-def newly_created(blob: BlobObject, system: SystemState, epochs: int, cost: int) -> dict[str, Any]:
-    """Walrus's `newlyCreated` answer."""
-    return {
-        "newlyCreated": {
-            "blobObject": blob.to_walrus_json(),
-            "resourceOperation": {
-                "registerFromScratch": {
-                    "encodedLength": encoded_length(system.n_shards, blob.size),
-                    "epochsAhead": epochs,
-                }
-            },
-            "cost": cost,
-        }
-    }
 
 
 def b64(data: bytes) -> str:

@@ -53,7 +53,7 @@ from .events import (
     StorageReserved,
     parse_event,
 )
-from .objects import BlobObject, NodeInfo, StorageResource, SystemState
+from .objects import BlobObject, NodeInfo, PaidRegistration, StorageResource, SystemState
 
 MIST_PER_SUI = 1_000_000_000
 SYSTEM_VERSION = 1
@@ -90,6 +90,8 @@ class TxResult:
     results: list[Any]
     created: dict[str, str]
     events: list[Event] = field(default_factory=list)
+    paid: int = 0
+    """MIST this transaction took from the sender (storage and write fees; DevChain has no gas)."""
 
 
 class _Ctx:
@@ -101,6 +103,7 @@ class _Ctx:
         self.deleted: set[str] = set()
         self.events: list[Event] = []
         self.counter = 0
+        self.paid = 0
 
     def fresh_id(self) -> str:
         self.counter += 1
@@ -187,6 +190,7 @@ def _pay(ctx: _Ctx, system: _Obj, amount: int) -> None:
         "UPDATE balances SET amount = amount - ? WHERE address = ?", (amount, ctx.sender)
     )
     system.data["balance"] += amount
+    ctx.paid += amount
 
 
 def _ring(system: _Obj) -> list[int]:
@@ -805,7 +809,7 @@ class DevChain:
             conn.execute("ROLLBACK")
             raise
         created = {o.id: o.type for o in ctx.objects.values() if o.created}
-        return TxResult(digest, results, created, ctx.events)
+        return TxResult(digest, results, created, ctx.events, ctx.paid)
 
     def _run(self, ctx: _Ctx, commands: list[dict[str, Any]]) -> list[Any]:
         results: list[Any] = []
@@ -1057,6 +1061,21 @@ class DevChain:
         deletable: bool,
     ) -> BlobObject:
         """Reserve exactly the encoded length and register, in one transaction."""
+        return self.reserve_and_register_paid(
+            signer, blob_id, root, size, encoding_type, epochs_ahead, deletable
+        ).blob
+
+    def reserve_and_register_paid(
+        self,
+        signer: Account,
+        blob_id: BlobId,
+        root: bytes,
+        size: int,
+        encoding_type: int,
+        epochs_ahead: int,
+        deletable: bool,
+    ) -> PaidRegistration:
+        """`reserve_and_register`, with what that one transaction paid."""
         needed = encoded_length(self.system().n_shards, size)
         r = self.submit(
             signer,
@@ -1076,7 +1095,7 @@ class DevChain:
                 ),
             ],
         )
-        return self.get_blob(str(r.results[1]))
+        return PaidRegistration(self.get_blob(str(r.results[1])), r.paid, r.digest)
 
     def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:
         """Certify with a quorum certificate."""

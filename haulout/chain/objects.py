@@ -58,6 +58,17 @@ class BlobObject:
 
 
 @dataclass(frozen=True)
+class PaidRegistration:
+    """A new registration and what its transaction cost the signer, read from that
+    transaction's own effects (a balance difference would count concurrent spending too)."""
+
+    blob: BlobObject
+    cost: int
+    """MIST paid: storage and write fees, plus gas where the chain charges it."""
+    tx_digest: str
+
+
+@dataclass(frozen=True)
 class NodeInfo:
     """A registered storage node."""
 

@@ -10,7 +10,7 @@ from haulout.protocol.certificate import Certificate
 
 from .accounts import Account
 from .events import ChainEvent
-from .objects import BlobObject, StorageResource, SystemState
+from .objects import BlobObject, PaidRegistration, StorageResource, SystemState
 
 
 class ChainPort(Protocol):
@@ -58,6 +58,20 @@ class ChainPort(Protocol):
         deletable: bool,
     ) -> BlobObject:
         """Reserve exactly the needed storage and register, in one transaction."""
+        ...
+
+    def reserve_and_register_paid(
+        self,
+        signer: Account,
+        blob_id: BlobId,
+        root: bytes,
+        size: int,
+        encoding_type: int,
+        epochs_ahead: int,
+        deletable: bool,
+    ) -> PaidRegistration:
+        """`reserve_and_register`, also saying what that transaction paid (from its effects),
+        so a store reports its own cost however many others run at the same time."""
         ...
 
     def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:

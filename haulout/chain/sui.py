@@ -27,7 +27,7 @@ from haulout.protocol.params import encoded_length
 from .accounts import Account
 from .errors import ChainError, MoveAbort, ObjectNotFound, ObjectNotOwned
 from .events import ChainEvent, parse_event
-from .objects import BlobObject, NodeInfo, StorageResource, SystemState
+from .objects import BlobObject, NodeInfo, PaidRegistration, StorageResource, SystemState
 from .sui_ids import attributes_field_id
 from .sui_tx import HauloutTransaction, OwnedRef, SharedRef, publish_transaction
 
@@ -194,6 +194,27 @@ class SuiChain:
                 raise MoveAbort(abort.location.module, int(abort.abort_code), err.description or "")
             raise ChainError(f"transaction failed: {err.description if err else status}")
         return executed
+
+    @staticmethod
+    def _paid(executed: Any, address: str) -> int:
+        """MIST the transaction took from `address`: the SUI balance changes in its effects
+        (fees paid from a split of the gas coin, and gas, net of rebates); without them, the
+        gas summary alone."""
+        changes = [
+            c
+            for c in getattr(executed, "balance_changes", None) or []
+            if str(c.address) == address and str(c.coin_type or "").endswith("::sui::SUI")
+        ]
+        if changes:
+            return -sum(int(c.amount or 0) for c in changes)
+        gas = getattr(executed.effects, "gas_used", None)
+        if gas is None:
+            return 0
+        return (
+            int(gas.computation_cost or 0)
+            + int(gas.storage_cost or 0)
+            - int(gas.storage_rebate or 0)
+        )
 
     def _created(self, executed: Any, type_suffix: str) -> str:
         for ch in executed.effects.changed_objects:
@@ -389,6 +410,21 @@ class SuiChain:
         epochs_ahead: int,
         deletable: bool,
     ) -> BlobObject:
+        return self.reserve_and_register_paid(
+            signer, blob_id, root, size, encoding_type, epochs_ahead, deletable
+        ).blob
+
+    def reserve_and_register_paid(
+        self,
+        signer: Account,
+        blob_id: BlobId,
+        root: bytes,
+        size: int,
+        encoding_type: int,
+        epochs_ahead: int,
+        deletable: bool,
+    ) -> PaidRegistration:
+        """Reserve and register in one transaction; the cost is read from its effects."""
         tx = self._tx()
         st = tx.reserve_space(self._sys, encoded_length(self.system().n_shards, size), epochs_ahead)
         b = tx.register_blob(
@@ -401,7 +437,12 @@ class SuiChain:
             deletable,
         )
         tx.transfer([b], signer.address)
-        return self.get_blob(self._created(self._execute(signer, tx), "::blob::Blob"))
+        executed = self._execute(signer, tx)
+        return PaidRegistration(
+            self.get_blob(self._created(executed, "::blob::Blob")),
+            self._paid(executed, signer.address),
+            str(executed.digest or ""),
+        )
 
     def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:
         tx = self._tx()

@@ -29,6 +29,7 @@ from haulout.chain.events import (
     EpochAdvanced,
     StorageReserved,
 )
+from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.params import encoded_length, storage_units
 from tests.conftest import World, make_world, register, sign_certificate
@@ -41,6 +42,24 @@ def snapshot(world: World) -> tuple[int, int, object]:
         world.chain.balance(world.user.address),
         world.chain.system(),
     )
+
+
+def test_a_paid_registration_says_what_its_own_transaction_cost(world: World) -> None:
+    """`cost` from the transaction's effects: the signer's whole spend (fees, and gas on Sui),
+    whatever else that account or others spend meanwhile."""
+    data = b"x" * 5000
+    enc = codec.encode(data, world.chain.system().n_shards)
+    before = world.chain.balance(world.user.address)
+    paid = world.chain.reserve_and_register_paid(
+        world.user, enc.blob_id, enc.metadata.root, len(data), 0, 3, False
+    )
+    assert paid.cost == before - world.chain.balance(world.user.address) > 0
+    assert paid.blob.blob_id == enc.blob_id and paid.blob.owner == world.user.address
+    assert paid.tx_digest
+    if world.is_devchain:  # no gas: exactly the storage and write fees
+        sys = world.chain.system()
+        units = storage_units(encoded_length(sys.n_shards, len(data)))
+        assert paid.cost == units * (3 * sys.storage_price + sys.write_price)
 
 
 def test_register_certify_and_events(world: World) -> None:
