@@ -9,7 +9,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
+from haulout.http_errors import ApiError, error_body, install_error_handlers, read_body_limited
 from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, encode_frames, frame_header
@@ -17,6 +17,7 @@ from haulout.protocol.params import MAX_SHARDS
 
 from .batch import BatchReceiver
 from .service import NodeService
+from .waiters import NodeBusy
 
 MAX_METADATA = 16 + 32 * MAX_SHARDS
 
@@ -33,17 +34,53 @@ def _stream_frames(files: dict[int, Path], sizes: dict[int, int]) -> Iterator[by
                 yield chunk
 
 
+def _located(
+    service: NodeService, blob_id: BlobId, indices: list[int]
+) -> tuple[dict[int, Path], dict[int, int]]:
+    """The stored slivers among `indices` and their sizes; one deleted meanwhile (garbage
+    collection of a deleted blob) is left out rather than failing the request."""
+    files, sizes = {}, {}
+    for i, path in service.sliver_files(blob_id, indices).items():
+        try:
+            sizes[i] = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        files[i] = path
+    return files, sizes
+
+
+def _read_all(files: dict[int, Path]) -> dict[int, bytes]:
+    out = {}
+    for i, path in files.items():
+        try:
+            out[i] = path.read_bytes()
+        except FileNotFoundError:
+            continue
+    return out
+
+
 def create_app(service: NodeService) -> FastAPI:
     """Build the node API around a service."""
     app = FastAPI(title="Haulout storage node", version="1")
     install_error_handlers(app)
     install_metrics(app, "node", service.stats)
 
+    @app.exception_handler(NodeBusy)
+    async def _busy(_: Request, exc: NodeBusy) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.status, exc.reason, exc.message),
+            status_code=exc.status,
+            headers={"retry-after": str(exc.retry_after)},
+        )
+
     @app.put("/v1/blobs/{blob_id}/metadata")
     async def put_metadata(blob_id: str, request: Request) -> JSONResponse:
+        """Store the blob's metadata; waits briefly (asynchronously) for its registration."""
         bid = BlobId.parse(blob_id)
         raw = await read_body_limited(request, MAX_METADATA, "metadata")
-        created = await run_in_threadpool(service.put_metadata, bid, raw)
+        await service.await_registration(bid, service.metadata_wait)
+        with service.uploading(bid):
+            created = await run_in_threadpool(service.put_metadata, bid, raw)
         return JSONResponse(
             {"blobId": blob_id, "stored": True}, status_code=201 if created else 200
         )
@@ -57,8 +94,9 @@ def create_app(service: NodeService) -> FastAPI:
     async def put_sliver(blob_id: str, index: int, request: Request) -> JSONResponse:
         bid = BlobId.parse(blob_id)
         meta = await run_in_threadpool(service.metadata_for_upload, bid)
-        data = await read_body_limited(request, meta.params.sliver_len, f"sliver {index}")
-        await run_in_threadpool(service.put_sliver, bid, index, data)
+        with service.uploading(bid):
+            data = await read_body_limited(request, meta.params.sliver_len, f"sliver {index}")
+            await run_in_threadpool(service.put_sliver, bid, index, data)
         return JSONResponse({"blobId": blob_id, "index": index, "stored": True})
 
     @app.put("/v1/blobs/{blob_id}/slivers")
@@ -80,7 +118,8 @@ def create_app(service: NodeService) -> FastAPI:
                 f"a batch for this node's {len(owned)} slivers is at most {limit} bytes; got {length}",
             )
         receiver = BatchReceiver(service, bid, meta, owned_set)
-        stored = await receiver.receive(request.stream())
+        with service.uploading(bid):
+            stored = await receiver.receive(request.stream())
         return JSONResponse({"blobId": blob_id, "stored": stored})
 
     @app.get("/v1/blobs/{blob_id}/slivers")
@@ -103,11 +142,10 @@ def create_app(service: NodeService) -> FastAPI:
             raise ApiError(
                 400, "INVALID_SLIVER_INDEX", f"at most {MAX_SHARDS} indices in 0..{MAX_SHARDS - 1}"
             )
-        files = await run_in_threadpool(service.sliver_files, bid, wanted)
-        sizes = {i: p.stat().st_size for i, p in files.items()}
+        files, sizes = await run_in_threadpool(_located, service, bid, wanted)
         total = sum(FRAME_HEADER + n for n in sizes.values())
         if total <= STREAM_ABOVE:
-            found = await run_in_threadpool(lambda: {i: p.read_bytes() for i, p in files.items()})
+            found = await run_in_threadpool(_read_all, files)
             return Response(encode_frames(found), media_type="application/octet-stream")
         return StreamingResponse(
             _stream_frames(files, sizes),
@@ -122,7 +160,11 @@ def create_app(service: NodeService) -> FastAPI:
 
     @app.get("/v1/blobs/{blob_id}/confirmation")
     async def confirmation(blob_id: str, object_id: str | None = Query(None)) -> JSONResponse:
-        out = await run_in_threadpool(service.confirmation, BlobId.parse(blob_id), object_id)
+        """Sign the blob's certification; waits briefly (asynchronously) for its registration."""
+        bid = BlobId.parse(blob_id)
+        until = service.confirmable(object_id)
+        await service.await_registration(bid, service.confirmation_wait, until)
+        out = await run_in_threadpool(service.confirmation, bid, object_id)
         return JSONResponse(out)
 
     @app.get("/v1/blobs/{blob_id}/status")
