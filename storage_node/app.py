@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +22,53 @@ from .service import NodeService
 from .waiters import NodeBusy
 
 MAX_METADATA = 16 + 32 * MAX_SHARDS
+
+# The OpenAPI document describes ids, indices and bodies exactly (for clients and for the
+# schemathesis run); the handlers check them themselves, so a bad one gets its own reason
+# code (INVALID_BLOB_ID, INVALID_SLIVER_INDEX) rather than a generic validation error.
+BlobIdPath = Annotated[
+    str,
+    PathParam(
+        description="blob id: 43 URL-safe base64 characters, no padding",
+        json_schema_extra={"pattern": "^[A-Za-z0-9_-]{43}$", "minLength": 43, "maxLength": 43},
+    ),
+]
+SliverIndexPath = Annotated[
+    int,
+    PathParam(
+        description="sliver index, below the committee's shard count",
+        json_schema_extra={"minimum": 0, "maximum": MAX_SHARDS - 1},
+    ),
+]
+ObjectIdQuery = Annotated[
+    str | None,
+    Query(
+        description="the Blob object of a deletable registration (0x + up to 64 hex digits)",
+        json_schema_extra={"pattern": "^0x[0-9a-fA-F]{1,64}$", "maxLength": 66},
+    ),
+]
+IndicesQuery = Annotated[
+    str,
+    Query(
+        description="comma-separated sliver indices, e.g. 0,4,8",
+        json_schema_extra={
+            "pattern": f"^[0-9]{{1,3}}(,[0-9]{{1,3}}){{0,{MAX_SHARDS - 1}}}$",
+            "maxLength": 4 * MAX_SHARDS,
+        },
+    ),
+]
+
+
+def _octets(what: str, max_length: int) -> dict[str, Any]:
+    """`openapi_extra` for a raw request body (the handlers read the stream themselves)."""
+    schema = {"type": "string", "format": "binary", "maxLength": max_length}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": what,
+            "content": {"application/octet-stream": {"schema": schema}},
+        }
+    }
 
 
 STREAM_ABOVE = 4 << 20
@@ -73,8 +122,11 @@ def create_app(service: NodeService) -> FastAPI:
             headers={"retry-after": str(exc.retry_after)},
         )
 
-    @app.put("/v1/blobs/{blob_id}/metadata")
-    async def put_metadata(blob_id: str, request: Request) -> JSONResponse:
+    @app.put(
+        "/v1/blobs/{blob_id}/metadata",
+        openapi_extra=_octets("the blob's metadata (BCS)", MAX_METADATA),
+    )
+    async def put_metadata(blob_id: BlobIdPath, request: Request) -> JSONResponse:
         """Store the blob's metadata; waits briefly (asynchronously) for its registration."""
         bid = BlobId.parse(blob_id)
         raw = await read_body_limited(request, MAX_METADATA, "metadata")
@@ -86,12 +138,17 @@ def create_app(service: NodeService) -> FastAPI:
         )
 
     @app.get("/v1/blobs/{blob_id}/metadata")
-    async def get_metadata(blob_id: str) -> Response:
+    async def get_metadata(blob_id: BlobIdPath) -> Response:
         meta = await run_in_threadpool(service.metadata, BlobId.parse(blob_id))
         return Response(meta.to_bytes(), media_type="application/octet-stream")
 
-    @app.put("/v1/blobs/{blob_id}/slivers/{index}")
-    async def put_sliver(blob_id: str, index: int, request: Request) -> JSONResponse:
+    @app.put(
+        "/v1/blobs/{blob_id}/slivers/{index}",
+        openapi_extra=_octets("one sliver, as long as the metadata implies", 1 << 24),
+    )
+    async def put_sliver(
+        blob_id: BlobIdPath, index: SliverIndexPath, request: Request
+    ) -> JSONResponse:
         bid = BlobId.parse(blob_id)
         meta = await run_in_threadpool(service.metadata_for_upload, bid)
         with service.uploading(bid):
@@ -99,8 +156,14 @@ def create_app(service: NodeService) -> FastAPI:
             await run_in_threadpool(service.put_sliver, bid, index, data)
         return JSONResponse({"blobId": blob_id, "index": index, "stored": True})
 
-    @app.put("/v1/blobs/{blob_id}/slivers")
-    async def put_slivers(blob_id: str, request: Request) -> JSONResponse:
+    @app.put(
+        "/v1/blobs/{blob_id}/slivers",
+        openapi_extra=_octets(
+            "frames of `index u16 LE ‖ length u32 LE ‖ sliver`, for slivers this node holds",
+            1 << 30,
+        ),
+    )
+    async def put_slivers(blob_id: BlobIdPath, request: Request) -> JSONResponse:
         """Batch upload: frames of `index u16 LE ‖ length u32 LE ‖ sliver`, streamed; each
         sliver is hashed as it arrives and the verified ones are made durable together when
         the batch ends (see `storage_node.batch`)."""
@@ -123,10 +186,7 @@ def create_app(service: NodeService) -> FastAPI:
         return JSONResponse({"blobId": blob_id, "stored": stored})
 
     @app.get("/v1/blobs/{blob_id}/slivers")
-    async def get_slivers(
-        blob_id: str,
-        indices: str = Query(..., description="comma-separated sliver indices, e.g. 0,4,8"),
-    ) -> Response:
+    async def get_slivers(blob_id: BlobIdPath, indices: IndicesQuery) -> Response:
         """Several slivers in one answer, framed like the batch upload (`index u16 LE ‖
         length u32 LE ‖ sliver`); slivers this node does not hold are left out."""
         bid = BlobId.parse(blob_id)
@@ -154,12 +214,12 @@ def create_app(service: NodeService) -> FastAPI:
         )
 
     @app.get("/v1/blobs/{blob_id}/slivers/{index}")
-    async def get_sliver(blob_id: str, index: int) -> Response:
+    async def get_sliver(blob_id: BlobIdPath, index: SliverIndexPath) -> Response:
         data = await run_in_threadpool(service.sliver, BlobId.parse(blob_id), index)
         return Response(data, media_type="application/octet-stream")
 
     @app.get("/v1/blobs/{blob_id}/confirmation")
-    async def confirmation(blob_id: str, object_id: str | None = Query(None)) -> JSONResponse:
+    async def confirmation(blob_id: BlobIdPath, object_id: ObjectIdQuery = None) -> JSONResponse:
         """Sign the blob's certification; waits briefly (asynchronously) for its registration."""
         bid = BlobId.parse(blob_id)
         until = service.confirmable(object_id)
@@ -168,7 +228,7 @@ def create_app(service: NodeService) -> FastAPI:
         return JSONResponse(out)
 
     @app.get("/v1/blobs/{blob_id}/status")
-    async def status(blob_id: str) -> JSONResponse:
+    async def status(blob_id: BlobIdPath) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(service.status, BlobId.parse(blob_id)))
 
     @app.get("/v1/health")
