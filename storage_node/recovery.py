@@ -152,10 +152,10 @@ class Recovery:
         """True while the blob's own upload may still come: one is in progress here, or the
         grace (grown under load) since it was first seen missing, or since its last upload
         request here, has not passed."""
+        since = self.first_missing.setdefault(blob_id, now)
         act = self.service.upload_activity(blob_id)
         if act is not None and act.in_flight:
             return True
-        since = self.first_missing.setdefault(blob_id, now)
         if act is not None:
             since = max(since, act.last)
         return now - since < (self.grace_max if self.busy(now) else self.grace)
