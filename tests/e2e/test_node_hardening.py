@@ -244,6 +244,14 @@ def test_concurrent_identical_uploads_all_succeed_and_leave_whole_files(nodes: N
     for j in owned:
         enc.metadata.check_sliver(j, (blob_dir / f"{j}.sliver").read_bytes())
     assert list(blob_dir.glob(".*.tmp")) == []
+    # deleted on chain: the node removes its data in the background
+    collected = nodes.metric(1, "haulout_node_blobs_collected")
+    nodes.chain.delete_blob(nodes.user, blob.id)
+    deadline = time.monotonic() + 20
+    while blob_dir.exists():
+        assert time.monotonic() < deadline, "the deleted blob's data was never collected"
+        time.sleep(0.1)
+    assert nodes.metric(1, "haulout_node_blobs_collected") == collected + 1
 
 
 def batch_body(slivers: dict[int, bytes]) -> bytes:
@@ -303,7 +311,7 @@ def test_recovery_retries_after_transient_failures(nodes: Nodes) -> None:
     """#11.8: a certified blob node-3 cannot rebuild now (only node-0 is up, with fewer than
     `k` slivers) is retried with backoff and recovered once the other nodes are back."""
     url3 = nodes.url(3)
-    blob, enc = nodes.register(os.urandom(30_000))
+    blob, enc = nodes.register(os.urandom(600_000))  # several stripes, streamed through files
 
     async def three() -> dict[int, bytes]:
         async with httpx.AsyncClient(timeout=60) as http:
