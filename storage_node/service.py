@@ -115,7 +115,7 @@ class NodeService:
         self.waiters.notify(r[1] for r in rows.registered)
         return len(events)
 
-    def follow(self, interval: float, waiting_interval: float = 0.02) -> None:
+    def follow(self, interval: float, waiting_interval: float = 0.05) -> None:
         """Follow the chain until `stop()`: the only reader of chain events. It polls every
         `interval`, and every `waiting_interval` while requests wait for a registration (one
         thread polls for all of them); errors are logged and retried."""
