@@ -34,7 +34,7 @@ from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
 
 MAX_WAITERS = 64
-WAIT = 8.0  # HAULOUT_NODE_CONFIRMATION_WAIT: how long a flood request is held
+WAIT = 10.0  # HAULOUT_NODE_CONFIRMATION_WAIT: how long a flood request is held
 
 
 @dataclass
