@@ -55,7 +55,8 @@ class RegistrationWaiters:
 
     async def wait_until(self, key: str, ready: Callable[[], bool], timeout: float) -> bool:
         """True as soon as `ready()` holds (checked now, then each time `key` is notified),
-        False when `timeout` seconds pass first. `ready` runs in a worker thread for a moment
+        False when `timeout` seconds pass first (not checked again then: callers read the
+        state after waiting in any case). `ready` runs in a worker thread for a moment
         (it reads the registry); the wait itself holds none. Raises `NodeBusy` when `limit`
         requests already wait."""
         if await run_in_threadpool(ready):
@@ -83,8 +84,10 @@ class RegistrationWaiters:
                 left = deadline - loop.time()
                 if left <= 0:
                     return False
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(me[1].wait(), left)
+                except TimeoutError:
+                    return False  # the caller reads the state once more anyway
                 me[1].clear()
         finally:
             with self._lock:
