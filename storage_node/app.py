@@ -59,6 +59,12 @@ IndicesQuery = Annotated[
 ]
 
 
+def _check_index(index: int) -> None:
+    """400 for a sliver index no committee can have (before it names a file)."""
+    if not 0 <= index < MAX_SHARDS:
+        raise ApiError(400, "INVALID_SLIVER_INDEX", f"a sliver index is in 0..{MAX_SHARDS - 1}")
+
+
 def _octets(what: str, max_length: int) -> dict[str, Any]:
     """`openapi_extra` for a raw request body (the handlers read the stream themselves)."""
     schema = {"type": "string", "format": "binary", "maxLength": max_length}
@@ -150,6 +156,7 @@ def create_app(service: NodeService) -> FastAPI:
         blob_id: BlobIdPath, index: SliverIndexPath, request: Request
     ) -> JSONResponse:
         bid = BlobId.parse(blob_id)
+        _check_index(index)
         meta = await run_in_threadpool(service.metadata_for_upload, bid)
         with service.uploading(bid):
             data = await read_body_limited(request, meta.params.sliver_len, f"sliver {index}")
@@ -196,7 +203,8 @@ def create_app(service: NodeService) -> FastAPI:
             raise ApiError(
                 400,
                 "INVALID_SLIVER_INDEX",
-                f"indices must be comma-separated integers; got {indices!r}",
+                f"indices must be comma-separated integers; got {indices[:40]!r}"
+                + ("…" if len(indices) > 40 else ""),
             ) from None
         if len(wanted) > MAX_SHARDS or any(not 0 <= i < MAX_SHARDS for i in wanted):
             raise ApiError(
@@ -215,6 +223,7 @@ def create_app(service: NodeService) -> FastAPI:
 
     @app.get("/v1/blobs/{blob_id}/slivers/{index}")
     async def get_sliver(blob_id: BlobIdPath, index: SliverIndexPath) -> Response:
+        _check_index(index)
         data = await run_in_threadpool(service.sliver, BlobId.parse(blob_id), index)
         return Response(data, media_type="application/octet-stream")
 

@@ -11,6 +11,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.testclient import TestClient
 
 from haulout.protocol import codec
 from storage_node.app import create_app
@@ -77,3 +78,21 @@ def test_no_server_errors(fuzzed: tuple[Any, str]) -> None:
                 assert body["error"]["code"] == response.status_code
 
         check()
+
+
+def test_hostile_indices_are_refused_without_echo(fuzzed: tuple[Any, str]) -> None:
+    """Sliver indices no committee can have never name a file (a 300-digit one made the
+    file name too long: 500), and a long bad list is not echoed back whole."""
+    api_schema, known = fuzzed
+    client = TestClient(api_schema.app, raise_server_exceptions=False)
+    huge = "9" * 300
+    for method, path in (
+        ("GET", f"/v1/blobs/{known}/slivers/{huge}"),
+        ("PUT", f"/v1/blobs/{known}/slivers/{huge}"),
+        ("GET", f"/v1/blobs/{known}/slivers/-1"),
+    ):
+        r = client.request(method, path, content=b"x" if method == "PUT" else None)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["details"][0]["reason"] == "INVALID_SLIVER_INDEX"
+    r = client.get(f"/v1/blobs/{known}/slivers", params={"indices": "x" * 5000})
+    assert r.status_code == 400 and len(r.text) < 1000
