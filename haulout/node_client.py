@@ -44,6 +44,16 @@ def _raise_for(resp: httpx.Response) -> None:
     raise NodeError(str(resp.request.url), message, resp.status_code, reason)
 
 
+MAX_RETRY_AFTER = 5.0
+"""The longest `Retry-After` (seconds) a node may ask this client to wait before retrying."""
+
+
+def retry_after(resp: httpx.Response) -> float:
+    """The pause a busy node asks for (`Retry-After` in whole seconds), capped; 0 if none."""
+    value = resp.headers.get("retry-after", "")
+    return min(float(value), MAX_RETRY_AFTER) if value.isdigit() and len(value) < 6 else 0.0
+
+
 async def _file_chunks(path: Path, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
     with open(path, "rb") as fh:
         while data := fh.read(chunk):
@@ -61,6 +71,7 @@ class NodeClient:
     async def _request(self, method: str, path: str, **kw: object) -> httpx.Response:
         last: Exception | None = None
         for attempt in range(self.retries):
+            pause = 0.2 * (2**attempt)
             try:
                 body = kw.get("content")
                 if callable(body):  # a fresh stream for every attempt
@@ -68,12 +79,13 @@ class NodeClient:
                 resp = await self.client.request(method, self.url + path, **kw)  # type: ignore[arg-type]
                 if resp.status_code >= 500 and attempt + 1 < self.retries:
                     last = NodeError(self.url, f"HTTP {resp.status_code}", resp.status_code)
+                    pause = max(pause, retry_after(resp))
                 else:
                     _raise_for(resp)
                     return resp
             except httpx.HTTPError as exc:
                 last = NodeError(self.url, f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(0.2 * (2**attempt))
+            await asyncio.sleep(pause)
         assert last is not None
         raise last
 

@@ -23,6 +23,13 @@ class NodeSettings(BaseSettings):
     confirmation_wait: float = 5.0
     recovery_interval: float = 2.0  # how often to look for certified blobs missing slivers here
     recovery_grace: float = 5.0  # how long a late upload may take before recovering instead
+    recovery_grace_max: float = 120.0  # the grace under load (uploads arriving here)
+    recovery_max_blob_size: int = 1 << 30  # as the relayer's max_blob_size; recovered via files
+    recovery_backoff: float = (
+        2.0  # first retry delay after a transient failure (doubles, 5 min max)
+    )
+    metadata_wait: float = 2.0  # how long a metadata upload waits for the registration
+    max_waiters: int = 512  # requests waiting for registrations at once; over it 503
     log_level: str = "INFO"
 
 

@@ -44,10 +44,20 @@ def main(argv: list[str] | None = None) -> int:
         node.bls,
         node.node_id,
         settings.confirmation_wait,
+        max_waiters=settings.max_waiters,
+        metadata_wait=settings.metadata_wait,
     )
     follower = threading.Thread(target=service.follow, args=(settings.poll_interval,), daemon=True)
     follower.start()
-    recovery = Recovery(service, grace=settings.recovery_grace)
+    threading.Thread(target=service.collect, daemon=True).start()
+    recovery = Recovery(
+        service,
+        grace=settings.recovery_grace,
+        grace_max=settings.recovery_grace_max,
+        max_blob_size=settings.recovery_max_blob_size,
+        workdir=data_dir / "recovering",
+        backoff=settings.recovery_backoff,
+    )
     stop_recovery = threading.Event()
     threading.Thread(
         target=recovery.run, args=(settings.recovery_interval, stop_recovery), daemon=True

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
+from haulout.http_errors import ApiError, error_body, install_error_handlers, read_body_limited
 from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, encode_frames, frame_header
@@ -17,8 +19,62 @@ from haulout.protocol.params import MAX_SHARDS
 
 from .batch import BatchReceiver
 from .service import NodeService
+from .waiters import NodeBusy
 
 MAX_METADATA = 16 + 32 * MAX_SHARDS
+
+# The OpenAPI document describes ids, indices and bodies exactly (for clients and for the
+# schemathesis run); the handlers check them themselves, so a bad one gets its own reason
+# code (INVALID_BLOB_ID, INVALID_SLIVER_INDEX) rather than a generic validation error.
+BlobIdPath = Annotated[
+    str,
+    PathParam(
+        description="blob id: 43 URL-safe base64 characters, no padding",
+        json_schema_extra={"pattern": "^[A-Za-z0-9_-]{43}$", "minLength": 43, "maxLength": 43},
+    ),
+]
+SliverIndexPath = Annotated[
+    int,
+    PathParam(
+        description="sliver index, below the committee's shard count",
+        json_schema_extra={"minimum": 0, "maximum": MAX_SHARDS - 1},
+    ),
+]
+ObjectIdQuery = Annotated[
+    str | None,
+    Query(
+        description="the Blob object of a deletable registration (0x + up to 64 hex digits)",
+        json_schema_extra={"pattern": "^0x[0-9a-fA-F]{1,64}$", "maxLength": 66},
+    ),
+]
+IndicesQuery = Annotated[
+    str,
+    Query(
+        description="comma-separated sliver indices, e.g. 0,4,8",
+        json_schema_extra={
+            "pattern": f"^[0-9]{{1,3}}(,[0-9]{{1,3}}){{0,{MAX_SHARDS - 1}}}$",
+            "maxLength": 4 * MAX_SHARDS,
+        },
+    ),
+]
+
+
+def _check_index(index: int) -> None:
+    """400 for a sliver index no committee can have (before it names a file)."""
+    if not 0 <= index < MAX_SHARDS:
+        raise ApiError(400, "INVALID_SLIVER_INDEX", f"a sliver index is in 0..{MAX_SHARDS - 1}")
+
+
+def _octets(what: str, max_length: int) -> dict[str, Any]:
+    """`openapi_extra` for a raw request body (the handlers read the stream themselves)."""
+    schema = {"type": "string", "format": "binary", "maxLength": max_length}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": what,
+            "content": {"application/octet-stream": {"schema": schema}},
+        }
+    }
 
 
 STREAM_ABOVE = 4 << 20
@@ -33,36 +89,88 @@ def _stream_frames(files: dict[int, Path], sizes: dict[int, int]) -> Iterator[by
                 yield chunk
 
 
+def _located(
+    service: NodeService, blob_id: BlobId, indices: list[int]
+) -> tuple[dict[int, Path], dict[int, int]]:
+    """The stored slivers among `indices` and their sizes; one deleted meanwhile (garbage
+    collection of a deleted blob) is left out rather than failing the request."""
+    files, sizes = {}, {}
+    for i, path in service.sliver_files(blob_id, indices).items():
+        try:
+            sizes[i] = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        files[i] = path
+    return files, sizes
+
+
+def _read_all(files: dict[int, Path]) -> dict[int, bytes]:
+    out = {}
+    for i, path in files.items():
+        try:
+            out[i] = path.read_bytes()
+        except FileNotFoundError:
+            continue
+    return out
+
+
 def create_app(service: NodeService) -> FastAPI:
     """Build the node API around a service."""
     app = FastAPI(title="Haulout storage node", version="1")
     install_error_handlers(app)
     install_metrics(app, "node", service.stats)
 
-    @app.put("/v1/blobs/{blob_id}/metadata")
-    async def put_metadata(blob_id: str, request: Request) -> JSONResponse:
+    @app.exception_handler(NodeBusy)
+    async def _busy(_: Request, exc: NodeBusy) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.status, exc.reason, exc.message),
+            status_code=exc.status,
+            headers={"retry-after": str(exc.retry_after)},
+        )
+
+    @app.put(
+        "/v1/blobs/{blob_id}/metadata",
+        openapi_extra=_octets("the blob's metadata (BCS)", MAX_METADATA),
+    )
+    async def put_metadata(blob_id: BlobIdPath, request: Request) -> JSONResponse:
+        """Store the blob's metadata; waits briefly (asynchronously) for its registration."""
         bid = BlobId.parse(blob_id)
         raw = await read_body_limited(request, MAX_METADATA, "metadata")
-        created = await run_in_threadpool(service.put_metadata, bid, raw)
+        await service.await_registration(bid, service.metadata_wait)
+        with service.uploading(bid):
+            created = await run_in_threadpool(service.put_metadata, bid, raw)
         return JSONResponse(
             {"blobId": blob_id, "stored": True}, status_code=201 if created else 200
         )
 
     @app.get("/v1/blobs/{blob_id}/metadata")
-    async def get_metadata(blob_id: str) -> Response:
+    async def get_metadata(blob_id: BlobIdPath) -> Response:
         meta = await run_in_threadpool(service.metadata, BlobId.parse(blob_id))
         return Response(meta.to_bytes(), media_type="application/octet-stream")
 
-    @app.put("/v1/blobs/{blob_id}/slivers/{index}")
-    async def put_sliver(blob_id: str, index: int, request: Request) -> JSONResponse:
+    @app.put(
+        "/v1/blobs/{blob_id}/slivers/{index}",
+        openapi_extra=_octets("one sliver, as long as the metadata implies", 1 << 24),
+    )
+    async def put_sliver(
+        blob_id: BlobIdPath, index: SliverIndexPath, request: Request
+    ) -> JSONResponse:
         bid = BlobId.parse(blob_id)
+        _check_index(index)
         meta = await run_in_threadpool(service.metadata_for_upload, bid)
-        data = await read_body_limited(request, meta.params.sliver_len, f"sliver {index}")
-        await run_in_threadpool(service.put_sliver, bid, index, data)
+        with service.uploading(bid):
+            data = await read_body_limited(request, meta.params.sliver_len, f"sliver {index}")
+            await run_in_threadpool(service.put_sliver, bid, index, data)
         return JSONResponse({"blobId": blob_id, "index": index, "stored": True})
 
-    @app.put("/v1/blobs/{blob_id}/slivers")
-    async def put_slivers(blob_id: str, request: Request) -> JSONResponse:
+    @app.put(
+        "/v1/blobs/{blob_id}/slivers",
+        openapi_extra=_octets(
+            "frames of `index u16 LE ‖ length u32 LE ‖ sliver`, for slivers this node holds",
+            1 << 30,
+        ),
+    )
+    async def put_slivers(blob_id: BlobIdPath, request: Request) -> JSONResponse:
         """Batch upload: frames of `index u16 LE ‖ length u32 LE ‖ sliver`, streamed; each
         sliver is hashed as it arrives and the verified ones are made durable together when
         the batch ends (see `storage_node.batch`)."""
@@ -80,14 +188,12 @@ def create_app(service: NodeService) -> FastAPI:
                 f"a batch for this node's {len(owned)} slivers is at most {limit} bytes; got {length}",
             )
         receiver = BatchReceiver(service, bid, meta, owned_set)
-        stored = await receiver.receive(request.stream())
+        with service.uploading(bid):
+            stored = await receiver.receive(request.stream())
         return JSONResponse({"blobId": blob_id, "stored": stored})
 
     @app.get("/v1/blobs/{blob_id}/slivers")
-    async def get_slivers(
-        blob_id: str,
-        indices: str = Query(..., description="comma-separated sliver indices, e.g. 0,4,8"),
-    ) -> Response:
+    async def get_slivers(blob_id: BlobIdPath, indices: IndicesQuery) -> Response:
         """Several slivers in one answer, framed like the batch upload (`index u16 LE ‖
         length u32 LE ‖ sliver`); slivers this node does not hold are left out."""
         bid = BlobId.parse(blob_id)
@@ -97,17 +203,17 @@ def create_app(service: NodeService) -> FastAPI:
             raise ApiError(
                 400,
                 "INVALID_SLIVER_INDEX",
-                f"indices must be comma-separated integers; got {indices!r}",
+                f"indices must be comma-separated integers; got {indices[:40]!r}"
+                + ("…" if len(indices) > 40 else ""),
             ) from None
         if len(wanted) > MAX_SHARDS or any(not 0 <= i < MAX_SHARDS for i in wanted):
             raise ApiError(
                 400, "INVALID_SLIVER_INDEX", f"at most {MAX_SHARDS} indices in 0..{MAX_SHARDS - 1}"
             )
-        files = await run_in_threadpool(service.sliver_files, bid, wanted)
-        sizes = {i: p.stat().st_size for i, p in files.items()}
+        files, sizes = await run_in_threadpool(_located, service, bid, wanted)
         total = sum(FRAME_HEADER + n for n in sizes.values())
         if total <= STREAM_ABOVE:
-            found = await run_in_threadpool(lambda: {i: p.read_bytes() for i, p in files.items()})
+            found = await run_in_threadpool(_read_all, files)
             return Response(encode_frames(found), media_type="application/octet-stream")
         return StreamingResponse(
             _stream_frames(files, sizes),
@@ -116,17 +222,22 @@ def create_app(service: NodeService) -> FastAPI:
         )
 
     @app.get("/v1/blobs/{blob_id}/slivers/{index}")
-    async def get_sliver(blob_id: str, index: int) -> Response:
+    async def get_sliver(blob_id: BlobIdPath, index: SliverIndexPath) -> Response:
+        _check_index(index)
         data = await run_in_threadpool(service.sliver, BlobId.parse(blob_id), index)
         return Response(data, media_type="application/octet-stream")
 
     @app.get("/v1/blobs/{blob_id}/confirmation")
-    async def confirmation(blob_id: str, object_id: str | None = Query(None)) -> JSONResponse:
-        out = await run_in_threadpool(service.confirmation, BlobId.parse(blob_id), object_id)
+    async def confirmation(blob_id: BlobIdPath, object_id: ObjectIdQuery = None) -> JSONResponse:
+        """Sign the blob's certification; waits briefly (asynchronously) for its registration."""
+        bid = BlobId.parse(blob_id)
+        until = service.confirmable(object_id)
+        await service.await_registration(bid, service.confirmation_wait, until)
+        out = await run_in_threadpool(service.confirmation, bid, object_id)
         return JSONResponse(out)
 
     @app.get("/v1/blobs/{blob_id}/status")
-    async def status(blob_id: str) -> JSONResponse:
+    async def status(blob_id: BlobIdPath) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(service.status, BlobId.parse(blob_id)))
 
     @app.get("/v1/health")

@@ -101,5 +101,16 @@ class BatchReceiver:
 
     def _commit(self) -> None:
         if self.verified:
-            self.service.store.commit([p for _, p in self.verified])
+            try:
+                self.service.store.commit([p for _, p in self.verified])
+            except FileNotFoundError:  # the blob's directory went: deleted or expired meanwhile
+                for _, p in self.verified:
+                    p.discard()
+                self.verified = []
+                raise ApiError(
+                    404,
+                    "BLOB_NOT_REGISTERED",
+                    f"blob {self.blob_id} was deleted or expired during the upload; "
+                    "nothing was stored",
+                ) from None
             self.service.stats.slivers_stored += len(self.verified)

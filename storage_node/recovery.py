@@ -2,19 +2,39 @@
 
 A relayer answers once a quorum has confirmed and serves the other nodes afterwards; if it
 crashes first, or a node was down, that node misses its slivers. Every few seconds the node
-looks at the certified blobs it has not yet seen complete here; one that is still missing
-metadata or owned slivers after a grace period (time for a late upload to arrive) is
-recovered from the other nodes: metadata checked against the blob id, `k` slivers checked
-against the metadata, the blob decoded with the full consistency check, and the missing
-slivers re-encoded, checked against their hashes and stored durably.
+looks at the certified blobs it has not yet seen complete here. A blob still missing
+metadata or owned slivers is recovered from the other nodes only when its upload is not
+merely late:
+
+- never while an upload of it is being received here;
+- only after `grace` seconds without any upload of it here (since it was certified, or since
+  its last upload request, whichever is later);
+- under load (an upload of any blob in progress here, or one within the last `grace` seconds)
+  background uploads queue up at the relayer, so the grace grows to `grace_max`.
+
+Recovery checks the registered size against `max_blob_size` before fetching anything, then
+goes through files, so memory stays bounded whatever the size: `k` slivers are streamed from
+the other nodes to files (hashes checked on the way), the blob is decoded stripe by stripe and
+re-encoded stripe by stripe; the missing slivers are written as pending files and made
+visible only if re-encoding reproduces every sliver hash of the metadata (the full
+consistency check).
+
+A failure that may pass (a peer down, only some slivers reachable now) is retried with
+exponential backoff; only an inconsistent encoding or a blob over the size limit is given up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import threading
 import time
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -22,28 +42,128 @@ from haulout.logs import event
 from haulout.node_client import NodeClient, NodeError
 from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
-from haulout.protocol.errors import ProtocolError
+from haulout.protocol.errors import InconsistentEncoding, ProtocolError
+from haulout.protocol.hashing import hasher
 from haulout.protocol.metadata import BlobMetadata
 
 from .service import NodeService
+from .store import PendingFile
 
 log = logging.getLogger("haulout.node.recovery")
+
+
+class RecoveryError(Exception):
+    """A blob cannot be recovered here at all (inconsistently encoded, or over the size
+    limit); it is not tried again until the node restarts."""
+
+
+class RecoveryUnavailable(Exception):
+    """A blob cannot be recovered right now (no metadata or fewer than `k` good slivers
+    reachable); tried again after a backoff."""
+
+
+class _FetchedSlivers:
+    """A `FrameSink` that writes each sliver a peer sends to its own file in `root`, hashing
+    on the way; keeps those matching the metadata."""
+
+    def __init__(self, meta: BlobMetadata, root: Path) -> None:
+        self.meta, self.root = meta, root
+        self.good: dict[int, Path] = {}
+        self.rejected = 0
+        self.index, self.hash = -1, hasher()
+        self.fh: BinaryIO | None = None
+
+    def start(self, index: int, size: int) -> None:
+        if not 0 <= index < self.meta.n_shards or size != self.meta.params.sliver_len:
+            raise ValueError(f"frame for sliver {index} of {size} bytes does not fit this blob")
+        self.index, self.hash = index, hasher()
+        self.fh = open(self.root / f"{index}.sliver", "wb")  # noqa: SIM115 - closed in end()
+
+    def data(self, piece: memoryview) -> None:
+        assert self.fh is not None
+        self.fh.write(piece)
+        self.hash.update(piece)
+
+    def end(self) -> None:
+        assert self.fh is not None
+        self.fh.close()
+        self.fh = None
+        path = self.root / f"{self.index}.sliver"
+        if self.hash.digest() == self.meta.sliver_hashes[self.index]:
+            self.good[self.index] = path
+        else:
+            path.unlink(missing_ok=True)
+            self.rejected += 1
+
+    def abandon(self) -> None:
+        """A peer's answer broke off: drop its unfinished sliver."""
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+            (self.root / f"{self.index}.sliver").unlink(missing_ok=True)
+
+
+class _RebuiltSlivers:
+    """A `SliverSink` for re-encoding: the slivers this node lacks go to pending files in the
+    store (hashed on the way), the others are dropped."""
+
+    def __init__(self, pending: dict[int, PendingFile]) -> None:
+        self.pending = pending
+        self.hashes = {i: hasher() for i in pending}
+
+    def write(self, index: int, block: bytes) -> None:
+        if index in self.pending:
+            self.pending[index].write(block)
+            self.hashes[index].update(block)
 
 
 class Recovery:
     """Finds and fills this node's gaps in certified blobs."""
 
     def __init__(
-        self, service: NodeService, grace: float = 5.0, max_blob_size: int = 512 << 20
+        self,
+        service: NodeService,
+        grace: float = 5.0,
+        max_blob_size: int = 1 << 30,
+        grace_max: float = 120.0,
+        workdir: Path | None = None,
+        backoff: float = 2.0,
+        backoff_max: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.service, self.grace, self.max_blob_size = service, grace, max_blob_size
+        self.grace_max = max(grace, grace_max)
+        self.workdir = workdir or service.store.root.parent / "recovering"
+        self.backoff, self.backoff_max, self.clock = backoff, backoff_max, clock
         self.complete: set[BlobId] = set()
         self.first_missing: dict[BlobId, float] = {}
         self.gave_up: set[BlobId] = set()
+        self.attempts: dict[BlobId, int] = {}
+        self.retry_at: dict[BlobId, float] = {}
+        shutil.rmtree(self.workdir, ignore_errors=True)  # what a crash left mid-recovery
+
+    def busy(self, now: float) -> bool:
+        """Uploads are arriving here (one in progress, or one within the last `grace`
+        seconds): late uploads are likely queued behind them, so missing blobs get
+        `grace_max`."""
+        return self.service.uploads_in_flight > 0 or now - self.service.last_upload < self.grace
+
+    def waiting_for_upload(self, blob_id: BlobId, now: float) -> bool:
+        """True while the blob's own upload may still come: one is in progress here, or the
+        grace (grown under load) since it was first seen missing, or since its last upload
+        request here, has not passed."""
+        since = self.first_missing.setdefault(blob_id, now)
+        act = self.service.upload_activity(blob_id)
+        if act is not None and act.in_flight:
+            return True
+        if act is not None:
+            since = max(since, act.last)
+        return now - since < (self.grace_max if self.busy(now) else self.grace)
 
     def due(self) -> list[BlobId]:
-        """Certified blobs missing data here for longer than the grace period."""
-        now = time.monotonic()
+        """Certified blobs missing data here whose upload is not merely late, and whose
+        backoff after a failed attempt is over."""
+        now = self.clock()
         out = []
         store = self.service.store
         for blob_id in self.service.registry.certified_blobs():
@@ -51,41 +171,68 @@ class Recovery:
                 continue
             owned = self.service.owned_slivers(blob_id)
             if store.get_metadata(blob_id) is not None and not store.has_slivers(blob_id, owned):
-                self.complete.add(blob_id)
-                self.first_missing.pop(blob_id, None)
+                self._done(blob_id)
                 continue
-            if now - self.first_missing.setdefault(blob_id, now) >= self.grace:
-                out.append(blob_id)
+            if self.waiting_for_upload(blob_id, now):
+                continue
+            if now < self.retry_at.get(blob_id, 0.0):
+                continue
+            out.append(blob_id)
         return out
+
+    def _done(self, blob_id: BlobId) -> None:
+        self.complete.add(blob_id)
+        for table in (self.first_missing, self.attempts, self.retry_at):
+            table.pop(blob_id, None)
 
     def recover(self, blob_id: BlobId) -> int:
         """Rebuild this node's missing metadata and slivers of `blob_id`; returns how many
         slivers were stored."""
-        meta, slivers = asyncio.run(self._fetch(blob_id))
-        if meta.size > self.max_blob_size:
+        size = self.service.registry.blob(blob_id).size
+        if size > self.max_blob_size:
             raise RecoveryError(
-                f"blob {blob_id} has {meta.size} bytes, more than this node recovers in memory "
-                f"({self.max_blob_size}); re-upload it through a relayer"
+                f"blob {blob_id} is registered with {size} bytes, more than this node recovers "
+                f"({self.max_blob_size}, HAULOUT_NODE_RECOVERY_MAX_BLOB_SIZE)"
             )
-        data = codec.decode(meta, slivers, verify_consistency=False)
-        encoded = codec.encode(data, meta.n_shards)
-        if encoded.metadata != meta:  # all n hashes compared: the full consistency check
-            raise RecoveryError(
-                f"blob {blob_id} was encoded inconsistently: re-encoding it does not reproduce "
-                "its metadata, so this node cannot hold a valid sliver of it"
-            )
+        work = self.workdir / f"{blob_id}.{uuid.uuid4().hex[:8]}"
+        work.mkdir(parents=True)
+        try:
+            meta, files = asyncio.run(self._fetch(blob_id, work))
+            return self._rebuild(blob_id, meta, files)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _rebuild(self, blob_id: BlobId, meta: BlobMetadata, files: dict[int, Path]) -> int:
         store = self.service.store
-        if store.get_metadata(blob_id) is None:
-            store.put_metadata(blob_id, meta.to_bytes())
-        owned = self.service.owned_slivers(blob_id)
-        missing = store.has_slivers(blob_id, owned)
-        for i in missing:
-            meta.check_sliver(i, encoded.slivers[i])
-            store.put_sliver(blob_id, i, encoded.slivers[i])
+        missing = store.has_slivers(blob_id, self.service.owned_slivers(blob_id))
+        pending = {i: store.pending_sliver(blob_id, i) for i in missing}
+        try:
+            with ExitStack() as stack:
+                readers = {i: stack.enter_context(open(p, "rb")) for i, p in files.items()}
+                sink = _RebuiltSlivers(pending)
+                stripes = codec.decode_stream(meta, readers, verify_consistency=False)
+                rebuilt = codec.encode_stream(stripes, meta.size, meta.n_shards, sink)
+            if rebuilt != meta:  # all n hashes compared: the full consistency check
+                raise RecoveryError(
+                    f"blob {blob_id} was encoded inconsistently: re-encoding it does not "
+                    "reproduce its metadata, so this node cannot hold a valid sliver of it"
+                )
+            for i, h in sink.hashes.items():  # what was written is what was hashed
+                if h.digest() != meta.sliver_hashes[i]:
+                    raise RecoveryError(f"rebuilt sliver {i} of {blob_id} does not match")
+            if store.get_metadata(blob_id) is None:
+                store.put_metadata(blob_id, meta.to_bytes())
+            store.commit(list(pending.values()))
+        except BaseException:
+            for p in pending.values():
+                p.discard()
+            raise
         self.service.stats.slivers_recovered += len(missing)
         return len(missing)
 
-    async def _fetch(self, blob_id: BlobId) -> tuple[BlobMetadata, dict[int, bytes]]:
+    async def _fetch(self, blob_id: BlobId, work: Path) -> tuple[BlobMetadata, dict[int, Path]]:
+        """Metadata from the first peer serving a valid one, then slivers streamed to files
+        in `work` until `k` verified ones are in hand."""
         committee = self.service.committee()
         me = self.service.member_index
         async with httpx.AsyncClient(timeout=30) as http:
@@ -104,27 +251,28 @@ class Recovery:
                 except (NodeError, ProtocolError):
                     continue
             if meta is None:
-                raise RecoveryError(f"no other node served valid metadata for {blob_id}")
+                raise RecoveryUnavailable(f"no other node served valid metadata for {blob_id}")
             wanted: dict[int, list[int]] = {}
             for i in range(meta.n_shards):
                 owner = committee.member_for_sliver(i, int(blob_id))
                 if owner != me:
                     wanted.setdefault(owner, []).append(i)
-            good: dict[int, bytes] = {}
+            sink = _FetchedSlivers(meta, work)
             for position, indices in wanted.items():  # until k verified slivers are in hand
-                if len(good) >= meta.params.k:
+                if len(sink.good) >= meta.params.k:
                     break
                 try:
-                    got = await peers[position].get_slivers(blob_id, indices)
-                except NodeError:
+                    await peers[position].stream_slivers(blob_id, indices, sink)
+                except (NodeError, ValueError):
+                    sink.abandon()
                     continue
-                good.update(codec.verify_slivers(meta, got)[0])
-            if len(good) < meta.params.k:
-                raise RecoveryError(
-                    f"only {len(good)} of the {meta.params.k} slivers needed to rebuild "
-                    f"{blob_id} could be fetched and verified from the other nodes"
+            if len(sink.good) < meta.params.k:
+                raise RecoveryUnavailable(
+                    f"only {len(sink.good)} of the {meta.params.k} slivers needed to rebuild "
+                    f"{blob_id} could be fetched and verified from the other nodes now"
                 )
-            return meta, good
+            chosen = sorted(sink.good)[: meta.params.k]
+            return meta, {i: sink.good[i] for i in chosen}
 
     def run_once(self) -> int:
         """Recover every due blob; returns how many slivers were stored."""
@@ -132,18 +280,33 @@ class Recovery:
         for blob_id in self.due():
             try:
                 n = self.recover(blob_id)
-            except (RecoveryError, ProtocolError) as exc:
+            except (RecoveryError, InconsistentEncoding) as exc:
                 self.gave_up.add(blob_id)
                 event(log, "recovery failed", blob_id=str(blob_id), error=str(exc))
                 continue
-            except Exception as exc:  # a peer or disk hiccup: try again next time
-                event(log, "recovery will be retried", blob_id=str(blob_id), error=str(exc))
+            except Exception as exc:  # a peer down, too few slivers now, a disk hiccup
+                self._later(blob_id, exc)
                 continue
-            self.complete.add(blob_id)
-            self.first_missing.pop(blob_id, None)
+            self._done(blob_id)
             total += n
             event(log, "slivers recovered", blob_id=str(blob_id), slivers=n)
+        self.service.forget_uploads(older_than=2 * self.grace_max)
         return total
+
+    def _later(self, blob_id: BlobId, exc: Exception) -> None:
+        """Schedule another attempt after an exponential backoff."""
+        n = self.attempts[blob_id] = self.attempts.get(blob_id, 0) + 1
+        delay = min(self.backoff_max, self.backoff * 2 ** (n - 1))
+        self.retry_at[blob_id] = self.clock() + delay
+        self.service.stats.recovery_retries += 1
+        event(
+            log,
+            "recovery will be retried",
+            blob_id=str(blob_id),
+            attempt=n,
+            retry_in_s=delay,
+            error=str(exc) or type(exc).__name__,
+        )
 
     def run(self, interval: float, stop: threading.Event) -> None:
         """Recover in the background until `stop` is set."""
@@ -152,7 +315,3 @@ class Recovery:
                 self.run_once()
             except Exception:  # pragma: no cover - logged and retried
                 log.exception("recovery pass failed; retrying")
-
-
-class RecoveryError(Exception):
-    """A blob cannot be recovered here (no metadata, too few slivers, too large)."""

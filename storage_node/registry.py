@@ -7,6 +7,7 @@ one SQLite transaction, so a restart resumes exactly after the last committed ev
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,15 +86,27 @@ class BlobState:
 
 
 class Registry:
-    """SQLite-backed registry of blob objects, epoch and event cursor."""
+    """SQLite-backed registry of blob objects, epoch and event cursor.
+
+    Each thread has its own connection (the follower writes while request, recovery and
+    garbage-collection threads read): a reader never runs inside the follower's open
+    transaction, and WAL lets reads go on while it commits."""
 
     def __init__(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30
-        )
+        self.path = str(path)
+        self._local = threading.local()
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.executescript(_SCHEMA)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._local.conn = conn
+        return conn
 
     def _state(self, key: str, default: int = 0) -> int:
         row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()

@@ -8,7 +8,8 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from haulout.protocol.metadata import BlobMetadata
 
 from . import registry as reg
 from .store import SliverStore
+from .waiters import RegistrationWaiters
 
 log = logging.getLogger("haulout.node")
 
@@ -39,6 +41,17 @@ class NodeStats:
     blobs_collected: int = 0
     events_processed: int = 0
     slivers_recovered: int = 0
+    recovery_retries: int = 0
+    waiters_rejected: int = 0
+
+
+@dataclass
+class UploadActivity:
+    """Uploads of one blob being received here: how many requests are in flight, and when
+    the last one started or ended (recovery leaves a blob alone while this moves)."""
+
+    in_flight: int = 0
+    last: float = 0.0
 
 
 class NodeService:
@@ -52,14 +65,24 @@ class NodeService:
         key: BlsKeyPair,
         node_id: str,
         confirmation_wait: float = 5.0,
+        max_waiters: int = 512,
+        metadata_wait: float = 2.0,
     ) -> None:
         self.chain, self.store, self.registry, self.key = chain, store, registry, key
         self.node_id = node_id
         self.confirmation_wait = confirmation_wait
+        self.metadata_wait = metadata_wait
         self.stats = NodeStats()
         self._committee: Committee | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a request started waiting: look at the chain now
+        self._gc_due = threading.Event()  # deletions or a new epoch: collect in the background
+        self.waiters = RegistrationWaiters(max_waiters, on_wait=self._wake.set)
+        self._uploads: dict[BlobId, UploadActivity] = {}
+        self._uploads_lock = threading.Lock()
+        self.last_upload = 0.0  # monotonic time an upload request of any blob began or ended
+        self.uploads_in_flight = 0  # upload requests of any blob being received now
 
     # -- chain following ----------------------------------------------------------------------
 
@@ -75,7 +98,9 @@ class NodeService:
         return self.committee().index_of(self.node_id)
 
     def follow_once(self, limit: int = 1000) -> int:
-        """Process one batch of events; returns how many were processed."""
+        """Process one batch of events; returns how many were processed. Requests waiting for
+        a blob registered in the batch are woken; deletions and new epochs only mark garbage
+        collection due (`collect` runs it on its own thread, never inside a request)."""
         with self._lock:
             events = self.chain.events(after=self.registry.cursor, limit=limit)
             if not events:
@@ -86,22 +111,42 @@ class NodeService:
                 self._committee = None
             self.stats.events_processed += len(events)
             if rows.deleted or rows.epoch is not None:
-                self.collect_garbage()
-            return len(events)
+                self._gc_due.set()
+        self.waiters.notify(r[1] for r in rows.registered)
+        return len(events)
 
-    def follow(self, interval: float) -> None:
-        """Follow the chain until `stop()`; errors are logged and retried."""
+    def follow(self, interval: float, waiting_interval: float = 0.05) -> None:
+        """Follow the chain until `stop()`: the only reader of chain events. It polls every
+        `interval`, and every `waiting_interval` while requests wait for a registration (one
+        thread polls for all of them); errors are logged and retried."""
         while not self._stop.is_set():
             try:
                 if self.follow_once() == 0:
-                    self._stop.wait(interval)
+                    pause = waiting_interval if self.waiters.count else interval
+                    self._wake.wait(pause)
+                    self._wake.clear()
             except Exception:  # pragma: no cover - logged and retried
                 log.exception("event follower failed; retrying")
                 self._stop.wait(1.0)
 
+    def collect(self, interval: float = 60.0) -> None:
+        """Collect garbage in the background until `stop()`: when the follower saw deletions
+        or a new epoch, and every `interval` seconds in any case."""
+        while not self._stop.is_set():
+            self._gc_due.wait(interval)
+            if self._stop.is_set():
+                return
+            self._gc_due.clear()
+            try:
+                self.collect_garbage()
+            except Exception:  # pragma: no cover - logged and retried
+                log.exception("garbage collection failed; retrying")
+
     def stop(self) -> None:
-        """Stop following."""
+        """Stop following and collecting."""
         self._stop.set()
+        self._wake.set()
+        self._gc_due.set()
 
     def collect_garbage(self) -> list[BlobId]:
         """Delete data of blobs with no live registration (deleted or expired)."""
@@ -114,22 +159,30 @@ class NodeService:
 
     # -- data path ----------------------------------------------------------------------------
 
-    def _registered(
+    async def await_registration(
         self,
         blob_id: BlobId,
-        wait: float = 0.0,
+        wait: float,
         until: Callable[[reg.BlobState], bool] | None = None,
-    ) -> reg.BlobState:
-        """The blob's registration state, following the chain for up to `wait` seconds until
-        it is registered (and `until` holds, e.g. a particular object is known)."""
-        deadline = time.monotonic() + wait
-        while True:
+    ) -> None:
+        """Wait (asynchronously, woken by the follower) up to `wait` seconds for the blob to
+        be registered and `until` to hold (e.g. a particular object is known). Returns in
+        any case once the wait is over; the caller then checks the state. 503 when too many
+        requests wait already."""
+
+        def ready() -> bool:
             state = self.registry.blob(blob_id)
-            ready = state.registered and (until is None or until(state))
-            if ready or time.monotonic() >= deadline:
-                break
-            if self.follow_once() == 0:  # nothing new on chain yet; check again soon
-                time.sleep(0.01)
+            return state.registered and (until is None or until(state))
+
+        try:
+            await self.waiters.wait_until(str(blob_id), ready, wait)
+        finally:
+            self.stats.waiters_rejected = self.waiters.rejected
+
+    def _registered(self, blob_id: BlobId) -> reg.BlobState:
+        """The blob's registration state as the registry knows it now (404 / 409 unless it
+        is registered and valid)."""
+        state = self.registry.blob(blob_id)
         if state.invalid:
             raise ApiError(
                 409, "BLOB_INVALID", f"blob {blob_id} was voted invalid; it is not stored"
@@ -142,6 +195,37 @@ class NodeService:
                 "register it before uploading data",
             )
         return state
+
+    @contextmanager
+    def uploading(self, blob_id: BlobId) -> Iterator[None]:
+        """Mark an upload request of `blob_id` in progress here (see `upload_activity`)."""
+        now = time.monotonic()
+        with self._uploads_lock:
+            act = self._uploads.setdefault(blob_id, UploadActivity())
+            act.in_flight += 1
+            self.uploads_in_flight += 1
+            act.last = self.last_upload = now
+        try:
+            yield
+        finally:
+            with self._uploads_lock:
+                act.in_flight -= 1
+                self.uploads_in_flight -= 1
+                act.last = self.last_upload = time.monotonic()
+
+    def upload_activity(self, blob_id: BlobId) -> UploadActivity | None:
+        """Uploads of `blob_id` this node is receiving or received lately (None: none seen
+        since start, or forgotten by `forget_uploads`)."""
+        with self._uploads_lock:
+            act = self._uploads.get(blob_id)
+            return UploadActivity(act.in_flight, act.last) if act else None
+
+    def forget_uploads(self, older_than: float) -> None:
+        """Drop upload records idle for `older_than` seconds (bounds the table)."""
+        cutoff = time.monotonic() - older_than
+        with self._uploads_lock:
+            for b in [b for b, a in self._uploads.items() if not a.in_flight and a.last < cutoff]:
+                del self._uploads[b]
 
     def require_registered(self, blob_id: BlobId) -> None:
         """404 unless the blob has a live registration (409 if it was voted invalid)."""
@@ -162,7 +246,7 @@ class NodeService:
 
     def put_metadata(self, blob_id: BlobId, raw: bytes) -> bool:
         """Check and store metadata; returns False when it was already stored."""
-        state = self._registered(blob_id, wait=min(2.0, self.confirmation_wait))
+        state = self._registered(blob_id)
         meta = BlobMetadata.from_bytes(raw)
         meta.verify(blob_id)
         if meta.n_shards != self.committee().n_shards:
@@ -246,14 +330,18 @@ class NodeService:
         paths = {i: self.store.sliver_path(blob_id, i) for i in indices}
         return {i: p for i, p in paths.items() if p.exists()}
 
-    def confirmation(self, blob_id: BlobId, object_id: str | None) -> dict[str, object]:
-        """Sign a certification message once every owned sliver is durably stored."""
+    @staticmethod
+    def confirmable(object_id: str | None) -> Callable[[reg.BlobState], bool]:
+        """When a confirmation can be given: the deletable object is registered, or (without
+        an object id) a permanent registration is."""
         oid = format_object_id(parse_object_id(object_id)) if object_id is not None else None
-        state = self._registered(
-            blob_id,
-            wait=self.confirmation_wait,
-            until=lambda st: oid in st.deletable_objects if oid else st.permanent,
-        )
+        return lambda st: oid in st.deletable_objects if oid else st.permanent
+
+    def confirmation(self, blob_id: BlobId, object_id: str | None) -> dict[str, object]:
+        """Sign a certification message once every owned sliver is durably stored (the
+        caller first waits for the registration with `await_registration`)."""
+        oid = format_object_id(parse_object_id(object_id)) if object_id is not None else None
+        state = self._registered(blob_id)
         if oid is not None:
             if oid not in state.deletable_objects:
                 raise ApiError(

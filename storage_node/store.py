@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from haulout.protocol.blob_id import BlobId
@@ -21,28 +22,64 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_durably(path: Path, data: bytes) -> None:
-    """Atomically replace `path` with `data`, durable once this returns."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def ensure_dir(path: Path) -> None:
+    """Create directory `path` if needed; when this call creates it, its entry is fsynced in
+    the parent directory, so a file renamed into it later cannot vanish with it in a crash."""
+    if path.is_dir():
+        return
+    ensure_dir(path.parent)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return  # another writer made it (and syncs the parent)
     _fsync_dir(path.parent)
 
 
 _unique = itertools.count()
 
 
+def temporary_name(path: Path) -> Path:
+    """A temporary name next to `path` that no other write uses, in this process or another
+    (`.<name>.<pid>.<counter>.<random>.tmp`): concurrent writers of the same file each write
+    their own temporary file and the last rename wins, whole."""
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.{next(_unique)}.", suffix=".tmp", dir=path.parent
+    )
+    os.close(fd)
+    return Path(name)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Atomically replace `path` with `data`, durable once this returns."""
+    ensure_dir(path.parent)
+    tmp = temporary_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    """A file's bytes, or None when it is absent (or removed while we looked)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 class PendingFile:
     """A file being written under a temporary name; invisible until `SliverStore.commit`."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path.parent)
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_unique)}.tmp")
+        self.tmp = temporary_name(path)
         self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed by commit or discard
 
     def write(self, data: bytes | memoryview) -> None:
@@ -81,8 +118,7 @@ class SliverStore:
 
     def get_metadata(self, blob_id: BlobId) -> bytes | None:
         """Serialised metadata, or None."""
-        p = self._dir(blob_id) / "metadata"
-        return p.read_bytes() if p.exists() else None
+        return _read_or_none(self._dir(blob_id) / "metadata")
 
     def put_sliver(self, blob_id: BlobId, index: int, data: bytes) -> None:
         """Store one sliver."""
@@ -106,8 +142,7 @@ class SliverStore:
 
     def get_sliver(self, blob_id: BlobId, index: int) -> bytes | None:
         """One sliver, or None."""
-        p = self._dir(blob_id) / f"{index}.sliver"
-        return p.read_bytes() if p.exists() else None
+        return _read_or_none(self._dir(blob_id) / f"{index}.sliver")
 
     def sliver_path(self, blob_id: BlobId, index: int) -> Path:
         """Where sliver `index` is (or would be) kept."""
