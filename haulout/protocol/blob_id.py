@@ -40,13 +40,13 @@ class BlobId:
         """Parse canonical text: 43 URL-safe base64 characters, no padding, no stray bits."""
         if not isinstance(text, str) or not _TEXT.match(text):
             raise InvalidBlobId(
-                f"malformed blob id {text!r}: expected 43 URL-safe base64 characters "
+                f"malformed blob id {_shown(text)}: expected 43 URL-safe base64 characters "
                 "(A-Z a-z 0-9 - _) without '=' padding"
             )
         try:
             raw = base64.urlsafe_b64decode(text + "=")
         except (binascii.Error, ValueError) as exc:  # pragma: no cover - regex guards this
-            raise InvalidBlobId(f"malformed blob id {text!r}: {exc}") from exc
+            raise InvalidBlobId(f"malformed blob id {_shown(text)}: {exc}") from exc
         blob_id = cls(raw)
         if str(blob_id) != text:
             raise InvalidBlobId(
@@ -72,11 +72,17 @@ class BlobId:
         return f"BlobId({self})"
 
 
+def _shown(text: object, limit: int = 48) -> str:
+    """A bounded echo of rejected input for error messages (a request may send megabytes)."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[:limit] + f"… ({len(shown)} chars)"
+
+
 def parse_object_id(text: str) -> bytes:
     """Parse a Sui object id `0x` + 64 hex digits (shorter forms are zero-extended)."""
     if not isinstance(text, str) or not re.fullmatch(r"0x[0-9a-fA-F]{1,64}", text):
         raise InvalidBlobId(
-            f"malformed object id {text!r}: expected 0x followed by up to 64 hex digits"
+            f"malformed object id {_shown(text)}: expected 0x followed by up to 64 hex digits"
         )
     return bytes.fromhex(text[2:].rjust(64, "0"))
 
