@@ -33,6 +33,9 @@ def setup(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("uvicorn.access").setLevel("WARNING")
+    if root.getEffectiveLevel() > logging.DEBUG:  # one line per internal call: DEBUG only
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel("WARNING")
 
 
 def event(logger: logging.Logger, msg: str, **fields: object) -> None:

@@ -37,7 +37,7 @@ from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InvalidSliver
 from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
-from haulout.protocol.params import ENCODING_RS, EncodingParams, check_size, encoded_length
+from haulout.protocol.params import ENCODING_RS, check_size, encoded_length
 
 from .index import BlobIndex
 from .verdicts import ConsistencyVerdicts
@@ -104,11 +104,13 @@ class BodyPipe:
         self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
         self.piece = piece
         self.closed = False
+        self.arrived = asyncio.Event()  # a first piece (or the end, or an error) is queued
 
     async def _put(self, item: bytes | BaseException | None) -> None:
         while not self.closed:
             try:
                 self.queue.put_nowait(item)
+                self.arrived.set()
                 return
             except queue.Full:
                 await asyncio.sleep(0.002)
@@ -340,6 +342,11 @@ class StoreController:
         pipe = BodyPipe()
         feeder = asyncio.create_task(pipe.feed(body))
         try:
+            # no worker thread (and no buffer) for a body that has not sent its first piece:
+            # a client that promises a large Content-Length and stalls holds only its socket
+            arrived = asyncio.create_task(pipe.arrived.wait())
+            await asyncio.wait([feeder, arrived], return_when=asyncio.FIRST_COMPLETED)
+            arrived.cancel()
             return await self.encode_from(pipe.chunks(), size, n_shards, workdir)
         finally:
             pipe.close()
@@ -366,9 +373,10 @@ class StoreController:
 
     def encode(self, source: codec.Source, size: int, n_shards: int, workdir: Path) -> Encoded:
         """Encode the upload: slivers stay in memory up to `memory_limit` bytes of blob
-        (about 3x that in slivers at n=100), else one file per sliver (bounded RSS)."""
+        (about 3x that in slivers at n=100), else one file per sliver (bounded RSS). The
+        in-memory slivers grow with the bytes received, never from the declared size."""
         if size <= self.memory_limit:
-            memory = codec.MemorySink(n_shards, EncodingParams(n_shards, size).sliver_len)
+            memory = codec.MemorySink(n_shards)
             metadata = codec.encode_stream(source, size, n_shards, memory)
             return Encoded(metadata, memory.buffers, workdir)
         sink = FileSink(workdir / "slivers", n_shards)
