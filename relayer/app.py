@@ -43,7 +43,13 @@ RANGE = Header(
     alias="range",
     description="one byte range, 'bytes=START-END', 'bytes=START-' or 'bytes=-LAST'; "
     "anything else is ignored and the whole blob is served",
-    json_schema_extra={"examples": ["bytes=0-99", "bytes=10-", "bytes=-5"]},
+    json_schema_extra={
+        "anyOf": [  # well-formed ranges with numbers of any length, and anything at all
+            {"type": "string", "pattern": "^bytes=[0-9]{0,40}-[0-9]{0,40}$"},
+            {"type": "string", "maxLength": 200},
+        ],
+        "examples": ["bytes=0-99", "bytes=10-", "bytes=-5"],
+    },
 )
 IF_NONE_MATCH = Header(None, alias="if-none-match", description="the blob id, as in ETag")
 STRICT = Query(False, description="re-check the encoding even if it is known to be consistent")
@@ -186,7 +192,8 @@ def create_app(
             background=BackgroundTask(blob.discard),
         )
 
-    @app.api_route("/v1/blobs/{blob_id}", methods=["GET", "HEAD"])
+    @app.get("/v1/blobs/{blob_id}")
+    @app.head("/v1/blobs/{blob_id}", operation_id="head_blob")
     async def read_blob(
         request: Request,
         blob_id: str = BLOB_ID,
@@ -196,6 +203,7 @@ def create_app(
     ) -> Response:
         bid = BlobId.parse(blob_id)
         attributes: dict[str, str] = {}
+        await run_in_threadpool(reader.require_live, bid)  # catches up on a blob just stored
         live = reader.index.live(bid)
         if live:
             try:
@@ -206,7 +214,8 @@ def create_app(
             request, bid, attributes, range_header, if_none_match, strict_consistency_check
         )
 
-    @app.api_route("/v1/blobs/by-object-id/{object_id}", methods=["GET", "HEAD"])
+    @app.get("/v1/blobs/by-object-id/{object_id}")
+    @app.head("/v1/blobs/by-object-id/{object_id}", operation_id="head_blob_by_object_id")
     async def read_by_object(
         request: Request,
         object_id: str = OBJECT_ID,
