@@ -41,3 +41,8 @@ def setup(level: str = "INFO") -> None:
 def event(logger: logging.Logger, msg: str, **fields: object) -> None:
     """Log `msg` with structured fields."""
     logger.info(msg, extra={"fields": fields})
+
+
+def debug(logger: logging.Logger, msg: str, **fields: object) -> None:
+    """Log a routine step (one of several per request) with structured fields, at DEBUG."""
+    logger.debug(msg, extra={"fields": fields})

@@ -7,6 +7,7 @@ import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 import uvicorn
 
@@ -67,6 +68,10 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
 
     @asynccontextmanager
     async def lifespan(_app: object):  # type: ignore[no-untyped-def]
+        # each upload may hold one worker thread while its body arrives: they get their own,
+        # on top of the 40 every other request shares, so uploads cannot starve reads
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 40 + settings.max_concurrent_uploads
         yield
         await controller.drain()  # uploads still finishing on the slower nodes
         await http.aclose()

@@ -29,7 +29,7 @@ from haulout.chain.accounts import Account
 from haulout.chain.objects import BlobObject, SystemState
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError
-from haulout.logs import event
+from haulout.logs import debug, event
 from haulout.node_client import Confirmation, NodeClient, NodeError
 from haulout.protocol import bls, codec
 from haulout.protocol.certificate import aggregate, quorum_reached, verify_certificate
@@ -244,7 +244,7 @@ class StoreController:
             blob_id = encoded.metadata.blob_id
             phases.mark("encode")
             await run_in_threadpool(self.verdicts.record, blob_id, "encoded")  # by us: consistent
-            event(log, "encoded", blob_id=str(blob_id), size=size, n_shards=system.n_shards)
+            debug(log, "encoded", blob_id=str(blob_id), size=size, n_shards=system.n_shards)
 
             if not deletable and (found := self.already_certified(encoded, system, epochs)):
                 self.stats.already_certified += 1
@@ -262,7 +262,7 @@ class StoreController:
                 deletable,
             )
             phases.mark("register")
-            event(log, "registered", blob_id=str(blob_id), object_id=blob.id)
+            debug(log, "registered", blob_id=str(blob_id), object_id=blob.id)
 
             dist = await self.distribute(encoded, blob, committee, system.epoch)
             if dist.tail:  # they finish (and then drop the work directory) whatever follows
@@ -509,7 +509,7 @@ class StoreController:
                 for task in tail:
                     await asyncio.gather(task, return_exceptions=True)
                     self.stats.tail_uploads_pending -= 1
-                event(log, "tail uploads finished", blob_id=blob_id, nodes=len(tail))
+                debug(log, "tail uploads finished", blob_id=blob_id, nodes=len(tail))
             finally:
                 self.stats.tail_bytes_held -= held
                 shutil.rmtree(workdir, ignore_errors=True)

@@ -331,6 +331,8 @@ def test_a_clients_mistake_is_4xx_and_the_routine_is_not_logged_at_info(
     assert r.status_code == 409 and "ENotDeletable" in r.json()["error"]["details"][0]["reason"]
     log = (hard.workdir / "logs" / "relayer.log").read_text()
     assert "HTTP Request:" not in log  # httpx's line per internal call is DEBUG only
+    assert '"msg": "registered"' not in log and '"msg": "encoded"' not in log  # routine steps
+    assert '"msg": "certified"' in log  # one INFO line per store remains
 
 
 # -- schemathesis on the relayer's OpenAPI document -------------------------------------------
