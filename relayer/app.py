@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Header, Path, Query, Request
@@ -23,6 +24,7 @@ from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
 from .auth import BearerAuth
 from .controller import StoreController
+from .index import Registration
 from .limits import UploadSlots, paced
 from .ranges import byte_range
 from .reader import BlobReader, ReadBlob
@@ -69,6 +71,20 @@ VALUE_BODY: dict[str, Any] = {
 }
 
 
+def _status(invalid: bool, live: bool, regs: Mapping[str, Registration], epoch: int) -> str:
+    """One word for a blob id: the best state any of its Blob objects is in."""
+    if invalid:
+        return "invalid"
+    if live:
+        return "certified"
+    if not regs:
+        return "nonexistent"
+    remaining = [r for r in regs.values() if not r.deleted]
+    if not remaining:
+        return "deleted"
+    return "registered" if any(r.end_epoch > epoch for r in remaining) else "expired"
+
+
 def _etag_matches(if_none_match: str | None, blob_id: BlobId) -> bool:
     """True when `If-None-Match` names this blob (bare or quoted, weak or strong, or `*`)."""
     if not if_none_match:
@@ -107,8 +123,8 @@ def create_app(
                 "the request has no body: send the blob's bytes as the request body "
                 "(an explicit 'Content-Length: 0' stores an empty blob)",
             )
-        if not length.isdigit():
-            raise ApiError(400, "INVALID_ARGUMENT", f"Content-Length {length!r} is not a number")
+        if not (length.isascii() and length.isdigit() and len(length) <= 19):
+            raise ApiError(400, "INVALID_ARGUMENT", "Content-Length is not a number of bytes")
         return int(length)
 
     @app.put("/v1/blobs", openapi_extra=BLOB_BODY)
@@ -300,12 +316,11 @@ def create_app(
         regs = reader.index.by_blob.get(bid, {})
         out: dict[str, Any] = {
             "blobId": str(bid),
-            "status": "certified"
-            if reader.index.live(bid)
-            else (
-                "invalid"
-                if bid in reader.index.invalid
-                else ("registered" if regs else "nonexistent")
+            "status": _status(
+                bid in reader.index.invalid,
+                bool(reader.index.live(bid)),
+                regs,
+                reader.index.epoch,
             ),
             "epoch": reader.index.epoch,
             "objects": [

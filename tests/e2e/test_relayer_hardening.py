@@ -97,11 +97,19 @@ def open_upload(url: str, length: int, first: bytes, headers: bytes = b"") -> so
 
 
 def read_answer(sock: socket.socket) -> tuple[int, bytes]:
-    """Status and raw bytes of the answer on `sock` (until the server closes it)."""
+    """Status and raw bytes of the answer on `sock` (its head and Content-Length bytes)."""
     out = b""
     try:
         while chunk := sock.recv(65536):
             out += chunk
+            head, sep, body = out.partition(b"\r\n\r\n")
+            length = [
+                int(line.split(b":")[1])
+                for line in head.lower().split(b"\r\n")
+                if line.startswith(b"content-length:")
+            ]
+            if sep and length and len(body) >= length[0]:
+                break
     except (ConnectionResetError, TimeoutError):
         pass
     return int(out.split(b" ", 2)[1]), out
@@ -333,6 +341,13 @@ def test_a_clients_mistake_is_4xx_and_the_routine_is_not_logged_at_info(
     assert "HTTP Request:" not in log  # httpx's line per internal call is DEBUG only
     assert '"msg": "registered"' not in log and '"msg": "encoded"' not in log  # routine steps
     assert '"msg": "certified"' in log  # one INFO line per store remains
+
+
+def test_status_of_a_deleted_blob_says_deleted(hard: LocalSystem, client: HauloutClient) -> None:
+    stored = client.store(os.urandom(1500), epochs=2, deletable=True)
+    assert client.status(stored.blob_id)["status"] == "certified"
+    client.delete(stored.object_id)
+    assert client.status(stored.blob_id)["status"] == "deleted"  # was "registered"
 
 
 # -- schemathesis on the relayer's OpenAPI document -------------------------------------------
