@@ -242,13 +242,17 @@ def test_uploads_over_the_limit_get_503_with_retry_after(
     hard: LocalSystem, client: HauloutClient
 ) -> None:
     url = hard.relayer_url
-    socks = [open_upload(url, 1000, b"x" * 10) for _ in range(SLOTS)]
+    earlier = os.urandom(3000)
+    blob_id = client.store(earlier).blob_id
+    # half of them sent more than a piece, so their encoders are waiting on worker threads
+    socks = [open_upload(url, 4 << 20, b"x" * (10 if i % 2 else 3 << 19)) for i in range(SLOTS)]
     try:
         wait_metric(url, "haulout_relayer_uploads_in_flight", SLOTS)
         r = httpx.put(f"{url}/v1/blobs", content=b"one too many", headers=AUTH, timeout=30)
         assert r.status_code == 503 and int(r.headers["retry-after"]) > 0
         assert r.json()["error"]["details"][0]["reason"] == "UPLOADS_BUSY"
         assert httpx.get(f"{url}/v1/health", timeout=30).status_code == 200  # reads still go
+        assert client.read(blob_id) == earlier
     finally:
         for sock in socks:
             sock.close()
