@@ -6,6 +6,7 @@ Every typed error (protocol, chain, service) is mapped to HTTP here, in one hand
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haulout.chain import errors as chain_errors
 from haulout.protocol import errors as perr
+from haulout.protocol.attributes import InvalidAttribute
 
 log = logging.getLogger("haulout.http")
 
@@ -36,11 +38,15 @@ STATUS_NAMES = {
 
 
 class ApiError(Exception):
-    """An error with its HTTP status and a stable reason code, for any service."""
+    """An error with its HTTP status and a stable reason code, for any service; `headers`
+    go on the answer (e.g. `Retry-After` on a 503, `Content-Range` on a 416)."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.reason, self.message = status, reason, message
+        self.headers = headers or {}
 
 
 def error_body(status: int, reason: str, message: str) -> dict[str, Any]:
@@ -66,26 +72,84 @@ _PROTOCOL_STATUS: dict[type[Exception], int] = {
     perr.InvalidCertificate: 400,
     perr.InvalidSignature: 400,
     perr.InvalidMessage: 400,
+    InvalidAttribute: 400,
     chain_errors.ObjectNotFound: 404,
     chain_errors.ObjectNotOwned: 403,
-    chain_errors.MoveAbort: 400,
     chain_errors.InvalidTransaction: 400,
-    chain_errors.InvalidTransactionSignature: 400,
     chain_errors.NotDeployed: 503,
 }
 
+CLIENT_ABORTS: dict[tuple[str, str], int] = {
+    ("system", "EInvalidEpochsAhead"): 400,
+    ("blob", "EInvalidExtension"): 400,
+    ("blob", "EAttributeKeyTooLong"): 400,
+    ("blob", "EAttributeValueTooLong"): 400,
+    ("blob", "EAttributeNotFound"): 404,
+    ("blob", "ENotDeletable"): 409,
+    ("blob", "ENotCertified"): 409,
+    ("blob", "EBlobExpired"): 409,
+    ("blob", "EBlobIdInvalidated"): 409,
+}
+"""Move aborts caused by what the client asked (its epochs, its blob, its attribute). Every
+other abort comes from a transaction the service built itself (certificates, storage, epochs
+changing under it, its own wallet) and is a 503: not the client's fault, worth a retry."""
+
+
+def _move_abort(exc: chain_errors.MoveAbort) -> ApiError:
+    reason = f"MOVE_ABORT_{exc.module.upper()}_{exc.name}"
+    status = CLIENT_ABORTS.get((exc.module, exc.name))
+    if status is not None:
+        return ApiError(status, reason, str(exc))
+    return ApiError(
+        503,
+        reason,
+        f"the chain refused this service's own transaction ({exc}); this is not a fault of "
+        "the request: retry in a few seconds",
+        {"retry-after": "2"},
+    )
+
 
 def to_api_error(exc: Exception) -> ApiError:
-    """Map a typed error to its HTTP form."""
+    """Map a typed error to its HTTP form. An error of no known type is a 500 whose message
+    never holds the exception's text (it may hold paths, SQL or request data): that goes to
+    the log under a request id the message gives."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, chain_errors.MoveAbort):
+        return _move_abort(exc)
     for cls in type(exc).__mro__:
         if cls in _PROTOCOL_STATUS:
-            reason = getattr(exc, "reason", "ERROR")
-            if isinstance(exc, chain_errors.MoveAbort):
-                reason = f"MOVE_ABORT_{exc.module.upper()}_{exc.name}"
-            return ApiError(_PROTOCOL_STATUS[cls], reason, str(exc))
-    return ApiError(500, "INTERNAL", f"internal error: {type(exc).__name__}: {exc}")
+            return ApiError(_PROTOCOL_STATUS[cls], getattr(exc, "reason", "ERROR"), str(exc))
+    request_id = uuid.uuid4().hex[:12]
+    if isinstance(exc, chain_errors.ChainError):  # the chain's RPC failed, or a signature
+        log.warning(
+            "chain unavailable",
+            exc_info=exc,
+            extra={"fields": {"request_id": request_id}},
+        )
+        return ApiError(
+            503,
+            "CHAIN_UNAVAILABLE",
+            f"the chain did not accept or answer the call (request id {request_id}); "
+            "retry in a few seconds",
+            {"retry-after": "2"},
+        )
+    log.error("unhandled error", exc_info=exc, extra={"fields": {"request_id": request_id}})
+    return ApiError(
+        500,
+        "INTERNAL",
+        f"internal error (request id {request_id}, logged by the service); retry, and report "
+        "it with the request id if it persists",
+    )
+
+
+def error_response(api: ApiError) -> JSONResponse:
+    """The JSON answer for an `ApiError`, with its headers."""
+    return JSONResponse(
+        error_body(api.status, api.reason, api.message),
+        status_code=api.status,
+        headers=api.headers or None,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -93,7 +157,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.status, exc.reason, exc.message), status_code=exc.status)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -112,18 +176,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def _typed(_: Request, exc: Exception) -> JSONResponse:
-        api = to_api_error(exc)
-        return JSONResponse(error_body(api.status, api.reason, api.message), status_code=api.status)
+        return error_response(to_api_error(exc))
 
     app.add_exception_handler(perr.ProtocolError, _typed)
     app.add_exception_handler(chain_errors.ChainError, _typed)
-
-    @app.exception_handler(Exception)
-    async def _other(_: Request, exc: Exception) -> JSONResponse:
-        api = to_api_error(exc)
-        if api.status >= 500:
-            log.exception("unhandled error", exc_info=exc)
-        return JSONResponse(error_body(api.status, api.reason, api.message), status_code=api.status)
+    app.add_exception_handler(Exception, _typed)
 
 
 async def read_body_limited(request: Request, limit: int, what: str) -> bytes:

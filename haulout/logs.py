@@ -33,8 +33,16 @@ def setup(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("uvicorn.access").setLevel("WARNING")
+    if root.getEffectiveLevel() > logging.DEBUG:  # one line per internal call: DEBUG only
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel("WARNING")
 
 
 def event(logger: logging.Logger, msg: str, **fields: object) -> None:
     """Log `msg` with structured fields."""
     logger.info(msg, extra={"fields": fields})
+
+
+def debug(logger: logging.Logger, msg: str, **fields: object) -> None:
+    """Log a routine step (one of several per request) with structured fields, at DEBUG."""
+    logger.debug(msg, extra={"fields": fields})

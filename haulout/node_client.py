@@ -1,4 +1,9 @@
-"""Async HTTP client for the storage node API, with timeouts and retries."""
+"""Async HTTP client for the storage node API, with timeouts, retries and bounded answers.
+
+Every answer is read only up to the size it can legitimately have (a confirmation is a few
+hundred bytes, metadata 32 bytes per shard, a batch of slivers its frames): a node that
+answers more is refused as soon as it passes the bound, before the rest is read.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,38 @@ from pathlib import Path
 import httpx
 
 from haulout.protocol.blob_id import BlobId
-from haulout.protocol.frames import FrameParser, FrameSink, decode_frames, frame_header
+from haulout.protocol.frames import (
+    FRAME_HEADER,
+    FrameParser,
+    FrameSink,
+    decode_frames,
+    frame_header,
+)
+from haulout.protocol.params import MAX_SHARDS_BY_TYPE
+
+CONFIRMATION_LIMIT = 4 << 10
+"""A signed confirmation as JSON: an epoch, a message of ~80 bytes and a 96-byte signature,
+base64."""
+
+SMALL_ANSWER_LIMIT = 64 << 10
+"""Status, health and acknowledgement answers (a list of at most a few thousand indices)."""
+
+ERROR_ANSWER_LIMIT = 16 << 10
+"""An error document; longer ones are cut (only their start is shown)."""
+
+UNKNOWN_SLIVER_LIMIT = 256 << 20
+"""The bound on a sliver answer when the caller does not say the sliver length."""
+
+
+def metadata_limit(n_shards: int | None = None) -> int:
+    """The largest serialised metadata for `n_shards` (default: the largest committee)."""
+    n = n_shards or max(MAX_SHARDS_BY_TYPE.values())
+    return 16 + 32 * n
+
+
+def slivers_limit(count: int, sliver_len: int | None) -> int:
+    """The largest batch answer for `count` slivers of `sliver_len` bytes."""
+    return count * (FRAME_HEADER + (sliver_len if sliver_len is not None else UNKNOWN_SLIVER_LIMIT))
 
 
 class NodeError(Exception):
@@ -68,7 +104,10 @@ class NodeClient:
         self.client = client
         self.retries = retries
 
-    async def _request(self, method: str, path: str, **kw: object) -> httpx.Response:
+    async def _request(
+        self, method: str, path: str, limit: int = SMALL_ANSWER_LIMIT, **kw: object
+    ) -> httpx.Response:
+        """One call, retried on connection errors and 5xx; its answer read up to `limit`."""
         last: Exception | None = None
         for attempt in range(self.retries):
             pause = 0.2 * (2**attempt)
@@ -76,7 +115,8 @@ class NodeClient:
                 body = kw.get("content")
                 if callable(body):  # a fresh stream for every attempt
                     kw = {**kw, "content": body()}
-                resp = await self.client.request(method, self.url + path, **kw)  # type: ignore[arg-type]
+                request = self.client.build_request(method, self.url + path, **kw)  # type: ignore[arg-type]
+                resp = await self._bounded(request, limit)
                 if resp.status_code >= 500 and attempt + 1 < self.retries:
                     last = NodeError(self.url, f"HTTP {resp.status_code}", resp.status_code)
                     pause = max(pause, retry_after(resp))
@@ -88,6 +128,39 @@ class NodeClient:
             await asyncio.sleep(pause)
         assert last is not None
         raise last
+
+    async def _bounded(self, request: httpx.Request, limit: int) -> httpx.Response:
+        """Send `request` and read its answer, refusing one over `limit` bytes without
+        reading the rest (an error answer is cut at `ERROR_ANSWER_LIMIT` instead). The raw
+        bytes are read: nodes never compress, so a compressed answer cannot expand here."""
+        resp = await self.client.send(request, stream=True)
+        try:
+            failed = resp.status_code >= 400
+            cap = ERROR_ANSWER_LIMIT if failed else limit
+            declared = resp.headers.get("content-length", "")
+            if not failed and declared.isdigit() and int(declared) > cap:
+                raise self._too_large(request, cap, declared)
+            body = bytearray()
+            async for chunk in resp.aiter_raw():
+                body += chunk
+                if len(body) > cap:
+                    if failed:
+                        del body[cap:]
+                        break
+                    raise self._too_large(request, cap)
+        finally:
+            await resp.aclose()
+        return httpx.Response(
+            resp.status_code, headers=resp.headers, content=bytes(body), request=request
+        )
+
+    def _too_large(self, request: httpx.Request, cap: int, declared: str = "") -> NodeError:
+        size = f"{declared} bytes" if declared else "more"
+        return NodeError(
+            str(request.url),
+            f"answered {size} where at most {cap} bytes can be right; the answer was refused",
+            reason="ANSWER_TOO_LARGE",
+        )
 
     async def put_metadata(self, blob_id: BlobId, metadata: bytes) -> None:
         """Upload serialised metadata."""
@@ -137,15 +210,20 @@ class NodeClient:
         stored: list[int] = resp.json()["stored"]
         return stored
 
-    async def get_metadata(self, blob_id: BlobId) -> bytes:
-        """Serialised metadata."""
-        return (await self._request("GET", f"/v1/blobs/{blob_id}/metadata")).content
+    async def get_metadata(self, blob_id: BlobId, n_shards: int | None = None) -> bytes:
+        """Serialised metadata (read up to what `n_shards` hashes take; pass it when known)."""
+        path = f"/v1/blobs/{blob_id}/metadata"
+        return (await self._request("GET", path, metadata_limit(n_shards))).content
 
-    async def get_slivers(self, blob_id: BlobId, indices: list[int]) -> dict[int, bytes]:
-        """Several slivers in one request; those the node lacks are absent from the answer."""
+    async def get_slivers(
+        self, blob_id: BlobId, indices: list[int], sliver_len: int | None = None
+    ) -> dict[int, bytes]:
+        """Several slivers in one request; those the node lacks are absent from the answer.
+        The answer is read up to `len(indices)` frames of `sliver_len` bytes: pass it."""
         resp = await self._request(
             "GET",
             f"/v1/blobs/{blob_id}/slivers",
+            slivers_limit(len(indices), sliver_len),
             params={"indices": ",".join(map(str, indices))},
         )
         try:
@@ -153,19 +231,44 @@ class NodeClient:
         except ValueError as exc:
             raise NodeError(self.url, f"malformed batch of slivers: {exc}") from exc
 
-    async def stream_slivers(self, blob_id: BlobId, indices: list[int], sink: FrameSink) -> None:
+    async def stream_slivers(
+        self,
+        blob_id: BlobId,
+        indices: list[int],
+        sink: FrameSink,
+        sliver_len: int | None = None,
+    ) -> None:
         """Like `get_slivers`, but the answer's frames are handed to `sink` as they arrive
         (large slivers never sit in memory); one attempt, the reader asks elsewhere."""
         params = {"indices": ",".join(map(str, indices))}
+        limit = slivers_limit(len(indices), sliver_len)
         try:
             async with self.client.stream(
                 "GET", f"{self.url}/v1/blobs/{blob_id}/slivers", params=params
             ) as resp:
                 if resp.status_code >= 400:
-                    await resp.aread()
-                    _raise_for(resp)
+                    error = bytearray()
+                    async for chunk in resp.aiter_raw():
+                        error += chunk
+                        if len(error) > ERROR_ANSWER_LIMIT:
+                            break
+                    _raise_for(
+                        httpx.Response(
+                            resp.status_code,
+                            content=bytes(error[:ERROR_ANSWER_LIMIT]),
+                            request=resp.request,
+                        )
+                    )
                 parser = FrameParser(sink)
+                received = 0
                 async for chunk in resp.aiter_raw():
+                    received += len(chunk)
+                    if received > limit:
+                        raise NodeError(
+                            self.url,
+                            f"the batch of slivers passed the {limit} bytes it can have; refused",
+                            reason="ANSWER_TOO_LARGE",
+                        )
                     parser.feed(chunk)
         except httpx.HTTPError as exc:
             raise NodeError(self.url, f"{type(exc).__name__}: {exc}") from exc
@@ -174,14 +277,16 @@ class NodeClient:
                 self.url, f"the batch of slivers was cut short ({missing} bytes missing)"
             )
 
-    async def get_sliver(self, blob_id: BlobId, index: int) -> bytes:
-        """One sliver."""
-        return (await self._request("GET", f"/v1/blobs/{blob_id}/slivers/{index}")).content
+    async def get_sliver(self, blob_id: BlobId, index: int, sliver_len: int | None = None) -> bytes:
+        """One sliver (read up to `sliver_len` bytes: pass it)."""
+        limit = sliver_len if sliver_len is not None else UNKNOWN_SLIVER_LIMIT
+        return (await self._request("GET", f"/v1/blobs/{blob_id}/slivers/{index}", limit)).content
 
     async def confirmation(self, blob_id: BlobId, object_id: str | None = None) -> Confirmation:
-        """The node's BLS-signed confirmation."""
+        """The node's BLS-signed confirmation (an answer over `CONFIRMATION_LIMIT` is refused)."""
         params = {"object_id": object_id} if object_id else None
-        r = (await self._request("GET", f"/v1/blobs/{blob_id}/confirmation", params=params)).json()
+        path = f"/v1/blobs/{blob_id}/confirmation"
+        r = (await self._request("GET", path, CONFIRMATION_LIMIT, params=params)).json()
         return Confirmation(
             int(r["epoch"]), base64.b64decode(r["message"]), base64.b64decode(r["signature"])
         )

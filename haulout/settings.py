@@ -52,6 +52,8 @@ class RelayerSettings(BaseSettings):
         32 << 20
     )  # blobs up to this size are encoded in memory, larger ones to files
     read_cache_bytes: int = 256 << 20
+    body_timeout: float = 30.0  # longest pause, in seconds, inside an upload's body (then 408)
+    max_concurrent_uploads: int = 32  # uploads received at once; more get 503 + Retry-After
     poll_interval: float = 0.2
     log_level: str = "INFO"
 

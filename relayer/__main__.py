@@ -7,6 +7,7 @@ import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 import uvicorn
 
@@ -18,6 +19,7 @@ from haulout.settings import RelayerSettings
 from .app import create_app
 from .controller import StoreController
 from .index import BlobIndex
+from .limits import UploadSlots, sweep_spool
 from .reader import BlobReader
 from .verdicts import ConsistencyVerdicts
 
@@ -28,6 +30,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
     chain = dep.chain_port()
     index = BlobIndex(chain, dep.relayer.address)
     index.catch_up()
+    sweep_spool(Path(settings.spool_dir))  # what a killed relayer left behind
     verdicts = ConsistencyVerdicts(Path(settings.state_dir) / "consistency.sqlite")
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
     timeout = httpx.Timeout(settings.node_timeout, connect=3.0)
@@ -53,10 +56,22 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         memory_limit=settings.memory_limit,
         spool_dir=Path(settings.spool_dir),
     )
-    app = create_app(chain, controller, reader, settings.auth_token, settings.default_epochs)
+    app = create_app(
+        chain,
+        controller,
+        reader,
+        settings.auth_token,
+        settings.default_epochs,
+        UploadSlots(settings.max_concurrent_uploads),
+        settings.body_timeout,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: object):  # type: ignore[no-untyped-def]
+        # each upload may hold one worker thread while its body arrives: they get their own,
+        # on top of the 40 every other request shares, so uploads cannot starve reads
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 40 + settings.max_concurrent_uploads
         yield
         await controller.drain()  # uploads still finishing on the slower nodes
         await http.aclose()

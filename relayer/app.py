@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -13,34 +12,69 @@ from starlette.concurrency import run_in_threadpool
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
 from haulout.metrics import install_metrics
+from haulout.protocol.attributes import (
+    MAX_KEY_BYTES,
+    MAX_VALUE_BYTES,
+    InvalidAttribute,
+    check_servable,
+    served_headers,
+)
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
+from .auth import BearerAuth
 from .controller import StoreController
+from .limits import UploadSlots, paced
+from .ranges import byte_range
 from .reader import BlobReader, ReadBlob
 
-_HEADER_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CACHE_CONTROL = "public, max-age=86400, stale-while-revalidate=3600"
+"""What Walrus's aggregator sends: a day, then revalidation by ETag (a blob can be deleted)."""
+
+BLOB_ID = Path(
+    description="a blob id: 43 URL-safe base64 characters",
+    json_schema_extra={"pattern": "^[A-Za-z0-9_-]{43}$"},
+)
+OBJECT_ID = Path(
+    description="a Blob object id: 0x and 64 hex digits",
+    json_schema_extra={"pattern": "^0x[0-9a-f]{64}$"},
+)
+RANGE = Header(
+    None,
+    alias="range",
+    description="one byte range, 'bytes=START-END', 'bytes=START-' or 'bytes=-LAST'; "
+    "anything else is ignored and the whole blob is served",
+    json_schema_extra={
+        "anyOf": [  # well-formed ranges with numbers of any length, and anything at all
+            {"type": "string", "pattern": "^bytes=[0-9]{0,40}-[0-9]{0,40}$"},
+            {"type": "string", "maxLength": 200},
+        ],
+        "examples": ["bytes=0-99", "bytes=10-", "bytes=-5"],
+    },
+)
+IF_NONE_MATCH = Header(None, alias="if-none-match", description="the blob id, as in ETag")
+STRICT = Query(False, description="re-check the encoding even if it is known to be consistent")
+BLOB_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the blob's bytes (Content-Length, or chunked)",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+VALUE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": f"the value: printable ASCII, at most {MAX_VALUE_BYTES} bytes",
+        "content": {"text/plain": {"schema": {"type": "string", "maxLength": MAX_VALUE_BYTES}}},
+    }
+}
 
 
-def _byte_range(header: str, size: int) -> tuple[int, int]:
-    """Parse a single `bytes=a-b` range into [start, end) or raise 416."""
-    m = _RANGE.match(header.strip())
-    if not m or (not m.group(1) and not m.group(2)):
-        raise ApiError(
-            416,
-            "INVALID_RANGE",
-            f"unsupported Range {header!r}; use a single bytes=START-END range",
-        )
-    if m.group(1):
-        start = int(m.group(1))
-        end = min(int(m.group(2)) + 1, size) if m.group(2) else size
-    else:
-        start, end = max(size - int(m.group(2)), 0), size
-    if start >= size or start >= end:
-        raise ApiError(
-            416, "RANGE_NOT_SATISFIABLE", f"range {header!r} is outside the blob's {size} bytes"
-        )
-    return start, end
+def _etag_matches(if_none_match: str | None, blob_id: BlobId) -> bool:
+    """True when `If-None-Match` names this blob (bare or quoted, weak or strong, or `*`)."""
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")}
+    return str(blob_id) in tags or "*" in tags
 
 
 def create_app(
@@ -49,21 +83,18 @@ def create_app(
     reader: BlobReader,
     auth_token: str = "",
     default_epochs: int = 1,
+    slots: UploadSlots | None = None,
+    body_timeout: float = 30.0,
 ) -> FastAPI:
-    """Build the relayer API around its flows."""
+    """Build the relayer API around its flows. `slots` bounds concurrent uploads and
+    `body_timeout` is the longest pause allowed inside an upload's body."""
+    slots = slots or UploadSlots(32)
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
-    install_metrics(app, "relayer", controller.stats, reader.stats, controller.index.stats)
-
-    def authorize(request: Request) -> None:
-        if not auth_token:
-            return
-        if request.headers.get("authorization", "") != f"Bearer {auth_token}":
-            raise ApiError(
-                401,
-                "UNAUTHENTICATED",
-                "this relayer requires a bearer token for writes: send 'Authorization: Bearer <token>'",
-            )
+    install_metrics(
+        app, "relayer", controller.stats, reader.stats, controller.index.stats, slots.stats
+    )
+    app.add_middleware(BearerAuth, token=auth_token)  # before routing and validation
 
     def declared_size(request: Request) -> int | None:
         """The body's Content-Length (None for a chunked body); a request with neither header
@@ -78,19 +109,22 @@ def create_app(
                 "the request has no body: send the blob's bytes as the request body "
                 "(an explicit 'Content-Length: 0' stores an empty blob)",
             )
-        if not length.isdigit():
-            raise ApiError(400, "INVALID_ARGUMENT", f"Content-Length {length!r} is not a number")
+        if not (length.isascii() and length.isdigit() and len(length) <= 19):
+            raise ApiError(400, "INVALID_ARGUMENT", "Content-Length is not a number of bytes")
         return int(length)
 
-    @app.put("/v1/blobs")
+    @app.put("/v1/blobs", openapi_extra=BLOB_BODY)
     async def store_blob(
         request: Request,
         epochs: int | None = Query(None, ge=1, le=1000, description="epochs to store for"),
         deletable: bool = Query(False),
         permanent: bool = Query(False),
-        send_object_to: str | None = Query(None, description="address to receive the Blob object"),
+        send_object_to: str | None = Query(
+            None,
+            description="address to receive the Blob object",
+            json_schema_extra={"pattern": "^0x[0-9a-f]{64}$"},
+        ),
     ) -> JSONResponse:
-        authorize(request)
         if deletable and permanent:
             raise ApiError(
                 400,
@@ -98,56 +132,46 @@ def create_app(
                 "a blob is either deletable or permanent; pass only one of them",
             )
         recipient = format_object_id(parse_object_id(send_object_to)) if send_object_to else None
-        result = await controller.store(
-            request.stream(), epochs or default_epochs, deletable, recipient, declared_size(request)
-        )
+        size = declared_size(request)
+        with slots.hold():  # from now to the answer, slow body or not
+            body = paced(request.stream(), body_timeout, slots.stats)
+            result = await controller.store(
+                body, epochs or default_epochs, deletable, recipient, size
+            )
         return JSONResponse(result)
 
-    def _headers(
-        blob_id: BlobId, size: int, attributes: dict[str, str] | None = None
-    ) -> dict[str, str]:
-        headers = {
-            "etag": f'"{blob_id}"',
+    def _headers(blob_id: BlobId, attributes: dict[str, str] | None = None) -> dict[str, str]:
+        """Walrus's aggregator headers, then the attributes that may be headers (an
+        allow-list, valid values only: never framing, caching or CORS headers)."""
+        return {
+            **served_headers(attributes or {}),
+            "etag": str(blob_id),
             "accept-ranges": "bytes",
-            "cache-control": "public, max-age=31536000, immutable",
+            "cache-control": CACHE_CONTROL,
+            "x-content-type-options": "nosniff",
         }
-        for key, value in (attributes or {}).items():
-            if _HEADER_TOKEN.match(key) and key.lower() not in (
-                "content-length",
-                "content-range",
-                "etag",
-            ):
-                headers[key.lower()] = value
-        return headers
-
-    def _strict(request: Request) -> bool:
-        """`?strict_consistency_check=true`: re-check the encoding even if it is known good."""
-        value = request.query_params.get("strict_consistency_check", "false").lower()
-        if value not in ("true", "false", "1", "0"):
-            raise ApiError(
-                400,
-                "INVALID_ARGUMENT",
-                f"strict_consistency_check must be true or false; got {value!r}",
-            )
-        return value in ("true", "1")
 
     async def _serve(
-        request: Request, blob_id: BlobId, attributes: dict[str, str] | None = None
+        request: Request,
+        blob_id: BlobId,
+        attributes: dict[str, str] | None,
+        range_header: str | None,
+        if_none_match: str | None,
+        strict: bool,
     ) -> Response:
-        if request.headers.get("if-none-match", "").strip('"') == str(blob_id):
+        if _etag_matches(if_none_match, blob_id):
             await run_in_threadpool(reader.require_live, blob_id)
-            return Response(status_code=304, headers={"etag": f'"{blob_id}"'})
-        strict = _strict(request)
+            return Response(status_code=304, headers=_headers(blob_id))
         if request.method == "HEAD" and not strict:  # the size is on chain: no need to read
             blob = ReadBlob(await reader.size(blob_id), data=b"")
         else:
             blob = await reader.read(blob_id, strict=strict)
-        headers = _headers(blob_id, blob.size, attributes)
+        headers = _headers(blob_id, attributes)
         media = headers.pop("content-type", "application/octet-stream")
         status, start, end = 200, 0, blob.size
         try:
-            if (rng := request.headers.get("range")) and blob.size:
-                start, end = _byte_range(rng, blob.size)
+            if range_header and blob.size and (wanted := byte_range(range_header, blob.size)):
+                start, end = wanted
                 status = 206
                 headers["content-range"] = f"bytes {start}-{end - 1}/{blob.size}"
         except ApiError:
@@ -170,20 +194,37 @@ def create_app(
             background=BackgroundTask(blob.discard),
         )
 
-    @app.api_route("/v1/blobs/{blob_id}", methods=["GET", "HEAD"])
-    async def read_blob(blob_id: str, request: Request) -> Response:
+    @app.get("/v1/blobs/{blob_id}")
+    @app.head("/v1/blobs/{blob_id}", operation_id="head_blob")
+    async def read_blob(
+        request: Request,
+        blob_id: str = BLOB_ID,
+        range_header: str | None = RANGE,
+        if_none_match: str | None = IF_NONE_MATCH,
+        strict_consistency_check: bool = STRICT,
+    ) -> Response:
         bid = BlobId.parse(blob_id)
         attributes: dict[str, str] = {}
+        await run_in_threadpool(reader.require_live, bid)  # catches up on a blob just stored
         live = reader.index.live(bid)
         if live:
             try:
                 attributes = (await run_in_threadpool(chain.get_blob, live[0].object_id)).attributes
             except Exception:
                 attributes = {}
-        return await _serve(request, bid, attributes)
+        return await _serve(
+            request, bid, attributes, range_header, if_none_match, strict_consistency_check
+        )
 
     @app.get("/v1/blobs/by-object-id/{object_id}")
-    async def read_by_object(object_id: str, request: Request) -> Response:
+    @app.head("/v1/blobs/by-object-id/{object_id}", operation_id="head_blob_by_object_id")
+    async def read_by_object(
+        request: Request,
+        object_id: str = OBJECT_ID,
+        range_header: str | None = RANGE,
+        if_none_match: str | None = IF_NONE_MATCH,
+        strict_consistency_check: bool = STRICT,
+    ) -> Response:
         blob = await run_in_threadpool(chain.get_blob, format_object_id(parse_object_id(object_id)))
         if blob.certified_epoch is None:
             raise ApiError(
@@ -191,11 +232,17 @@ def create_app(
                 "BLOB_NOT_CERTIFIED",
                 f"blob object {blob.id} is registered but not certified yet",
             )
-        return await _serve(request, blob.blob_id, blob.attributes)
+        return await _serve(
+            request,
+            blob.blob_id,
+            blob.attributes,
+            range_header,
+            if_none_match,
+            strict_consistency_check,
+        )
 
     @app.delete("/v1/blobs/by-object-id/{object_id}")
-    async def delete_by_object(object_id: str, request: Request) -> JSONResponse:
-        authorize(request)
+    async def delete_by_object(object_id: str = OBJECT_ID) -> JSONResponse:
         oid = format_object_id(parse_object_id(object_id))
         blob = await run_in_threadpool(chain.get_blob, oid)
         storage = await run_in_threadpool(chain.delete_blob, controller.account, oid)
@@ -207,32 +254,49 @@ def create_app(
 
     @app.post("/v1/blobs/by-object-id/{object_id}/extend")
     async def extend(
-        object_id: str, request: Request, epochs: int = Query(..., ge=1, le=1000)
+        object_id: str = OBJECT_ID, epochs: int = Query(..., ge=1, le=1000)
     ) -> JSONResponse:
-        authorize(request)
         oid = format_object_id(parse_object_id(object_id))
         blob = await run_in_threadpool(chain.extend_blob, controller.account, oid, epochs)
         return JSONResponse({"blobObject": blob.to_walrus_json()})
 
-    @app.put("/v1/blobs/by-object-id/{object_id}/attributes/{key}")
-    async def set_attribute(object_id: str, key: str, request: Request) -> JSONResponse:
-        authorize(request)
-        value = (await read_body_limited(request, 4096, "attribute value")).decode(
-            "utf-8", "replace"
-        )
+    @app.put("/v1/blobs/by-object-id/{object_id}/attributes/{key}", openapi_extra=VALUE_BODY)
+    async def set_attribute(
+        request: Request,
+        object_id: str = OBJECT_ID,
+        key: str = Path(
+            description="an HTTP token; only allow-listed keys are served as headers",
+            json_schema_extra={"maxLength": MAX_KEY_BYTES},
+        ),
+    ) -> JSONResponse:
+        """Set an attribute. The relayer refuses what it could never serve as a header."""
+        check_servable(key)
+        try:
+            raw = await read_body_limited(request, MAX_VALUE_BYTES, "attribute value")
+        except ApiError as exc:
+            if exc.status != 413:
+                raise
+            raise InvalidAttribute(
+                f"attribute value is longer than {MAX_VALUE_BYTES} bytes"
+            ) from None
+        try:
+            value = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidAttribute("attribute value is not UTF-8 text") from None
+        check_servable(key, value)
         oid = format_object_id(parse_object_id(object_id))
         await run_in_threadpool(chain.set_attribute, controller.account, oid, key, value)
         return JSONResponse({"objectId": oid, "key": key, "value": value})
 
     @app.delete("/v1/blobs/by-object-id/{object_id}/attributes/{key}")
-    async def remove_attribute(object_id: str, key: str, request: Request) -> JSONResponse:
-        authorize(request)
+    async def remove_attribute(key: str, object_id: str = OBJECT_ID) -> JSONResponse:
+        """Remove an attribute, whatever its key (so a bad one set elsewhere can go)."""
         oid = format_object_id(parse_object_id(object_id))
         await run_in_threadpool(chain.remove_attribute, controller.account, oid, key)
         return JSONResponse({"objectId": oid, "removed": key})
 
     @app.get("/v1/blobs/{blob_id}/status")
-    async def blob_status(blob_id: str) -> JSONResponse:
+    async def blob_status(blob_id: str = BLOB_ID) -> JSONResponse:
         bid = BlobId.parse(blob_id)
         await run_in_threadpool(reader.index.catch_up)
         out: dict[str, Any] = reader.index.status(bid)

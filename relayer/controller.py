@@ -30,7 +30,7 @@ from haulout.chain.errors import MoveAbort, ObjectNotFound
 from haulout.chain.objects import BlobObject, SystemState
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError
-from haulout.logs import event
+from haulout.logs import debug, event
 from haulout.node_client import Confirmation, NodeClient, NodeError
 from haulout.protocol import bls, codec
 from haulout.protocol.blob_id import BlobId
@@ -39,7 +39,7 @@ from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InvalidSliver
 from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
-from haulout.protocol.params import ENCODING_RS, EncodingParams, check_size, encoded_length
+from haulout.protocol.params import ENCODING_RS, check_size, encoded_length
 
 from .index import BlobIndex
 from .verdicts import ConsistencyVerdicts
@@ -112,11 +112,13 @@ class BodyPipe:
         self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
         self.piece = piece
         self.closed = False
+        self.arrived = asyncio.Event()  # a first piece (or the end, or an error) is queued
 
     async def _put(self, item: bytes | BaseException | None) -> None:
         while not self.closed:
             try:
                 self.queue.put_nowait(item)
+                self.arrived.set()
                 return
             except queue.Full:
                 await asyncio.sleep(0.002)
@@ -269,7 +271,7 @@ class StoreController:
             blob_id = encoded.metadata.blob_id
             upload.phases.mark("encode")
             await run_in_threadpool(self.verdicts.record, blob_id, "encoded")  # by us: consistent
-            event(log, "encoded", blob_id=str(blob_id), size=size, n_shards=system.n_shards)
+            debug(log, "encoded", blob_id=str(blob_id), size=size, n_shards=system.n_shards)
 
             if not deletable and (found := self.already_certified(encoded, system, epochs)):
                 self.stats.already_certified += 1
@@ -352,7 +354,7 @@ class StoreController:
                     "epochsAhead": epochs,
                 }
             }
-            event(log, "registered", blob_id=str(blob_id), object_id=blob.id, cost=cost)
+            debug(log, "registered", blob_id=str(blob_id), object_id=blob.id, cost=cost)
         upload.phases.mark("register")
         try:
             committee = system.require_committee()
@@ -563,6 +565,11 @@ class StoreController:
         pipe = BodyPipe()
         feeder = asyncio.create_task(pipe.feed(body))
         try:
+            # no worker thread (and no buffer) for a body that has not sent its first piece:
+            # a client that promises a large Content-Length and stalls holds only its socket
+            arrived = asyncio.create_task(pipe.arrived.wait())
+            await asyncio.wait([feeder, arrived], return_when=asyncio.FIRST_COMPLETED)
+            arrived.cancel()
             return await self.encode_from(pipe.chunks(), size, n_shards, workdir)
         finally:
             pipe.close()
@@ -589,9 +596,10 @@ class StoreController:
 
     def encode(self, source: codec.Source, size: int, n_shards: int, workdir: Path) -> Encoded:
         """Encode the upload: slivers stay in memory up to `memory_limit` bytes of blob
-        (about 3x that in slivers at n=100), else one file per sliver (bounded RSS)."""
+        (about 3x that in slivers at n=100), else one file per sliver (bounded RSS). The
+        in-memory slivers grow with the bytes received, never from the declared size."""
         if size <= self.memory_limit:
-            memory = codec.MemorySink(n_shards, EncodingParams(n_shards, size).sliver_len)
+            memory = codec.MemorySink(n_shards)
             metadata = codec.encode_stream(source, size, n_shards, memory)
             return Encoded(metadata, memory.buffers, workdir)
         sink = FileSink(workdir / "slivers", n_shards)
@@ -738,7 +746,7 @@ class StoreController:
                 for task in tail:
                     await asyncio.gather(task, return_exceptions=True)
                     self.stats.tail_uploads_pending -= 1
-                event(log, "tail uploads finished", blob_id=blob_id, nodes=len(tail))
+                debug(log, "tail uploads finished", blob_id=blob_id, nodes=len(tail))
             finally:
                 self.stats.tail_bytes_held -= held
                 shutil.rmtree(workdir, ignore_errors=True)

@@ -173,7 +173,7 @@ class BlobReader:
             return ReadBlob(len(data), data=data)
         committee = (await run_in_threadpool(self.chain.system)).require_committee()
         nodes = [NodeClient(m.url, self.http, self.retries) for m in committee.members]
-        metadata = await self.metadata(blob_id, nodes)
+        metadata = await self.metadata(blob_id, nodes, committee.n_shards)
         check = strict or not self.verdicts.known(blob_id)
         workdir = None
         if metadata.size > self.memory_limit:
@@ -236,12 +236,14 @@ class BlobReader:
         while sum(len(v) for v in self.cache.values()) > self.cache_bytes:
             self.cache.popitem(last=False)
 
-    async def metadata(self, blob_id: BlobId, nodes: list[NodeClient]) -> BlobMetadata:
+    async def metadata(
+        self, blob_id: BlobId, nodes: list[NodeClient], n_shards: int | None = None
+    ) -> BlobMetadata:
         """Metadata from the first node whose copy derives the blob id."""
         errors = []
         for node in random.sample(nodes, len(nodes)):
             try:
-                meta = BlobMetadata.from_bytes(await node.get_metadata(blob_id))
+                meta = BlobMetadata.from_bytes(await node.get_metadata(blob_id, n_shards))
                 meta.verify(blob_id)
                 return meta
             except (NodeError, InvalidMetadata) as exc:
@@ -281,13 +283,13 @@ class BlobReader:
                 node = nodes[position]
                 try:
                     if workdir is None:
-                        got = await node.get_slivers(blob_id, indices)
+                        got = await node.get_slivers(blob_id, indices, meta.params.sliver_len)
                         found: dict[int, bytes | Path] = dict(
                             await run_in_threadpool(self._verified, blob_id, meta, got, failures)
                         )
                     else:
                         files = _SliverFiles(self, blob_id, meta, workdir)
-                        await node.stream_slivers(blob_id, indices, files)
+                        await node.stream_slivers(blob_id, indices, files, meta.params.sliver_len)
                         failures.extend(files.failures)
                         found = dict(files.good)
                 except (NodeError, ValueError) as exc:

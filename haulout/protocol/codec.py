@@ -37,7 +37,11 @@ class MemorySink:
     peak is the slivers themselves); for small blobs and tests."""
 
     def __init__(self, n: int, sliver_len: int = 0) -> None:
-        """`sliver_len` preallocates the buffers; without it they grow as blocks arrive."""
+        """`sliver_len` preallocates the buffers; without it they grow as blocks arrive.
+
+        Preallocate only when the blob's bytes are already in hand (`encode`): sized from a
+        size someone merely declared (a Content-Length), the buffers would let a client that
+        sends a few bytes make the process allocate about three times the declared size."""
         self.buffers = [bytearray(sliver_len) for _ in range(n)]
         self.filled = [0] * n
 

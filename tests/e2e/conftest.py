@@ -15,8 +15,13 @@ from haulout.launcher import LocalSystem, free_port, free_port_block
 MAX_BLOB = 70 << 20
 
 
-def start_system(tmp: Path, with_indexer: bool = False, n_shards: int = 10) -> LocalSystem:
-    """Start a fresh system on free ports."""
+def start_system(
+    tmp: Path,
+    with_indexer: bool = False,
+    n_shards: int = 10,
+    relayer_env: dict[str, str] | None = None,
+) -> LocalSystem:
+    """Start a fresh system on free ports (`relayer_env`: more relayer settings)."""
     s = LocalSystem(
         tmp,
         n_nodes=4,
@@ -28,6 +33,7 @@ def start_system(tmp: Path, with_indexer: bool = False, n_shards: int = 10) -> L
         relayer_env={
             "HAULOUT_RELAYER_MAX_BLOB_SIZE": str(MAX_BLOB),
             "HAULOUT_RELAYER_NODE_TIMEOUT": "10",
+            **(relayer_env or {}),
         },
     )
     s.start(fresh=True)

@@ -49,7 +49,7 @@ def test_sdk_store_read_range_stream_status_and_attributes(
         client.read("A" * 43)
     with pytest.raises(HauloutError) as err:
         client.delete(stored.object_id)  # permanent
-    assert err.value.status == 400 and "ENotDeletable" in err.value.reason
+    assert err.value.status == 409 and "ENotDeletable" in err.value.reason  # the client's own
 
 
 def test_async_client(system: LocalSystem) -> None:

@@ -93,15 +93,18 @@ def test_walrus_response_shape_range_head_and_etag(
     assert r.status_code == 206 and r.content == data[10:20]
     assert r.headers["content-range"] == "bytes 10-19/100000"
     assert httpx.get(url, headers={"range": "bytes=-5"}).content == data[-5:]
-    assert httpx.get(url, headers={"range": "bytes=200000-"}).status_code == 416
+    past = httpx.get(url, headers={"range": "bytes=200000-"})
+    assert past.status_code == 416 and past.headers["content-range"] == "bytes */100000"
     head = httpx.head(url)
     assert (
         head.status_code == 200
         and head.headers["content-length"] == "100000"
         and head.content == b""
     )
-    assert head.headers["etag"] == f'"{obj["blobId"]}"'
+    assert head.headers["etag"] == obj["blobId"]  # Walrus: the bare blob id
+    assert head.headers["cache-control"] == "public, max-age=86400, stale-while-revalidate=3600"
     assert httpx.get(url, headers={"if-none-match": head.headers["etag"]}).status_code == 304
+    assert httpx.get(url, headers={"if-none-match": f'"{obj["blobId"]}"'}).status_code == 304
     again = client.store(data, epochs=2)
     assert not again.newly_created and again.raw["alreadyCertified"]["blobId"] == obj["blobId"]
 
