@@ -276,6 +276,10 @@ class StoreController:
             if not deletable and (found := self.already_certified(encoded, system, epochs)):
                 self.stats.already_certified += 1
                 return found
+            if deletable and not send_object_to:
+                if found := await self.already_owned(encoded, system, epochs):
+                    self.stats.already_certified += 1
+                    return found
 
             key = (blob_id, deletable, epochs, send_object_to)
             while (flight := self.flights.get(key)) is not None:  # the same upload, running
@@ -608,6 +612,28 @@ class StoreController:
         finally:
             sink.close()
         return Encoded(metadata, sink.paths, workdir)
+
+    async def already_owned(
+        self, encoded: Encoded, system: SystemState, epochs: int
+    ) -> dict[str, Any] | None:
+        """Walrus's `alreadyCertified` answer (with the object) when this relayer still owns a
+        certified deletable Blob of this id lasting long enough: an identical deletable upload
+        that finishes just after another must not register and pay again."""
+        min_end = system.epoch + epochs
+        for reg in self.index.own_certified_deletable(encoded.metadata.blob_id, min_end):
+            try:
+                blob = await run_in_threadpool(self.chain.get_blob, reg.object_id)
+            except Exception:  # gone meanwhile (deleted): not ours to offer
+                continue
+            if blob.owner == self.account.address and blob.certified_epoch is not None:
+                return {
+                    "alreadyCertified": {
+                        "blobId": str(blob.blob_id),
+                        "object": blob.id,
+                        "endEpoch": blob.storage.end_epoch,
+                    }
+                }
+        return None
 
     def already_certified(
         self, encoded: Encoded, system: SystemState, epochs: int

@@ -250,6 +250,15 @@ class BlobIndex:
                 return r
         return None
 
+    def own_certified_deletable(self, blob_id: BlobId, min_end_epoch: int) -> list[Registration]:
+        """Certified deletable registrations this relayer made that last until `min_end_epoch`
+        (it may have sent some away since: the caller checks the owner on chain)."""
+        return [
+            r
+            for r in self.live(blob_id)
+            if r.deletable and r.sender == self.owner and r.end_epoch >= min_end_epoch
+        ]
+
 
 def _event_id(tx: str, cursor: int) -> dict[str, str]:
     return {"txDigest": tx, "eventSeq": str(cursor)}

@@ -386,3 +386,19 @@ def test_stores_succeed_while_the_epoch_advances_every_two_seconds(system: Local
     assert chain.system().epoch >= start_epoch + 5
     assert errors == []
     assert metric(system.relayer_url, "haulout_relayer_epoch_changes_during_store") > 0
+
+
+def test_a_deletable_upload_repeated_after_the_first_finished_does_not_pay_again(
+    system: LocalSystem,
+) -> None:
+    dep = Deployment.load(system.deployment_path)
+    chain = DevChain(dep.ledger)
+    data = os.urandom(30_000)
+    first = put(system.relayer_url, data, "epochs=2&deletable=true").json()["newlyCreated"]
+    before = chain.balance(dep.relayer.address)
+    again = put(system.relayer_url, data, "epochs=2&deletable=true").json()
+    assert again["alreadyCertified"]["object"] == first["blobObject"]["id"]
+    assert chain.balance(dep.relayer.address) == before
+    assert [r.object_id for r in registrations(chain, first["blobObject"]["blobId"])] == [
+        first["blobObject"]["id"]
+    ]
