@@ -9,10 +9,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, func, select
 
 from haulout.http_errors import ApiError
 
+from . import stats as dashboard
 from .models import (
     Blob,
     BlobAttribute,
@@ -22,7 +23,6 @@ from .models import (
     Epoch,
     InvalidBlob,
     Node,
-    Price,
 )
 from .pipeline import dead_letter_count, stored_cursor
 
@@ -83,6 +83,7 @@ class Queries:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.epoch_duration_ms: int | None = None  # from the chain, set by the node monitor
         self._stats_cache: tuple[float, int, dict[str, Any]] | None = None
 
     def current_epoch(self) -> int:
@@ -280,6 +281,10 @@ class Queries:
                 for n in c.execute(select(Node).order_by(Node.name)).all()
             ]
 
+    def invalidate(self) -> None:
+        """Drop the cached stats (new read counts arrived)."""
+        self._stats_cache = None
+
     def cached_stats(self) -> dict[str, Any] | None:
         """The last stats while no event arrived since (or they are under 5 s old)."""
         cached = self._stats_cache
@@ -292,67 +297,50 @@ class Queries:
         return cached[2] if cached[1] == version else None
 
     def stats(self) -> dict[str, Any]:
-        """Stored bytes and blobs over time, by status, by content type, and prices."""
+        """Everything the dashboard shows (`indexer.stats`): stored bytes and blobs over
+        wall-clock time with growth and the next milestone, reads against writes, content mix,
+        prices, expiring volume, epoch progress. One consistent definition of "stored": certified,
+        not deleted, end epoch not reached."""
         if (fresh := self.cached_stats()) is not None:
             return fresh
-        with self.engine.connect() as c:
-            version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
         epoch = self.current_epoch()
         with self.engine.connect() as c:
-            status_expr = Blob.status
+            version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
+            as_of = max(int(time.time() * 1000), dashboard.last_event_ms(c))
+            starts = dashboard.epoch_starts(c)
             by_status: dict[str, dict[str, int]] = {
                 s: {"blobs": 0, "bytes": 0}
                 for s in ("registered", "certified", "expired", "deleted")
             }
             grouped = select(
-                status_expr, Blob.end_epoch, func.count(), func.coalesce(func.sum(Blob.size), 0)
-            ).group_by(status_expr, Blob.end_epoch)
+                Blob.status, Blob.end_epoch, func.count(), func.coalesce(func.sum(Blob.size), 0)
+            ).group_by(Blob.status, Blob.end_epoch)
             for st, end_epoch, n, size in c.execute(grouped).all():
                 key = "expired" if st == "certified" and end_epoch <= epoch else st
                 by_status[key]["blobs"] += int(n)
                 by_status[key]["bytes"] += int(size)
             live = and_(Blob.status == "certified", Blob.end_epoch > epoch)
-            by_type = [
-                {"contentType": ct or "unknown", "blobs": int(n), "bytes": int(size)}
-                for ct, n, size in c.execute(
-                    select(Blob.content_type, func.count(), func.coalesce(func.sum(Blob.size), 0))
-                    .where(live)
-                    .group_by(Blob.content_type)
-                    .order_by(func.count().desc())
-                ).all()
-            ]
-            per_epoch = c.execute(
-                select(Blob.registered_epoch, func.count(), func.coalesce(func.sum(Blob.size), 0))
-                .where(or_(Blob.status == "certified", Blob.status == "deleted"))
-                .group_by(Blob.registered_epoch)
-                .order_by(Blob.registered_epoch)
-            ).all()
-            over_time, total_b, total_n = [], 0, 0
-            for e, n, size in per_epoch:
-                total_n += int(n)
-                total_b += int(size)
-                over_time.append({"epoch": int(e), "blobs": total_n, "bytes": total_b})
-            prices = [
-                {
-                    "epoch": p.epoch,
-                    "storagePrice": p.storage_price,
-                    "writePrice": p.write_price,
-                    "timestampMs": p.timestamp_ms,
-                }
-                for p in c.execute(select(Price).order_by(Price.cursor)).all()
-            ]
-            events = int(c.execute(select(func.count()).select_from(ChainEventRow)).scalar() or 0)
-        out = {
-            "epoch": epoch,
-            "events": events,
-            "stored": {
-                "blobs": by_status["certified"]["blobs"],
-                "bytes": by_status["certified"]["bytes"],
-            },
-            "byStatus": by_status,
-            "byContentType": by_type,
-            "overTime": over_time,
-            "prices": prices,
-        }
+            over_time, step = dashboard.stored_series(c, epoch, starts, as_of)
+            out = {
+                "asOfMs": as_of,
+                "epoch": epoch,
+                "epochProgress": {
+                    "epoch": epoch,
+                    "startMs": starts.get(epoch),
+                    "durationMs": self.epoch_duration_ms,
+                },
+                "events": int(
+                    c.execute(select(func.count()).select_from(ChainEventRow)).scalar() or 0
+                ),
+                "stored": dict(by_status["certified"]),
+                "byStatus": by_status,
+                "overTime": over_time,
+                "overTimeBucketMs": step,
+                "growth": dashboard.growth(over_time, as_of),
+                "byContentType": dashboard.content_mix(c, live),
+                "prices": dashboard.prices(c),
+                "expiringSoon": dashboard.expiring_soon(c, epoch, starts, self.epoch_duration_ms),
+                "readsWrites": dashboard.reads_and_writes(c, as_of),
+            }
         self._stats_cache = (time.monotonic(), version, out)
         return out
