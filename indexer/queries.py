@@ -5,18 +5,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from haulout.http_errors import ApiError
+from haulout.protocol.blob_id import format_object_id, parse_object_id
 
 from . import stats as dashboard
 from .models import (
     Blob,
     BlobAttribute,
+    BlobReads,
     ChainEventRow,
     CommitteeMember,
     DeadLetter,
@@ -25,7 +28,10 @@ from .models import (
     Node,
 )
 from .pipeline import dead_letter_count, stored_cursor
+from .text import text_hash
 
+BLOB_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
 STATUSES = ("registered", "certified", "deleted", "expired", "invalid")
 MAX_CURSOR = 2**63 - 1
 """Largest event cursor: the cursor columns are signed 64-bit integers."""
@@ -204,6 +210,67 @@ class Queries:
             "endEpoch": max(o["endEpoch"] for o in live),
             "objects": objects,
         }
+
+    def search(self, text: str, limit: int = 50) -> dict[str, Any]:
+        """Blobs matching `text`: a blob id, an object id or owner address (0x…), an attribute
+        `key=value`, or else an attribute value; newest registration first."""
+        text = text.strip()
+        epoch = self.current_epoch()
+        conds: list[Any] = []
+        kind = "attribute value"
+        if BLOB_ID.match(text):
+            kind, conds = "blob id", [Blob.blob_id == text]
+        elif ADDRESS.match(text):
+            oid = format_object_id(parse_object_id(text))
+            kind, conds = "object id or owner", [or_(Blob.object_id == oid, Blob.owner == oid)]
+        if not conds:
+            attr = select(BlobAttribute.object_id)
+            if "=" in text:
+                key, value = text.split("=", 1)
+                kind = "attribute"
+                attr = attr.where(
+                    BlobAttribute.key_hash == text_hash(key.strip()),
+                    BlobAttribute.value == value.strip(),
+                )
+            else:
+                attr = attr.where(BlobAttribute.value == text)
+            conds = [Blob.object_id.in_(attr.limit(limit))]
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(Blob).where(*conds).order_by(Blob.registered_cursor.desc()).limit(limit)
+            ).all()
+        return {"query": text, "kind": kind, "blobs": [self._row(b, epoch) for b in rows]}
+
+    def object_events(self, object_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The chain events of one Blob object, oldest first."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(ChainEventRow)
+                .where(ChainEventRow.object_id == object_id)
+                .order_by(ChainEventRow.cursor)
+                .limit(limit)
+            ).all()
+        return [
+            {
+                "cursor": r.cursor,
+                "txDigest": r.tx_digest,
+                "timestampMs": r.timestamp_ms,
+                "type": r.type,
+                "fields": json.loads(r.fields),
+            }
+            for r in rows
+        ]
+
+    def reads_of(self, blob_id: str) -> dict[str, int]:
+        """Hits and bytes relayers reported serving for one blob id."""
+        with self.engine.connect() as c:
+            hits, size = c.execute(
+                select(
+                    func.coalesce(func.sum(BlobReads.hits), 0),
+                    func.coalesce(func.sum(BlobReads.bytes), 0),
+                ).where(BlobReads.blob_id == blob_id)
+            ).one()
+        return {"hits": int(hits), "bytes": int(size)}
 
     def events(self, after: int, limit: int, type_: str | None) -> dict[str, Any]:
         """Raw events after a cursor."""

@@ -74,7 +74,7 @@ def stored_series(
         .where(certified)
         .group_by(added)
     ).all():
-        add(int(b) * step, int(n), int(size), +1)
+        add(int(b or 0) * step, int(n), int(size), +1)
     deleted_first = and_(Blob.status == "deleted", certified, Blob.deleted_epoch < Blob.end_epoch)
     removed = (func.coalesce(Blob.deleted_ms, as_of_ms) // step).label("b")
     for b, n, size in c.execute(
@@ -146,7 +146,7 @@ def reads_and_writes(c: Connection, as_of_ms: int) -> dict[str, Any]:
         .where(Blob.certified_ms.is_not(None))
         .group_by(written)
     ).all():
-        rows[int(b) * step].update(writtenBytes=int(size), writtenBlobs=int(n))
+        rows[int(b or 0) * step].update(writtenBytes=int(size), writtenBlobs=int(n))
     read = (ReadCount.hour_ms // step).label("b")
     for b, size, n in c.execute(
         select(read, func.sum(ReadCount.bytes), func.sum(ReadCount.blobs)).group_by(read)
@@ -177,20 +177,15 @@ def content_mix(c: Connection, live: Any) -> list[dict[str, Any]]:
         .where(live)
         .group_by(Blob.content_type)
     ).all()
-    mix = sorted(
-        ({"contentType": ct or "unknown", "blobs": int(n), "bytes": int(s)} for ct, n, s in rows),
-        key=lambda r: (-r["bytes"], r["contentType"]),
+    ordered = sorted(
+        ((ct or "unknown", int(n), int(s)) for ct, n, s in rows), key=lambda r: (-r[2], r[0])
     )
-    if len(mix) > TOP_CONTENT_TYPES:
-        rest = mix[TOP_CONTENT_TYPES - 1 :]
-        mix = mix[: TOP_CONTENT_TYPES - 1] + [
-            {
-                "contentType": "other",
-                "blobs": sum(r["blobs"] for r in rest),
-                "bytes": sum(r["bytes"] for r in rest),
-            }
+    if len(ordered) > TOP_CONTENT_TYPES:
+        rest = ordered[TOP_CONTENT_TYPES - 1 :]
+        ordered = ordered[: TOP_CONTENT_TYPES - 1] + [
+            ("other", sum(r[1] for r in rest), sum(r[2] for r in rest))
         ]
-    return mix
+    return [{"contentType": ct, "blobs": n, "bytes": s} for ct, n, s in ordered]
 
 
 def expiring_soon(

@@ -16,6 +16,7 @@ from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
 from .controller import StoreController
+from .read_stats import ReadStats, install_read_stats
 from .reader import BlobReader, ReadBlob
 
 _HEADER_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -49,11 +50,14 @@ def create_app(
     reader: BlobReader,
     auth_token: str = "",
     default_epochs: int = 1,
+    reads: ReadStats | None = None,
 ) -> FastAPI:
     """Build the relayer API around its flows."""
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
-    install_metrics(app, "relayer", controller.stats, reader.stats)
+    reads = reads or ReadStats()
+    install_metrics(app, "relayer", controller.stats, reader.stats, reads.totals)
+    install_read_stats(app, reads)
 
     def authorize(request: Request) -> None:
         if not auth_token:
@@ -153,6 +157,8 @@ def create_app(
         except ApiError:
             blob.discard()
             raise
+        if request.method != "HEAD":
+            reads.record(str(blob_id), end - start)  # counted as served (for the indexer)
         if request.method == "HEAD":
             blob.discard()
             headers["content-length"] = str(end - start)
