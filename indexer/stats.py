@@ -110,9 +110,9 @@ def growth(points: list[dict[str, int]], as_of_ms: int) -> dict[str, Any]:
     size is reached at that rate (`etaMs` null when not growing)."""
     current = points[-1] if points else {"t": as_of_ms, "blobs": 0, "bytes": 0}
     start = max(as_of_ms - GROWTH_WINDOW_MS, points[0]["t"] if points else as_of_ms)
-    before = {"blobs": 0, "bytes": 0}
+    before = {"blobs": 0, "bytes": 0}  # a history shorter than the window grew from nothing
     for p in points:
-        if p["t"] <= start:
+        if points[0]["t"] < start and p["t"] <= start:
             before = p
     window = max(as_of_ms - start, 1)
     per_day_bytes = (current["bytes"] - before["bytes"]) * DAY_MS / window
