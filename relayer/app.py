@@ -16,7 +16,7 @@ from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
 from .controller import StoreController
-from .read_stats import ReadStats, install_read_stats
+from .read_stats import ServedReads, install_read_stats
 from .reader import BlobReader, ReadBlob
 
 _HEADER_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -50,12 +50,12 @@ def create_app(
     reader: BlobReader,
     auth_token: str = "",
     default_epochs: int = 1,
-    reads: ReadStats | None = None,
+    reads: ServedReads | None = None,
 ) -> FastAPI:
     """Build the relayer API around its flows."""
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
-    reads = reads or ReadStats()
+    reads = reads or ServedReads()
     install_metrics(app, "relayer", controller.stats, reader.stats, reads.totals)
     install_read_stats(app, reads)
 

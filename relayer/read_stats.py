@@ -29,14 +29,14 @@ TOP_BLOBS = 500
 
 
 @dataclass
-class ReadTotals:
+class ServedTotals:
     """Totals since start, for /metrics (`haulout_relayer_bytes_served`, ...)."""
 
     bytes_served: int = 0
     blobs_served: int = 0
 
 
-class ReadStats:
+class ServedReads:
     """Thread-safe counters of served reads, bounded in memory."""
 
     def __init__(
@@ -47,7 +47,7 @@ class ReadStats:
     ) -> None:
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.instance = secrets.token_hex(8)
-        self.totals = ReadTotals()
+        self.totals = ServedTotals()
         self.max_hours, self.max_blobs = max_hours, max_blobs
         self._hours: OrderedDict[int, list[int]] = OrderedDict()
         self._blobs: dict[str, list[int]] = {}
@@ -92,7 +92,7 @@ class ReadStats:
             }
 
 
-def install_read_stats(app: FastAPI, stats: ReadStats) -> None:
+def install_read_stats(app: FastAPI, stats: ServedReads) -> None:
     """Serve `stats` at `GET /v1/read-stats`."""
 
     @app.get("/v1/read-stats")

@@ -29,7 +29,7 @@ from indexer.db import make_engine, migrate
 from indexer.monitor import Monitor
 from indexer.queries import Queries
 from indexer.runner import Runner
-from relayer.read_stats import ReadStats, install_read_stats
+from relayer.read_stats import ServedReads, install_read_stats
 from storage_node.app import create_app as node_app
 from storage_node.registry import Registry
 from storage_node.service import NodeService
@@ -131,7 +131,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             pass
         nodes.append(Server(node_app(service), int(cfg.url.rsplit(":", 1)[1])))
     nodes[3].stop()  # a stopped node
-    reads = ReadStats(clock=w.chain.now_ms)
+    reads = ServedReads(clock=w.chain.now_ms)
     relayer_app = FastAPI()
     install_read_stats(relayer_app, reads)
     relayer = Server(relayer_app)
