@@ -136,9 +136,11 @@ def create_app(
     async def stats_() -> JSONResponse:
         return JSONResponse(queries.cached_stats() or await run_in_threadpool(queries.stats))
 
+    page = DASHBOARD.read_text()
+
     @app.get("/", response_class=HTMLResponse)
     async def dashboard() -> HTMLResponse:
-        return HTMLResponse(DASHBOARD.read_text())
+        return HTMLResponse(page)
 
     @app.get("/v1/dead-letters")
     async def dead_letters() -> JSONResponse:

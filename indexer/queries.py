@@ -353,12 +353,16 @@ class Queries:
         self._stats_cache = None
 
     def cached_stats(self) -> dict[str, Any] | None:
-        """The last stats while no event arrived since (or they are under 5 s old)."""
+        """The last stats while they are under 5 s old, or under a minute old and no event
+        arrived since (the wall-clock end of the charts moves on even when the chain is idle)."""
         cached = self._stats_cache
         if cached is None:
             return None
-        if time.monotonic() - cached[0] < 5:
+        age = time.monotonic() - cached[0]
+        if age < 5:
             return cached[2]
+        if age >= 60:
+            return None
         with self.engine.connect() as c:
             version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
         return cached[2] if cached[1] == version else None
