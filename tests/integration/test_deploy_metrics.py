@@ -60,8 +60,17 @@ def service_metrics(tmp: Path) -> dict[str, set[str]]:
     }
 
 
-def test_every_grafana_panel_queries_an_exposed_metric(tmp_path: Path) -> None:
+def test_every_grafana_panel_queries_an_exposed_metric_and_the_readme_lists_them(
+    tmp_path: Path,
+) -> None:
     metrics = service_metrics(tmp_path)
+    readme = (DEPLOY.parent / "README.md").read_text()
+    documented = {
+        f"haulout_{service}_{name}"
+        for service, names in re.findall(r"`haulout_(indexer|relayer|node)_\{([^}]*)\}`", readme)
+        for name in names.split(",")
+    }
+    assert documented == set().union(*metrics.values())
     assert "haulout_relayer_bytes_served" in metrics["relayer"]
     assert "haulout_indexer_nodes_down" in metrics["indexer"]
     known = set().union(*metrics.values()) | PROMETHEUS_BUILTIN
