@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ class JSONResponse(StarletteJSONResponse):
             return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
 
 
+log = logging.getLogger("haulout.indexer")
 DASHBOARD = Path(__file__).parent / "static" / "dashboard.html"
 I64 = 2**63 - 1
 FAILING_AFTER = 3
@@ -132,9 +135,27 @@ def create_app(
             out.append({**node, "state": state, **extra})
         return JSONResponse({"nodes": out, "epoch": monitor.epoch if monitor else None})
 
+    refreshing = threading.Lock()
+
+    def refresh_stats() -> None:
+        try:
+            queries.stats()
+        except Exception:
+            log.exception("stats refresh failed; the previous stats are served meanwhile")
+        finally:
+            refreshing.release()
+
     @app.get("/v1/stats")
     async def stats_() -> JSONResponse:
-        return JSONResponse(queries.cached_stats() or await run_in_threadpool(queries.stats))
+        """Fresh stats when cached; else the previous ones while one background thread
+        computes new ones (no request waits for the aggregation but the very first)."""
+        if (fresh := queries.cached_stats()) is not None:
+            return JSONResponse(fresh)
+        if queries.last_stats is None:
+            return JSONResponse(await run_in_threadpool(queries.stats))
+        if refreshing.acquire(blocking=False):
+            threading.Thread(target=refresh_stats, daemon=True).start()
+        return JSONResponse(queries.last_stats)
 
     page = DASHBOARD.read_text()
 

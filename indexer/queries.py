@@ -91,6 +91,8 @@ class Queries:
         self.engine = engine
         self.epoch_duration_ms: int | None = None  # from the chain, set by the node monitor
         self._stats_cache: tuple[float, int, dict[str, Any]] | None = None
+        self.last_stats: dict[str, Any] | None = None
+        """The latest stats computed, however old (served while fresher ones are computed)."""
 
     def current_epoch(self) -> int:
         """Latest epoch seen."""
@@ -414,4 +416,5 @@ class Queries:
                 "readsWrites": dashboard.reads_and_writes(c, as_of),
             }
         self._stats_cache = (time.monotonic(), version, out)
+        self.last_stats = out
         return out
