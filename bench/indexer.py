@@ -106,6 +106,9 @@ async def load(base: str, rate: int, seconds: int, blob_ids: list[str]) -> list[
         "/v1/blobs?content_type=image/png&limit=20",
         "/v1/stats",
         "/v1/epochs",
+        "/",  # the dashboard's own page and queries
+        "/v1/nodes",
+        "/v1/search?q=content-type%3Dimage%2Fpng",
     ]
     latencies: list[float] = []
 

@@ -163,6 +163,7 @@ class LocalSystem:
                     "HAULOUT_INDEXER_DEPLOYMENT": str(self.deployment_path),
                     "HAULOUT_INDEXER_PORT": str(self.indexer_port),
                     "HAULOUT_INDEXER_DATABASE_URL": f"sqlite:///{self.workdir / 'indexer.sqlite'}",
+                    "HAULOUT_INDEXER_RELAYERS": self.relayer_url,
                 },
                 self.workdir / "logs" / "indexer.log",
             )

@@ -69,3 +69,7 @@ class IndexerSettings(BaseSettings):
     batch_size: int = 1000
     poll_interval: float = 0.3
     log_level: str = "INFO"
+    relayers: str = ""  # comma-separated relayer URLs whose read counts the indexer collects
+    download_relayer_url: str = ""  # the explorer's download links (default: first relayer)
+    monitor_interval: float = 10.0  # seconds between node health and relayer polls
+    node_timeout: float = 2.0  # a node not answering /v1/health within this is down

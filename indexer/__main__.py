@@ -14,6 +14,7 @@ from haulout.settings import IndexerSettings
 
 from .app import create_app
 from .db import make_engine, migrate
+from .monitor import Monitor
 from .queries import Queries
 from .runner import Runner
 
@@ -37,11 +38,21 @@ def main(database_url: str | None = None, migrate_only: bool = False) -> int:
         print(f"migrated {settings.database_url} to head")
         return 0
     engine = make_engine(settings.database_url)
-    runner = Runner(Deployment.load(settings.deployment).chain_port(), engine, settings.batch_size)
+    chain = Deployment.load(settings.deployment).chain_port()
+    runner = Runner(chain, engine, settings.batch_size)
     threading.Thread(target=runner.follow, args=(settings.poll_interval,), daemon=True).start()
-    app = create_app(Queries(engine), runner.stats)
+    queries = Queries(engine)
+    relayers = [r.strip() for r in settings.relayers.split(",") if r.strip()]
+    monitor = Monitor(chain, engine, queries, relayers, settings.node_timeout)
+    stop_monitor = threading.Event()
+    threading.Thread(
+        target=monitor.run, args=(settings.monitor_interval, stop_monitor), daemon=True
+    ).start()
+    download = settings.download_relayer_url or (relayers[0] if relayers else "")
+    app = create_app(queries, runner.stats, monitor, download)
     tune_gc()
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    stop_monitor.set()
     runner.stop()
     return 0
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from haulout.http_errors import install_error_handlers
 from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
+from .monitor import Monitor, MonitorStats
 from .queries import BlobFilter, Queries
 from .runner import RunnerStats
 
@@ -31,23 +34,40 @@ class JSONResponse(StarletteJSONResponse):
             return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
 
 
+log = logging.getLogger("haulout.indexer")
 DASHBOARD = Path(__file__).parent / "static" / "dashboard.html"
 I64 = 2**63 - 1
 FAILING_AFTER = 3
 """Consecutive failed attempts at a batch after which /healthz says `degraded`."""
 
 
-def create_app(queries: Queries, stats: RunnerStats | None = None) -> FastAPI:
+def create_app(
+    queries: Queries,
+    stats: RunnerStats | None = None,
+    monitor: Monitor | None = None,
+    download_url: str = "",
+) -> FastAPI:
     """Build the API over a `Queries` object.
 
     Lookups are indexed and take a few milliseconds, so they run on the event loop: sending
     them to the thread pool made the loop and the workers fight over the GIL, which put a
     50–100 ms tail on p99 at 200 req/s. Only the stats aggregation (recomputed at most every
-    5 s) goes to a thread."""
+    5 s) goes to a thread. `monitor` supplies node health (polled in the background);
+    `download_url` is the relayer the explorer's download links go through."""
     app = FastAPI(title="Haulout indexer", version="1")
     install_error_handlers(app)
     runner_stats = stats or RunnerStats()
-    install_metrics(app, "indexer", runner_stats)
+    install_metrics(app, "indexer", runner_stats, monitor.stats if monitor else MonitorStats())
+    download_url = download_url.rstrip("/")
+
+    def with_links(blob: dict[str, Any]) -> dict[str, Any]:
+        blob["reads"] = queries.reads_of(blob["blobId"])
+        blob["downloadUrl"] = (
+            f"{download_url}/v1/blobs/{blob['blobId']}"
+            if download_url and blob["status"] == "certified"
+            else None
+        )
+        return blob
 
     @app.get("/v1/blobs")
     async def list_blobs(
@@ -75,7 +95,16 @@ def create_app(queries: Queries, stats: RunnerStats | None = None) -> FastAPI:
     @app.get("/v1/blobs/by-object-id/{object_id}")
     async def by_object(object_id: str) -> JSONResponse:
         oid = format_object_id(parse_object_id(object_id))
-        return JSONResponse(queries.by_object(oid))
+        return JSONResponse(with_links(queries.by_object(oid)))
+
+    @app.get("/v1/blobs/by-object-id/{object_id}/events")
+    async def object_events(object_id: str) -> JSONResponse:
+        oid = format_object_id(parse_object_id(object_id))
+        return JSONResponse({"events": queries.object_events(oid)})
+
+    @app.get("/v1/search")
+    async def search(q: str = Query(..., min_length=1, max_length=2048)) -> JSONResponse:
+        return JSONResponse(queries.search(q))
 
     @app.get("/v1/blobs/{blob_id}")
     async def by_blob(blob_id: str) -> JSONResponse:
@@ -95,15 +124,44 @@ def create_app(queries: Queries, stats: RunnerStats | None = None) -> FastAPI:
 
     @app.get("/v1/nodes")
     async def nodes() -> JSONResponse:
-        return JSONResponse({"nodes": queries.nodes()})
+        """Registered nodes with their committee position, shards and health as last polled
+        (`state`: up, lagging, down, unknown before the first poll, or not in committee)."""
+        health = {n["nodeId"]: n for n in (monitor.nodes() if monitor else [])}
+        out = []
+        for node in queries.nodes():
+            seen = health.get(node["nodeId"])
+            state = "unknown" if node["committeePosition"] is not None else "not in committee"
+            extra = {k: v for k, v in (seen or {}).items() if k not in node}
+            out.append({**node, "state": state, **extra})
+        return JSONResponse({"nodes": out, "epoch": monitor.epoch if monitor else None})
+
+    refreshing = threading.Lock()
+
+    def refresh_stats() -> None:
+        try:
+            queries.stats()
+        except Exception:
+            log.exception("stats refresh failed; the previous stats are served meanwhile")
+        finally:
+            refreshing.release()
 
     @app.get("/v1/stats")
     async def stats_() -> JSONResponse:
-        return JSONResponse(queries.cached_stats() or await run_in_threadpool(queries.stats))
+        """Fresh stats when cached; else the previous ones while one background thread
+        computes new ones (no request waits for the aggregation but the very first)."""
+        if (fresh := queries.cached_stats()) is not None:
+            return JSONResponse(fresh)
+        if queries.last_stats is None:
+            return JSONResponse(await run_in_threadpool(queries.stats))
+        if refreshing.acquire(blocking=False):
+            threading.Thread(target=refresh_stats, daemon=True).start()
+        return JSONResponse(queries.last_stats)
+
+    page = DASHBOARD.read_text()
 
     @app.get("/", response_class=HTMLResponse)
     async def dashboard() -> HTMLResponse:
-        return HTMLResponse(DASHBOARD.read_text())
+        return HTMLResponse(page)
 
     @app.get("/v1/dead-letters")
     async def dead_letters() -> JSONResponse:

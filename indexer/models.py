@@ -41,6 +41,11 @@ class Blob(Base):
     deleted_epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
     registered_cursor: Mapped[int] = mapped_column(BigInteger, unique=True)
     updated_cursor: Mapped[int] = mapped_column(BigInteger)
+    # Chain clock (ms) of the registration, first certification and deletion: the wall-clock
+    # axis of the dashboard's charts.
+    registered_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    certified_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    deleted_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
         Index("ix_blobs_status_cursor", "status", "registered_cursor"),
@@ -56,7 +61,7 @@ class BlobAttribute(Base):
 
     __tablename__ = "blob_attributes"
     object_id: Mapped[str] = mapped_column(String(66), primary_key=True)
-    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     key: Mapped[str] = mapped_column(SafeText())
     value: Mapped[str] = mapped_column(SafeText())
 
@@ -84,7 +89,7 @@ class ChainEventRow(Base):
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(40), index=True)
     blob_id: Mapped[str | None] = mapped_column(String(43), nullable=True, index=True)
-    object_id: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    object_id: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)
     fields: Mapped[str] = mapped_column(Text)
 
 
@@ -155,3 +160,26 @@ class Cursor(Base):
     __tablename__ = "cursors"
     pipeline: Mapped[str] = mapped_column(String(40), primary_key=True)
     cursor: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReadCount(Base):
+    """What one relayer process (`instance`, new at each start) served in one clock hour: its
+    counts are cumulative within the hour, so each poll replaces the row."""
+
+    __tablename__ = "read_counts"
+    relayer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hour_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    blobs: Mapped[int] = mapped_column(BigInteger)
+
+
+class BlobReads(Base):
+    """Hits and bytes one relayer process served for one blob id (its most read blobs)."""
+
+    __tablename__ = "blob_reads"
+    relayer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(32), primary_key=True)
+    blob_id: Mapped[str] = mapped_column(String(43), primary_key=True, index=True)
+    hits: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)

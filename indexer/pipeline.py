@@ -104,6 +104,9 @@ def process(events: Sequence[ChainEvent], cursor: int) -> Batch:
                         "deleted_epoch": None,
                         "registered_cursor": ce.cursor,
                         "updated_cursor": ce.cursor,
+                        "registered_ms": ce.timestamp_ms,
+                        "certified_ms": None,
+                        "deleted_ms": None,
                     },
                 )
             )
@@ -114,7 +117,9 @@ def process(events: Sequence[ChainEvent], cursor: int) -> Batch:
                 "updated_cursor": ce.cursor,
             }
             if not ev.is_extension:
-                change.update(status="certified", certified_epoch=ev.epoch)
+                change.update(
+                    status="certified", certified_epoch=ev.epoch, certified_ms=ce.timestamp_ms
+                )
             batch.blob_changes.append((ev.object_id, change))
         elif isinstance(ev, BlobDeleted):
             batch.blob_changes.append(
@@ -124,6 +129,7 @@ def process(events: Sequence[ChainEvent], cursor: int) -> Batch:
                         "op": "update",
                         "status": "deleted",
                         "deleted_epoch": ev.epoch,
+                        "deleted_ms": ce.timestamp_ms,
                         "updated_cursor": ce.cursor,
                     },
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -12,20 +13,25 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_, select
 
 from haulout.http_errors import ApiError
+from haulout.protocol.blob_id import format_object_id, parse_object_id
 
+from . import stats as dashboard
 from .models import (
     Blob,
     BlobAttribute,
+    BlobReads,
     ChainEventRow,
     CommitteeMember,
     DeadLetter,
     Epoch,
     InvalidBlob,
     Node,
-    Price,
 )
 from .pipeline import dead_letter_count, stored_cursor
+from .text import text_hash
 
+BLOB_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
 STATUSES = ("registered", "certified", "deleted", "expired", "invalid")
 MAX_CURSOR = 2**63 - 1
 """Largest event cursor: the cursor columns are signed 64-bit integers."""
@@ -83,7 +89,10 @@ class Queries:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.epoch_duration_ms: int | None = None  # from the chain, set by the node monitor
         self._stats_cache: tuple[float, int, dict[str, Any]] | None = None
+        self.last_stats: dict[str, Any] | None = None
+        """The latest stats computed, however old (served while fresher ones are computed)."""
 
     def current_epoch(self) -> int:
         """Latest epoch seen."""
@@ -204,6 +213,67 @@ class Queries:
             "objects": objects,
         }
 
+    def search(self, text: str, limit: int = 50) -> dict[str, Any]:
+        """Blobs matching `text`: a blob id, an object id or owner address (0x…), an attribute
+        `key=value`, or else an attribute value; newest registration first."""
+        text = text.strip()
+        epoch = self.current_epoch()
+        conds: list[Any] = []
+        kind = "attribute value"
+        if BLOB_ID.match(text):
+            kind, conds = "blob id", [Blob.blob_id == text]
+        elif ADDRESS.match(text):
+            oid = format_object_id(parse_object_id(text))
+            kind, conds = "object id or owner", [or_(Blob.object_id == oid, Blob.owner == oid)]
+        if not conds:
+            attr = select(BlobAttribute.object_id)
+            if "=" in text:
+                key, value = text.split("=", 1)
+                kind = "attribute"
+                attr = attr.where(
+                    BlobAttribute.key_hash == text_hash(key.strip()),
+                    BlobAttribute.value == value.strip(),
+                )
+            else:
+                attr = attr.where(BlobAttribute.value == text)
+            conds = [Blob.object_id.in_(attr.limit(limit))]
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(Blob).where(*conds).order_by(Blob.registered_cursor.desc()).limit(limit)
+            ).all()
+        return {"query": text, "kind": kind, "blobs": [self._row(b, epoch) for b in rows]}
+
+    def object_events(self, object_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The chain events of one Blob object, oldest first."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(ChainEventRow)
+                .where(ChainEventRow.object_id == object_id)
+                .order_by(ChainEventRow.cursor)
+                .limit(limit)
+            ).all()
+        return [
+            {
+                "cursor": r.cursor,
+                "txDigest": r.tx_digest,
+                "timestampMs": r.timestamp_ms,
+                "type": r.type,
+                "fields": json.loads(r.fields),
+            }
+            for r in rows
+        ]
+
+    def reads_of(self, blob_id: str) -> dict[str, int]:
+        """Hits and bytes relayers reported serving for one blob id."""
+        with self.engine.connect() as c:
+            hits, size = c.execute(
+                select(
+                    func.coalesce(func.sum(BlobReads.hits), 0),
+                    func.coalesce(func.sum(BlobReads.bytes), 0),
+                ).where(BlobReads.blob_id == blob_id)
+            ).one()
+        return {"hits": int(hits), "bytes": int(size)}
+
     def events(self, after: int, limit: int, type_: str | None) -> dict[str, Any]:
         """Raw events after a cursor."""
         q = select(ChainEventRow).where(ChainEventRow.cursor > after)
@@ -280,79 +350,71 @@ class Queries:
                 for n in c.execute(select(Node).order_by(Node.name)).all()
             ]
 
+    def invalidate(self) -> None:
+        """Drop the cached stats (new read counts arrived)."""
+        self._stats_cache = None
+
     def cached_stats(self) -> dict[str, Any] | None:
-        """The last stats while no event arrived since (or they are under 5 s old)."""
+        """The last stats while they are under 5 s old, or under a minute old and no event
+        arrived since (the wall-clock end of the charts moves on even when the chain is idle)."""
         cached = self._stats_cache
         if cached is None:
             return None
-        if time.monotonic() - cached[0] < 5:
+        age = time.monotonic() - cached[0]
+        if age < 5:
             return cached[2]
+        if age >= 60:
+            return None
         with self.engine.connect() as c:
             version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
         return cached[2] if cached[1] == version else None
 
     def stats(self) -> dict[str, Any]:
-        """Stored bytes and blobs over time, by status, by content type, and prices."""
+        """Everything the dashboard shows (`indexer.stats`): stored bytes and blobs over
+        wall-clock time with growth and the next milestone, reads against writes, content mix,
+        prices, expiring volume, epoch progress. One consistent definition of "stored": certified,
+        not deleted, end epoch not reached."""
         if (fresh := self.cached_stats()) is not None:
             return fresh
-        with self.engine.connect() as c:
-            version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
         epoch = self.current_epoch()
         with self.engine.connect() as c:
-            status_expr = Blob.status
+            version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
+            as_of = max(int(time.time() * 1000), dashboard.last_event_ms(c))
+            starts = dashboard.epoch_starts(c)
             by_status: dict[str, dict[str, int]] = {
                 s: {"blobs": 0, "bytes": 0}
                 for s in ("registered", "certified", "expired", "deleted")
             }
             grouped = select(
-                status_expr, Blob.end_epoch, func.count(), func.coalesce(func.sum(Blob.size), 0)
-            ).group_by(status_expr, Blob.end_epoch)
+                Blob.status, Blob.end_epoch, func.count(), func.coalesce(func.sum(Blob.size), 0)
+            ).group_by(Blob.status, Blob.end_epoch)
             for st, end_epoch, n, size in c.execute(grouped).all():
                 key = "expired" if st == "certified" and end_epoch <= epoch else st
                 by_status[key]["blobs"] += int(n)
                 by_status[key]["bytes"] += int(size)
             live = and_(Blob.status == "certified", Blob.end_epoch > epoch)
-            by_type = [
-                {"contentType": ct or "unknown", "blobs": int(n), "bytes": int(size)}
-                for ct, n, size in c.execute(
-                    select(Blob.content_type, func.count(), func.coalesce(func.sum(Blob.size), 0))
-                    .where(live)
-                    .group_by(Blob.content_type)
-                    .order_by(func.count().desc())
-                ).all()
-            ]
-            per_epoch = c.execute(
-                select(Blob.registered_epoch, func.count(), func.coalesce(func.sum(Blob.size), 0))
-                .where(or_(Blob.status == "certified", Blob.status == "deleted"))
-                .group_by(Blob.registered_epoch)
-                .order_by(Blob.registered_epoch)
-            ).all()
-            over_time, total_b, total_n = [], 0, 0
-            for e, n, size in per_epoch:
-                total_n += int(n)
-                total_b += int(size)
-                over_time.append({"epoch": int(e), "blobs": total_n, "bytes": total_b})
-            prices = [
-                {
-                    "epoch": p.epoch,
-                    "storagePrice": p.storage_price,
-                    "writePrice": p.write_price,
-                    "timestampMs": p.timestamp_ms,
-                }
-                for p in c.execute(select(Price).order_by(Price.cursor)).all()
-            ]
-            events = int(c.execute(select(func.count()).select_from(ChainEventRow)).scalar() or 0)
-        out = {
-            "epoch": epoch,
-            "events": events,
-            "stored": {
-                "blobs": by_status["certified"]["blobs"],
-                "bytes": by_status["certified"]["bytes"],
-            },
-            "byStatus": by_status,
-            "byContentType": by_type,
-            "overTime": over_time,
-            "prices": prices,
-        }
+            over_time, step = dashboard.stored_series(c, epoch, starts, as_of)
+            out = {
+                "asOfMs": as_of,
+                "epoch": epoch,
+                "epochProgress": {
+                    "epoch": epoch,
+                    "startMs": starts.get(epoch),
+                    "durationMs": self.epoch_duration_ms,
+                },
+                "events": int(
+                    c.execute(select(func.count()).select_from(ChainEventRow)).scalar() or 0
+                ),
+                "stored": dict(by_status["certified"]),
+                "byStatus": by_status,
+                "overTime": over_time,
+                "overTimeBucketMs": step,
+                "growth": dashboard.growth(over_time, as_of),
+                "byContentType": dashboard.content_mix(c, live),
+                "prices": dashboard.prices(c),
+                "expiringSoon": dashboard.expiring_soon(c, epoch, starts, self.epoch_duration_ms),
+                "readsWrites": dashboard.reads_and_writes(c, as_of),
+            }
         self._stats_cache = (time.monotonic(), version, out)
+        self.last_stats = out
         return out

@@ -25,6 +25,7 @@ from .auth import BearerAuth
 from .controller import StoreController
 from .limits import UploadSlots, paced
 from .ranges import byte_range
+from .read_stats import ServedReads, install_read_stats
 from .reader import BlobReader, ReadBlob
 
 CACHE_CONTROL = "public, max-age=86400, stale-while-revalidate=3600"
@@ -85,15 +86,24 @@ def create_app(
     default_epochs: int = 1,
     slots: UploadSlots | None = None,
     body_timeout: float = 30.0,
+    reads: ServedReads | None = None,
 ) -> FastAPI:
     """Build the relayer API around its flows. `slots` bounds concurrent uploads and
     `body_timeout` is the longest pause allowed inside an upload's body."""
     slots = slots or UploadSlots(32)
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
+    reads = reads or ServedReads()
     install_metrics(
-        app, "relayer", controller.stats, reader.stats, controller.index.stats, slots.stats
+        app,
+        "relayer",
+        controller.stats,
+        reader.stats,
+        controller.index.stats,
+        slots.stats,
+        reads.totals,
     )
+    install_read_stats(app, reads)
     app.add_middleware(BearerAuth, token=auth_token)  # before routing and validation
 
     def declared_size(request: Request) -> int | None:
@@ -177,6 +187,8 @@ def create_app(
         except ApiError:
             blob.discard()
             raise
+        if request.method != "HEAD":
+            reads.record(str(blob_id), end - start)  # counted as served (for the indexer)
         if request.method == "HEAD":
             blob.discard()
             headers["content-length"] = str(end - start)
