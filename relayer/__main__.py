@@ -29,9 +29,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
     index = BlobIndex(chain)
     index.catch_up()
     verdicts = ConsistencyVerdicts(Path(settings.state_dir) / "consistency.sqlite")
-    # Keep-alive as many as may be open: with fewer, httpcore closes an idle connection
-    # whenever more than that many exist, and the next push to a node pays a new TCP connect.
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
     timeout = httpx.Timeout(settings.node_timeout, connect=3.0)
     http = httpx.AsyncClient(limits=limits, timeout=timeout)
     controller = StoreController(
