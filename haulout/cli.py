@@ -148,6 +148,12 @@ def cmd_up(a: argparse.Namespace) -> int:
                 "or leave out --node-base-port"
             )
     print(f"starting Haulout in {a.dir} ({a.nodes} storage nodes, {a.shards} shards)…", flush=True)
+    if fresh and a.database_url and not a.database_url.startswith("sqlite"):
+        print(
+            f"note: {a.database_url} is kept across a fresh deployment; drop its tables if it "
+            "still holds an older chain's blobs",
+            flush=True,
+        )
     dep = system.start(fresh=fresh)
     try:
         print(f"  DevChain ledger  {dep.ledger}")
