@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -77,6 +78,17 @@ def cmd_blob_id(a: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """A TCP port number (argparse type)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return port
+
+
 def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", default=".haulout", help="working directory (ledger, data, logs)")
     p.add_argument("--nodes", type=int, default=4)
@@ -85,6 +97,19 @@ def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-indexer", action="store_true")
     p.add_argument("--demo", action="store_true", help="store and read a 1 MiB blob once up")
     p.add_argument("--exit", action="store_true", help="stop after the demo")
+    p.add_argument("--relayer-port", type=_port, default=31415)
+    p.add_argument("--indexer-port", type=_port, default=8700)
+    p.add_argument(
+        "--node-base-port",
+        type=_port,
+        default=None,
+        help="storage node i listens on this + i (default 9300; fixed at deployment)",
+    )
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("HAULOUT_INDEXER_DATABASE_URL") or None,
+        help="the indexer's database (default: $HAULOUT_INDEXER_DATABASE_URL, else SQLite in --dir)",
+    )
 
 
 @command("up", "start DevChain, deploy, N storage nodes, the relayer and the indexer", _up_args)
@@ -99,11 +124,36 @@ def cmd_up(a: argparse.Namespace) -> int:
         signal.SIGINT, _interrupt
     )  # also when started with SIGINT ignored (background jobs)
     signal.signal(signal.SIGTERM, _interrupt)
+    if a.nodes < 1 or a.shards < a.nodes:
+        raise CliError(f"--nodes must be at least 1 and --shards at least --nodes ({a.nodes})")
     system = LocalSystem(
-        Path(a.dir), n_nodes=a.nodes, n_shards=a.shards, with_indexer=not a.no_indexer
+        Path(a.dir),
+        n_nodes=a.nodes,
+        n_shards=a.shards,
+        with_indexer=not a.no_indexer,
+        relayer_port=a.relayer_port,
+        indexer_port=a.indexer_port,
+        node_base_port=a.node_base_port or 9300,
+        indexer_database_url=a.database_url,
     )
     fresh = a.fresh or (system.deployment_path.exists() and _shape_changed(system, a))
+    if a.node_base_port is not None and system.deployment_path.exists() and not fresh:
+        from haulout.deployment import Deployment
+
+        ports = [n.port for n in Deployment.load(system.deployment_path).nodes]
+        if ports[0] != a.node_base_port:
+            raise CliError(
+                f"the nodes in {a.dir} are deployed on ports {ports[0]}-{ports[-1]}; "
+                f"add --fresh to redeploy them on {a.node_base_port} (drops the stored blobs), "
+                "or leave out --node-base-port"
+            )
     print(f"starting Haulout in {a.dir} ({a.nodes} storage nodes, {a.shards} shards)…", flush=True)
+    if fresh and a.database_url and not a.database_url.startswith("sqlite"):
+        print(
+            f"note: {a.database_url} is kept across a fresh deployment; drop its tables if it "
+            "still holds an older chain's blobs",
+            flush=True,
+        )
     dep = system.start(fresh=fresh)
     try:
         print(f"  DevChain ledger  {dep.ledger}")
@@ -202,6 +252,8 @@ def cmd_deploy(a: argparse.Namespace) -> int:
     if a.rpc:
         from haulout.chain.sui import deploy_sui
 
+        _require_reachable(a.rpc)
+
         dep = deploy_sui(a.rpc, Path(a.dir), n_nodes=a.nodes, n_shards=a.shards)
     else:
         ledger = Path(a.dir) / "ledger.sqlite"
@@ -216,21 +268,64 @@ def cmd_deploy(a: argparse.Namespace) -> int:
     return 0
 
 
+def _require_reachable(rpc: str) -> None:
+    """Fail in one line, before the slow Move build, when no Sui node listens at `rpc`."""
+    import socket
+
+    import httpx
+
+    try:
+        url = httpx.URL(rpc)
+        host, port = url.host, url.port or (443 if url.scheme == "https" else 80)
+        if url.scheme not in ("http", "https") or not host:
+            raise ValueError("not an http(s) URL")
+        socket.create_connection((host, port), timeout=3).close()
+    except (OSError, ValueError, httpx.InvalidURL) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CliError(
+            f"no Sui node answers at {rpc} ({reason}); start one with `haulout localnet` "
+            "(needs the sui CLI), or leave out --rpc to deploy on DevChain"
+        ) from exc
+
+
 def _client(a: argparse.Namespace) -> HauloutClient:
     return HauloutClient(a.relayer, token=os.environ.get("HAULOUT_TOKEN", ""))
 
 
+def _http_url(text: str) -> str:
+    """An http(s) URL (argparse type)."""
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def _positive(text: str) -> int:
+    """A positive integer (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def _relayer_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--relayer", default=os.environ.get("HAULOUT_RELAYER_URL", "http://127.0.0.1:31415")
+        "--relayer",
+        type=_http_url,
+        default=os.environ.get("HAULOUT_RELAYER_URL", "http://127.0.0.1:31415"),
+        help="relayer URL (default: $HAULOUT_RELAYER_URL, else http://127.0.0.1:31415)",
     )
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="file or directory to store")
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--epochs", type=_positive, default=1)
     p.add_argument("--deletable", action="store_true")
-    p.add_argument("--chunk-size", type=int, default=0, help="store as chunks of this many bytes")
+    p.add_argument(
+        "--chunk-size", type=_positive, default=None, help="store as chunks of this many bytes"
+    )
     _relayer_arg(p)
 
 
@@ -333,7 +428,7 @@ def cmd_delete(a: argparse.Namespace) -> int:
 
 def _extend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("object_id")
-    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--epochs", type=_positive, required=True)
     _relayer_arg(p)
 
 
@@ -477,19 +572,84 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class CliError(Exception):
+    """A mistake in what the user asked; the message says what to do instead."""
+
+
+# A blob id is 32 bytes in URL-safe base64 without padding: one in 64 begins with "-".
+_DASHED_ID = re.compile(r"-[A-Za-z0-9_-]{42}")
+_ID_COMMANDS = {"status", "read", "delete", "extend"}
+
+
+def _ids_as_positionals(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Keep argparse from taking an id that begins with "-" for an option
+    (`haulout status -ia-cWHb…` exited 2): such an id goes behind "--", or is joined to the
+    option it is the value of (`-o -x…` becomes `-o=-x…`). Only whole 43-character ids, in a
+    command that takes an id."""
+    if not argv or argv[0] not in _ID_COMMANDS or "--" in argv:
+        return argv
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[
+        argv[0]
+    ]
+    takes_value = {
+        opt for action in sub._actions if action.nargs != 0 for opt in action.option_strings
+    }
+    out: list[str] = [argv[0]]
+    tail: list[str] = []
+    for arg in argv[1:]:
+        if not _DASHED_ID.fullmatch(arg):
+            out.append(arg)
+        elif out[-1] in takes_value:
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            tail.append(arg)
+    return out + (["--", *tail] if tail else [])
+
+
+def _one_line(exc: BaseException) -> str:
+    """What went wrong, on one line: the part a user needs, no traceback."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPError):
+        try:
+            url = str(exc.request.url)
+        except RuntimeError:  # no request attached
+            url = "the server"
+        if isinstance(exc, httpx.TransportError):
+            return f"cannot reach {url} ({type(exc).__name__}: {exc}); is it running?"
+        return f"{url}: {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:500] + "…"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `haulout` command."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the `haulout` command. Every error is one line on stderr (exit 1 for a
+    failed operation, 2 for a usage mistake); HAULOUT_DEBUG=1 adds the traceback."""
+    import httpx
+
+    from haulout.launcher import LaunchError
+
+    parser = build_parser()
+    args = parser.parse_args(
+        _ids_as_positionals(list(sys.argv[1:] if argv is None else argv), parser)
+    )
     try:
         return int(args.func(args))
-    except (ProtocolError, ChainError, HauloutError) as exc:
-        if isinstance(exc, HauloutError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if os.environ.get("HAULOUT_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        usage = isinstance(exc, (CliError, ProtocolError))
+        known = (HauloutError, ChainError, LaunchError, httpx.HTTPError, OSError)
+        prefix = "error" if usage or isinstance(exc, known) else f"error ({type(exc).__name__})"
+        print(f"{prefix}: {_one_line(exc)}", file=sys.stderr)
+        return 2 if usage else 1
 
 
 if __name__ == "__main__":

@@ -48,13 +48,19 @@ def free_port_block(n: int) -> int:
 
 
 def port_free(port: int) -> bool:
-    """True when nothing listens on `port`."""
+    """True when nothing listens on `port`. SO_REUSEADDR, as the services' own sockets use it:
+    connections of a stopped Haulout lingering in TIME-WAIT do not keep its ports busy."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
         except OSError:
             return False
+
+
+class LaunchError(RuntimeError):
+    """The local system cannot start; the message says what to do."""
 
 
 @dataclass
@@ -70,6 +76,7 @@ class LocalSystem:
     with_indexer: bool = True
     epoch_duration_ms: int = 3_600_000
     relayer_env: dict[str, str] = field(default_factory=dict)
+    indexer_database_url: str | None = None  # None: SQLite in workdir
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _ticker_stop: threading.Event = field(default_factory=threading.Event)
 
@@ -125,22 +132,40 @@ class LocalSystem:
         self._spawn(f"node-{i}", "storage_node", env, self.workdir / "logs" / f"node-{i}.log")
 
     def start(self, fresh: bool = False, wait: float = 60.0) -> Deployment:
-        """Deploy if needed and start every service; returns once all are healthy."""
+        """Deploy if needed and start every service; returns once all are healthy. Ports are
+        checked before anything is deployed, so a busy port never costs the old data."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if fresh or not self.deployment_path.exists():
+            node_ports = [self.node_base_port + i for i in range(self.n_nodes)]
+        else:
+            node_ports = [n.port for n in Deployment.load(self.deployment_path).nodes]
+        self.check_ports(node_ports)
         dep = self.deploy(fresh)
-        busy = [
-            p
-            for p in [
-                *(n.port for n in dep.nodes),
-                self.relayer_port,
-                *([self.indexer_port] if self.with_indexer else []),
-            ]
-            if not port_free(p)
+        try:
+            self._start_services(dep, wait)
+        except BaseException:
+            self.stop()
+            raise
+        threading.Thread(target=self._tick_epochs, args=(dep,), daemon=True).start()
+        return dep
+
+    def check_ports(self, node_ports: list[int]) -> None:
+        """Raise `LaunchError` naming every port some other process listens on."""
+        wanted = [
+            *node_ports,
+            self.relayer_port,
+            *([self.indexer_port] if self.with_indexer else []),
         ]
+        busy = [p for p in wanted if not port_free(p)]
         if busy:
-            raise RuntimeError(
-                f"ports {busy} are in use; stop the other Haulout (or pass other ports)"
+            raise LaunchError(
+                f"port(s) {', '.join(map(str, busy))} already in use: stop the other Haulout, or "
+                "choose free ports with --relayer-port, --indexer-port and --node-base-port "
+                "(new node ports need --fresh)"
             )
+
+    def _start_services(self, dep: Deployment, wait: float) -> None:
+        """Spawn nodes, relayer and indexer, and wait until every one answers its health URL."""
         for i in range(len(dep.nodes)):
             self.start_node(i)
         self._spawn(
@@ -162,7 +187,8 @@ class LocalSystem:
                 {
                     "HAULOUT_INDEXER_DEPLOYMENT": str(self.deployment_path),
                     "HAULOUT_INDEXER_PORT": str(self.indexer_port),
-                    "HAULOUT_INDEXER_DATABASE_URL": f"sqlite:///{self.workdir / 'indexer.sqlite'}",
+                    "HAULOUT_INDEXER_DATABASE_URL": self.indexer_database_url
+                    or f"sqlite:///{self.workdir / 'indexer.sqlite'}",
                     "HAULOUT_INDEXER_RELAYERS": self.relayer_url,
                 },
                 self.workdir / "logs" / "indexer.log",
@@ -170,13 +196,7 @@ class LocalSystem:
         urls = [f"{n.url}/v1/health" for n in dep.nodes] + [f"{self.relayer_url}/v1/health"]
         if self.with_indexer:
             urls.append(f"{self.indexer_url}/healthz")
-        try:
-            self.wait_healthy(urls, wait)
-        except Exception:
-            self.stop()
-            raise
-        threading.Thread(target=self._tick_epochs, args=(dep,), daemon=True).start()
-        return dep
+        self.wait_healthy(urls, wait)
 
     def settle(self, timeout: float = 30.0) -> None:
         """Wait until the relayer has no uploads still finishing on slower nodes (it answers
@@ -201,8 +221,12 @@ class LocalSystem:
         while pending:
             for name, p in self.procs.items():
                 if p.poll() is not None:
-                    tail = (self.workdir / "logs" / f"{name}.log").read_text()[-2000:]
-                    raise RuntimeError(f"{name} exited with {p.returncode} while starting:\n{tail}")
+                    log = self.workdir / "logs" / f"{name}.log"
+                    lines = log.read_text(errors="replace").strip().splitlines() or [""]
+                    raise LaunchError(
+                        f"{name} exited with {p.returncode} while starting ({lines[-1][-300:]}); "
+                        f"see {log}"
+                    )
             try:
                 if httpx.get(pending[0], timeout=2).status_code == 200:
                     pending.pop(0)
@@ -210,7 +234,7 @@ class LocalSystem:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(
+                raise LaunchError(
                     f"{pending[0]} did not become healthy in {wait:.0f}s; see {self.workdir / 'logs'}"
                 )
             time.sleep(0.1)

@@ -268,6 +268,14 @@ def restore(client: HauloutClient, blob_id: str, out: Path) -> int:
         looks_like_manifest = fh.read(len(PREFIX)) == PREFIX
     head = tmp.read_bytes() if looks_like_manifest and written <= (256 << 20) else b""
     manifest = Manifest.parse(head) if head else None
+    kind = "directory" if manifest is not None and manifest.kind != "file" else "file"
+    if out.is_dir() != (kind == "directory") and out.exists():
+        tmp.unlink()
+        what = "an existing directory" if out.is_dir() else "an existing file"
+        raise ManifestError(
+            f"blob {blob_id} is a {kind} but {out} is {what}; give -o a new path"
+            + (" or a directory" if kind == "directory" else " or a file")
+        )
     if manifest is None:
         os.replace(tmp, out)
         return written

@@ -34,7 +34,14 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
     verdicts = ConsistencyVerdicts(Path(settings.state_dir) / "consistency.sqlite")
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
     timeout = httpx.Timeout(settings.node_timeout, connect=3.0)
-    http = httpx.AsyncClient(limits=limits, timeout=timeout)
+    # One connection pool per node: httpcore scans every pooled connection on each request,
+    # so one shared pool costs the relayer CPU in proportion to nodes x connections.
+    per_node = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    mounts = {
+        f"all://{httpx.URL(n.url).netloc.decode()}": httpx.AsyncHTTPTransport(limits=per_node)
+        for n in dep.nodes
+    }
+    http = httpx.AsyncClient(limits=limits, timeout=timeout, mounts=mounts)
     controller = StoreController(
         chain,
         dep.relayer,

@@ -27,6 +27,9 @@ class ConsistencyVerdicts:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # No fsync per verdict (one per store): a verdict lost to a power cut only means
+        # that blob is fully checked once more on its next read.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS consistent ("
             " blob_id BLOB PRIMARY KEY, source TEXT NOT NULL, at REAL NOT NULL)"
