@@ -15,7 +15,7 @@ from haulout.client import HauloutClient, HauloutError
 from haulout.launcher import LocalSystem
 from haulout.protocol import codec
 from haulout.protocol.errors import ProtocolError
-from haulout.protocol.params import EncodingParams
+from haulout.protocol.params import ENCODING_TYPES, EncodingParams
 
 Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str]] = {}
@@ -36,6 +36,9 @@ def command(
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", help="file to encode (default: 1 MiB of random bytes)")
     p.add_argument("--shards", type=int, default=100)
+    p.add_argument(
+        "--encoding-type", type=int, choices=ENCODING_TYPES, help="default: 1 (0 where unavailable)"
+    )
 
 
 @command("demo", "encode a file, drop n-k slivers, decode it and print the blob id", _demo_args)
@@ -43,9 +46,10 @@ def cmd_demo(a: argparse.Namespace) -> int:
     """Show the codec: any k of n slivers rebuild the blob."""
     data = Path(a.file).read_bytes() if a.file else os.urandom(1 << 20)
     t0 = time.perf_counter()
-    enc = codec.encode(data, a.shards)
+    encoding = a.encoding_type if a.encoding_type is not None else codec.default_encoding()
+    enc = codec.encode(data, a.shards, encoding)
     t1 = time.perf_counter()
-    p = EncodingParams(a.shards, len(data))
+    p = EncodingParams(a.shards, len(data), encoding)
     keep = sorted(random.sample(range(p.n_shards), p.k))
     out = codec.decode(enc.metadata, {i: enc.slivers[i] for i in keep})
     t2 = time.perf_counter()
@@ -66,6 +70,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def _file_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("file")
     p.add_argument("--shards", type=int, default=100)
+    p.add_argument(
+        "--encoding-type", type=int, choices=ENCODING_TYPES, help="default: 1 (0 where unavailable)"
+    )
 
 
 @command("blob-id", "print the blob id a file gets", _file_arg)
@@ -73,7 +80,8 @@ def cmd_blob_id(a: argparse.Namespace) -> int:
     """Compute a blob id without storing anything."""
     path = Path(a.file)
     with path.open("rb") as fh:
-        print(codec.blob_id_of(fh, path.stat().st_size, a.shards))
+        encoding = a.encoding_type if a.encoding_type is not None else codec.default_encoding()
+        print(codec.blob_id_of(fh, path.stat().st_size, a.shards, encoding))
     return 0
 
 

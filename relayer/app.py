@@ -14,6 +14,7 @@ from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
 from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
+from haulout.protocol.params import ENCODING_RS16
 
 from .controller import StoreController
 from .reader import BlobReader, ReadBlob
@@ -41,6 +42,25 @@ def _byte_range(header: str, size: int) -> tuple[int, int]:
             416, "RANGE_NOT_SATISFIABLE", f"range {header!r} is outside the blob's {size} bytes"
         )
     return start, end
+
+
+ENCODING_NAMES = {"RS2": ENCODING_RS16}
+"""Walrus's names for the encoding types Haulout shares with it (its RS2 is RS over GF(2^16))."""
+
+
+def parse_encoding_type(text: str | None) -> int | None:
+    """The `encoding_type` query parameter: a type number, or Walrus's name for it."""
+    if text is None or text == "":
+        return None
+    if text.isascii() and text.isdigit() and len(text) <= 3:
+        return int(text)
+    if text.upper() in ENCODING_NAMES:
+        return ENCODING_NAMES[text.upper()]
+    raise ApiError(
+        400,
+        "INVALID_ARGUMENT",
+        "encoding_type must be 0, 1 or RS2 (the default is the relayer's setting)",
+    )
 
 
 def create_app(
@@ -89,6 +109,12 @@ def create_app(
         deletable: bool = Query(False),
         permanent: bool = Query(False),
         send_object_to: str | None = Query(None, description="address to receive the Blob object"),
+        encoding_type: str | None = Query(
+            None,
+            max_length=16,
+            description="encoding type: 0 (RS over GF(2^8)) or 1 (RS over GF(2^16), also "
+            "'RS2' as Walrus clients name it); default: the relayer's setting",
+        ),
     ) -> JSONResponse:
         authorize(request)
         if deletable and permanent:
@@ -99,7 +125,12 @@ def create_app(
             )
         recipient = format_object_id(parse_object_id(send_object_to)) if send_object_to else None
         result = await controller.store(
-            request.stream(), epochs or default_epochs, deletable, recipient, declared_size(request)
+            request.stream(),
+            epochs or default_epochs,
+            deletable,
+            recipient,
+            declared_size(request),
+            parse_encoding_type(encoding_type),
         )
         return JSONResponse(result)
 

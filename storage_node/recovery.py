@@ -68,7 +68,7 @@ class Recovery:
                 f"({self.max_blob_size}); re-upload it through a relayer"
             )
         data = codec.decode(meta, slivers, verify_consistency=False)
-        encoded = codec.encode(data, meta.n_shards)
+        encoded = codec.encode(data, meta.n_shards, meta.encoding_type)
         if encoded.metadata != meta:  # all n hashes compared: the full consistency check
             raise RecoveryError(
                 f"blob {blob_id} was encoded inconsistently: re-encoding it does not reproduce "
