@@ -77,4 +77,4 @@ def test_generated_move_length_tests_are_fresh() -> None:
     assert lengths_gen.TARGET.read_text() == lengths_gen.render(VECTORS), (
         "run `python -m tests.vectors.lengths_gen`"
     )
-    assert VECTORS == lengths_gen.vectors(), "run `python -m tests.vectors.lengths_gen`"
+    assert lengths_gen.vectors() == VECTORS, "run `python -m tests.vectors.lengths_gen`"
