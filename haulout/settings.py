@@ -47,6 +47,7 @@ class RelayerSettings(BaseSettings):
     read_cache_bytes: int = 256 << 20
     poll_interval: float = 0.2
     log_level: str = "INFO"
+    encoding_type: int | None = None  # new uploads' encoding; unset: the deployment file's
 
 
 class IndexerSettings(BaseSettings):
