@@ -20,6 +20,7 @@ import httpx
 from haulout.chain.devchain import DevChain
 from haulout.chain.errors import MoveAbort
 from haulout.deployment import Deployment, deploy_devchain
+from haulout.protocol.params import DEFAULT_ENCODING
 
 
 def _die_with_parent() -> None:
@@ -69,6 +70,7 @@ class LocalSystem:
     indexer_port: int = 8700
     with_indexer: bool = True
     epoch_duration_ms: int = 3_600_000
+    encoding_type: int = DEFAULT_ENCODING
     relayer_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _ticker_stop: threading.Event = field(default_factory=threading.Event)
@@ -103,6 +105,7 @@ class LocalSystem:
             n_shards=self.n_shards,
             base_port=self.node_base_port,
             epoch_duration_ms=self.epoch_duration_ms,
+            encoding_type=self.encoding_type,
         )
         dep.save(self.deployment_path)
         return dep

@@ -26,6 +26,9 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
     """Wire the relayer from settings (ports built here, in the entry point)."""
     dep = Deployment.load(settings.deployment)
     chain = dep.chain_port()
+    # New uploads' encoding: HAULOUT_RELAYER_ENCODING_TYPE or the deployment file's; a type
+    # the System cannot hold (type 0 above 256 shards) stops the start with InvalidParameters.
+    encoding_type = dep.write_encoding(chain.system().n_shards, settings.encoding_type)
     index = BlobIndex(chain)
     index.catch_up()
     verdicts = ConsistencyVerdicts(Path(settings.state_dir) / "consistency.sqlite")
@@ -43,6 +46,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         settings.node_retries,
         settings.uploads_per_node,
         settings.memory_limit,
+        encoding_type,
     )
     reader = BlobReader(
         chain,
@@ -54,6 +58,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         spool_dir=Path(settings.spool_dir),
     )
     app = create_app(chain, controller, reader, settings.auth_token, settings.default_epochs)
+    app.state.encoding_type = encoding_type
 
     @asynccontextmanager
     async def lifespan(_app: object):  # type: ignore[no-untyped-def]
