@@ -299,6 +299,7 @@ def create_app(
                 "epoch": system.epoch,
                 "nShards": system.n_shards,
                 "maxBlobSize": controller.max_blob_size,
+                "encodingType": controller.encoding_type,  # of uploads without ?encoding_type=
                 "nodes": [m.url for m in system.require_committee().members],
                 "address": controller.account.address,
             }

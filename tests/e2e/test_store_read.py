@@ -62,6 +62,8 @@ def test_round_trip(client: HauloutClient, size: int, encoding_type: int | None)
 def test_walrus_clients_name_the_encoding_and_unknown_types_are_refused(
     system: LocalSystem,
 ) -> None:
+    health = httpx.get(f"{system.relayer_url}/v1/health", timeout=30).json()
+    assert health["encodingType"] == 1  # what uploads without ?encoding_type= get
     url = f"{system.relayer_url}/v1/blobs"
     r = httpx.put(url, params={"encoding_type": "RS2"}, content=b"walrus", timeout=30)
     assert r.status_code == 200, r.text
