@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
 
+from . import leopard_lane
 from .codec_zfec import check_hashes
 from .errors import EncodingUnavailable, InvalidParameters
 from .hashing import sliver_hasher
@@ -104,8 +105,62 @@ def encode_stream(
     source: Source, params: EncodingParams, sink: SliverSink, progress: Progress | None = None
 ) -> BlobMetadata:
     """Encode `params.size` bytes from `source` into `n` slivers written to `sink`; returns
-    the metadata. Up to `PIPELINE_DEPTH` stripes are in flight on the worker thread."""
+    the metadata. Blobs of several stripes go to a lane (a child process: parity and hashes
+    on the second core, see `leopard_lane`) when one is free; others encode here."""
     _library()  # fail before reading a byte when the codec is missing
+    if params.stripes >= leopard_lane.MIN_STRIPES and params.n_shards > params.k:
+        with leopard_lane.POOL.lane() as lane:
+            if lane is not None:
+                return _encode_on_lane(lane, source, params, sink, progress)
+    return _encode_here(source, params, sink, progress)
+
+
+def _encode_on_lane(
+    lane: leopard_lane.Lane,
+    source: Source,
+    params: EncodingParams,
+    sink: SliverSink,
+    progress: Progress | None,
+) -> BlobMetadata:
+    """This thread cuts stripes and writes blocks to the sink; the lane computes parity and
+    hashes, up to `PIPELINE_DEPTH` stripes behind."""
+    k, m, block = params.k, params.n_shards - params.k, params.block_size
+    session = leopard_lane.Session(lane, k, m, block, PIPELINE_DEPTH)
+    pending: deque[int] = deque()
+    done = count = 0
+
+    def emit_oldest() -> None:
+        nonlocal done
+        for index, b in enumerate(session.collect(pending.popleft())):
+            sink.write(index, b)
+        done += params.stripe_size
+        if progress:
+            progress(min(done, params.size))
+
+    try:
+        for stripe in stripes(source, params):
+            if len(pending) >= PIPELINE_DEPTH:
+                emit_oldest()
+            slot = count % PIPELINE_DEPTH
+            session.submit(slot, stripe)
+            pending.append(slot)
+            count += 1
+        while pending:
+            emit_oldest()
+        digests = session.finish()
+    except BaseException:
+        session.abort(len(pending))
+        raise
+    if progress:
+        progress(params.size)
+    return BlobMetadata(ENCODING_RS16, params.size, tuple(digests))
+
+
+def _encode_here(
+    source: Source, params: EncodingParams, sink: SliverSink, progress: Progress | None
+) -> BlobMetadata:
+    """In this process: a worker thread encodes and hashes while this one cuts stripes and
+    writes the sink (the library holds the GIL, so they mostly take turns)."""
     size = params.size
     n, k, block = params.n_shards, params.k, params.block_size
     m = n - k

@@ -7,12 +7,13 @@ from __future__ import annotations
 import io
 import os
 import random
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from haulout.protocol import codec, codec_leopard
+from haulout.protocol import codec, codec_leopard, leopard_lane
 from haulout.protocol.errors import (
     EncodingUnavailable,
     InconsistentEncoding,
@@ -227,3 +228,61 @@ def test_missing_codec_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.undo()
     monkeypatch.setattr(codec_leopard, "_MODULE", None)
     assert codec.default_encoding() == RS16
+
+
+def _in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encode without lanes (a pool that may start none)."""
+    monkeypatch.setattr(leopard_lane, "POOL", leopard_lane.LanePool(limit=0))
+
+
+def test_a_lane_encodes_exactly_what_this_process_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = os.urandom(3 * 34 * 65536 + 777)  # four stripes at n = 100
+    on_lane = codec.encode(data, 100, RS16)
+    assert leopard_lane.POOL.started >= 1
+    _in_process(monkeypatch)
+    here = codec.encode(data, 100, RS16)
+    assert on_lane.metadata == here.metadata and on_lane.slivers == here.slivers
+
+
+def test_a_cut_upload_leaves_the_lane_usable() -> None:
+    data = os.urandom(4 * 2 * 65536)
+
+    def cut() -> Iterator[bytes]:
+        yield data[: 3 * 2 * 65536]  # three stripes of four, then the client goes away
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        codec.encode_stream(cut(), len(data), 4, codec.NullSink(), encoding_type=RS16)
+    assert all(lane.clean for lane in leopard_lane.POOL.idle)
+    assert codec.blob_id_of(data, len(data), 4, RS16) == codec.encode(data, 4, RS16).blob_id
+
+
+def test_a_lane_that_died_while_idle_is_replaced() -> None:
+    data = os.urandom(4 * 2 * 65536)
+    expected = codec.encode(data, 4, RS16).blob_id  # leaves an idle lane
+    for lane in list(leopard_lane.POOL.idle):
+        lane.proc.kill()
+        lane.proc.wait()
+    assert codec.blob_id_of(data, len(data), 4, RS16) == expected
+
+
+def test_a_lane_that_dies_mid_encode_fails_that_encode_only() -> None:
+    data = os.urandom(6 * 2 * 65536)
+
+    def chunks() -> Iterator[bytes]:
+        yield data[: 2 * 65536]
+        for lane in list(leopard_lane.POOL.idle) + _busy_lanes():
+            lane.proc.kill()
+            lane.proc.wait()
+        yield data[2 * 65536 :]
+
+    with pytest.raises(leopard_lane.LaneError, match="lane"):
+        codec.encode_stream(chunks(), len(data), 4, codec.NullSink(), encoding_type=RS16)
+    assert codec.blob_id_of(data, len(data), 4, RS16) == codec.encode(data, 4, RS16).blob_id
+
+
+def _busy_lanes() -> list[leopard_lane.Lane]:
+    """Lanes in use (found through the garbage collector: the pool does not list them)."""
+    import gc
+
+    return [o for o in gc.get_objects() if isinstance(o, leopard_lane.Lane) and not o.clean]
