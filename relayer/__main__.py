@@ -13,6 +13,8 @@ import uvicorn
 from haulout import logs
 from haulout.deployment import Deployment
 from haulout.memory import tune_malloc
+from haulout.protocol import leopard_lane
+from haulout.protocol.params import ENCODING_RS16
 from haulout.settings import RelayerSettings
 
 from .app import create_app
@@ -59,6 +61,8 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
     )
     app = create_app(chain, controller, reader, settings.auth_token, settings.default_epochs)
     app.state.encoding_type = encoding_type
+    if controller.encoding_type == ENCODING_RS16:
+        leopard_lane.POOL.warm()  # type 1's second core, ready before the first upload
 
     @asynccontextmanager
     async def lifespan(_app: object):  # type: ignore[no-untyped-def]

@@ -209,8 +209,65 @@ def decode_stream(
 ) -> Iterator[bytes]:
     """Rebuild the blob from the `k` `chosen` slivers (already checked against the
     metadata), stripe by stripe, unpadded; with `verify_consistency`, re-encode the missing
-    slivers and compare their hashes with the metadata at the end."""
+    slivers and compare their hashes with the metadata at the end (on a lane when the blob
+    has several stripes and one is free: the re-encoding then runs on the second core)."""
     _library()
+    params = metadata.params
+    if (
+        verify_consistency
+        and params.stripes >= leopard_lane.MIN_STRIPES
+        and params.n_shards > params.k
+    ):
+        with leopard_lane.POOL.lane() as lane:
+            if lane is not None:
+                yield from _decode_checked_on_lane(lane, metadata, slivers, chosen)
+                return
+    yield from _decode_here(metadata, slivers, chosen, verify_consistency)
+
+
+def _decode_checked_on_lane(
+    lane: leopard_lane.Lane,
+    metadata: BlobMetadata,
+    slivers: Mapping[int, SliverSource],
+    chosen: list[int],
+) -> Iterator[bytes]:
+    """Decode here, stripe by stripe; the lane re-encodes each decoded stripe and hashes all
+    `n` blocks, and at the end every sliver hash must match the metadata."""
+    params = metadata.params
+    n, k, block = params.n_shards, params.k, params.block_size
+    readers = {i: as_reader(slivers[i]) for i in chosen}
+    session = leopard_lane.Session(lane, k, n - k, block, PIPELINE_DEPTH)
+    pending: deque[int] = deque()
+    remaining = params.size
+    try:
+        for count in range(params.stripes):
+            blocks = read_blocks(readers, chosen, block)
+            stripe = b"".join(restore(params, dict(zip(chosen, blocks, strict=True))))
+            if len(pending) >= PIPELINE_DEPTH:
+                session.collect(pending.popleft(), blocks=False)
+            slot = count % PIPELINE_DEPTH
+            session.submit(slot, stripe)
+            pending.append(slot)
+            take = min(remaining, len(stripe))
+            remaining -= take
+            if take:
+                yield stripe[:take]
+        while pending:
+            session.collect(pending.popleft(), blocks=False)
+        digests = session.finish()
+    except BaseException:  # also GeneratorExit: the reader stopped early
+        session.abort(len(pending))
+        raise
+    check_hashes(metadata, dict(enumerate(digests)))
+
+
+def _decode_here(
+    metadata: BlobMetadata,
+    slivers: Mapping[int, SliverSource],
+    chosen: list[int],
+    verify_consistency: bool,
+) -> Iterator[bytes]:
+    """Decode (and re-encode for the check) in this process."""
     params = metadata.params
     n, k, block = params.n_shards, params.k, params.block_size
     readers = {i: as_reader(slivers[i]) for i in chosen}

@@ -195,6 +195,15 @@ class LanePool:
         with self.lock:
             self.idle.append(lane)
 
+    def warm(self) -> None:
+        """Start one lane in the background, so the first large upload does not wait for it."""
+
+        def start() -> None:
+            with self.lane():
+                pass
+
+        threading.Thread(target=start, name="leopard-lane-warm", daemon=True).start()
+
     def close(self) -> None:
         """Stop the idle lanes (at exit; the others stop when their pipe closes)."""
         with self.lock:
@@ -228,11 +237,14 @@ class Session:
         _view(self.shm)[base : base + len(stripe)] = stripe
         self.lane.send(("stripe", slot))
 
-    def collect(self, slot: int) -> list[bytes]:
-        """Wait for the oldest queued stripe (`slot`); its `k + m` blocks."""
+    def collect(self, slot: int, blocks: bool = True) -> list[bytes]:
+        """Wait for the oldest queued stripe (`slot`); its `k + m` blocks (none when only
+        the hashes matter, as for a consistency check)."""
         answer = self.lane.receive()
         if answer != ("done", slot):
             raise LaneError(f"the encoding lane answered {answer[0]!r} out of order")
+        if not blocks:
+            return []
         base, b = slot * self.slot_size, self.block
         buf = _view(self.shm)
         return [bytes(buf[base + i * b : base + (i + 1) * b]) for i in range(self.k + self.m)]

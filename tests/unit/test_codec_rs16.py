@@ -286,3 +286,28 @@ def _busy_lanes() -> list[leopard_lane.Lane]:
     import gc
 
     return [o for o in gc.get_objects() if isinstance(o, leopard_lane.Lane) and not o.clean]
+
+
+@pytest.mark.parametrize("chosen", ["primaries", "through the tampered sliver"])
+def test_inconsistent_writer_of_a_multi_stripe_blob_is_caught(chosen: str) -> None:
+    """Several stripes: the check's re-encoding runs on a lane."""
+    data = os.urandom(3 * 2 * 65536 + 5)
+    lying, slivers = _lying_writer(data, 4, 3)
+    picked = [0, 1] if chosen == "primaries" else [1, 3]
+    with pytest.raises(InconsistentEncoding, match="encoded inconsistently"):
+        b"".join(codec.decode_stream(lying, {i: slivers[i] for i in picked}))
+    honest = codec.encode(data, 4, RS16)
+    assert (
+        b"".join(codec.decode_stream(honest.metadata, {1: honest.slivers[1], 3: honest.slivers[3]}))
+        == data
+    )
+
+
+def test_a_read_stopped_early_leaves_the_lane_usable() -> None:
+    data = os.urandom(5 * 2 * 65536)
+    enc = codec.encode(data, 4, RS16)
+    stream = codec.decode_stream(enc.metadata, {0: enc.slivers[0], 2: enc.slivers[2]})
+    assert next(stream) == data[: 2 * 65536]
+    stream.close()
+    assert all(lane.clean for lane in leopard_lane.POOL.idle)
+    assert codec.decode(enc.metadata, {2: enc.slivers[2], 3: enc.slivers[3]}) == data
