@@ -138,23 +138,21 @@ def main() -> None:
                         red[n] = (min(old[0], e), min(old[1], d))
                 del data
 
-            def rate(seconds: float) -> str:
-                return f"{mib / seconds:8.1f} MiB/s"
+            def line(label: str, seconds: float) -> None:
+                print(f"  {label:<58} {mib / seconds:8.1f} MiB/s")
 
-            print(f"\n  {'what':<58} {'MiB/s':>13}")
+            print()
             for t in (1, 0):
                 r = results[t]
-                print(f"  type {t} store until certified{'':<29} {rate(r['store'])}")
-                print(
-                    f"  type {t} store until every node holds its slivers{'':<10} {rate(r['store_all'])}"
-                )
-                print(f"  type {t} read (known consistent){'':<25} {rate(r['read'])}")
-                print(f"  type {t} read with strict_consistency_check{'':<14} {rate(r['strict'])}")
-            print(f"  raw reed-solomon-leopard encode, 2 threads, n=100{'':<8} {rate(t_leo)}")
-            print(f"  raw zfec encode, 2 threads, n=100{'':<24} {rate(t_zfec)}")
+                line(f"type {t} store until certified", r["store"])
+                line(f"type {t} store until every node holds its slivers", r["store_all"])
+                line(f"type {t} read (known consistent)", r["read"])
+                line(f"type {t} read with strict_consistency_check", r["strict"])
+            line("raw reed-solomon-leopard encode, 2 threads, n=100", t_leo)
+            line("raw zfec encode, 2 threads, n=100", t_zfec)
             for n, (e, d) in sorted(red.items()):
-                print(f"  Walrus RedStuff encode, n={n:<5}{'':<27} {rate(e)}")
-                print(f"  Walrus RedStuff decode, n={n:<5}{'':<27} {rate(d)}")
+                line(f"Walrus RedStuff encode, n={n}", e)
+                line(f"Walrus RedStuff decode, n={n}", d)
             if 100 in red:
                 e, d = red[100]
                 r = results[1]
