@@ -125,7 +125,8 @@ def _encode_on_lane(
     """This thread cuts stripes and writes blocks to the sink; the lane computes parity and
     hashes, up to `PIPELINE_DEPTH` stripes behind."""
     k, m, block = params.k, params.n_shards - params.k, params.block_size
-    session = leopard_lane.Session(lane, k, m, block, PIPELINE_DEPTH)
+    depth = leopard_lane.slots_for(params.n_shards * block)
+    session = leopard_lane.Session(lane, k, m, block, depth)
     pending: deque[int] = deque()
     done = count = 0
 
@@ -139,9 +140,9 @@ def _encode_on_lane(
 
     try:
         for stripe in stripes(source, params):
-            if len(pending) >= PIPELINE_DEPTH:
+            if len(pending) >= depth:
                 emit_oldest()
-            slot = count % PIPELINE_DEPTH
+            slot = count % depth
             session.submit(slot, stripe)
             pending.append(slot)
             count += 1
@@ -236,16 +237,17 @@ def _decode_checked_on_lane(
     params = metadata.params
     n, k, block = params.n_shards, params.k, params.block_size
     readers = {i: as_reader(slivers[i]) for i in chosen}
-    session = leopard_lane.Session(lane, k, n - k, block, PIPELINE_DEPTH)
+    depth = leopard_lane.slots_for(n * block)
+    session = leopard_lane.Session(lane, k, n - k, block, depth)
     pending: deque[int] = deque()
     remaining = params.size
     try:
         for count in range(params.stripes):
             blocks = read_blocks(readers, chosen, block)
             stripe = b"".join(restore(params, dict(zip(chosen, blocks, strict=True))))
-            if len(pending) >= PIPELINE_DEPTH:
+            if len(pending) >= depth:
                 session.collect(pending.popleft(), blocks=False)
-            slot = count % PIPELINE_DEPTH
+            slot = count % depth
             session.submit(slot, stripe)
             pending.append(slot)
             take = min(remaining, len(stripe))

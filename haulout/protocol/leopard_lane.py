@@ -33,6 +33,12 @@ MIN_STRIPES = 2
 """Blobs of fewer stripes encode in-process: a lane's round trips would cost more."""
 
 
+def slots_for(slot_size: int) -> int:
+    """Stripes in flight on a lane: 3 keep both cores busy; 2 when a slot (all `n` blocks of
+    a stripe) passes 32 MiB, as at n = 1,000 with 64 KiB blocks, to bound memory."""
+    return 2 if slot_size > 32 << 20 else 3
+
+
 def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the child process
     """The child: attach a session's shared memory, then encode and hash stripes in order."""
     from multiprocessing import resource_tracker
