@@ -105,8 +105,8 @@ def bench_pair(size_mib: int, n: int, repeat: int) -> None:
     )
     if anchors.redstuff_available() and n >= 4:
         rs = [anchors.redstuff(data, n) for _ in range(repeat)]
-        rows.append(("Walrus RedStuff encode (native Rust)", min(e for e, _ in rs)))
-        rows.append(("Walrus RedStuff decode (primary slivers, no verify)", min(d for _, d in rs)))
+        rows.append(("Walrus RedStuff encode (native Rust)", min(r[0] for r in rs)))
+        rows.append(("Walrus RedStuff decode (primary slivers, no verify)", min(r[1] for r in rs)))
     else:
         rows.append(("Walrus RedStuff (pip install haulout[bench])", None))
     print(f"\n{size_mib} MiB, n={n} (k={EncodingParams(n, 1, ENCODING_RS16).k})", flush=True)
