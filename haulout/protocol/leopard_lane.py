@@ -29,6 +29,9 @@ log = logging.getLogger("haulout.codec")
 MAX_LANES = 2
 """Child processes at most (one per concurrent large encode; the machine has 2 cores)."""
 
+SLIVER_HASH = "blake3"
+"""Type 1's sliver hash; `bench/encode.py` sets "blake2b" to measure the alternative."""
+
 MIN_STRIPES = 2
 """Blobs of fewer stripes encode in-process: a lane's round trips would cost more."""
 
@@ -41,6 +44,7 @@ def slots_for(slot_size: int) -> int:
 
 def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the child process
     """The child: attach a session's shared memory, then encode and hash stripes in order."""
+    import hashlib
     from multiprocessing import resource_tracker
 
     import blake3
@@ -62,9 +66,12 @@ def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the child pr
         op = msg[0]
         try:
             if op == "begin":
-                _, name, k, m, block, slot_size = msg
+                _, name, k, m, block, slot_size, hash_name = msg
                 shm = SharedMemory(name=name)
-                hashers = [blake3.blake3() for _ in range(k + m)]
+                if hash_name == "blake2b":  # benchmarks only
+                    hashers = [hashlib.blake2b(digest_size=32) for _ in range(k + m)]
+                else:
+                    hashers = [blake3.blake3() for _ in range(k + m)]
                 conn.send(("ok",))
             elif op == "stripe":
                 assert shm is not None
@@ -232,7 +239,7 @@ class Session:
         self.shm = SharedMemory(create=True, size=slots * self.slot_size)
         lane.clean = False
         try:
-            lane.call(("begin", self.shm.name, k, m, block, self.slot_size))
+            lane.call(("begin", self.shm.name, k, m, block, self.slot_size, SLIVER_HASH))
         except BaseException:
             self._release()
             raise
