@@ -99,9 +99,15 @@ def create_app(service: NodeService) -> FastAPI:
                 "INVALID_SLIVER_INDEX",
                 f"indices must be comma-separated integers; got {indices!r}",
             ) from None
-        n = service.committee().n_shards
-        if len(wanted) > n or any(not 0 <= i < n for i in wanted):
-            raise ApiError(400, "INVALID_SLIVER_INDEX", f"at most {n} indices in 0..{n - 1}")
+        n_shards = service.committee().n_shards  # indices outside the committee are a bad request
+        if len(wanted) > n_shards or any(not 0 <= i < n_shards for i in wanted):
+            raise ApiError(
+                400, "INVALID_SLIVER_INDEX", f"at most {n_shards} indices in 0..{n_shards - 1}"
+            )
+        if len(wanted) > MAX_SHARDS or any(not 0 <= i < MAX_SHARDS for i in wanted):
+            raise ApiError(
+                400, "INVALID_SLIVER_INDEX", f"at most {MAX_SHARDS} indices in 0..{MAX_SHARDS - 1}"
+            )
         files = await run_in_threadpool(service.sliver_files, bid, wanted)
         sizes = {i: p.stat().st_size for i, p in files.items()}
         total = sum(FRAME_HEADER + n for n in sizes.values())
