@@ -81,7 +81,7 @@ def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", default=".haulout", help="working directory (ledger, data, logs)")
     p.add_argument("--nodes", type=int, default=4)
     p.add_argument("--shards", type=int, default=100)
-    _encoding_arg(p)
+    _encoding_arg(p, None, "default: the deployment's; 1 for a new one")
     p.add_argument("--fresh", action="store_true", help="deploy anew, dropping old data")
     p.add_argument("--no-indexer", action="store_true")
     p.add_argument("--demo", action="store_true", help="store and read a 1 MiB blob once up")
@@ -104,7 +104,7 @@ def cmd_up(a: argparse.Namespace) -> int:
         Path(a.dir), n_nodes=a.nodes, n_shards=a.shards, with_indexer=not a.no_indexer
     )
     system.encoding_type = a.encoding_type
-    check_shards(a.shards, a.encoding_type)  # e.g. type 0 over 1000 shards: say so up front
+    check_shards(a.shards, DEFAULT_ENCODING if a.encoding_type is None else a.encoding_type)
     fresh = a.fresh or (system.deployment_path.exists() and _shape_changed(system, a))
     print(f"starting Haulout in {a.dir} ({a.nodes} storage nodes, {a.shards} shards)…", flush=True)
     dep = system.start(fresh=fresh)
@@ -143,7 +143,7 @@ def _shape_changed(system: LocalSystem, a: argparse.Namespace) -> bool:
     from haulout.deployment import Deployment
 
     dep = Deployment.load(system.deployment_path)
-    if len(dep.nodes) != a.nodes or dep.encoding_type != a.encoding_type:
+    if len(dep.nodes) != a.nodes:
         return True
     from haulout.chain.devchain import DevChain
 
@@ -192,17 +192,17 @@ def _deploy_args(p: argparse.ArgumentParser) -> None:
         help="Sui RPC URL (default: DevChain)",
     )
     p.add_argument("--epoch-ms", type=int, default=3_600_000)
-    _encoding_arg(p)
+    _encoding_arg(p, DEFAULT_ENCODING, "default: 1")
 
 
-def _encoding_arg(p: argparse.ArgumentParser) -> None:
+def _encoding_arg(p: argparse.ArgumentParser, default: int | None, default_text: str) -> None:
     p.add_argument(
         "--encoding-type",
         type=int,
         choices=ENCODING_TYPES,
-        default=DEFAULT_ENCODING,
-        help="encoding of new uploads: 1 = Reed-Solomon GF(2^16), up to 4096 shards (default); "
-        "0 = Reed-Solomon GF(2^8), up to 256 shards",
+        default=default,
+        help="encoding of new uploads: 1 = Reed-Solomon GF(2^16), up to 4096 shards; "
+        f"0 = Reed-Solomon GF(2^8), up to 256 shards ({default_text})",
     )
 
 
