@@ -85,25 +85,11 @@ def cmd_blob_id(a: argparse.Namespace) -> int:
     return 0
 
 
-def _encoding_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--encoding-type",
-        type=int,
-        choices=ENCODING_TYPES,
-        default=DEFAULT_ENCODING,
-        help="encoding of new uploads: 1 = Reed-Solomon GF(2^16), up to 4096 shards (default); "
-        "0 = Reed-Solomon GF(2^8), up to 256 shards",
-    )
-
-
 def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", default=".haulout", help="working directory (ledger, data, logs)")
     p.add_argument("--nodes", type=int, default=4)
     p.add_argument("--shards", type=int, default=100)
-    _encoding_arg(p)
-    p.add_argument("--node-base-port", type=int, default=9300, help="node i listens on base + i")
-    p.add_argument("--relayer-port", type=int, default=31415)
-    p.add_argument("--indexer-port", type=int, default=8700)
+    _encoding_arg(p, None, "default: the deployment's; 1 for a new one")
     p.add_argument("--fresh", action="store_true", help="deploy anew, dropping old data")
     p.add_argument("--no-indexer", action="store_true")
     p.add_argument("--demo", action="store_true", help="store and read a 1 MiB blob once up")
@@ -122,23 +108,13 @@ def cmd_up(a: argparse.Namespace) -> int:
         signal.SIGINT, _interrupt
     )  # also when started with SIGINT ignored (background jobs)
     signal.signal(signal.SIGTERM, _interrupt)
-    check_shards(a.shards, a.encoding_type)  # e.g. type 0 over 1000 shards: say so up front
     system = LocalSystem(
-        Path(a.dir),
-        n_nodes=a.nodes,
-        n_shards=a.shards,
-        node_base_port=a.node_base_port,
-        relayer_port=a.relayer_port,
-        indexer_port=a.indexer_port,
-        with_indexer=not a.no_indexer,
-        encoding_type=a.encoding_type,
+        Path(a.dir), n_nodes=a.nodes, n_shards=a.shards, with_indexer=not a.no_indexer
     )
+    system.encoding_type = a.encoding_type
+    check_shards(a.shards, DEFAULT_ENCODING if a.encoding_type is None else a.encoding_type)
     fresh = a.fresh or (system.deployment_path.exists() and _shape_changed(system, a))
-    print(
-        f"starting Haulout in {a.dir} ({a.nodes} storage nodes, {a.shards} shards, "
-        f"encoding type {a.encoding_type})…",
-        flush=True,
-    )
+    print(f"starting Haulout in {a.dir} ({a.nodes} storage nodes, {a.shards} shards)…", flush=True)
     dep = system.start(fresh=fresh)
     try:
         print(f"  DevChain ledger  {dep.ledger}")
@@ -175,9 +151,7 @@ def _shape_changed(system: LocalSystem, a: argparse.Namespace) -> bool:
     from haulout.deployment import Deployment
 
     dep = Deployment.load(system.deployment_path)
-    if len(dep.nodes) != a.nodes or dep.encoding_type != a.encoding_type:
-        return True
-    if [n.port for n in dep.nodes] != [a.node_base_port + i for i in range(a.nodes)]:
+    if len(dep.nodes) != a.nodes:
         return True
     from haulout.chain.devchain import DevChain
 
@@ -226,7 +200,18 @@ def _deploy_args(p: argparse.ArgumentParser) -> None:
         help="Sui RPC URL (default: DevChain)",
     )
     p.add_argument("--epoch-ms", type=int, default=3_600_000)
-    _encoding_arg(p)
+    _encoding_arg(p, DEFAULT_ENCODING, "default: 1")
+
+
+def _encoding_arg(p: argparse.ArgumentParser, default: int | None, default_text: str) -> None:
+    p.add_argument(
+        "--encoding-type",
+        type=int,
+        choices=ENCODING_TYPES,
+        default=default,
+        help="encoding of new uploads: 1 = Reed-Solomon GF(2^16), up to 4096 shards; "
+        f"0 = Reed-Solomon GF(2^8), up to 256 shards ({default_text})",
+    )
 
 
 @command(

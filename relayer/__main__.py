@@ -28,14 +28,14 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
     """Wire the relayer from settings (ports built here, in the entry point)."""
     dep = Deployment.load(settings.deployment)
     chain = dep.chain_port()
-    # New uploads' encoding: HAULOUT_RELAYER_ENCODING_TYPE or the deployment file's; a type
-    # the System cannot hold (type 0 above 256 shards) stops the start with InvalidParameters.
-    encoding_type = dep.write_encoding(chain.system().n_shards, settings.encoding_type)
     index = BlobIndex(chain)
     index.catch_up()
     verdicts = ConsistencyVerdicts(Path(settings.state_dir) / "consistency.sqlite")
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
     timeout = httpx.Timeout(settings.node_timeout, connect=3.0)
+    # New uploads' encoding: HAULOUT_RELAYER_ENCODING_TYPE or the deployment file's; a type
+    # the System cannot hold (type 0 above 256 shards) stops the start with InvalidParameters.
+    encoding_type = dep.write_encoding(chain.system().n_shards, settings.encoding_type)
     http = httpx.AsyncClient(limits=limits, timeout=timeout)
     controller = StoreController(
         chain,
@@ -60,7 +60,6 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         spool_dir=Path(settings.spool_dir),
     )
     app = create_app(chain, controller, reader, settings.auth_token, settings.default_epochs)
-    app.state.encoding_type = encoding_type
     if controller.encoding_type == ENCODING_RS16:
         leopard_lane.POOL.warm()  # type 1's second core, ready before the first upload
 

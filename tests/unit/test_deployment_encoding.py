@@ -88,5 +88,27 @@ def test_relayer_override_and_refusal_to_start(
         spool_dir=str(tmp_path / "spool"),
         state_dir=str(tmp_path / "state"),
     )
-    app, _index = build(settings)
-    assert app.state.encoding_type == ENCODING_RS16  # type: ignore[attr-defined]
+    app, _index = build(settings)  # the deployment's type 1 fits 300 shards
+    assert app is not None
+
+
+def test_up_switches_an_existing_deployments_encoding_without_redeploying(tmp_path: Path) -> None:
+    from haulout.launcher import LocalSystem
+
+    first = LocalSystem(tmp_path, n_nodes=4, n_shards=10, encoding_type=0).deploy()
+    assert first.encoding_type == ENCODING_RS
+    kept = LocalSystem(tmp_path, n_nodes=4, n_shards=10).deploy()  # no type asked: keep it
+    assert (kept.system_id, kept.encoding_type) == (first.system_id, ENCODING_RS)
+    switched = LocalSystem(tmp_path, n_nodes=4, n_shards=10, encoding_type=1).deploy()
+    assert switched.system_id == first.system_id  # same System and ledger: no data dropped
+    assert Deployment.load(tmp_path / "deployment.json").encoding_type == ENCODING_RS16
+    assert LocalSystem(tmp_path / "new", n_nodes=4, n_shards=10).deploy().encoding_type == 1
+
+
+def test_up_refuses_switching_a_300_shard_deployment_to_type_0(tmp_path: Path) -> None:
+    from haulout.launcher import LocalSystem
+
+    LocalSystem(tmp_path, n_nodes=4, n_shards=300).deploy()
+    with pytest.raises(InvalidParameters, match="between 1 and 256 for encoding type 0"):
+        LocalSystem(tmp_path, n_nodes=4, n_shards=300, encoding_type=0).deploy()
+    assert Deployment.load(tmp_path / "deployment.json").encoding_type == ENCODING_RS16
