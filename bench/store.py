@@ -1,12 +1,17 @@
-"""Store and read throughput through the relayer to 4 local nodes (n=100), beside raw
-two-thread encode/decode of the same data, and the relayer's peak RSS for a large upload.
+"""Store and read through the relayer to 4 local nodes (n=100), type 1 and type 0 on the
+same data in the same run, beside raw reed-solomon-leopard and raw zfec on 2 threads and
+Walrus's RedStuff encode/decode (n=100 and n=1000); then where the store's CPU goes (relayer
+phases from its `certified` log line, nodes from /proc), and the relayer's peak RSS for a
+large upload.
 
-    python -m bench.store [--sizes 16,128] [--big-mib 1024]
+    python -m bench.store [--mib 128] [--repeat 1] [--big-mib 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import tempfile
 import time
@@ -14,10 +19,11 @@ from pathlib import Path
 
 from haulout.client import HauloutClient
 from haulout.launcher import LocalSystem
-from haulout.protocol import codec
 
+from . import anchors
 from .common import start_local_system
-from .encode import raw_decode, raw_encode
+
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> int:
@@ -28,51 +34,85 @@ def peak_rss_mib(pid: int) -> int:
     return -1
 
 
-def bench_size(system: LocalSystem, client: HauloutClient, mib: int, repeat: int) -> None:
-    """Best of `repeat` runs of each: store (fresh data every time, so never alreadyCertified),
-    raw encode of the same data, read of a blob the relayer knows is consistent, read with the
-    full consistency check, raw zfec decode from parity (the costliest decode), all interleaved
-    so machine noise hits both sides alike."""
-    t_store = t_all = t_enc = t_read = t_strict = t_dec = float("inf")
-    for _ in range(repeat):
-        data = os.urandom(mib << 20)
-        t_enc = min(t_enc, raw_encode(data, 100))
-        t = time.perf_counter()
-        stored = client.store(data)
-        t_store = min(t_store, time.perf_counter() - t)
-        system.settle()  # the slowest nodes get their slivers after certification
-        t_all = min(t_all, time.perf_counter() - t)
-        enc = codec.encode(data, 100)
-        k = enc.metadata.params.k
-        parity = {i: enc.slivers[i] for i in range(100 - k, 100)}
-        t_dec = min(t_dec, raw_decode(enc.metadata.params, parity))
-        del enc, parity
-        t = time.perf_counter()
-        back = client.read(stored.blob_id)
-        t_read = min(t_read, time.perf_counter() - t)
-        assert back == data
-        t = time.perf_counter()
-        back = client.read(stored.blob_id, strict=True)
-        t_strict = min(t_strict, time.perf_counter() - t)
-        assert back == data
-    print(
-        f"{mib:>5} MiB  store {mib / t_store:6.1f} MiB/s vs raw 2-thread encode {mib / t_enc:6.1f}: ratio {t_enc / t_store:4.2f} (target 0.60) until certified\n"
-        f"           store {mib / t_all:6.1f} MiB/s: ratio {t_enc / t_all:4.2f} until every node holds its slivers\n"
-        f"           read  {mib / t_read:6.1f} MiB/s vs raw zfec decode   {mib / t_dec:6.1f}: ratio {t_dec / t_read:4.2f} (target 0.60)\n"
-        f"           read with strict_consistency_check {mib / t_strict:6.1f} MiB/s: ratio {t_dec / t_strict:4.2f} "
-        f"(at most k/(n-k) = {34 / 66:.2f}: it re-encodes the {66} slivers not fetched)",
-        flush=True,
-    )
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def children(pid: int) -> list[int]:
+    """Child processes of `pid` (the relayer's encoding lanes)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def family_cpu(pid: int) -> float:
+    """CPU seconds of a process and its live children."""
+    total = cpu_seconds(pid)
+    for child in children(pid):
+        with contextlib.suppress(OSError):  # it may have just exited
+            total += cpu_seconds(child)
+    return total
+
+
+def last_certified(system: LocalSystem) -> dict[str, dict[str, float]]:
+    """The relayer's per-phase wall and CPU seconds of its latest upload."""
+    for line in reversed((system.workdir / "logs" / "relayer.log").read_text().splitlines()):
+        if '"certified"' in line:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            return {"seconds": rec.get("seconds", {}), "cpu": rec.get("cpu_seconds", {})}
+    return {"seconds": {}, "cpu": {}}
+
+
+def store_and_read(
+    system: LocalSystem, client: HauloutClient, data: bytes, encoding_type: int
+) -> dict[str, float]:
+    """One upload of `data` with this type, then a read and a strict read; seconds each,
+    and CPU seconds of the relayer and of the nodes during the store."""
+    procs = {name: p.pid for name, p in system.procs.items()}
+    before = {name: cpu_seconds(pid) for name, pid in procs.items()}
+    lanes_before = family_cpu(procs["relayer"]) - before["relayer"]
+    t = time.perf_counter()
+    stored = client.store(data, encoding_type=encoding_type)
+    t_store = time.perf_counter() - t
+    system.settle()  # the slowest nodes get their slivers after certification
+    t_all = time.perf_counter() - t
+    after = {name: cpu_seconds(pid) for name, pid in procs.items()}
+    lanes = family_cpu(procs["relayer"]) - after["relayer"] - lanes_before
+    t = time.perf_counter()
+    assert client.read(stored.blob_id) == data
+    t_read = time.perf_counter() - t
+    t = time.perf_counter()
+    assert client.read(stored.blob_id, strict=True) == data
+    t_strict = time.perf_counter() - t
+    nodes = sum(after[n] - before[n] for n in procs if n.startswith("node-"))
+    return {
+        "store": t_store,
+        "store_all": t_all,
+        "read": t_read,
+        "strict": t_strict,
+        "relayer_cpu": after["relayer"] - before["relayer"],
+        "lanes_cpu": lanes,
+        "nodes_cpu": nodes,
+    }
 
 
 def main() -> None:
+    """Print the table."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--sizes", default="16,128")
-    ap.add_argument("--big-mib", type=int, default=1024)
-    ap.add_argument("--repeat", type=int, default=3, help="runs per size; the best of each is kept")
+    ap.add_argument("--mib", type=int, default=128)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per figure; the best is kept")
+    ap.add_argument("--big-mib", type=int, default=0, help="relayer RSS for a large upload")
     a = ap.parse_args()
+    mib = a.mib
     with tempfile.TemporaryDirectory(dir=os.environ.get("HAULOUT_BENCH_DIR")) as tmp:
         system = start_local_system(
             Path(tmp) / "sys", {"HAULOUT_RELAYER_MAX_BLOB_SIZE": str(2 << 30)}
@@ -80,7 +120,9 @@ def main() -> None:
         try:
             client = HauloutClient(system.relayer_url, timeout=3600)
             print(
-                "haulout store bench — relayer + 4 storage nodes + DevChain on this machine, n=100 (k=34)"
+                "haulout store bench — relayer + 4 storage nodes + DevChain, n=100 (k=34), "
+                f"{mib} MiB, {os.cpu_count()} cores (shared machine)",
+                flush=True,
             )
             if a.big_mib:  # first, so the relayer's peak RSS is the upload's alone
                 src = Path(tmp) / "big.bin"
@@ -89,24 +131,79 @@ def main() -> None:
                         fh.write(os.urandom(1 << 20))
                 pid = system.procs["relayer"].pid
                 t = time.perf_counter()
-                big = client.store_file(src)
+                client.store_file(src)
                 dt = time.perf_counter() - t
-                system.settle(120)  # before the next measurement
+                system.settle(120)
+                src.unlink()
                 print(
-                    f"{a.big_mib} MiB upload: {a.big_mib / dt:.1f} MiB/s, relayer peak RSS {peak_rss_mib(pid)} MiB (target < 512 MiB)",
+                    f"{a.big_mib} MiB upload (type 1): {a.big_mib / dt:.1f} MiB/s, relayer peak RSS "
+                    f"{peak_rss_mib(pid)} MiB (target < 512 MiB)",
                     flush=True,
                 )
-                t = time.perf_counter()
-                got = sum(len(c) for c in client.read_stream(big.blob_id))
-                dt = time.perf_counter() - t
-                assert got == a.big_mib << 20
+            results: dict[int, dict[str, float]] = {}
+            phases: dict[int, dict[str, dict[str, float]]] = {}
+            t_leo = t_zfec = float("inf")
+            red: dict[int, tuple[float, float]] = {}
+            red_cpu: dict[int, float] = {}
+            for _ in range(a.repeat):
+                data = os.urandom(mib << 20)  # fresh every run: never alreadyCertified
+                t_leo = min(t_leo, anchors.leopard_encode(data, 100))
+                t_zfec = min(t_zfec, anchors.zfec_encode(data, 100))
+                for t in (1, 0):
+                    r = store_and_read(system, client, data, t)
+                    if t not in results or r["store"] < results[t]["store"]:
+                        results[t] = r
+                        phases[t] = last_certified(system)
+                if anchors.redstuff_available():
+                    for n in (100, 1000):
+                        e, d, cpu = anchors.redstuff(data, n)
+                        red_cpu[n] = min(red_cpu.get(n, float("inf")), cpu)
+                        old = red.get(n, (float("inf"), float("inf")))
+                        red[n] = (min(old[0], e), min(old[1], d))
+                del data
+
+            def line(label: str, seconds: float) -> None:
+                print(f"  {label:<58} {mib / seconds:8.1f} MiB/s")
+
+            print()
+            for t in (1, 0):
+                r = results[t]
+                line(f"type {t} store until certified", r["store"])
+                line(f"type {t} store until every node holds its slivers", r["store_all"])
+                line(f"type {t} read (known consistent)", r["read"])
+                line(f"type {t} read with strict_consistency_check", r["strict"])
+            line("raw reed-solomon-leopard encode, 2 threads, n=100", t_leo)
+            line("raw zfec encode, 2 threads, n=100", t_zfec)
+            for n, (e, d) in sorted(red.items()):
+                line(f"Walrus RedStuff encode, n={n}", e)
+                line(f"Walrus RedStuff decode, n={n}", d)
+            if 100 in red:
+                e, d = red[100]
+                r = results[1]
                 print(
-                    f"{a.big_mib} MiB read (streamed): {a.big_mib / dt:.1f} MiB/s, relayer peak RSS "
-                    f"{peak_rss_mib(pid)} MiB over upload and read",
+                    f"\n  type 1 store / RedStuff encode (n=100): {e / r['store']:.2f} (target ≥ 2)"
+                    f"\n  type 1 read / RedStuff decode (n=100):  {d / r['read']:.2f} (target ≥ 1.5)"
+                )
+            print(
+                "\n  CPU per MiB (less sensitive to a shared machine than wall time): "
+                + ", ".join(
+                    f"RedStuff encode n={n} {1000 * c / mib:.2f} ms/MiB"
+                    for n, c in sorted(red_cpu.items())
+                )
+            )
+            print("  CPU seconds per MiB during the store (relayer phases from its log):")
+            for t in (1, 0):
+                r, ph = results[t], phases[t]
+                per = {k: round(1000 * v / mib, 2) for k, v in ph["cpu"].items()}
+                wall = {k: round(v, 3) for k, v in ph["seconds"].items()}
+                print(
+                    f"  type {t}: relayer {1000 * r['relayer_cpu'] / mib:.2f} ms/MiB "
+                    f"(by phase, ms/MiB: {per}; wall s: {wall}), "
+                    f"its encoding lane {1000 * r['lanes_cpu'] / mib:.2f} ms/MiB, "
+                    f"4 nodes {1000 * r['nodes_cpu'] / mib:.2f} ms/MiB; all "
+                    f"{1000 * (r['relayer_cpu'] + r['lanes_cpu'] + r['nodes_cpu']) / mib:.2f} ms/MiB",
                     flush=True,
                 )
-            for mib in (int(s) for s in a.sizes.split(",")):
-                bench_size(system, client, mib, a.repeat if mib <= 32 else max(1, a.repeat - 1))
         finally:
             system.stop()
 

@@ -16,7 +16,7 @@ from haulout.client import HauloutClient, HauloutError
 from haulout.launcher import LocalSystem
 from haulout.protocol import codec
 from haulout.protocol.errors import ProtocolError
-from haulout.protocol.params import EncodingParams
+from haulout.protocol.params import DEFAULT_ENCODING, ENCODING_TYPES, EncodingParams, check_shards
 
 Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str]] = {}
@@ -37,6 +37,9 @@ def command(
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", help="file to encode (default: 1 MiB of random bytes)")
     p.add_argument("--shards", type=int, default=100)
+    p.add_argument(
+        "--encoding-type", type=int, choices=ENCODING_TYPES, help="default: 1 (0 where unavailable)"
+    )
 
 
 @command("demo", "encode a file, drop n-k slivers, decode it and print the blob id", _demo_args)
@@ -44,9 +47,10 @@ def cmd_demo(a: argparse.Namespace) -> int:
     """Show the codec: any k of n slivers rebuild the blob."""
     data = Path(a.file).read_bytes() if a.file else os.urandom(1 << 20)
     t0 = time.perf_counter()
-    enc = codec.encode(data, a.shards)
+    encoding = a.encoding_type if a.encoding_type is not None else codec.default_encoding()
+    enc = codec.encode(data, a.shards, encoding)
     t1 = time.perf_counter()
-    p = EncodingParams(a.shards, len(data))
+    p = EncodingParams(a.shards, len(data), encoding)
     keep = sorted(random.sample(range(p.n_shards), p.k))
     out = codec.decode(enc.metadata, {i: enc.slivers[i] for i in keep})
     t2 = time.perf_counter()
@@ -67,6 +71,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def _file_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("file")
     p.add_argument("--shards", type=int, default=100)
+    p.add_argument(
+        "--encoding-type", type=int, choices=ENCODING_TYPES, help="default: 1 (0 where unavailable)"
+    )
 
 
 @command("blob-id", "print the blob id a file gets", _file_arg)
@@ -74,7 +81,8 @@ def cmd_blob_id(a: argparse.Namespace) -> int:
     """Compute a blob id without storing anything."""
     path = Path(a.file)
     with path.open("rb") as fh:
-        print(codec.blob_id_of(fh, path.stat().st_size, a.shards))
+        encoding = a.encoding_type if a.encoding_type is not None else codec.default_encoding()
+        print(codec.blob_id_of(fh, path.stat().st_size, a.shards, encoding))
     return 0
 
 
@@ -93,6 +101,7 @@ def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", default=".haulout", help="working directory (ledger, data, logs)")
     p.add_argument("--nodes", type=int, default=4)
     p.add_argument("--shards", type=int, default=100)
+    _encoding_arg(p, None, "default: the deployment's; 1 for a new one")
     p.add_argument("--fresh", action="store_true", help="deploy anew, dropping old data")
     p.add_argument("--no-indexer", action="store_true")
     p.add_argument("--demo", action="store_true", help="store and read a 1 MiB blob once up")
@@ -136,6 +145,8 @@ def cmd_up(a: argparse.Namespace) -> int:
         node_base_port=a.node_base_port or 9300,
         indexer_database_url=a.database_url,
     )
+    system.encoding_type = a.encoding_type
+    check_shards(a.shards, DEFAULT_ENCODING if a.encoding_type is None else a.encoding_type)
     fresh = a.fresh or (system.deployment_path.exists() and _shape_changed(system, a))
     if a.node_base_port is not None and system.deployment_path.exists() and not fresh:
         from haulout.deployment import Deployment
@@ -239,6 +250,18 @@ def _deploy_args(p: argparse.ArgumentParser) -> None:
         help="Sui RPC URL (default: DevChain)",
     )
     p.add_argument("--epoch-ms", type=int, default=3_600_000)
+    _encoding_arg(p, DEFAULT_ENCODING, "default: 1")
+
+
+def _encoding_arg(p: argparse.ArgumentParser, default: int | None, default_text: str) -> None:
+    p.add_argument(
+        "--encoding-type",
+        type=int,
+        choices=ENCODING_TYPES,
+        default=default,
+        help="encoding of new uploads: 1 = Reed-Solomon GF(2^16), up to 4096 shards; "
+        f"0 = Reed-Solomon GF(2^8), up to 256 shards ({default_text})",
+    )
 
 
 @command(
@@ -249,19 +272,25 @@ def cmd_deploy(a: argparse.Namespace) -> int:
     from haulout.deployment import deploy_devchain
 
     out = Path(a.dir) / "deployment.json"
+    check_shards(a.shards, a.encoding_type)
     if a.rpc:
         from haulout.chain.sui import deploy_sui
 
         _require_reachable(a.rpc)
 
         dep = deploy_sui(a.rpc, Path(a.dir), n_nodes=a.nodes, n_shards=a.shards)
+        dep.encoding_type = a.encoding_type
     else:
         ledger = Path(a.dir) / "ledger.sqlite"
         if ledger.exists():
             print(f"error: {ledger} exists; remove it or use another --dir", file=sys.stderr)
             return 2
         dep = deploy_devchain(
-            ledger, n_nodes=a.nodes, n_shards=a.shards, epoch_duration_ms=a.epoch_ms
+            ledger,
+            n_nodes=a.nodes,
+            n_shards=a.shards,
+            epoch_duration_ms=a.epoch_ms,
+            encoding_type=a.encoding_type,
         )
     dep.save(out)
     print(f"deployed to {dep.chain}: System {dep.system_id}, {len(dep.nodes)} nodes → {out}")

@@ -121,8 +121,15 @@ def _iter_file(
         yield data
 
 
-def _params(epochs: int | None, deletable: bool, send_object_to: str | None) -> dict[str, str]:
+def _params(
+    epochs: int | None,
+    deletable: bool,
+    send_object_to: str | None,
+    encoding_type: int | None = None,
+) -> dict[str, str]:
     params: dict[str, str] = {}
+    if encoding_type is not None:  # else the relayer's default (type 1 on new deployments)
+        params["encoding_type"] = str(encoding_type)
     if epochs is not None:
         params["epochs"] = str(epochs)
     if deletable:
@@ -165,8 +172,10 @@ class HauloutClient:
         send_object_to: str | None = None,
         progress: Progress | None = None,
         size: int | None = None,
+        encoding_type: int | None = None,
     ) -> StoredBlob:
-        """Store bytes, a binary file object or an iterator of chunks.
+        """Store bytes, a binary file object or an iterator of chunks (`encoding_type`: 0
+        or 1; by default the relayer's).
 
         The body is sent in 1 MiB pieces with a Content-Length whenever the size is known
         (bytes, files, or `size=` for an iterator), so the relayer encodes while it receives;
@@ -187,7 +196,7 @@ class HauloutClient:
         try:
             resp = self.http.put(
                 "/v1/blobs",
-                params=_params(epochs, deletable, send_object_to),
+                params=_params(epochs, deletable, send_object_to, encoding_type),
                 content=content,
                 headers=headers,
             )
@@ -203,11 +212,19 @@ class HauloutClient:
         epochs: int | None = None,
         deletable: bool = False,
         progress: Progress | None = None,
+        encoding_type: int | None = None,
     ) -> StoredBlob:
         """Store a file, streamed."""
         p = Path(path)
         with p.open("rb") as fh:
-            return self.store(fh, epochs, deletable, progress=progress, size=p.stat().st_size)
+            return self.store(
+                fh,
+                epochs,
+                deletable,
+                progress=progress,
+                size=p.stat().st_size,
+                encoding_type=encoding_type,
+            )
 
     def read(
         self, blob_id: str, start: int | None = None, end: int | None = None, strict: bool = False
@@ -300,9 +317,10 @@ class AsyncHauloutClient:
         deletable: bool = False,
         send_object_to: str | None = None,
         size: int | None = None,
+        encoding_type: int | None = None,
     ) -> StoredBlob:
         """Store bytes or an async stream of chunks (`size` lets the relayer encode while
-        it receives)."""
+        it receives; `encoding_type` 0 or 1, by default the relayer's)."""
         content: Any = data
         if isinstance(data, (bytes, bytearray, memoryview)):
             size = len(data)
@@ -310,7 +328,7 @@ class AsyncHauloutClient:
         headers = {"content-length": str(size)} if size is not None else {}
         resp = await self.http.put(
             "/v1/blobs",
-            params=_params(epochs, deletable, send_object_to),
+            params=_params(epochs, deletable, send_object_to, encoding_type),
             content=content,
             headers=headers,
         )

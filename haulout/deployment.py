@@ -1,6 +1,8 @@
 """Deployments: what `haulout deploy` creates and every service reads (`.haulout/deployment.json`).
 
-The file holds account and node keys for a local system, so it is written with mode 0600.
+The file holds account and node keys for a local system, so it is written with mode 0600, and
+the encoding type new uploads use (`encoding_type`; services may override it, e.g.
+`HAULOUT_RELAYER_ENCODING_TYPE`, through `write_encoding`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from haulout.chain.port import ChainPort
 from haulout.protocol.bls import BlsKeyPair
 from haulout.protocol.committee import even_shards
 from haulout.protocol.messages import proof_of_possession
+from haulout.protocol.params import DEFAULT_ENCODING, ENCODING_RS, check_shards
+
+LEGACY_ENCODING = ENCODING_RS
+"""Encoding of deployment files written before the field existed: they wrote type 0."""
 
 
 @dataclass
@@ -58,6 +64,8 @@ class Deployment:
     rpc_url: str = ""
     package_id: str = ""
     nodes: list[NodeConfig] = field(default_factory=list)
+    encoding_type: int = DEFAULT_ENCODING
+    """Encoding type of new uploads (0: RS GF(2^8), at most 256 shards; 1: RS GF(2^16))."""
 
     @property
     def admin(self) -> Account:
@@ -87,7 +95,17 @@ class Deployment:
             raise NotDeployed(f"no deployment at {p}; run `haulout deploy` (or `haulout up`) first")
         raw = json.loads(p.read_text())
         raw["nodes"] = [NodeConfig(**n) for n in raw.get("nodes", [])]
+        raw.setdefault("encoding_type", LEGACY_ENCODING)
         return cls(**raw)
+
+    def write_encoding(self, n_shards: int, override: int | None = None) -> int:
+        """The encoding type new uploads use: `override` (a service's `…_ENCODING_TYPE`
+        setting) or the deployment's. Raises `InvalidParameters` when the type is unknown or
+        does not fit the System's `n_shards` (type 0 above 256 shards), so a service refuses
+        to start rather than fail every upload."""
+        encoding_type = self.encoding_type if override is None else override
+        check_shards(n_shards, encoding_type)
+        return encoding_type
 
     def chain_port(self) -> ChainPort:
         """The chain adapter this deployment names."""
@@ -109,8 +127,14 @@ def deploy_devchain(
     total_capacity: int = 1 << 40,
     max_epochs_ahead: int = 53,
     host: str = "127.0.0.1",
+    encoding_type: int = DEFAULT_ENCODING,
 ) -> Deployment:
-    """Publish to a fresh DevChain file, create the System, register nodes and the committee."""
+    """Publish to a fresh DevChain file, create the System, register nodes and the committee.
+
+    Refuses (`InvalidParameters`, before touching the ledger) an `encoding_type` that cannot
+    encode over `n_shards`, e.g. type 0 with more than 256 shards.
+    """
+    check_shards(n_shards, encoding_type)
     chain = DevChain(ledger)
     admin, relayer = Account.generate(), Account.generate()
     chain.faucet(admin.address)
@@ -141,4 +165,5 @@ def deploy_devchain(
         admin.seed.hex(),
         relayer.seed.hex(),
         nodes=nodes,
+        encoding_type=encoding_type,
     )

@@ -20,6 +20,7 @@ import httpx
 from haulout.chain.devchain import DevChain
 from haulout.chain.errors import MoveAbort
 from haulout.deployment import Deployment, deploy_devchain
+from haulout.protocol.params import DEFAULT_ENCODING
 
 
 def _die_with_parent() -> None:
@@ -75,6 +76,7 @@ class LocalSystem:
     indexer_port: int = 8700
     with_indexer: bool = True
     epoch_duration_ms: int = 3_600_000
+    encoding_type: int | None = None  # new uploads' encoding; None: the deployment's (new: 1)
     relayer_env: dict[str, str] = field(default_factory=dict)
     indexer_database_url: str | None = None  # None: SQLite in workdir
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -98,7 +100,7 @@ class LocalSystem:
     def deploy(self, fresh: bool = False) -> Deployment:
         """Deploy to `workdir/ledger.sqlite` unless a deployment exists (or `fresh`)."""
         if self.deployment_path.exists() and not fresh:
-            return Deployment.load(self.deployment_path)
+            return self._switch_encoding(Deployment.load(self.deployment_path))
         for name in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "indexer.sqlite"):
             (self.workdir / name).unlink(missing_ok=True)
         import shutil
@@ -110,7 +112,19 @@ class LocalSystem:
             n_shards=self.n_shards,
             base_port=self.node_base_port,
             epoch_duration_ms=self.epoch_duration_ms,
+            encoding_type=DEFAULT_ENCODING if self.encoding_type is None else self.encoding_type,
         )
+        dep.save(self.deployment_path)
+        return dep
+
+    def _switch_encoding(self, dep: Deployment) -> Deployment:
+        """Record `encoding_type` in an existing deployment when it asks for another: it only
+        decides how new uploads are encoded (stored blobs of either type stay readable), so
+        nothing is redeployed. `InvalidParameters` when the System cannot hold that type."""
+        if self.encoding_type is None or self.encoding_type == dep.encoding_type:
+            return dep
+        n_shards = DevChain(dep.ledger).system().n_shards
+        dep.encoding_type = dep.write_encoding(n_shards, self.encoding_type)
         dep.save(self.deployment_path)
         return dep
 

@@ -56,6 +56,7 @@ class RelayerSettings(BaseSettings):
     max_concurrent_uploads: int = 32  # uploads received at once; more get 503 + Retry-After
     poll_interval: float = 0.2
     log_level: str = "INFO"
+    encoding_type: int | None = None  # new uploads' encoding; unset: the deployment file's
 
 
 class IndexerSettings(BaseSettings):

@@ -14,6 +14,8 @@ import uvicorn
 from haulout import logs
 from haulout.deployment import Deployment
 from haulout.memory import tune_malloc
+from haulout.protocol import leopard_lane
+from haulout.protocol.params import ENCODING_RS16
 from haulout.settings import RelayerSettings
 
 from .app import create_app
@@ -34,6 +36,9 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
     verdicts = ConsistencyVerdicts(Path(settings.state_dir) / "consistency.sqlite")
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
     timeout = httpx.Timeout(settings.node_timeout, connect=3.0)
+    # New uploads' encoding: HAULOUT_RELAYER_ENCODING_TYPE or the deployment file's; a type
+    # the System cannot hold (type 0 above 256 shards) stops the start with InvalidParameters.
+    encoding_type = dep.write_encoding(chain.system().n_shards, settings.encoding_type)
     # One connection pool per node: httpcore scans every pooled connection on each request,
     # so one shared pool costs the relayer CPU in proportion to nodes x connections.
     per_node = httpx.Limits(max_connections=16, max_keepalive_connections=16)
@@ -53,6 +58,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         settings.node_retries,
         settings.uploads_per_node,
         settings.memory_limit,
+        encoding_type,
     )
     reader = BlobReader(
         chain,
@@ -72,6 +78,8 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         UploadSlots(settings.max_concurrent_uploads),
         settings.body_timeout,
     )
+    if controller.encoding_type == ENCODING_RS16:
+        leopard_lane.POOL.warm()  # type 1's second core, ready before the first upload
 
     @asynccontextmanager
     async def lifespan(_app: object):  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from haulout.protocol.attributes import (
     served_headers,
 )
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
+from haulout.protocol.params import ENCODING_RS16
 
 from .auth import BearerAuth
 from .controller import StoreController
@@ -78,6 +79,25 @@ def _etag_matches(if_none_match: str | None, blob_id: BlobId) -> bool:
     return str(blob_id) in tags or "*" in tags
 
 
+ENCODING_NAMES = {"RS2": ENCODING_RS16}
+"""Walrus's names for the encoding types Haulout shares with it (its RS2 is RS over GF(2^16))."""
+
+
+def parse_encoding_type(text: str | None) -> int | None:
+    """The `encoding_type` query parameter: a type number, or Walrus's name for it."""
+    if text is None or text == "":
+        return None
+    if text.isascii() and text.isdigit() and len(text) <= 3:
+        return int(text)
+    if text.upper() in ENCODING_NAMES:
+        return ENCODING_NAMES[text.upper()]
+    raise ApiError(
+        400,
+        "INVALID_ARGUMENT",
+        "encoding_type must be 0, 1 or RS2 (the default is the relayer's setting)",
+    )
+
+
 def create_app(
     chain: ChainPort,
     controller: StoreController,
@@ -134,6 +154,12 @@ def create_app(
             description="address to receive the Blob object",
             json_schema_extra={"pattern": "^0x[0-9a-f]{64}$"},
         ),
+        encoding_type: str | None = Query(
+            None,
+            max_length=16,
+            description="encoding type: 0 (RS over GF(2^8)) or 1 (RS over GF(2^16), also "
+            "'RS2' as Walrus clients name it); default: the relayer's setting",
+        ),
     ) -> JSONResponse:
         if deletable and permanent:
             raise ApiError(
@@ -143,10 +169,11 @@ def create_app(
             )
         recipient = format_object_id(parse_object_id(send_object_to)) if send_object_to else None
         size = declared_size(request)
+        wanted_type = parse_encoding_type(encoding_type)
         with slots.hold():  # from now to the answer, slow body or not
             body = paced(request.stream(), body_timeout, slots.stats)
             result = await controller.store(
-                body, epochs or default_epochs, deletable, recipient, size
+                body, epochs or default_epochs, deletable, recipient, size, wanted_type
             )
         return JSONResponse(result)
 
@@ -323,6 +350,7 @@ def create_app(
                 "epoch": system.epoch,
                 "nShards": system.n_shards,
                 "maxBlobSize": controller.max_blob_size,
+                "encodingType": controller.encoding_type,  # of uploads without ?encoding_type=
                 "nodes": [m.url for m in system.require_committee().members],
                 "address": controller.account.address,
             }

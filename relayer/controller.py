@@ -39,7 +39,14 @@ from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InvalidSliver
 from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
-from haulout.protocol.params import ENCODING_RS, check_size, encoded_length
+from haulout.protocol.params import (
+    DEFAULT_ENCODING,
+    EncodingParams,
+    check_encoding_type,
+    check_shards,
+    check_size,
+    encoded_length,
+)
 
 from .index import BlobIndex
 from .verdicts import ConsistencyVerdicts
@@ -223,6 +230,7 @@ class StoreController:
         node_retries: int = 3,
         uploads_per_node: int = 4,
         memory_limit: int = 32 << 20,
+        encoding_type: int = DEFAULT_ENCODING,
     ) -> None:
         self.chain, self.account, self.index, self.http = chain, account, index, http
         self.spool_dir = spool_dir
@@ -232,6 +240,7 @@ class StoreController:
         self.node_retries = node_retries
         self.uploads_per_node = uploads_per_node
         self.memory_limit = memory_limit
+        self.encoding_type = codec.default_encoding(encoding_type)  # 0 where 1 is unavailable
         self.stats = StoreStats()
         self.tails: set[asyncio.Task[None]] = set()
         self.flights: dict[tuple[BlobId, bool, int, str | None], asyncio.Future[BlobObject]] = {}
@@ -247,31 +256,44 @@ class StoreController:
         deletable: bool,
         send_object_to: str | None,
         declared_size: int | None = None,
+        encoding_type: int | None = None,
     ) -> dict[str, Any]:
         """The whole flow for one upload. The work directory is removed whatever happens: at
         once, or when the nodes still being served after certification have their slivers.
 
-        `declared_size` is the request's Content-Length, when it has one."""
+        `declared_size` is the request's Content-Length, when it has one; `encoding_type`
+        the upload's own choice (Walrus clients send it), else this relayer's setting."""
         started = time.perf_counter()
+        encoding = self.encoding_for(encoding_type)
         if declared_size is not None:
             self.check_declared(declared_size)
         upload = Upload(Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir)))
         try:
             system = await run_in_threadpool(self.chain.system)
             system.require_committee()
+            check_shards(system.n_shards, encoding)  # e.g. type 0 over 1,000 shards: a 400
             if declared_size is None:
                 spooled, size = await self.spool(body, upload.workdir)
                 upload.phases.mark("spool")
                 encoded = await self.encode_from(
-                    spooled.open("rb"), size, system.n_shards, upload.workdir
+                    spooled.open("rb"), size, system.n_shards, upload.workdir, encoding
                 )
             else:
                 size = declared_size
-                encoded = await self.receive_and_encode(body, size, system.n_shards, upload.workdir)
+                encoded = await self.receive_and_encode(
+                    body, size, system.n_shards, upload.workdir, encoding
+                )
             blob_id = encoded.metadata.blob_id
             upload.phases.mark("encode")
             await run_in_threadpool(self.verdicts.record, blob_id, "encoded")  # by us: consistent
-            debug(log, "encoded", blob_id=str(blob_id), size=size, n_shards=system.n_shards)
+            debug(
+                log,
+                "encoded",
+                blob_id=str(blob_id),
+                size=size,
+                n_shards=system.n_shards,
+                encoding_type=encoding,
+            )
 
             if not deletable and (found := self.already_certified(encoded, system, epochs)):
                 self.stats.already_certified += 1
@@ -334,7 +356,9 @@ class StoreController:
         if blob is not None:
             cost = 0
             operation: dict[str, Any] = {
-                "reuseRegistration": {"encodedLength": encoded_length(system.n_shards, blob.size)}
+                "reuseRegistration": {
+                    "encodedLength": encoded_length(system.n_shards, blob.size, blob.encoding_type)
+                }
             }
             self.stats.registrations_reused += 1
             event(log, "registration reused", blob_id=str(blob_id), object_id=blob.id)
@@ -345,7 +369,7 @@ class StoreController:
                 blob_id,
                 encoded.metadata.root,
                 encoded.metadata.size,
-                ENCODING_RS,
+                encoded.metadata.encoding_type,
                 epochs,
                 deletable,
             )
@@ -354,7 +378,7 @@ class StoreController:
             await run_in_threadpool(self.index.note_registered, blob, self.account.address)
             operation = {
                 "registerFromScratch": {
-                    "encodedLength": encoded_length(system.n_shards, blob.size),
+                    "encodedLength": encoded_length(system.n_shards, blob.size, blob.encoding_type),
                     "epochsAhead": epochs,
                 }
             }
@@ -535,6 +559,20 @@ class StoreController:
             for task in pending:
                 task.cancel()
 
+    def encoding_for(self, requested: int | None) -> int:
+        """The encoding type of one upload: the requested one, checked, else the default."""
+        if requested is None:
+            return self.encoding_type
+        check_encoding_type(requested)  # a typed 400 for an unknown type
+        if requested not in codec.available_types():
+            raise ApiError(
+                400,
+                "ENCODING_UNAVAILABLE",
+                f"this relayer cannot encode type {requested} (its codec is not installed); "
+                f"use one of {list(codec.available_types())}",
+            )
+        return requested
+
     def too_large(self) -> ApiError:
         """The 413 for an upload over this relayer's limit."""
         return ApiError(
@@ -563,7 +601,12 @@ class StoreController:
         return path, size
 
     async def receive_and_encode(
-        self, body: AsyncIterator[bytes], size: int, n_shards: int, workdir: Path
+        self,
+        body: AsyncIterator[bytes],
+        size: int,
+        n_shards: int,
+        workdir: Path,
+        encoding_type: int = DEFAULT_ENCODING,
     ) -> Encoded:
         """Encode the body on worker threads while the event loop keeps receiving it."""
         pipe = BodyPipe()
@@ -574,18 +617,25 @@ class StoreController:
             arrived = asyncio.create_task(pipe.arrived.wait())
             await asyncio.wait([feeder, arrived], return_when=asyncio.FIRST_COMPLETED)
             arrived.cancel()
-            return await self.encode_from(pipe.chunks(), size, n_shards, workdir)
+            return await self.encode_from(pipe.chunks(), size, n_shards, workdir, encoding_type)
         finally:
             pipe.close()
             feeder.cancel()
             await asyncio.gather(feeder, return_exceptions=True)
 
     async def encode_from(
-        self, source: codec.Source, size: int, n_shards: int, workdir: Path
+        self,
+        source: codec.Source,
+        size: int,
+        n_shards: int,
+        workdir: Path,
+        encoding_type: int = DEFAULT_ENCODING,
     ) -> Encoded:
         """Encode on a worker thread; a body that does not match its declared size is a 400."""
         try:
-            return await run_in_threadpool(self.encode, source, size, n_shards, workdir)
+            return await run_in_threadpool(
+                self.encode, source, size, n_shards, workdir, encoding_type
+            )
         except InvalidSliver as exc:  # the codec's "more/fewer bytes than declared"
             raise ApiError(400, "BODY_SIZE_MISMATCH", str(exc)) from exc
         except ClientDisconnect as exc:
@@ -598,17 +648,29 @@ class StoreController:
             if hasattr(source, "close"):
                 source.close()
 
-    def encode(self, source: codec.Source, size: int, n_shards: int, workdir: Path) -> Encoded:
+    def encode(
+        self,
+        source: codec.Source,
+        size: int,
+        n_shards: int,
+        workdir: Path,
+        encoding_type: int = DEFAULT_ENCODING,
+    ) -> Encoded:
         """Encode the upload: slivers stay in memory up to `memory_limit` bytes of blob
         (about 3x that in slivers at n=100), else one file per sliver (bounded RSS). The
         in-memory slivers grow with the bytes received, never from the declared size."""
+        EncodingParams(n_shards, size, encoding_type)  # n too large for the type: a 400
         if size <= self.memory_limit:
             memory = codec.MemorySink(n_shards)
-            metadata = codec.encode_stream(source, size, n_shards, memory)
+            metadata = codec.encode_stream(
+                source, size, n_shards, memory, encoding_type=encoding_type
+            )
             return Encoded(metadata, memory.buffers, workdir)
         sink = FileSink(workdir / "slivers", n_shards)
         try:
-            metadata = codec.encode_stream(source, size, n_shards, sink)
+            metadata = codec.encode_stream(
+                source, size, n_shards, sink, encoding_type=encoding_type
+            )
         finally:
             sink.close()
         return Encoded(metadata, sink.paths, workdir)

@@ -30,7 +30,6 @@ from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InconsistentEncoding, InvalidMetadata, InvalidSliver
-from haulout.protocol.hashing import hasher
 from haulout.protocol.metadata import BlobMetadata
 
 from .index import BlobIndex
@@ -93,13 +92,13 @@ class _SliverFiles:
         self.reader, self.blob_id, self.meta, self.root = reader, blob_id, meta, root
         self.good: dict[int, Path] = {}
         self.failures: list[str] = []
-        self.index, self.hash = -1, hasher()
+        self.index, self.hash = -1, meta.sliver_hasher()
         self.fh: BinaryIO | None = None
 
     def start(self, index: int, size: int) -> None:
         if not 0 <= index < self.meta.n_shards or size != self.meta.params.sliver_len:
             raise ValueError(f"frame for sliver {index} of {size} bytes does not fit this blob")
-        self.index, self.hash = index, hasher()
+        self.index, self.hash = index, self.meta.sliver_hasher()
         self.fh = open(self.root / f"{index}.sliver", "wb")  # noqa: SIM115 - closed in end()
 
     def data(self, piece: memoryview) -> None:

@@ -15,7 +15,7 @@ from haulout.http_errors import ApiError, error_body, install_error_handlers, re
 from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, encode_frames, frame_header
-from haulout.protocol.params import MAX_SHARDS
+from haulout.protocol.params import MAX_SHARDS_RS16 as MAX_SHARDS  # largest committee, any type
 
 from .batch import BatchReceiver
 from .service import NodeService
@@ -206,6 +206,11 @@ def create_app(service: NodeService) -> FastAPI:
                 f"indices must be comma-separated integers; got {indices[:40]!r}"
                 + ("…" if len(indices) > 40 else ""),
             ) from None
+        n_shards = service.committee().n_shards  # indices outside the committee are a bad request
+        if len(wanted) > n_shards or any(not 0 <= i < n_shards for i in wanted):
+            raise ApiError(
+                400, "INVALID_SLIVER_INDEX", f"at most {n_shards} indices in 0..{n_shards - 1}"
+            )
         if len(wanted) > MAX_SHARDS or any(not 0 <= i < MAX_SHARDS for i in wanted):
             raise ApiError(
                 400, "INVALID_SLIVER_INDEX", f"at most {MAX_SHARDS} indices in 0..{MAX_SHARDS - 1}"

@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from haulout.http_errors import ApiError
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, FrameParser
-from haulout.protocol.hashing import hasher
 from haulout.protocol.metadata import BlobMetadata
 
 from .service import NodeService
@@ -34,7 +33,7 @@ class BatchReceiver:
         self.parser = FrameParser(self)
         self.index = -1
         self.current: PendingFile | None = None
-        self.hash = hasher()
+        self.hash = meta.sliver_hasher()
         self.verified: list[tuple[int, PendingFile]] = []
 
     async def receive(self, body: AsyncIterator[bytes]) -> list[int]:
@@ -76,7 +75,7 @@ class BatchReceiver:
             )
         self.service.check_sliver_index(self.blob_id, index, self.meta, self.owned)
         self.index = index
-        self.hash = hasher()
+        self.hash = self.meta.sliver_hasher()
         self.current = self.service.store.pending_sliver(self.blob_id, index)
 
     def data(self, piece: memoryview) -> None:

@@ -43,7 +43,6 @@ from haulout.node_client import NodeClient, NodeError
 from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.errors import InconsistentEncoding, ProtocolError
-from haulout.protocol.hashing import hasher
 from haulout.protocol.metadata import BlobMetadata
 
 from .service import NodeService
@@ -70,13 +69,13 @@ class _FetchedSlivers:
         self.meta, self.root = meta, root
         self.good: dict[int, Path] = {}
         self.rejected = 0
-        self.index, self.hash = -1, hasher()
+        self.index, self.hash = -1, meta.sliver_hasher()
         self.fh: BinaryIO | None = None
 
     def start(self, index: int, size: int) -> None:
         if not 0 <= index < self.meta.n_shards or size != self.meta.params.sliver_len:
             raise ValueError(f"frame for sliver {index} of {size} bytes does not fit this blob")
-        self.index, self.hash = index, hasher()
+        self.index, self.hash = index, self.meta.sliver_hasher()
         self.fh = open(self.root / f"{index}.sliver", "wb")  # noqa: SIM115 - closed in end()
 
     def data(self, piece: memoryview) -> None:
@@ -107,9 +106,9 @@ class _RebuiltSlivers:
     """A `SliverSink` for re-encoding: the slivers this node lacks go to pending files in the
     store (hashed on the way), the others are dropped."""
 
-    def __init__(self, pending: dict[int, PendingFile]) -> None:
+    def __init__(self, pending: dict[int, PendingFile], meta: BlobMetadata) -> None:
         self.pending = pending
-        self.hashes = {i: hasher() for i in pending}
+        self.hashes = {i: meta.sliver_hasher() for i in pending}
 
     def write(self, index: int, block: bytes) -> None:
         if index in self.pending:
@@ -209,9 +208,11 @@ class Recovery:
         try:
             with ExitStack() as stack:
                 readers = {i: stack.enter_context(open(p, "rb")) for i, p in files.items()}
-                sink = _RebuiltSlivers(pending)
+                sink = _RebuiltSlivers(pending, meta)
                 stripes = codec.decode_stream(meta, readers, verify_consistency=False)
-                rebuilt = codec.encode_stream(stripes, meta.size, meta.n_shards, sink)
+                rebuilt = codec.encode_stream(
+                    stripes, meta.size, meta.n_shards, sink, encoding_type=meta.encoding_type
+                )
             if rebuilt != meta:  # all n hashes compared: the full consistency check
                 raise RecoveryError(
                     f"blob {blob_id} was encoded inconsistently: re-encoding it does not "

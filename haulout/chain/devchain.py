@@ -26,9 +26,10 @@ from haulout.protocol.certificate import Certificate
 from haulout.protocol.committee import Committee, Member
 from haulout.protocol.hashing import blake2b256
 from haulout.protocol.messages import APP_ID, INTENT_VERSION, proof_of_possession
-from haulout.protocol.params import MAX_SHARDS, encoded_length, storage_units
+from haulout.protocol.params import encoded_length, storage_units
 
 from .accounts import Account, verify_transaction
+from .encoding_rules import MAX_SYSTEM_SHARDS, reservation_length, supports
 from .errors import (
     InvalidTransaction,
     InvalidTransactionSignature,
@@ -222,8 +223,10 @@ def fn_create_system(
     total_capacity: int,
     max_epochs_ahead: int,
 ) -> str:
-    if not 1 <= n_shards <= MAX_SHARDS:
-        raise _abort("system", "EInvalidShardCount", f"got {n_shards}")
+    if not 1 <= n_shards <= MAX_SYSTEM_SHARDS:
+        raise _abort(
+            "system", "EInvalidShardCount", f"got {n_shards}, allowed 1..{MAX_SYSTEM_SHARDS}"
+        )
     if not 1 <= max_epochs_ahead <= 1000:
         raise _abort("system", "EInvalidEpochsAhead", f"max_epochs_ahead {max_epochs_ahead}")
     system = ctx.create(
@@ -365,8 +368,12 @@ def fn_register_blob(
     deletable: bool,
 ) -> str:
     d = system.data
-    if encoding_type != 0:
-        raise _abort("blob", "EUnsupportedEncoding", f"type {encoding_type}")
+    if not supports(encoding_type, d["n_shards"]):
+        raise _abort(
+            "blob",
+            "EUnsupportedEncoding",
+            f"type {encoding_type} on a system of {d['n_shards']} shards",
+        )
     if str(blob_id) in d["invalid_ids"]:
         raise _abort("blob", "EBlobIdInvalidated")
     derived = BlobId.derive(encoding_type, size, root.to_bytes(32, "little"))
@@ -379,7 +386,7 @@ def fn_register_blob(
             "EResourceBounds",
             f"storage covers [{s['start_epoch']}, {s['end_epoch']}), now {d['epoch']}",
         )
-    needed = encoded_length(d["n_shards"], size)
+    needed = encoded_length(d["n_shards"], size, encoding_type)
     if needed > s["storage_size"]:
         raise _abort(
             "blob", "EResourceSize", f"encoded length {needed} > storage {s['storage_size']}"
@@ -1076,7 +1083,7 @@ class DevChain:
         deletable: bool,
     ) -> PaidRegistration:
         """`reserve_and_register`, with what that one transaction paid."""
-        needed = encoded_length(self.system().n_shards, size)
+        needed = reservation_length(self.system().n_shards, size, encoding_type)
         r = self.submit(
             signer,
             [

@@ -22,9 +22,9 @@ from urllib.parse import urlparse
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.certificate import Certificate
 from haulout.protocol.committee import Committee, Member
-from haulout.protocol.params import encoded_length
 
 from .accounts import Account
+from .encoding_rules import reservation_length
 from .errors import ChainError, MoveAbort, ObjectNotFound, ObjectNotOwned
 from .events import ChainEvent, parse_event
 from .objects import BlobObject, NodeInfo, PaidRegistration, StorageResource, SystemState
@@ -426,7 +426,8 @@ class SuiChain:
     ) -> PaidRegistration:
         """Reserve and register in one transaction; the cost is read from its effects."""
         tx = self._tx()
-        st = tx.reserve_space(self._sys, encoded_length(self.system().n_shards, size), epochs_ahead)
+        needed = reservation_length(self.system().n_shards, size, encoding_type)
+        st = tx.reserve_space(self._sys, needed, epochs_ahead)
         b = tx.register_blob(
             self._sys,
             st,

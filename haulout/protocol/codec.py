@@ -1,63 +1,63 @@
-"""Encoding type 0: stream a blob stripe by stripe through zfec into `n` slivers, and back.
+"""The codec: stream a blob stripe by stripe into `n` slivers and back, for every encoding
+type (DESIGN §4). One small module per code — `codec_zfec` (type 0) and `codec_leopard`
+(type 1) — and this one dispatches on the encoding type; the stripes, sinks and checks
+they share live in `striping` and `metadata`.
 
-Memory stays bounded by a few stripes (at most `n * 64 KiB` each). zfec releases the GIL, so
-parity work for the next stripe runs on a second thread while this one hashes and writes.
+Memory stays bounded by a few stripes (at most `n * 64 KiB` each).
 """
 
 from __future__ import annotations
 
-import io
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+import logging
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 
-import zfec
-
+from . import codec_leopard, codec_zfec
 from .blob_id import BlobId
-from .errors import InconsistentEncoding, InvalidSliver, NotEnoughSlivers
-from .hashing import blake2b256, hasher
+from .errors import InvalidSliver, NotEnoughSlivers
+from .hashing import sliver_hash_function
 from .metadata import BlobMetadata
-from .params import ENCODING_RS, EncodingParams, check_size
+from .params import (
+    DEFAULT_ENCODING,
+    ENCODING_RS,
+    ENCODING_RS16,
+    EncodingParams,
+    check_encoding_type,
+    check_size,
+)
+from .striping import (
+    MemorySink,
+    NullSink,
+    Progress,
+    SliverSink,
+    SliverSource,
+    Source,
+)
 
-Source = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
-Progress = Callable[[int], None]
+__all__ = [
+    "EncodedBlob",
+    "MemorySink",
+    "NullSink",
+    "Progress",
+    "SliverSink",
+    "SliverSource",
+    "Source",
+    "available_types",
+    "blob_id_of",
+    "decode",
+    "decode_stream",
+    "default_encoding",
+    "encode",
+    "encode_stream",
+    "sliver_hash",
+    "verify_slivers",
+]
 
+log = logging.getLogger("haulout.codec")
 
-class SliverSink(Protocol):
-    """Receives each sliver's blocks in stripe order (e.g. appends to one file per sliver)."""
-
-    def write(self, index: int, block: bytes) -> None:
-        """Append `block` to sliver `index`."""
-
-
-class MemorySink:
-    """Collects slivers in memory, each in one buffer of its final size (no joining, so the
-    peak is the slivers themselves); for small blobs and tests."""
-
-    def __init__(self, n: int, sliver_len: int = 0) -> None:
-        """`sliver_len` preallocates the buffers; without it they grow as blocks arrive.
-
-        Preallocate only when the blob's bytes are already in hand (`encode`): sized from a
-        size someone merely declared (a Content-Length), the buffers would let a client that
-        sends a few bytes make the process allocate about three times the declared size."""
-        self.buffers = [bytearray(sliver_len) for _ in range(n)]
-        self.filled = [0] * n
-
-    def write(self, index: int, block: bytes) -> None:
-        """Append a block to sliver `index`."""
-        at, buf = self.filled[index], self.buffers[index]
-        if at + len(block) <= len(buf):
-            buf[at : at + len(block)] = block
-        else:
-            del buf[at:]
-            buf += block
-        self.filled[index] = at + len(block)
-
-    def slivers(self) -> list[bytes]:
-        """The finished slivers, as bytes (a copy; `buffers` avoids it)."""
-        return [bytes(b) for b in self.buffers]
+_CODECS = {ENCODING_RS: codec_zfec, ENCODING_RS16: codec_leopard}
 
 
 @dataclass(frozen=True)
@@ -73,44 +73,22 @@ class EncodedBlob:
         return self.metadata.blob_id
 
 
-def _chunks(source: Source) -> Iterator[bytes]:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        yield bytes(source)
-    elif hasattr(source, "read"):
-        reader: BinaryIO = source  # type: ignore[assignment]
-        while chunk := reader.read(1 << 20):
-            yield chunk
-    else:
-        yield from source  # type: ignore[misc]
+def available_types() -> tuple[int, ...]:
+    """The encoding types this Python can encode and decode (type 1 needs its codec)."""
+    return (ENCODING_RS, ENCODING_RS16) if codec_leopard.available() else (ENCODING_RS,)
 
 
-def _stripes(source: Source, params: EncodingParams) -> Iterator[bytes]:
-    """Cut the source into `stripes` stripes of `k*B` bytes, zero-padding the last."""
-    want = params.stripe_size
-    buf = bytearray()
-    seen = 0
-    emitted = 0
-    for chunk in _chunks(source):
-        seen += len(chunk)
-        if seen > params.size:
-            raise InvalidSliver(
-                f"the source holds more than the declared {params.size} bytes; "
-                "declare the exact size of the blob"
-            )
-        buf += chunk
-        while len(buf) >= want and emitted < params.stripes:
-            yield bytes(buf[:want])
-            del buf[:want]
-            emitted += 1
-    if seen != params.size:
-        raise InvalidSliver(
-            f"the source ended after {seen} bytes but {params.size} were declared; "
-            "the upload was truncated"
+def default_encoding(preferred: int = DEFAULT_ENCODING) -> int:
+    """`preferred` when this Python can use it; else type 0, logging why (type 1 on a
+    Python without `reed-solomon-leopard`, e.g. CPython 3.13)."""
+    check_encoding_type(preferred)
+    if preferred == ENCODING_RS16 and not codec_leopard.available():
+        log.warning(
+            "encoding type 1 unavailable, falling back to type 0: %s",
+            codec_leopard.unavailable_reason(),
         )
-    while emitted < params.stripes:
-        yield bytes(buf[:want]).ljust(want, b"\0")
-        buf = bytearray()
-        emitted += 1
+        return ENCODING_RS
+    return preferred
 
 
 def encode_stream(
@@ -120,112 +98,33 @@ def encode_stream(
     sink: SliverSink,
     progress: Progress | None = None,
     limit: int | None = None,
+    encoding_type: int = ENCODING_RS,
 ) -> BlobMetadata:
-    """Encode `size` bytes from `source` into `n_shards` slivers written to `sink`.
-
-    Returns the metadata (sliver hashes) from which the blob id follows. Two lanes, each a
-    thread of its own, split every stripe's blocks between them (see `_lane_split`): a lane
-    computes its parity blocks with zfec and hashes its blocks, so both cores do zfec work
-    at once, as the raw two-thread baseline does. Up to `_DEPTH` stripes are in flight while
-    this thread reads the source and hands finished stripes to the sink in order.
-    """
+    """Encode `size` bytes from `source` into `n_shards` slivers written to `sink`, with
+    bounded memory; returns the metadata (sliver hashes) from which the blob id follows."""
     if limit is not None:
         check_size(size, limit)
-    params = EncodingParams(n_shards, size)
-    n, k, block = params.n_shards, params.k, params.block_size
-    encoder = zfec.Encoder(k, n)
-    hashers = [hasher() for _ in range(n)]
-    split = _lane_split(n, k)
-
-    def lane(primaries: list[bytes], lo: int, hi: int) -> list[bytes]:
-        """Blocks `lo..hi` of one stripe, hashed into their slivers' running hashes."""
-        blocks = primaries[lo : min(hi, k)]
-        wanted = list(range(max(lo, k), hi))
-        if wanted:
-            blocks += [bytes(b) for b in encoder.encode(primaries, wanted)]
-        for i, b in zip(range(lo, hi), blocks, strict=True):
-            hashers[i].update(b)
-        return blocks
-
-    done = 0
-    lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"encode-{j}") for j in range(2)]
-    try:
-        pending: deque[list[Future[list[bytes]]]] = deque()
-
-        def emit_oldest() -> None:
-            nonlocal done
-            index = 0
-            for fut in pending.popleft():
-                for b in fut.result():
-                    sink.write(index, b)
-                    index += 1
-            done += params.stripe_size
-            if progress:
-                progress(min(done, size))
-
-        for stripe in _stripes(source, params):
-            primaries = [stripe[j * block : (j + 1) * block] for j in range(k)]
-            pending.append(
-                [
-                    lanes[0].submit(lane, primaries, 0, split),
-                    lanes[1].submit(lane, primaries, split, n),
-                ]
-            )
-            if len(pending) >= _DEPTH:
-                emit_oldest()
-        while pending:
-            emit_oldest()
-    finally:
-        for ex in lanes:
-            ex.shutdown(wait=True, cancel_futures=True)
-    if progress:
-        progress(size)
-    return BlobMetadata(ENCODING_RS, size, tuple(h.digest() for h in hashers))
+    params = EncodingParams(n_shards, size, encoding_type)
+    return _CODECS[encoding_type].encode_stream(source, params, sink, progress)
 
 
-_DEPTH = 3
-"""Stripes in flight during encoding: enough to keep both lanes busy, few enough to bound
-memory at about `3 * n * 64 KiB`."""
-
-
-def _lane_split(n: int, k: int) -> int:
-    """Where lane 0 (all primaries, hashed only, plus the first parity blocks) ends and
-    lane 1 (the remaining parity blocks) starts, balancing their CPU time.
-
-    A parity block costs zfec about `0.6 * k` times what hashing a block costs (measured on
-    x86-64 with zfec 1.6 and hashlib's blake2b), so lane 0 takes `a` parity blocks with
-    `k * h + a * (p + h) = (m - a) * (p + h)`.
-    """
-    m = n - k
-    per_parity = 1.0 + 0.6 * k  # in units of one block hash
-    a = round((m - k / per_parity) / 2)
-    return k + min(max(a, 0), m)
-
-
-def encode(data: bytes | bytearray | memoryview, n_shards: int) -> EncodedBlob:
+def encode(
+    data: bytes | bytearray | memoryview, n_shards: int, encoding_type: int = ENCODING_RS
+) -> EncodedBlob:
     """Encode an in-memory blob; returns metadata and all `n` slivers."""
-    sink = MemorySink(n_shards, EncodingParams(n_shards, len(data)).sliver_len)
-    metadata = encode_stream(data, len(data), n_shards, sink)
+    sink = MemorySink(n_shards, EncodingParams(n_shards, len(data), encoding_type).sliver_len)
+    metadata = encode_stream(data, len(data), n_shards, sink, encoding_type=encoding_type)
     return EncodedBlob(metadata, sink.slivers())
 
 
-def blob_id_of(data: bytes | bytearray | memoryview | BinaryIO, size: int, n_shards: int) -> BlobId:
+def blob_id_of(
+    data: bytes | bytearray | memoryview | BinaryIO,
+    size: int,
+    n_shards: int,
+    encoding_type: int = ENCODING_RS,
+) -> BlobId:
     """The blob id `data` gets over `n_shards` shards (encodes, keeps only hashes)."""
-
-    class _Null:
-        def write(self, index: int, block: bytes) -> None:
-            pass
-
-    return encode_stream(data, size, n_shards, _Null()).blob_id
-
-
-SliverSource = bytes | bytearray | memoryview | BinaryIO
-
-
-def _as_reader(s: SliverSource) -> BinaryIO:
-    if isinstance(s, (bytes, bytearray, memoryview)):
-        return io.BytesIO(bytes(s))
-    return s
+    return encode_stream(data, size, n_shards, NullSink(), encoding_type=encoding_type).blob_id
 
 
 def verify_slivers(
@@ -257,68 +156,14 @@ def decode_stream(
     at the end; a writer who encoded inconsistently raises `InconsistentEncoding`.
     """
     params = metadata.params
-    n, k, block = params.n_shards, params.k, params.block_size
-    if len(slivers) < k:
+    if len(slivers) < params.k:
         raise NotEnoughSlivers(
-            f"need {k} valid slivers of {n} to rebuild blob {metadata.blob_id}; got {len(slivers)}. "
-            "More storage nodes must be reachable."
+            f"need {params.k} valid slivers of {params.n_shards} to rebuild blob "
+            f"{metadata.blob_id}; got {len(slivers)}. More storage nodes must be reachable."
         )
-    chosen = sorted(slivers)[:k]
-    primaries_only = chosen == list(range(k))
-    readers = {i: _as_reader(slivers[i]) for i in chosen}
-    decoder = zfec.Decoder(k, n)
-    encoder = zfec.Encoder(k, n) if verify_consistency else None
-    missing = [i for i in range(n) if i not in readers]
-    parity_missing = [j for j in missing if j >= k]
-    hashers = {i: hasher() for i in missing}
-
-    def work(blocks: list[bytes]) -> tuple[list[bytes], dict[int, bytes]]:
-        """Decode one stripe and, for the consistency check, re-encode its missing blocks."""
-        primaries = blocks if primaries_only else [bytes(b) for b in decoder.decode(blocks, chosen)]
-        produced: dict[int, bytes] = {}
-        if encoder is not None and missing:
-            produced = {j: primaries[j] for j in missing if j < k}
-            if parity_missing:
-                for j, p in zip(
-                    parity_missing, encoder.encode(primaries, parity_missing), strict=True
-                ):
-                    produced[j] = bytes(p)
-        return primaries, produced
-
-    remaining = params.size
-    pending: deque[Future[tuple[list[bytes], dict[int, bytes]]]] = deque()
-
-    def finish(result: tuple[list[bytes], dict[int, bytes]]) -> bytes:
-        nonlocal remaining
-        primaries, produced = result
-        for j in missing:
-            if j in produced:
-                hashers[j].update(produced[j])
-        stripe = b"".join(primaries)
-        take = min(remaining, len(stripe))
-        remaining -= take
-        return stripe[:take]
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode") as pool:
-        for _ in range(params.stripes):
-            blocks = [readers[i].read(block) for i in chosen]
-            if any(len(b) != block for b in blocks):
-                raise InvalidSliver("a sliver ended early; it is shorter than the metadata implies")
-            pending.append(pool.submit(work, blocks))
-            if len(pending) >= 3:
-                if out := finish(pending.popleft().result()):
-                    yield out
-        while pending:
-            if out := finish(pending.popleft().result()):
-                yield out
-    if encoder is not None:
-        for j in missing:
-            if hashers[j].digest() != metadata.sliver_hashes[j]:
-                raise InconsistentEncoding(
-                    f"blob {metadata.blob_id} was encoded inconsistently: re-encoding the decoded "
-                    f"data gives a different sliver {j} than its metadata. The writer is faulty; "
-                    "do not trust this blob (nodes may vote to invalidate it)."
-                )
+    chosen = sorted(slivers)[: params.k]
+    codec = _CODECS[metadata.encoding_type]
+    return codec.decode_stream(metadata, slivers, chosen, verify_consistency)
 
 
 def decode(
@@ -336,6 +181,6 @@ def decode(
     return b"".join(decode_stream(metadata, good, verify_consistency))
 
 
-def sliver_hash(sliver: bytes) -> bytes:
-    """blake2b-256 of a sliver, as listed in metadata."""
-    return blake2b256(sliver)
+def sliver_hash(sliver: bytes, encoding_type: int = ENCODING_RS) -> bytes:
+    """The hash of a sliver as listed in metadata (blake2b-256 for type 0, BLAKE3 for 1)."""
+    return sliver_hash_function(encoding_type)(sliver)

@@ -79,3 +79,10 @@ class InvalidCommittee(ProtocolError):
     """A committee does not assign every shard exactly once, or has a malformed member."""
 
     reason = "INVALID_COMMITTEE"
+
+
+class EncodingUnavailable(InvalidParameters):
+    """The encoding type is valid but its codec is not installed on this Python (encoding
+    type 1 needs `reed-solomon-leopard`, which has no wheel for CPython 3.13 yet)."""
+
+    reason = "ENCODING_UNAVAILABLE"

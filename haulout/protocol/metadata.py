@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from .blob_id import BlobId
 from .errors import InvalidMetadata, InvalidSliver
-from .hashing import blake2b256
+from .hashing import Hasher, sliver_hash_function, sliver_hasher
 from .merkle import merkle_root
-from .params import ENCODING_RS, EncodingParams, check_shards
+from .params import ENCODING_TYPES, MAX_SHARDS_BY_TYPE, EncodingParams, check_shards
 
 
 def _uleb128(value: int) -> bytes:
@@ -51,11 +51,12 @@ class BlobMetadata:
     sliver_hashes: tuple[bytes, ...]
 
     def __post_init__(self) -> None:
-        if self.encoding_type != ENCODING_RS:
+        if self.encoding_type not in ENCODING_TYPES:
             raise InvalidMetadata(
-                f"unknown encoding type {self.encoding_type}; this version supports type 0"
+                f"unknown encoding type {self.encoding_type}; this version supports types "
+                f"{', '.join(map(str, ENCODING_TYPES))}"
             )
-        check_shards(len(self.sliver_hashes))
+        check_shards(len(self.sliver_hashes), self.encoding_type)
         if any(len(h) != 32 for h in self.sliver_hashes):
             raise InvalidMetadata("every sliver hash is 32 bytes")
 
@@ -67,12 +68,16 @@ class BlobMetadata:
     @property
     def params(self) -> EncodingParams:
         """Encoding parameters implied by the size and shard count."""
-        return EncodingParams(self.n_shards, self.size)
+        return EncodingParams(self.n_shards, self.size, self.encoding_type)
 
     @property
     def root(self) -> bytes:
-        """Merkle root over the sliver hashes."""
-        return merkle_root(self.sliver_hashes)
+        """Merkle root over the sliver hashes (with the encoding type's hash)."""
+        return merkle_root(self.sliver_hashes, sliver_hash_function(self.encoding_type))
+
+    def sliver_hasher(self) -> Hasher:
+        """A streaming hasher whose digest is comparable with `sliver_hashes`."""
+        return sliver_hasher(self.encoding_type)
 
     @property
     def blob_id(self) -> BlobId:
@@ -95,9 +100,17 @@ class BlobMetadata:
                 f"metadata is truncated: {len(data)} bytes, need at least 10 before the hashes"
             )
         encoding_type, size = struct.unpack_from("<BQ", data, 0)
+        if encoding_type not in ENCODING_TYPES:
+            raise InvalidMetadata(
+                f"unknown encoding type {encoding_type}; this version supports types "
+                f"{', '.join(map(str, ENCODING_TYPES))}"
+            )
         count, pos = _read_uleb128(data, 9)
-        if count < 1 or count > 256:
-            raise InvalidMetadata(f"metadata lists {count} slivers; expected 1 to 256")
+        top = MAX_SHARDS_BY_TYPE[encoding_type]
+        if count < 1 or count > top:
+            raise InvalidMetadata(
+                f"metadata lists {count} slivers; encoding type {encoding_type} allows 1 to {top}"
+            )
         end = pos + 32 * count
         if len(data) != end:
             raise InvalidMetadata(
@@ -129,7 +142,7 @@ class BlobMetadata:
             raise InvalidSliver(
                 f"sliver {index} is {len(sliver)} bytes; this blob's slivers are {expected} bytes"
             )
-        if blake2b256(sliver) != self.sliver_hashes[index]:
+        if sliver_hash_function(self.encoding_type)(sliver) != self.sliver_hashes[index]:
             raise InvalidSliver(
                 f"sliver {index} does not match its hash in the metadata; it is corrupt or forged"
             )

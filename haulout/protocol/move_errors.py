@@ -35,7 +35,10 @@ MOVE_ERRORS: dict[str, dict[int, AbortInfo]] = {
         7: AbortInfo("ENodeAlreadyRegistered", "this BLS key is registered already"),
         8: AbortInfo("EUnknownNode", "register the node before adding it to the committee"),
         9: AbortInfo("EInvalidSize", "reserve a positive number of bytes"),
-        10: AbortInfo("EInvalidShardCount", "n_shards must be between 1 and 256"),
+        10: AbortInfo(
+            "EInvalidShardCount",
+            "n_shards must be between 1 and 4096 (encoding type 0 needs at most 256)",
+        ),
     },
     "blob": {
         1: AbortInfo(
@@ -58,7 +61,10 @@ MOVE_ERRORS: dict[str, dict[int, AbortInfo]] = {
         8: AbortInfo("ENotDeletable", "only blobs registered as deletable can be deleted"),
         9: AbortInfo("EBlobExpired", "the blob's storage has ended"),
         10: AbortInfo("ENotCertified", "certify the blob before extending it"),
-        11: AbortInfo("EUnsupportedEncoding", "use encoding type 0"),
+        11: AbortInfo(
+            "EUnsupportedEncoding",
+            "use encoding type 1 (type 0 only on systems of at most 256 shards; no other types)",
+        ),
         12: AbortInfo("EAttributeNotFound", "the blob has no attribute with that key"),
         13: AbortInfo(
             "EBlobIdInvalidated", "this blob id was voted invalid; it cannot be registered"

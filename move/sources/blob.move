@@ -60,12 +60,12 @@ public fun register_blob(
     write_payment: &mut Coin<SUI>,
     ctx: &mut TxContext,
 ): Blob {
-    assert!(encoding_type == 0, EUnsupportedEncoding);
+    assert!(encoding::supports(encoding_type, system.n_shards()), EUnsupportedEncoding);
     assert!(!system.is_invalid(blob_id), EBlobIdInvalidated);
     assert!(encoding::derive_blob_id(encoding_type, size, root_hash) == blob_id, EInvalidBlobId);
     let epoch = system.epoch();
     assert!(storage.start_epoch() <= epoch && epoch < storage.end_epoch(), EResourceBounds);
-    let needed = encoding::encoded_length(system.n_shards(), size);
+    let needed = encoding::encoded_length(system.n_shards(), size, encoding_type);
     assert!(needed <= storage.size(), EResourceSize);
     let fee = system.write_price() * encoding::storage_units(needed);
     system.charge(fee, write_payment, ctx);

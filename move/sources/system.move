@@ -17,7 +17,6 @@ use sui::table::{Self, Table};
 use sui::vec_map::{Self, VecMap};
 
 const VERSION: u64 = 1;
-const MAX_SHARDS: u16 = 256;
 
 const EInvalidEpochsAhead: u64 = 1;
 const EStorageExceeded: u64 = 2;
@@ -77,7 +76,7 @@ public fun create_system(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
-    assert!(n_shards >= 1 && n_shards <= MAX_SHARDS, EInvalidShardCount);
+    assert!(n_shards >= 1 && n_shards <= encoding::max_system_shards(), EInvalidShardCount);
     assert!(max_epochs_ahead >= 1 && max_epochs_ahead <= 1000, EInvalidEpochsAhead);
     let mut usage = vector[];
     let mut i = 0;

@@ -81,7 +81,7 @@ fun advance(w: &mut World): u32 {
 }
 
 fun register_vector_blob(w: &mut World, epochs: u32, deletable: bool): Blob {
-    let size = encoding::encoded_length(v::n_shards(), v::size());
+    let size = encoding::encoded_length(v::n_shards(), v::size(), 0);
     let storage = w.system.reserve_space(size, epochs, &mut w.coin, w.scenario.ctx());
     blob::register_blob(&mut w.system, storage, v::blob_id(), v::root(), v::size(), 0, deletable, &mut w.coin, w.scenario.ctx())
 }
@@ -105,7 +105,7 @@ fun register_and_certify_with_a_quorum() {
     let mut w = setup();
     let before = w.coin.value();
     let mut b = register_vector_blob(&mut w, 3, false);
-    let encoded = encoding::encoded_length(10, 5);
+    let encoded = encoding::encoded_length(10, 5, 0);
     let units = encoding::storage_units(encoded);
     assert!(before - w.coin.value() == STORAGE_PRICE * units * 3 + WRITE_PRICE * units);
     assert!(w.system.balance_value() == before - w.coin.value());
@@ -239,7 +239,7 @@ fun expired_storage_fails() {
 fun unknown_encoding_fails() {
     let mut w = setup();
     let storage = w.system.reserve_space(1 << 20, 1, &mut w.coin, w.scenario.ctx());
-    let _b = blob::register_blob(&mut w.system, storage, v::blob_id(), v::root(), v::size(), 1, false, &mut w.coin, w.scenario.ctx());
+    let _b = blob::register_blob(&mut w.system, storage, v::blob_id(), v::root(), v::size(), 2, false, &mut w.coin, w.scenario.ctx());
     abort 0
 }
 
@@ -579,7 +579,7 @@ fun too_many_shards_fails() {
     scenario.next_tx(ADMIN);
     let cap = scenario.take_from_sender<AdminCap>();
     let clock = clock::create_for_testing(scenario.ctx());
-    system::create_system(&cap, 257, 1000, 1, 1, 1, 1, &clock, scenario.ctx());
+    system::create_system(&cap, 4097, 1000, 1, 1, 1, 1, &clock, scenario.ctx());
     abort 0
 }
 

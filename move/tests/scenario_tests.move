@@ -37,6 +37,20 @@ fun setup(): (Scenario, Clock, AdminCap, System, Coin<SUI>) {
     (scenario, clock, cap, system, coin)
 }
 
+fun setup_bare(n_shards: u16): (Scenario, Clock, AdminCap, System, Coin<SUI>) {
+    let mut scenario = ts::begin(@0xAD);
+    system::init_for_testing(scenario.ctx());
+    scenario.next_tx(@0xAD);
+    let cap = scenario.take_from_sender<AdminCap>();
+    let clock = clock::create_for_testing(scenario.ctx());
+    system::create_system(&cap, n_shards, 1000, 1000, 2000, 1 << 40, 53, &clock, scenario.ctx());
+    scenario.next_tx(@0xAD);
+    let mut system = scenario.take_shared<System>();
+    system.force_advance_epoch(&cap, &clock);
+    let coin = coin::mint_for_testing<SUI>(1_000_000_000_000, scenario.ctx());
+    (scenario, clock, cap, system, coin)
+}
+
 #[test]
 fun quorum_exact_certifies() {
     let (mut scenario, clock, cap, mut system, mut coin) = setup();
@@ -333,5 +347,157 @@ fun fuse_adjacent_different_sizes_fails() {
     let late = st.split_by_epoch(5, scenario.ctx());
     let part = st.split_by_size(3000, scenario.ctx());
     st.fuse(late);
+    abort 0
+}
+
+#[test]
+fun type1_registers_with_its_encoded_length() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup();
+    let mut st = system.reserve_space(392, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, st, 60177598581833740315651774955030101861241590595202765247226341085609164157765, v::root(), 9, 1, false, &mut coin, scenario.ctx());
+    assert!(b.certified_epoch() == option::none());
+    assert!(b.end_epoch() == 4);
+    destroy(b);
+    ts::return_shared(system);
+    clock.destroy_for_testing();
+    destroy(cap);
+    destroy(coin);
+    scenario.end();
+}
+
+#[test, expected_failure(abort_code = blob::EResourceSize)]
+fun type1_refused_with_type0_length() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup();
+    let mut st = system.reserve_space(382, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, st, 60177598581833740315651774955030101861241590595202765247226341085609164157765, v::root(), 9, 1, false, &mut coin, scenario.ctx());
+    abort 0
+}
+
+#[test]
+fun type0_registers_with_its_encoded_length() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup();
+    let mut st = system.reserve_space(382, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, st, 72610158051312669938346945192040633303035514952280382486223489877676552839594, v::root(), 9, 0, false, &mut coin, scenario.ctx());
+    assert!(b.certified_epoch() == option::none());
+    assert!(b.end_epoch() == 4);
+    destroy(b);
+    ts::return_shared(system);
+    clock.destroy_for_testing();
+    destroy(cap);
+    destroy(coin);
+    scenario.end();
+}
+
+#[test]
+fun type1_reserve_register() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup();
+    let s_rr = system.reserve_space(392, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, s_rr, 60177598581833740315651774955030101861241590595202765247226341085609164157765, v::root(), 9, 1, false, &mut coin, scenario.ctx());
+    assert!(b.certified_epoch() == option::none());
+    assert!(b.end_epoch() == 4);
+    destroy(b);
+    ts::return_shared(system);
+    clock.destroy_for_testing();
+    destroy(cap);
+    destroy(coin);
+    scenario.end();
+}
+
+#[test, expected_failure(abort_code = blob::EUnsupportedEncoding)]
+fun unknown_type_2_fails() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup();
+    let s_rr = system.reserve_space(1, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, s_rr, 81331374718952208940966862883641702685772253706150877068538584420069406471918, v::root(), 9, 2, false, &mut coin, scenario.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = blob::EUnsupportedEncoding)]
+fun unknown_type_255_fails() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup();
+    let s_rr = system.reserve_space(1, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, s_rr, 48525573318852889997145447145335708881523809777631461545531636979864230211609, v::root(), 9, 255, false, &mut coin, scenario.ctx());
+    abort 0
+}
+
+#[test]
+fun type1_on_1000_shards_registers() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup_bare(1000);
+    let s_rr = system.reserve_space(3172032, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, s_rr, 77286737211621276121908423571527589480483707032965331222488989357154167420881, v::root(), 1048576, 1, false, &mut coin, scenario.ctx());
+    assert!(b.certified_epoch() == option::none());
+    assert!(b.end_epoch() == 4);
+    destroy(b);
+    ts::return_shared(system);
+    clock.destroy_for_testing();
+    destroy(cap);
+    destroy(coin);
+    scenario.end();
+}
+
+#[test, expected_failure(abort_code = blob::EUnsupportedEncoding)]
+fun type0_on_1000_shards_fails() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup_bare(1000);
+    let s_rr = system.reserve_space(1, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, s_rr, 72610158051312669938346945192040633303035514952280382486223489877676552839594, v::root(), 9, 0, false, &mut coin, scenario.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = blob::EUnsupportedEncoding)]
+fun type0_on_1000_shards_refused_before_blob_id_check() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup_bare(1000);
+    let mut st = system.reserve_space(1048576, 2, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, st, 72610158051312669938346945192040633303035514952280382486223489877676552839594, v::root() + 1, 9, 0, false, &mut coin, scenario.ctx());
+    abort 0
+}
+
+#[test]
+fun type0_on_256_shards_registers() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup_bare(256);
+    let s_rr = system.reserve_space(8480, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, s_rr, 72610158051312669938346945192040633303035514952280382486223489877676552839594, v::root(), 9, 0, false, &mut coin, scenario.ctx());
+    assert!(b.certified_epoch() == option::none());
+    assert!(b.end_epoch() == 4);
+    destroy(b);
+    ts::return_shared(system);
+    clock.destroy_for_testing();
+    destroy(cap);
+    destroy(coin);
+    scenario.end();
+}
+
+#[test, expected_failure(abort_code = blob::EUnsupportedEncoding)]
+fun type0_on_257_shards_fails() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup_bare(257);
+    let s_rr = system.reserve_space(1, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, s_rr, 72610158051312669938346945192040633303035514952280382486223489877676552839594, v::root(), 9, 0, false, &mut coin, scenario.ctx());
+    abort 0
+}
+
+#[test]
+fun type1_on_4096_shards_registers() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup_bare(4096);
+    let s_rr = system.reserve_space(327712, 3, &mut coin, scenario.ctx());
+    let mut b = blob::register_blob(&mut system, s_rr, 28964656669958935463428744898512459620213773075370421748251500489450226615290, v::root(), 65537, 1, false, &mut coin, scenario.ctx());
+    assert!(b.certified_epoch() == option::none());
+    assert!(b.end_epoch() == 4);
+    destroy(b);
+    ts::return_shared(system);
+    clock.destroy_for_testing();
+    destroy(cap);
+    destroy(coin);
+    scenario.end();
+}
+
+#[test, expected_failure(abort_code = system::EInvalidShardCount)]
+fun create_system_4097_shards_fails() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup();
+    system::create_system(&cap, 4097, 1000, 1000, 2000, 1 << 40, 53, &clock, scenario.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = system::EInvalidShardCount)]
+fun create_system_0_shards_fails() {
+    let (mut scenario, clock, cap, mut system, mut coin) = setup();
+    system::create_system(&cap, 0, 1000, 1000, 2000, 1 << 40, 53, &clock, scenario.ctx());
     abort 0
 }

@@ -183,7 +183,7 @@ def test_register_checks(world: World) -> None:
         world.chain.register_blob(world.user, storage.id, enc.blob_id, bytes(32), 1000, 0, False)
     with pytest.raises(MoveAbort, match="EUnsupportedEncoding"):
         world.chain.register_blob(
-            world.user, storage.id, enc.blob_id, enc.metadata.root, 1000, 1, False
+            world.user, storage.id, enc.blob_id, enc.metadata.root, 1000, 2, False
         )
     with pytest.raises(MoveAbort, match="EInvalidEpochsAhead"):
         world.chain.reserve_space(world.user, 100, 54)
@@ -317,3 +317,30 @@ def test_blob_id_text_in_events_round_trips(world: World) -> None:
     blob = register(world, b"e")
     ev = [e.event for e in world.chain.events() if isinstance(e.event, BlobRegistered)][-1]
     assert BlobId.parse(str(ev.blob_id)) == blob.blob_id
+
+
+def test_register_type_1_bills_its_own_encoded_length(world: World) -> None:
+    root, size = bytes(range(32)), 1001  # k = 4: type 0 blocks of 251 bytes, type 1 of 252
+    blob_id = BlobId.derive(1, size, root)
+    need = encoded_length(world.chain.system().n_shards, size, 1)
+    assert need > encoded_length(world.chain.system().n_shards, size, 0)
+    short = world.chain.reserve_space(world.user, need - 1, 2)
+    before = snapshot(world)
+    with pytest.raises(MoveAbort, match="EResourceSize"):
+        world.chain.register_blob(world.user, short.id, blob_id, root, size, 1, False)
+    assert snapshot(world) == before
+    blob = world.chain.reserve_and_register(world.user, blob_id, root, size, 1, 2, False)
+    assert (blob.encoding_type, blob.storage.storage_size, blob.blob_id) == (1, need, blob_id)
+    registered = [e.event for e in world.chain.events() if isinstance(e.event, BlobRegistered)]
+    assert registered[-1].encoding_type == 1
+
+
+def test_unsupported_encoding_in_reserve_and_register_leaves_no_trace(world: World) -> None:
+    root = bytes(range(32))
+    before = snapshot(world)
+    for encoding_type in (2, 255):
+        with pytest.raises(MoveAbort, match="EUnsupportedEncoding"):
+            world.chain.reserve_and_register(
+                world.user, BlobId.derive(encoding_type, 9, root), root, 9, encoding_type, 2, False
+            )
+    assert snapshot(world) == before

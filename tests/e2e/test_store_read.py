@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import json
 import os
 import signal
@@ -45,13 +44,34 @@ def metric(url: str, name: str) -> float:
     raise KeyError(name)
 
 
-@pytest.mark.parametrize("size", [0, 1, 1 << 20, 64 << 20])
-def test_round_trip(client: HauloutClient, size: int) -> None:
+@pytest.mark.parametrize(
+    ("size", "encoding_type"),
+    [(0, None), (1, None), (1 << 20, None), (64 << 20, None), (1, 0), (3 << 20, 0), (3 << 20, 1)],
+)
+def test_round_trip(client: HauloutClient, size: int, encoding_type: int | None) -> None:
+    """Both encoding types store and read; without `encoding_type` the deployment's (1)."""
     data = os.urandom(size)
-    stored = client.store(data, epochs=2)
+    stored = client.store(data, epochs=2, encoding_type=encoding_type)
     assert stored.newly_created and stored.end_epoch == 2
     assert client.read(stored.blob_id) == data
-    assert BlobId.parse(stored.blob_id) == codec.blob_id_of(data, size, 10)
+    expected_type = 1 if encoding_type is None else encoding_type
+    assert stored.raw["newlyCreated"]["blobObject"]["encodingType"] == expected_type
+    assert BlobId.parse(stored.blob_id) == codec.blob_id_of(data, size, 10, expected_type)
+
+
+def test_walrus_clients_name_the_encoding_and_unknown_types_are_refused(
+    system: LocalSystem,
+) -> None:
+    health = httpx.get(f"{system.relayer_url}/v1/health", timeout=30).json()
+    assert health["encodingType"] == 1  # what uploads without ?encoding_type= get
+    url = f"{system.relayer_url}/v1/blobs"
+    r = httpx.put(url, params={"encoding_type": "RS2"}, content=b"walrus", timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["newlyCreated"]["blobObject"]["encodingType"] == 1
+    for bad, reason in (("7", "INVALID_PARAMETERS"), ("RedStuff", "INVALID_ARGUMENT")):
+        r = httpx.put(url, params={"encoding_type": bad}, content=b"x", timeout=30)
+        assert r.status_code == 400, (bad, r.text)
+        assert r.json()["error"]["details"][0]["reason"] == reason
 
 
 def test_chunked_body_of_unknown_length_round_trips(
@@ -292,21 +312,24 @@ def test_large_blob_reads_go_through_files_and_leave_nothing_behind(
     assert [p.name for p in (system.workdir / "relayer").iterdir()] == []
 
 
+@pytest.mark.parametrize("encoding_type", [0, 1])
 def test_inconsistent_writer_is_refused_at_read(
-    system: LocalSystem, deployment: Deployment
+    system: LocalSystem, deployment: Deployment, encoding_type: int
 ) -> None:
     """A malicious writer tampers a parity sliver, publishes its hash, and gets certified."""
     chain = DevChain(deployment.ledger)
     writer = Account.generate()
     chain.faucet(writer.address)
     data = os.urandom(50_000)
-    enc = codec.encode(data, 10)
+    enc = codec.encode(data, 10, encoding_type)
     slivers = list(enc.slivers)
     slivers[9] = bytes(b ^ 0x33 for b in slivers[9])
     hashes = list(enc.metadata.sliver_hashes)
-    hashes[9] = hashlib.blake2b(slivers[9], digest_size=32).digest()
-    meta = BlobMetadata(0, len(data), tuple(hashes))
-    blob = chain.reserve_and_register(writer, meta.blob_id, meta.root, len(data), 0, 2, False)
+    hashes[9] = codec.sliver_hash(slivers[9], encoding_type)
+    meta = BlobMetadata(encoding_type, len(data), tuple(hashes))
+    blob = chain.reserve_and_register(
+        writer, meta.blob_id, meta.root, len(data), encoding_type, 2, False
+    )
     committee = chain.system().require_committee()
 
     async def push() -> dict[int, bytes]:
@@ -590,7 +613,8 @@ def test_batch_sliver_upload_rejects_bad_frames(
     stored = HauloutClient(system.relayer_url).store(data)
     bid = BlobId.parse(stored.blob_id)
     committee = DevChain(deployment.ledger).system().require_committee()
-    enc = codec.encode(data, 10)
+    enc = codec.encode(data, 10, stored.raw["newlyCreated"]["blobObject"]["encodingType"])
+    assert enc.blob_id == bid
     url = f"{deployment.nodes[0].url}/v1/blobs/{bid}/slivers"
     own = committee.slivers_of(0, int(bid))
     foreign = next(i for i in range(10) if i not in own)

@@ -14,7 +14,6 @@ from haulout.chain.devchain import DevChain
 from haulout.chain.errors import MoveAbort
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.certificate import Certificate
-from haulout.protocol.params import encoded_length
 from tests.vectors import scenario_gen
 
 VECTORS = Path(__file__).parents[1] / "vectors"
@@ -23,14 +22,18 @@ VECTOR_BLOB = BlobId.parse(CERTS["blob_id"])
 VECTOR_ROOT = bytes(range(32))
 
 
-def vector_chain(tmp: Path) -> tuple[DevChain, Account, Account]:
-    """The Move tests' setup: pinned committee, 10 shards, epoch 1."""
+def vector_chain(tmp: Path, n_shards: int | None = None) -> tuple[DevChain, Account, Account]:
+    """The Move tests' setup: pinned committee, 10 shards, epoch 1; or with `n_shards`, a
+    System of that many shards and no committee (the generated `setup_bare`), epoch 1."""
     chain = DevChain(tmp / "parity.sqlite")
     admin, user = Account.generate(), Account.generate()
     chain.faucet(admin.address)
     chain.faucet(user.address, 10**12)
     chain.publish(admin)
-    chain.create_system(admin, 10, 1000, 1000, 2000, 1 << 40, 53)
+    chain.create_system(admin, n_shards or 10, 1000, 1000, 2000, 1 << 40, 53)
+    if n_shards is not None:
+        chain.force_advance_epoch(admin)
+        return chain, admin, user
     ids = [
         chain.register_node(
             admin,
@@ -60,15 +63,17 @@ def run_step(
     chain: DevChain, admin: Account, user: Account, st: dict[str, Any], step: dict[str, Any]
 ) -> None:
     op = step["op"]
+    t = step.get("encoding_type", 0)
     if op == "reserve_register":
         if step.get("blob") == "other":
             root = scenario_gen.OTHER_ROOT.to_bytes(32, "little")
-            bid, size = BlobId.derive(0, scenario_gen.OTHER_SIZE, root), scenario_gen.OTHER_SIZE
+            bid, size = BlobId.derive(t, scenario_gen.OTHER_SIZE, root), scenario_gen.OTHER_SIZE
         else:
-            bid, root, size = VECTOR_BLOB, VECTOR_ROOT, 5
-        assert encoded_length(10, size) > 0
+            root, size = VECTOR_ROOT, step.get("size", 5)
+            bid = BlobId.derive(t, size, root)
+            assert (t, size) != (0, 5) or bid == VECTOR_BLOB
         st["b"] = chain.reserve_and_register(
-            user, bid, root, size, 0, step["epochs"], step["deletable"]
+            user, bid, root, size, t, step["epochs"], step["deletable"]
         ).id
     elif op == "reserve":
         st["st"] = chain.reserve_space(user, step["size"], step["epochs"]).id
@@ -76,7 +81,9 @@ def run_step(
         root = (int.from_bytes(VECTOR_ROOT, "little") + step.get("root_delta", 0)).to_bytes(
             32, "little"
         )
-        st["b"] = chain.register_blob(user, st["st"], VECTOR_BLOB, root, 5, 0, False).id
+        size = step.get("size", 5)
+        bid = BlobId.derive(t, size, VECTOR_ROOT)
+        st["b"] = chain.register_blob(user, st["st"], bid, root, size, t, False).id
     elif op == "certify":
         chain.certify_blob(user, st["b"], cert(step["cert"], step.get("signers")))
     elif op == "extend":
@@ -94,6 +101,8 @@ def run_step(
         chain.remove_attribute(user, st["b"], step["key"])
     elif op == "invalidate":
         chain.invalidate_blob_id(user, cert(step["cert"]))
+    elif op == "create_system":
+        chain.create_system(admin, step["n_shards"], 1000, 1000, 2000, 1 << 40, 53)
     elif op == "advance":
         chain.force_advance_epoch(admin)
     elif op == "split_epoch":
@@ -118,7 +127,7 @@ def run_step(
 
 @pytest.mark.parametrize("scenario", scenario_gen.scenarios(), ids=lambda s: s["name"])
 def test_devchain_follows_the_scenario(tmp_path: Path, scenario: dict[str, Any]) -> None:
-    chain, admin, user = vector_chain(tmp_path)
+    chain, admin, user = vector_chain(tmp_path, scenario.get("n_shards"))
     state: dict[str, Any] = {}
     for step in scenario["steps"]:
         if "abort" in step:

@@ -21,8 +21,8 @@ def test_blob_id_vectors() -> None:
     cases = json.loads((VECTORS / "blob_ids.json").read_text())
     assert len(cases) > 50
     for case in cases:
-        enc = codec.encode(sample(case["size"]), case["n_shards"])
-        p = EncodingParams(case["n_shards"], case["size"])
+        enc = codec.encode(sample(case["size"]), case["n_shards"], case["encoding_type"])
+        p = EncodingParams(case["n_shards"], case["size"], case["encoding_type"])
         assert str(enc.blob_id) == case["blob_id"], case
         assert int(enc.blob_id) == int(case["blob_id_u256"])
         assert enc.metadata.root.hex() == case["root"]

@@ -21,6 +21,7 @@ from haulout.protocol.params import EncodingParams
 HERE = Path(__file__).parent
 SIZES = [0, 1, 2, 3, 31, 32, 33, 100, 1000, 4096, 65536, 65537, 200_000, 1 << 20]
 SHARDS = [1, 4, 7, 10, 100, 256]
+SHARDS_BY_TYPE = {0: SHARDS, 1: [1, 4, 7, 10, 100, 256, 1000]}
 
 
 def sample(size: int) -> bytes:
@@ -34,26 +35,29 @@ def sample(size: int) -> bytes:
 
 
 def blob_id_cases() -> list[dict[str, object]]:
-    """Blob ids and lengths of fixed inputs over several shard counts."""
+    """Blob ids and lengths of fixed inputs over several shard counts, for every encoding
+    type (`encoding_type` says which; Move and DevChain recompute ids and lengths per type)."""
     cases = []
-    for n in SHARDS:
-        for size in SIZES:
-            if n == 256 and size > 65537:
-                continue
-            enc = codec.encode(sample(size), n)
-            p = EncodingParams(n, size)
-            cases.append(
-                {
-                    "n_shards": n,
-                    "size": size,
-                    "block_size": p.block_size,
-                    "sliver_len": p.sliver_len,
-                    "encoded_length": p.encoded_length,
-                    "root": enc.metadata.root.hex(),
-                    "blob_id": str(enc.blob_id),
-                    "blob_id_u256": str(int(enc.blob_id)),
-                }
-            )
+    for encoding_type, shards in SHARDS_BY_TYPE.items():
+        for n in shards:
+            for size in SIZES:
+                if n >= 256 and size > 65537:
+                    continue
+                enc = codec.encode(sample(size), n, encoding_type)
+                p = EncodingParams(n, size, encoding_type)
+                cases.append(
+                    {
+                        "encoding_type": encoding_type,
+                        "n_shards": n,
+                        "size": size,
+                        "block_size": p.block_size,
+                        "sliver_len": p.sliver_len,
+                        "encoded_length": p.encoded_length,
+                        "root": enc.metadata.root.hex(),
+                        "blob_id": str(enc.blob_id),
+                        "blob_id_u256": str(int(enc.blob_id)),
+                    }
+                )
     return cases
 
 

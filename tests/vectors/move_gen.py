@@ -31,11 +31,12 @@ def render() -> str:
     ]
     for c in ids:
         root = int.from_bytes(bytes.fromhex(c["root"]), "little")
+        t = c.get("encoding_type", 0)  # cases without the field are encoding type 0
         out.append(
-            f"    assert!(encoding::encoded_length({c['n_shards']}, {c['size']}) == {c['encoded_length']});"
+            f"    assert!(encoding::encoded_length({c['n_shards']}, {c['size']}, {t}) == {c['encoded_length']});"
         )
         out.append(
-            f"    assert!(encoding::derive_blob_id(0, {c['size']}, {root}) == {c['blob_id_u256']});"
+            f"    assert!(encoding::derive_blob_id({t}, {c['size']}, {root}) == {c['blob_id_u256']});"
         )
     out.append("}")
     out.append("")

@@ -2,7 +2,11 @@
 
 The same scenarios run against DevChain in tests/unit/test_parity.py, so a change to either
 state machine that the other does not follow fails a test. The setup on both sides: the
-pinned committee of tests/vectors/certificate.json (10 shards over 4 nodes), epoch 1.
+pinned committee of tests/vectors/certificate.json (10 shards over 4 nodes), epoch 1; or, for
+a scenario with its own `n_shards`, a System of that many shards and no committee, epoch 1.
+
+Blob steps take optional `encoding_type` (default 0) and `size` (default 5, the vector blob's);
+the blob id is then derived from (type, size, the vector root) on both sides.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from haulout.chain.encoding_rules import reservation_length
 from haulout.protocol.blob_id import BlobId
-from haulout.protocol.params import encoded_length
 
 HERE = Path(__file__).parent
 TARGET = HERE.parents[1] / "move" / "tests" / "scenario_tests.move"
 OTHER_SIZE, OTHER_ROOT = 9, 77
+VECTOR_SIZE, VECTOR_ROOT = 5, bytes(range(32))
+VECTOR_SHARDS = 10
 
 
 def scenarios() -> list[dict]:  # type: ignore[type-arg]
@@ -23,12 +29,14 @@ def scenarios() -> list[dict]:  # type: ignore[type-arg]
     return json.loads((HERE / "scenarios.json").read_text())  # type: ignore[no-any-return]
 
 
-def blob_values(kind: str) -> tuple[str, str, int]:
+def blob_values(kind: str, encoding_type: int = 0, size: int = VECTOR_SIZE) -> tuple[str, str, int]:
     """(blob id expr, root expr, size) for the vector blob or the other one."""
     if kind == "other":
-        bid = BlobId.derive(0, OTHER_SIZE, OTHER_ROOT.to_bytes(32, "little"))
+        bid = BlobId.derive(encoding_type, OTHER_SIZE, OTHER_ROOT.to_bytes(32, "little"))
         return str(int(bid)), str(OTHER_ROOT), OTHER_SIZE
-    return "v::blob_id()", "v::root()", 5
+    if (encoding_type, size) == (0, VECTOR_SIZE):
+        return "v::blob_id()", "v::root()", VECTOR_SIZE
+    return str(int(BlobId.derive(encoding_type, size, VECTOR_ROOT))), "v::root()", size
 
 
 def attribute_text(spec: str | dict) -> str:  # type: ignore[type-arg]
@@ -45,15 +53,21 @@ def move_string(text: str) -> str:
     return f'string::utf8(x"{text.encode().hex()}")'
 
 
-def render_step(step: dict, live: set[str]) -> list[str]:  # type: ignore[type-arg]
+def shards_of(scenario: dict) -> int:  # type: ignore[type-arg]
+    """The scenario's System size: the pinned committee's 10 unless it names its own."""
+    return int(scenario.get("n_shards", VECTOR_SHARDS))
+
+
+def render_step(step: dict, live: set[str], n_shards: int = VECTOR_SHARDS) -> list[str]:  # type: ignore[type-arg]
     op = step["op"]
     ctx = "scenario.ctx()"
+    t = step.get("encoding_type", 0)
     if op == "reserve_register":
-        bid, root, size = blob_values(step.get("blob", "vector"))
+        bid, root, size = blob_values(step.get("blob", "vector"), t, step.get("size", VECTOR_SIZE))
         live.add("b")
         return [
-            f"let s_rr = system.reserve_space({encoded_length(10, size)}, {step['epochs']}, &mut coin, {ctx});",
-            f"let mut b = blob::register_blob(&mut system, s_rr, {bid}, {root}, {size}, 0, {str(step['deletable']).lower()}, &mut coin, {ctx});",
+            f"let s_rr = system.reserve_space({reservation_length(n_shards, size, t)}, {step['epochs']}, &mut coin, {ctx});",
+            f"let mut b = blob::register_blob(&mut system, s_rr, {bid}, {root}, {size}, {t}, {str(step['deletable']).lower()}, &mut coin, {ctx});",
         ]
     if op == "reserve":
         live.add("st")
@@ -63,9 +77,10 @@ def render_step(step: dict, live: set[str]) -> list[str]:  # type: ignore[type-a
     if op == "register":
         live.discard("st")
         live.add("b")
-        root = "v::root()" + (f" + {step['root_delta']}" if step.get("root_delta") else "")
+        bid, root, size = blob_values("vector", t, step.get("size", VECTOR_SIZE))
+        root += f" + {step['root_delta']}" if step.get("root_delta") else ""
         return [
-            f"let mut b = blob::register_blob(&mut system, st, v::blob_id(), {root}, 5, 0, false, &mut coin, {ctx});"
+            f"let mut b = blob::register_blob(&mut system, st, {bid}, {root}, {size}, {t}, false, &mut coin, {ctx});"
         ]
     if op == "certify":
         signers = f'x"{step["signers"]}"' if "signers" in step else "c.signers()"
@@ -88,6 +103,10 @@ def render_step(step: dict, live: set[str]) -> list[str]:  # type: ignore[type-a
         return [
             "let c = v::invalidate();",
             "system.invalidate_blob_id(c.signature(), c.signers(), c.message());",
+        ]
+    if op == "create_system":
+        return [
+            f"system::create_system(&cap, {step['n_shards']}, 1000, 1000, 2000, 1 << 40, 53, &clock, {ctx});"
         ]
     if op == "advance":
         return ["system.force_advance_epoch(&cap, &clock);"]
@@ -165,6 +184,20 @@ def render() -> str:
         "    (scenario, clock, cap, system, coin)",
         "}",
         "",
+        "fun setup_bare(n_shards: u16): (Scenario, Clock, AdminCap, System, Coin<SUI>) {",
+        "    let mut scenario = ts::begin(@0xAD);",
+        "    system::init_for_testing(scenario.ctx());",
+        "    scenario.next_tx(@0xAD);",
+        "    let cap = scenario.take_from_sender<AdminCap>();",
+        "    let clock = clock::create_for_testing(scenario.ctx());",
+        "    system::create_system(&cap, n_shards, 1000, 1000, 2000, 1 << 40, 53, &clock, scenario.ctx());",
+        "    scenario.next_tx(@0xAD);",
+        "    let mut system = scenario.take_shared<System>();",
+        "    system.force_advance_epoch(&cap, &clock);",
+        "    let coin = coin::mint_for_testing<SUI>(1_000_000_000_000, scenario.ctx());",
+        "    (scenario, clock, cap, system, coin)",
+        "}",
+        "",
     ]
     for sc in scenarios():
         steps = sc["steps"]
@@ -177,11 +210,12 @@ def render() -> str:
         out += [
             attr,
             f"fun {sc['name']}() {{",
-            "    let (mut scenario, clock, cap, mut system, mut coin) = setup();",
+            "    let (mut scenario, clock, cap, mut system, mut coin) = "
+            + ("setup();" if "n_shards" not in sc else f"setup_bare({shards_of(sc)});"),
         ]
         live: set[str] = set()
         for step in steps:
-            out += ["    " + line for line in render_step(step, live)]
+            out += ["    " + line for line in render_step(step, live, shards_of(sc))]
         if abort:
             out.append("    abort 0")
         else:

@@ -37,7 +37,7 @@ fun claimed_signer_that_did_not_sign_fails() {
     system.set_committee(&cap, ids, v::shards());
     system.force_advance_epoch(&cap, &clock);
     let mut c = coin::mint_for_testing<SUI>(1_000_000_000_000, scenario.ctx());
-    let storage = system.reserve_space(encoding::encoded_length(10, 5), 2, &mut c, scenario.ctx());
+    let storage = system.reserve_space(encoding::encoded_length(10, 5, 0), 2, &mut c, scenario.ctx());
     let mut b = blob::register_blob(&mut system, storage, v::blob_id(), v::root(), 5, 0, false, &mut c, scenario.ctx());
     let c = v::permanent_quorum();
     let (sig, msg) = (c.signature(), c.message()); // signed by 0, 1, 2

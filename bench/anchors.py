@@ -1,0 +1,78 @@
+"""The yardsticks the benches print beside Haulout's own numbers, on the same data:
+
+- raw `reed-solomon-leopard` (type 1's codec) on 2 threads: parity only, no hashing, no
+  copies to slivers (the library holds the GIL, so 2 threads run about as fast as one);
+- raw zfec (type 0's codec) on 2 threads, likewise;
+- Walrus's RedStuff (`pysui-fastcrypto`, native Rust, the `bench` extra) encode and decode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import zfec
+
+from haulout.protocol import codec_leopard
+from haulout.protocol.params import ENCODING_RS, ENCODING_RS16, EncodingParams
+
+
+def _stripes(data: bytes, p: EncodingParams) -> list[list[bytes]]:
+    """The blob's stripes, cut into primary blocks (outside the timed part)."""
+    out = []
+    for off in range(0, max(len(data), 1), p.stripe_size):
+        stripe = data[off : off + p.stripe_size].ljust(p.stripe_size, b"\0")
+        out.append([stripe[j * p.block_size : (j + 1) * p.block_size] for j in range(p.k)])
+    return out
+
+
+def _two_threads(work: Callable[[list[bytes]], object], stripes: list[list[bytes]]) -> float:
+    t = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(work, stripes))
+    return time.perf_counter() - t
+
+
+def leopard_encode(data: bytes, n: int) -> float:
+    """Seconds raw reed-solomon-leopard takes for every stripe's parity, on 2 threads."""
+    p = EncodingParams(n, len(data), ENCODING_RS16)
+    stripes = _stripes(data, p)
+    return _two_threads(lambda blocks: codec_leopard.parity_blocks(blocks, n - p.k), stripes)
+
+
+def zfec_encode(data: bytes, n: int) -> float:
+    """Seconds raw zfec takes for every stripe's parity, on 2 threads."""
+    p = EncodingParams(n, len(data), ENCODING_RS)
+    enc = zfec.Encoder(p.k, n)
+    stripes = _stripes(data, p)
+    wanted = list(range(p.k, n))
+    return _two_threads(lambda blocks: enc.encode(blocks, wanted) if wanted else None, stripes)
+
+
+def redstuff_available() -> bool:
+    """Whether Walrus's encoder (`pip install haulout[bench]`) is installed."""
+    try:
+        import pysui_fastcrypto  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def redstuff(data: bytes, n: int) -> tuple[float, float, float]:
+    """Seconds Walrus's RedStuff takes to encode `data` over `n` shards and to decode it
+    from the `k` primary slivers it needs (no verification, its optimistic path), and the
+    CPU seconds of the encode."""
+    import pysui_fastcrypto as fc
+
+    t, cpu = time.perf_counter(), time.process_time()
+    result = fc.redstuff_encode(data, n)
+    t_enc, cpu_enc = time.perf_counter() - t, time.process_time() - cpu
+    k = n - 2 * ((n - 1) // 3)
+    primaries = [pair.primary for pair in result.slivers[n - k :]]
+    del result
+    t = time.perf_counter()
+    back = fc.redstuff_decode(primaries, len(data), n, "primary")
+    t_dec = time.perf_counter() - t
+    assert back == data
+    return t_enc, t_dec, cpu_enc
