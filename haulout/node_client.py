@@ -100,6 +100,16 @@ async def _file_chunks(path: Path, chunk: int = 1 << 20) -> AsyncIterator[bytes]
             yield data
 
 
+async def _raw(resp: httpx.Response) -> AsyncIterator[bytes]:
+    """The answer's raw bytes as they arrive (or at once, when a transport such as a test's
+    mock answered from bytes already in memory)."""
+    if resp.is_stream_consumed:
+        yield resp.content
+        return
+    async for chunk in resp.aiter_raw():
+        yield chunk
+
+
 class NodeClient:
     """Talks to one storage node; `retries` applies to connection errors and 5xx answers."""
 
@@ -145,7 +155,7 @@ class NodeClient:
             if not failed and declared.isdigit() and int(declared) > cap:
                 raise self._too_large(request, cap, declared)
             body = bytearray()
-            async for chunk in resp.aiter_raw():
+            async for chunk in _raw(resp):
                 body += chunk
                 if len(body) > cap:
                     if failed:
