@@ -62,6 +62,20 @@ class Manifest:
         return cls(doc)
 
 
+def member_blob_ids(manifest: Manifest) -> list[tuple[str, str]]:
+    """(blob id, role) of every blob a manifest references, once each, in order: the packs
+    and chunks that live and die with it (its tree)."""
+    seen: dict[str, str] = {}
+    doc = manifest.doc
+    for pid in doc.get("packs", []):
+        seen.setdefault(str(pid), "pack")
+    entries = doc.get("files", []) if manifest.kind == "directory" else [doc]
+    for entry in entries:
+        for c in entry.get("chunks", []):
+            seen.setdefault(str(c["blob_id"]), "chunk")
+    return list(seen.items())
+
+
 PIECE = 1 << 20
 
 
