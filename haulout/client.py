@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -165,8 +166,10 @@ class HauloutClient:
         send_object_to: str | None = None,
         progress: Progress | None = None,
         size: int | None = None,
+        content_type: str | None = None,
     ) -> StoredBlob:
-        """Store bytes, a binary file object or an iterator of chunks.
+        """Store bytes, a binary file object or an iterator of chunks; `content_type` is
+        recorded as the blob's `content-type` attribute (served back as the header).
 
         The body is sent in 1 MiB pieces with a Content-Length whenever the size is known
         (bytes, files, or `size=` for an iterator), so the relayer encodes while it receives;
@@ -184,6 +187,7 @@ class HauloutClient:
             content = data
         if size is not None:
             headers["content-length"] = str(size)
+        headers["content-type"] = content_type or "application/octet-stream"
         try:
             resp = self.http.put(
                 "/v1/blobs",
@@ -204,10 +208,17 @@ class HauloutClient:
         deletable: bool = False,
         progress: Progress | None = None,
     ) -> StoredBlob:
-        """Store a file, streamed."""
+        """Store a file, streamed, with the content type its name suggests."""
         p = Path(path)
         with p.open("rb") as fh:
-            return self.store(fh, epochs, deletable, progress=progress, size=p.stat().st_size)
+            return self.store(
+                fh,
+                epochs,
+                deletable,
+                progress=progress,
+                size=p.stat().st_size,
+                content_type=guess_content_type(p.name),
+            )
 
     def read(
         self, blob_id: str, start: int | None = None, end: int | None = None, strict: bool = False
@@ -252,6 +263,34 @@ class HauloutClient:
         ).json()
         return result
 
+    def max_epochs(self) -> int:
+        """The longest lifetime the system sells, in epochs (`--epochs max`)."""
+        return int(self.health()["maxEpochsAhead"])
+
+    def extend_tree(self, object_id: str, epochs: int) -> dict[str, Any]:
+        """Extend a tree (a manifest and every blob it references; a plain blob alone) so
+        all its members end `epochs` after the manifest's end epoch, in one transaction."""
+        result: dict[str, Any] = _check(
+            self.http.post(f"/v1/trees/{object_id}/extend", params={"epochs": epochs})
+        ).json()
+        return result
+
+    def delete_tree(self, object_id: str) -> dict[str, Any]:
+        """Delete a deletable tree: every member in one transaction, or none."""
+        result: dict[str, Any] = _check(self.http.delete(f"/v1/trees/{object_id}")).json()
+        return result
+
+    def burn_tree(self, object_id: str) -> dict[str, Any]:
+        """Burn every member's Blob object in one transaction (data stays until it expires)."""
+        result: dict[str, Any] = _check(self.http.post(f"/v1/trees/{object_id}/burn")).json()
+        return result
+
+    def tree_status(self, blob_id: str) -> dict[str, Any]:
+        """`status`, plus for a manifest its tree: earliest end epoch, missing members and
+        those expiring first."""
+        result: dict[str, Any] = _check(self.http.get(f"/v1/trees/{blob_id}/status")).json()
+        return result
+
     def set_attribute(self, object_id: str, key: str, value: str) -> None:
         """Set an attribute (e.g. `content-type`)."""
         _check(
@@ -263,6 +302,11 @@ class HauloutClient:
     def remove_attribute(self, object_id: str, key: str) -> None:
         """Remove an attribute."""
         _check(self.http.delete(f"/v1/blobs/by-object-id/{object_id}/attributes/{key}"))
+
+
+def guess_content_type(name: str) -> str | None:
+    """The content type a file name suggests (None when it suggests nothing)."""
+    return mimetypes.guess_type(name)[0]
 
 
 def _size_of(fh: IO[bytes]) -> int | None:

@@ -104,6 +104,7 @@ def _store_chunks(
     epochs: int,
     progress: Progress | None,
     done: list[int],
+    deletable: bool = False,
 ) -> tuple[list[dict[str, Any]], str]:
     """Store an open file as chunks of `chunk_size`; each chunk is streamed, never held whole."""
     h = hasher()
@@ -112,7 +113,12 @@ def _store_chunks(
     offset = 0
     while offset < size:
         n = min(chunk_size, size - offset)
-        stored = client.store(_chunk_stream(fh, n, h, done, total, progress), epochs=epochs, size=n)
+        stored = client.store(
+            _chunk_stream(fh, n, h, done, total, progress),
+            epochs=epochs,
+            size=n,
+            deletable=deletable,
+        )
         chunks.append({"blob_id": stored.blob_id, "size": n})
         offset += n
     return chunks, h.hexdigest()
@@ -124,14 +130,18 @@ def store_file_chunked(
     chunk_size: int = DEFAULT_CHUNK,
     epochs: int = 1,
     progress: Progress | None = None,
+    deletable: bool = False,
 ) -> StoredBlob:
-    """Store a file as chunks of `chunk_size` plus a manifest; returns the manifest blob."""
+    """Store a file as chunks of `chunk_size` plus a manifest; returns the manifest blob.
+    `epochs` and `deletable` apply to every chunk and to the manifest (one tree)."""
     p = Path(path)
     size = p.stat().st_size
     if chunk_size <= 0:
         raise ManifestError("chunk size must be positive")
     with p.open("rb") as fh:
-        chunks, digest = _store_chunks(client, fh, size, chunk_size, epochs, progress, [0])
+        chunks, digest = _store_chunks(
+            client, fh, size, chunk_size, epochs, progress, [0], deletable
+        )
     doc = {
         MAGIC: VERSION,
         "kind": "file",
@@ -141,18 +151,24 @@ def store_file_chunked(
         "content_type": mimetypes.guess_type(p.name)[0] or "application/octet-stream",
         "chunks": chunks,
     }
-    return client.store(Manifest(doc).to_bytes(), epochs=epochs)
+    return client.store(Manifest(doc).to_bytes(), epochs=epochs, deletable=deletable)
 
 
 def store_file_auto(
-    client: HauloutClient, path: str | Path, epochs: int = 1, progress: Progress | None = None
+    client: HauloutClient,
+    path: str | Path,
+    epochs: int = 1,
+    progress: Progress | None = None,
+    deletable: bool = False,
 ) -> StoredBlob:
     """Store a file whole, or chunked when it exceeds the relayer's maximum blob size."""
     p = Path(path)
     limit = int(client.health().get("maxBlobSize", 0))
     if limit and p.stat().st_size > limit:
-        return store_file_chunked(client, p, min(DEFAULT_CHUNK, limit), epochs, progress)
-    return client.store_file(p, epochs=epochs, progress=progress)
+        return store_file_chunked(
+            client, p, min(DEFAULT_CHUNK, limit), epochs, progress, deletable=deletable
+        )
+    return client.store_file(p, epochs=epochs, progress=progress, deletable=deletable)
 
 
 def store_directory(
@@ -161,8 +177,10 @@ def store_directory(
     epochs: int = 1,
     chunk_size: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
+    deletable: bool = False,
 ) -> StoredBlob:
-    """Store a directory as one manifest; small files are packed, large ones chunked."""
+    """Store a directory as one manifest; small files are packed, large ones chunked.
+    `epochs` and `deletable` apply to every pack, chunk and the manifest (one tree)."""
     base = Path(root)
     files = sorted(p for p in base.rglob("*") if p.is_file())
     total = sum(p.stat().st_size for p in files)
@@ -176,7 +194,7 @@ def store_directory(
         nonlocal pack
         if not pending:
             return
-        stored = client.store(bytes(pack), epochs=epochs)
+        stored = client.store(bytes(pack), epochs=epochs, deletable=deletable)
         for e in pending:
             e["pack"] = len(packs)
         packs.append(stored.blob_id)
@@ -206,7 +224,7 @@ def store_directory(
         else:
             with p.open("rb") as fh:
                 entry["chunks"], entry["blake2b"] = _store_chunks(
-                    client, fh, total, chunk_size, epochs, progress, done
+                    client, fh, total, chunk_size, epochs, progress, done, deletable
                 )
         entries.append(entry)
     flush_pack()
@@ -220,7 +238,7 @@ def store_directory(
         "packs": packs,
         "files": entries,
     }
-    return client.store(Manifest(doc).to_bytes(), epochs=epochs)
+    return client.store(Manifest(doc).to_bytes(), epochs=epochs, deletable=deletable)
 
 
 def iter_file(

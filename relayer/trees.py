@@ -146,7 +146,8 @@ class Trees:
                 f"(first: {permanent[0]}); nothing was deleted. Store with --deletable to be "
                 "able to delete, or burn the objects (the data then stays until its end epoch).",
             )
-        result = await run_in_threadpool(self.chain.delete_blobs, self.owner, [b.id for b in blobs])
+        oids = [b.id for b in blobs]
+        result = await run_in_threadpool(self.chain.delete_blobs, self.controller.account, oids)
         await self._forget(blobs)
         event(log, "tree deleted", object_id=root.id, members=len(members))
         return root, self._answer(result, members, storageIds=list(result.storage_ids))
