@@ -5,7 +5,7 @@ the relayer.
     haulout://<blob id>                 a blob, or the file a file manifest describes
     haulout://<manifest id>/<path>      a file inside a stored directory
 
-Writes: `fs.open("haulout://", "wb")` (or `pipe`/`put` to `haulout://`) stores a new blob;
+Writes: `fs.open("haulout://new", "wb")` (or `pipe`/`put` to it) stores a new blob;
 its id is in `fs.last_stored` and the writer's `stored`. Named paths need buckets, which are
 not there yet: writing to one raises `NamedPathWrite`. A write that raises inside `with`
 stores nothing. `rm` deletes a deletable blob (or tree) the relayer owns.
@@ -26,6 +26,11 @@ from haulout.client import DEFAULT_RELAYER, BlobNotFound, HauloutClient, Haulout
 from haulout.manifest import PREFIX, Manifest, store_file_auto
 
 
+NEW_BLOB_PATHS = frozenset({"", "new"})
+"""Where a write goes while there are no buckets: `haulout://new` (or `haulout://`) stores a
+new blob whose id the write returns."""
+
+
 class NamedPathWrite(NotImplementedError):
     """A write to a named path: blobs are named by their content, so a path means nothing
     until buckets exist."""
@@ -33,7 +38,7 @@ class NamedPathWrite(NotImplementedError):
     def __init__(self, path: str) -> None:
         super().__init__(
             f"cannot write to haulout://{path}: blobs are named by their content and named "
-            "paths (buckets) are not supported yet. Write to 'haulout://' and use the id it "
+            "paths (buckets) are not supported yet. Write to 'haulout://new' and use the id it "
             "returns (fs.last_stored.blob_id, or the writer's .stored), or HauloutClient.store"
         )
 
@@ -196,7 +201,7 @@ class HauloutFileSystem(AbstractFileSystem):
             )
         if "w" in mode:
             stripped = self._strip_protocol(path)
-            if stripped:
+            if stripped not in NEW_BLOB_PATHS:
                 raise NamedPathWrite(stripped)
             return HauloutWriter(self)
         raise ValueError(f"mode {mode!r} is not supported; use 'rb' or 'wb'")

@@ -204,14 +204,14 @@ def test_fsspec_failed_write_stores_nothing_and_rm(
     fs = HauloutFileSystem(relayer_url=system.relayer_url, deletable=True, skip_instance_cache=True)
     payload = os.urandom(50_000)
     events_before = len(chain.events())
-    with pytest.raises(RuntimeError), fs.open("haulout://", "wb") as fh:
+    with pytest.raises(RuntimeError), fs.open("haulout://new", "wb") as fh:
         fh.write(payload)
         raise RuntimeError("the training step crashed")
     assert len(chain.events()) == events_before  # nothing registered, nothing paid
     assert fs.last_stored is None
     with pytest.raises(NamedPathWrite, match="use the id it returns"):
         fs.open("haulout://out.parquet", "wb")
-    with fs.open("haulout://", "wb") as fh:
+    with fs.open("haulout://new", "wb") as fh:
         fh.write(payload)
     assert fs.last_stored is not None
     bid = fs.last_stored.blob_id
