@@ -25,7 +25,6 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from haulout.client import DEFAULT_RELAYER, BlobNotFound, HauloutClient, HauloutError, StoredBlob
 from haulout.manifest import PREFIX, Manifest, store_file_auto
 
-
 NEW_BLOB_PATHS = frozenset({"", "new"})
 """Where a write goes while there are no buckets: `haulout://new` (or `haulout://`) stores a
 new blob whose id the write returns."""
