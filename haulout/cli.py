@@ -313,10 +313,10 @@ def cmd_store(a: argparse.Namespace) -> int:
         )
         what = "blob"
     kind = "newly created" if stored.newly_created else "already certified"
-    print(f"stored {path} as {what}")
     print(f"blob id:   {stored.blob_id}  ({kind}, stored until epoch {stored.end_epoch})")
     if stored.object_id:
         print(f"object id: {stored.object_id}")
+    print(f"stored {path} as a {what}")
     return 0
 
 
@@ -358,12 +358,15 @@ def cmd_status(a: argparse.Namespace) -> int:
     print(json.dumps(out, indent=1))
     tree = out.get("tree")
     if tree:
-        if tree["missing"]:
-            print(f"tree: {len(tree['missing'])} member(s) missing: {', '.join(tree['missing'])}")
+        if tree["missing"]:  # the summary on stderr: stdout stays one JSON document
+            missing = ", ".join(tree["missing"])
+            print(f"tree: {len(tree['missing'])} member(s) missing: {missing}", file=sys.stderr)
         else:
-            print(f"tree: every member stored until at least epoch {tree['earliestEndEpoch']}")
+            end = tree["earliestEndEpoch"]
+            print(f"tree: every member stored until at least epoch {end}", file=sys.stderr)
         if tree["expiringFirst"]:
-            print(f"tree: expiring first: {', '.join(tree['expiringFirst'])}")
+            first = ", ".join(tree["expiringFirst"])
+            print(f"tree: expiring first: {first}", file=sys.stderr)
     return 0
 
 
