@@ -67,12 +67,15 @@ def member_blob_ids(manifest: Manifest) -> list[tuple[str, str]]:
     and chunks that live and die with it (its tree)."""
     seen: dict[str, str] = {}
     doc = manifest.doc
-    for pid in doc.get("packs", []):
-        seen.setdefault(str(pid), "pack")
-    entries = doc.get("files", []) if manifest.kind == "directory" else [doc]
-    for entry in entries:
-        for c in entry.get("chunks", []):
-            seen.setdefault(str(c["blob_id"]), "chunk")
+    try:
+        for pid in doc.get("packs", []):
+            seen.setdefault(str(pid), "pack")
+        entries = doc.get("files", []) if manifest.kind == "directory" else [doc]
+        for entry in entries:
+            for c in entry.get("chunks", []):
+                seen.setdefault(str(c["blob_id"]), "chunk")
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ManifestError(f"the manifest's list of blobs is malformed ({exc!r})") from None
     return list(seen.items())
 
 

@@ -18,8 +18,10 @@ from haulout.chain.objects import BatchResult, BlobObject
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError
 from haulout.logs import event
-from haulout.manifest import PREFIX, Manifest, member_blob_ids
+from haulout.manifest import PREFIX, Manifest, ManifestError
+from haulout.manifest import member_blob_ids as _member_blob_ids
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
+from haulout.protocol.errors import ProtocolError
 
 from .controller import StoreController
 from .reader import BlobReader
@@ -29,6 +31,11 @@ log = logging.getLogger("haulout.relayer.trees")
 MANIFEST_MAX = 32 << 20
 """Blobs larger than this are never read as manifests (a directory of 10,000 files has a
 manifest of about 2 MiB): extending a large plain blob never decodes it."""
+
+MAX_TREE_MEMBERS = 1000
+"""Most blobs one tree operation acts on: a Sui PTB holds at most 1024 commands (one call per
+member, plus a transfer), and a hostile manifest must not make the relayer look up or sign for
+an unbounded list. A 10,000-file dataset packs into a few blobs; 1000 chunks of 32 MiB are 32 GiB."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,17 @@ class Member:
     """`manifest`, `pack` or `chunk`."""
     blob: BlobObject | None
     """The relayer's live certified Blob object (the longest-lived one), or None."""
+
+
+def member_blob_ids(manifest: Manifest) -> list[tuple[str, str]]:
+    """The manifest's member blob ids and roles; a malformed list is the client's 422."""
+    try:
+        listed = _member_blob_ids(manifest)
+        for bid, _ in listed:
+            BlobId.parse(bid)
+    except (ManifestError, ProtocolError) as exc:
+        raise ApiError(422, "INVALID_MANIFEST", f"{exc}; it cannot be acted on as a tree") from None
+    return listed
 
 
 class Trees:
@@ -92,8 +110,17 @@ class Trees:
             return root, out
         manifest = await self.manifest_of(root.blob_id, root.size)
         if manifest is not None:
+            listed = member_blob_ids(manifest)
+            if len(listed) + 1 > MAX_TREE_MEMBERS:
+                raise ApiError(
+                    413,
+                    "TREE_TOO_LARGE",
+                    f"this tree has {len(listed) + 1} blobs; one transaction acts on at most "
+                    f"{MAX_TREE_MEMBERS}. Act on its blobs one by one (their ids are in the "
+                    "manifest), or store it with a larger chunk size.",
+                )
             await run_in_threadpool(self.reader.index.catch_up)
-            for bid, role in member_blob_ids(manifest):
+            for bid, role in listed:
                 blob = await run_in_threadpool(self.owned_object, BlobId.parse(bid))
                 out.append(Member(bid, role, blob))
         return root, out

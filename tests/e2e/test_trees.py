@@ -16,6 +16,7 @@ import pytest
 
 from haulout import cli, manifest
 from haulout.chain.devchain import DevChain
+from haulout.chain.errors import ObjectNotFound
 from haulout.chain.events import BlobDeleted
 from haulout.client import BlobNotFound, HauloutClient, HauloutError
 from haulout.deployment import Deployment
@@ -237,3 +238,33 @@ def test_epochs_max_buys_the_longest_lifetime(
     with pytest.raises(SystemExit):
         cli.main(["store", "--help"])
     assert "default: 1 epoch" in " ".join(capsys.readouterr().out.split())
+
+
+def test_burning_a_tree_and_hostile_manifests(
+    client: HauloutClient, chain: DevChain, tmp_path: Path
+) -> None:
+    src = tmp_path / "w.bin"
+    src.write_bytes(os.urandom(600_000))
+    stored = manifest.store_file_chunked(client, src, chunk_size=256 << 10)
+    assert stored.object_id
+    objects = [
+        stored.object_id,
+        *member_objects(client, chain, tree_members(client, stored.blob_id)),
+    ]
+    out = client.burn_tree(stored.object_id)
+    assert len(out["tree"]["members"]) == 4 and out["tree"]["txDigest"]
+    for oid in objects:
+        with pytest.raises(ObjectNotFound):
+            chain.get_blob(oid)
+    assert client.read(stored.blob_id)  # the data stays until its end epoch
+    bad_docs: list[dict[str, Any]] = [
+        {"kind": "file", "chunks": [{"blob_id": "not a blob id", "size": 1}]},
+        {"kind": "directory", "packs": 7, "files": []},
+        {"kind": "directory", "packs": [], "files": [{"chunks": [5]}]},
+    ]
+    for doc in bad_docs:
+        bad = client.store(manifest.Manifest({manifest.MAGIC: 1, **doc}).to_bytes())
+        assert bad.object_id
+        with pytest.raises(HauloutError) as err:
+            client.extend_tree(bad.object_id, 1)
+        assert err.value.status == 422 and err.value.reason == "INVALID_MANIFEST"
