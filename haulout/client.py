@@ -344,14 +344,16 @@ class AsyncHauloutClient:
         deletable: bool = False,
         send_object_to: str | None = None,
         size: int | None = None,
+        content_type: str | None = None,
     ) -> StoredBlob:
         """Store bytes or an async stream of chunks (`size` lets the relayer encode while
-        it receives)."""
+        it receives; `content_type` becomes the `content-type` attribute)."""
         content: Any = data
         if isinstance(data, (bytes, bytearray, memoryview)):
             size = len(data)
             content = _aiter_view(memoryview(data))
         headers = {"content-length": str(size)} if size is not None else {}
+        headers["content-type"] = content_type or "application/octet-stream"
         resp = await self.http.put(
             "/v1/blobs",
             params=_params(epochs, deletable, send_object_to),
@@ -395,6 +397,28 @@ class AsyncHauloutClient:
                 f"/v1/blobs/by-object-id/{object_id}/extend", params={"epochs": epochs}
             )
         ).json()
+        return result
+
+    async def extend_tree(self, object_id: str, epochs: int) -> dict[str, Any]:
+        """`HauloutClient.extend_tree`: a manifest and all its members, one transaction."""
+        result: dict[str, Any] = _check(
+            await self.http.post(f"/v1/trees/{object_id}/extend", params={"epochs": epochs})
+        ).json()
+        return result
+
+    async def delete_tree(self, object_id: str) -> dict[str, Any]:
+        """`HauloutClient.delete_tree`: every member in one transaction, or none."""
+        result: dict[str, Any] = _check(await self.http.delete(f"/v1/trees/{object_id}")).json()
+        return result
+
+    async def burn_tree(self, object_id: str) -> dict[str, Any]:
+        """`HauloutClient.burn_tree`."""
+        result: dict[str, Any] = _check(await self.http.post(f"/v1/trees/{object_id}/burn")).json()
+        return result
+
+    async def tree_status(self, blob_id: str) -> dict[str, Any]:
+        """`HauloutClient.tree_status`."""
+        result: dict[str, Any] = _check(await self.http.get(f"/v1/trees/{blob_id}/status")).json()
         return result
 
     async def set_attribute(self, object_id: str, key: str, value: str) -> None:

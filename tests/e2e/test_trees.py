@@ -268,3 +268,25 @@ def test_burning_a_tree_and_hostile_manifests(
         with pytest.raises(HauloutError) as err:
             client.extend_tree(bad.object_id, 1)
         assert err.value.status == 422 and err.value.reason == "INVALID_MANIFEST"
+
+
+def test_async_client_content_type_and_tree_calls(system: LocalSystem, chain: DevChain) -> None:
+    import asyncio
+
+    from haulout.client import AsyncHauloutClient
+
+    async def go() -> None:
+        async with AsyncHauloutClient(system.relayer_url) as c:
+            stored = await c.store(
+                b"{}" + os.urandom(20), deletable=True, content_type="application/json"
+            )
+            assert stored.object_id
+            assert chain.get_blob(stored.object_id).attributes == {
+                "content-type": "application/json"
+            }
+            assert (await c.tree_status(stored.blob_id))["tree"] is None  # a plain blob
+            out = await c.extend_tree(stored.object_id, 2)
+            assert out["blobObject"]["storage"]["endEpoch"] == 3
+            assert len((await c.delete_tree(stored.object_id))["tree"]["members"]) == 1
+
+    asyncio.run(go())
