@@ -290,3 +290,20 @@ def test_async_client_content_type_and_tree_calls(system: LocalSystem, chain: De
             assert len((await c.delete_tree(stored.object_id))["tree"]["members"]) == 1
 
     asyncio.run(go())
+
+
+def test_status_shows_members_expiring_before_the_manifest(
+    system: LocalSystem, client: HauloutClient, chain: DevChain, tmp_path: Path
+) -> None:
+    """The state the issue measured (the manifest extended alone) is visible, and extending
+    the tree repairs it."""
+    stored = manifest.store_directory(client, dataset(tmp_path / "ds", 5), chunk_size=256 << 10)
+    assert stored.object_id
+    members = tree_members(client, stored.blob_id)
+    relayer = Deployment.load(system.deployment_path).relayer
+    chain.extend_blob(relayer, stored.object_id, 2)  # the manifest alone, as before the fix
+    tree = client.tree_status(stored.blob_id)["tree"]
+    assert tree["earliestEndEpoch"] == 1 and sorted(tree["expiringFirst"]) == sorted(members)
+    client.extend_tree(stored.object_id, 1)
+    tree = client.tree_status(stored.blob_id)["tree"]
+    assert tree["earliestEndEpoch"] == 4 and tree["expiringFirst"] == []
