@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from haulout.chain.errors import ChainError
 from haulout.client import HauloutClient, HauloutError
@@ -348,10 +349,41 @@ def _relayer_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+EPOCHS_HELP = (
+    "epochs to store for: a number, or 'max' for the longest the system sells "
+    "(default: 1 epoch, which is 1 hour on the local DevChain; `haulout extend` adds more)"
+)
+
+
+def _epochs(value: str) -> int | str:
+    """An `--epochs` value: a positive number, or `max`."""
+    if value == "max":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither a number of epochs nor 'max'"
+        ) from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("--epochs needs at least 1 epoch")
+    return n
+
+
+def _resolve_epochs(client: HauloutClient, epochs: int | str) -> int:
+    """`max` becomes the system's max_epochs_ahead (asked from the relayer)."""
+    return client.max_epochs() if epochs == "max" else int(epochs)
+
+
 def _store_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="file or directory to store")
-    p.add_argument("--epochs", type=_positive, default=1)
-    p.add_argument("--deletable", action="store_true")
+    p.add_argument("--epochs", type=_epochs, default=1, help=EPOCHS_HELP)
+    p.add_argument(
+        "--deletable",
+        action="store_true",
+        help="store so it can be deleted before it expires (for a directory or chunked file: "
+        "every member)",
+    )
     p.add_argument(
         "--chunk-size", type=_positive, default=None, help="store as chunks of this many bytes"
     )
@@ -382,34 +414,33 @@ class _Bar:
 
 @command("store", "store a file or directory through the relayer", _store_args)
 def cmd_store(a: argparse.Namespace) -> int:
-    """Print the blob id (and object id) of what was stored."""
+    """Print the blob id and object id of what was stored (for a directory or chunked file,
+    of its manifest: `extend`, `delete` and `status` act on the whole tree through it)."""
+    from haulout import manifest
+
     path = Path(a.path)
     client = _client(a)
-    if path.is_dir() or a.chunk_size:
-        from haulout import manifest
-
-        if path.is_dir():
-            result = manifest.store_directory(
-                client, path, epochs=a.epochs, progress=_Bar("storing")
-            )
-        else:
-            result = manifest.store_file_chunked(
-                client, path, a.chunk_size, epochs=a.epochs, progress=_Bar("storing")
-            )
-        print(f"stored {path} as manifest blob {result.blob_id}")
-        return 0
-    if a.deletable:
-        stored = client.store_file(
-            path, epochs=a.epochs, deletable=True, progress=_Bar("uploading")
+    epochs = _resolve_epochs(client, a.epochs)
+    if path.is_dir():
+        stored = manifest.store_directory(
+            client, path, epochs=epochs, progress=_Bar("storing"), deletable=a.deletable
         )
+        what = "directory (manifest blob)"
+    elif a.chunk_size:
+        stored = manifest.store_file_chunked(
+            client, path, a.chunk_size, epochs, _Bar("storing"), deletable=a.deletable
+        )
+        what = "chunked file (manifest blob)"
     else:
-        from haulout.manifest import store_file_auto
-
-        stored = store_file_auto(client, path, epochs=a.epochs, progress=_Bar("uploading"))
+        stored = manifest.store_file_auto(
+            client, path, epochs=epochs, progress=_Bar("uploading"), deletable=a.deletable
+        )
+        what = "blob"
     kind = "newly created" if stored.newly_created else "already certified"
     print(f"blob id:   {stored.blob_id}  ({kind}, stored until epoch {stored.end_epoch})")
     if stored.object_id:
         print(f"object id: {stored.object_id}")
+    print(f"stored {path} as a {what}")
     return 0
 
 
@@ -437,35 +468,84 @@ def _id_args(p: argparse.ArgumentParser) -> None:
     _relayer_arg(p)
 
 
-@command("status", "show whether a blob is certified, registered or unknown", _id_args)
+@command(
+    "status",
+    "show whether a blob is certified, registered or unknown; for a directory or chunked file "
+    "also its earliest end epoch and any member missing or expiring first",
+    _id_args,
+)
 def cmd_status(a: argparse.Namespace) -> int:
-    """Print the relayer's status of a blob id."""
+    """Print the relayer's status of a blob id (with its tree, for a manifest)."""
     import json
 
-    print(json.dumps(_client(a).status(a.id), indent=1))
+    out = _client(a).tree_status(a.id)
+    print(json.dumps(out, indent=1))
+    tree = out.get("tree")
+    if tree:
+        if tree["missing"]:  # the summary on stderr: stdout stays one JSON document
+            missing = ", ".join(tree["missing"])
+            print(f"tree: {len(tree['missing'])} member(s) missing: {missing}", file=sys.stderr)
+        else:
+            end = tree["earliestEndEpoch"]
+            print(f"tree: every member stored until at least epoch {end}", file=sys.stderr)
+        if tree["expiringFirst"]:
+            first = ", ".join(tree["expiringFirst"])
+            print(f"tree: expiring first: {first}", file=sys.stderr)
     return 0
 
 
-@command("delete", "delete a deletable blob by its object id", _id_args)
-def cmd_delete(a: argparse.Namespace) -> int:
-    """Delete through the relayer (it must own the object)."""
-    import json
+def _print_tree(action: str, tree: dict[str, Any]) -> None:
+    print(f"{action} {len(tree['members'])} blob(s) in one transaction {tree['txDigest']}")
 
-    print(json.dumps(_client(a).delete(a.id)))
+
+@command(
+    "delete",
+    "delete a deletable blob by its object id (a directory or chunked file: every member, "
+    "in one transaction)",
+    _id_args,
+)
+def cmd_delete(a: argparse.Namespace) -> int:
+    """Delete through the relayer (it must own the objects)."""
+    out = _client(a).delete_tree(a.id)
+    _print_tree("deleted", out["tree"])
+    print(f"blob {out['deleted']['blobId']} (object {out['deleted']['objectId']}) deleted")
+    return 0
+
+
+@command(
+    "burn",
+    "destroy the Blob object(s) of a blob or tree; the data stays until its end epoch",
+    _id_args,
+)
+def cmd_burn(a: argparse.Namespace) -> int:
+    """Burn through the relayer (it must own the objects)."""
+    out = _client(a).burn_tree(a.id)
+    _print_tree("burned", out["tree"])
     return 0
 
 
 def _extend_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("object_id")
-    p.add_argument("--epochs", type=_positive, required=True)
+    p.add_argument("object_id", help="the Blob object id (of a blob, or of a tree's manifest)")
+    p.add_argument(
+        "--epochs",
+        type=_positive,
+        required=True,
+        help="epochs to add after the manifest's (or blob's) current end epoch",
+    )
     _relayer_arg(p)
 
 
-@command("extend", "pay for more epochs of a certified blob", _extend_args)
+@command(
+    "extend",
+    "pay for more epochs of a certified blob (a directory or chunked file: every member, "
+    "in one transaction)",
+    _extend_args,
+)
 def cmd_extend(a: argparse.Namespace) -> int:
-    """Extend through the relayer."""
-
-    obj = _client(a).extend(a.object_id, a.epochs)["blobObject"]
+    """Extend through the relayer; every member of a tree ends when its manifest does."""
+    out = _client(a).extend_tree(a.object_id, a.epochs)
+    obj = out["blobObject"]
+    _print_tree("extended", out["tree"])
     print(f"blob {obj['blobId']} now stored until epoch {obj['storage']['endEpoch']}")
     return 0
 

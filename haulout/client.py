@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -173,9 +174,11 @@ class HauloutClient:
         progress: Progress | None = None,
         size: int | None = None,
         encoding_type: int | None = None,
+        content_type: str | None = None,
     ) -> StoredBlob:
         """Store bytes, a binary file object or an iterator of chunks (`encoding_type`: 0
-        or 1; by default the relayer's).
+        or 1; by default the relayer's); `content_type` is recorded as the blob's
+        `content-type` attribute (served back as the header).
 
         The body is sent in 1 MiB pieces with a Content-Length whenever the size is known
         (bytes, files, or `size=` for an iterator), so the relayer encodes while it receives;
@@ -193,6 +196,7 @@ class HauloutClient:
             content = data
         if size is not None:
             headers["content-length"] = str(size)
+        headers["content-type"] = content_type or "application/octet-stream"
         try:
             resp = self.http.put(
                 "/v1/blobs",
@@ -214,7 +218,7 @@ class HauloutClient:
         progress: Progress | None = None,
         encoding_type: int | None = None,
     ) -> StoredBlob:
-        """Store a file, streamed."""
+        """Store a file, streamed, with the content type its name suggests."""
         p = Path(path)
         with p.open("rb") as fh:
             return self.store(
@@ -224,6 +228,7 @@ class HauloutClient:
                 progress=progress,
                 size=p.stat().st_size,
                 encoding_type=encoding_type,
+                content_type=guess_content_type(p.name),
             )
 
     def read(
@@ -269,6 +274,34 @@ class HauloutClient:
         ).json()
         return result
 
+    def max_epochs(self) -> int:
+        """The longest lifetime the system sells, in epochs (`--epochs max`)."""
+        return int(self.health()["maxEpochsAhead"])
+
+    def extend_tree(self, object_id: str, epochs: int) -> dict[str, Any]:
+        """Extend a tree (a manifest and every blob it references; a plain blob alone) so
+        all its members end `epochs` after the manifest's end epoch, in one transaction."""
+        result: dict[str, Any] = _check(
+            self.http.post(f"/v1/trees/{object_id}/extend", params={"epochs": epochs})
+        ).json()
+        return result
+
+    def delete_tree(self, object_id: str) -> dict[str, Any]:
+        """Delete a deletable tree: every member in one transaction, or none."""
+        result: dict[str, Any] = _check(self.http.delete(f"/v1/trees/{object_id}")).json()
+        return result
+
+    def burn_tree(self, object_id: str) -> dict[str, Any]:
+        """Burn every member's Blob object in one transaction (data stays until it expires)."""
+        result: dict[str, Any] = _check(self.http.post(f"/v1/trees/{object_id}/burn")).json()
+        return result
+
+    def tree_status(self, blob_id: str) -> dict[str, Any]:
+        """`status`, plus for a manifest its tree: earliest end epoch, missing members and
+        those expiring first."""
+        result: dict[str, Any] = _check(self.http.get(f"/v1/trees/{blob_id}/status")).json()
+        return result
+
     def set_attribute(self, object_id: str, key: str, value: str) -> None:
         """Set an attribute (e.g. `content-type`)."""
         _check(
@@ -280,6 +313,11 @@ class HauloutClient:
     def remove_attribute(self, object_id: str, key: str) -> None:
         """Remove an attribute."""
         _check(self.http.delete(f"/v1/blobs/by-object-id/{object_id}/attributes/{key}"))
+
+
+def guess_content_type(name: str) -> str | None:
+    """The content type a file name suggests (None when it suggests nothing)."""
+    return mimetypes.guess_type(name)[0]
 
 
 def _size_of(fh: IO[bytes]) -> int | None:
@@ -318,14 +356,17 @@ class AsyncHauloutClient:
         send_object_to: str | None = None,
         size: int | None = None,
         encoding_type: int | None = None,
+        content_type: str | None = None,
     ) -> StoredBlob:
         """Store bytes or an async stream of chunks (`size` lets the relayer encode while
-        it receives; `encoding_type` 0 or 1, by default the relayer's)."""
+        it receives; `encoding_type` 0 or 1, by default the relayer's; `content_type` becomes
+        the `content-type` attribute)."""
         content: Any = data
         if isinstance(data, (bytes, bytearray, memoryview)):
             size = len(data)
             content = _aiter_view(memoryview(data))
         headers = {"content-length": str(size)} if size is not None else {}
+        headers["content-type"] = content_type or "application/octet-stream"
         resp = await self.http.put(
             "/v1/blobs",
             params=_params(epochs, deletable, send_object_to, encoding_type),
@@ -369,6 +410,28 @@ class AsyncHauloutClient:
                 f"/v1/blobs/by-object-id/{object_id}/extend", params={"epochs": epochs}
             )
         ).json()
+        return result
+
+    async def extend_tree(self, object_id: str, epochs: int) -> dict[str, Any]:
+        """`HauloutClient.extend_tree`: a manifest and all its members, one transaction."""
+        result: dict[str, Any] = _check(
+            await self.http.post(f"/v1/trees/{object_id}/extend", params={"epochs": epochs})
+        ).json()
+        return result
+
+    async def delete_tree(self, object_id: str) -> dict[str, Any]:
+        """`HauloutClient.delete_tree`: every member in one transaction, or none."""
+        result: dict[str, Any] = _check(await self.http.delete(f"/v1/trees/{object_id}")).json()
+        return result
+
+    async def burn_tree(self, object_id: str) -> dict[str, Any]:
+        """`HauloutClient.burn_tree`."""
+        result: dict[str, Any] = _check(await self.http.post(f"/v1/trees/{object_id}/burn")).json()
+        return result
+
+    async def tree_status(self, blob_id: str) -> dict[str, Any]:
+        """`HauloutClient.tree_status`."""
+        result: dict[str, Any] = _check(await self.http.get(f"/v1/trees/{blob_id}/status")).json()
         return result
 
     async def set_attribute(self, object_id: str, key: str, value: str) -> None:

@@ -5,18 +5,41 @@ the relayer.
     haulout://<blob id>                 a blob, or the file a file manifest describes
     haulout://<manifest id>/<path>      a file inside a stored directory
 
-Options: `relayer_url` (default `HAULOUT_RELAYER_URL` or the local relayer), `token`, `epochs`.
+Writes: `fs.open("haulout://new", "wb")` (or `pipe`/`put` to it) stores a new blob;
+its id is in `fs.last_stored` and the writer's `stored`. Named paths need buckets, which are
+not there yet: writing to one raises `NamedPathWrite`. A write that raises inside `with`
+stores nothing. `rm` deletes a deletable blob (or tree) the relayer owns.
+
+Options: `relayer_url` (default `HAULOUT_RELAYER_URL` or the local relayer), `token`, `epochs`
+(default 1), `deletable`.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from typing import Any
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
-from haulout.client import DEFAULT_RELAYER, BlobNotFound, HauloutClient, StoredBlob
+from haulout.client import DEFAULT_RELAYER, BlobNotFound, HauloutClient, HauloutError, StoredBlob
 from haulout.manifest import PREFIX, Manifest, store_file_auto
+
+NEW_BLOB_PATHS = frozenset({"", "new"})
+"""Where a write goes while there are no buckets: `haulout://new` (or `haulout://`) stores a
+new blob whose id the write returns."""
+
+
+class NamedPathWrite(NotImplementedError):
+    """A write to a named path: blobs are named by their content, so a path means nothing
+    until buckets exist."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"cannot write to haulout://{path}: blobs are named by their content and named "
+            "paths (buckets) are not supported yet. Write to 'haulout://new' and use the id it "
+            "returns (fs.last_stored.blob_id, or the writer's .stored), or HauloutClient.store"
+        )
 
 
 class HauloutFileSystem(AbstractFileSystem):
@@ -26,11 +49,16 @@ class HauloutFileSystem(AbstractFileSystem):
     root_marker = ""
 
     def __init__(
-        self, relayer_url: str = DEFAULT_RELAYER, token: str = "", epochs: int = 1, **kwargs: Any
+        self,
+        relayer_url: str = DEFAULT_RELAYER,
+        token: str = "",
+        epochs: int = 1,
+        deletable: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.client = HauloutClient(relayer_url, token=token)
-        self.epochs = epochs
+        self.epochs, self.deletable = epochs, deletable
         self.last_stored: StoredBlob | None = None
         self._manifests: dict[str, Manifest | None] = {}
         self._sizes: dict[str, int] = {}
@@ -171,8 +199,64 @@ class HauloutFileSystem(AbstractFileSystem):
                 **kwargs,
             )
         if "w" in mode:
+            stripped = self._strip_protocol(path)
+            if stripped not in NEW_BLOB_PATHS:
+                raise NamedPathWrite(stripped)
             return HauloutWriter(self)
         raise ValueError(f"mode {mode!r} is not supported; use 'rb' or 'wb'")
+
+    def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
+        """Delete blobs (or trees, by their manifest) the relayer owns; see `rm_file`."""
+        for p in path if isinstance(path, list) else [path]:
+            self.rm_file(p)
+
+    def rm_file(self, path: str) -> None:
+        """Delete a deletable blob, or a tree by its manifest's blob id or object id, that the
+        relayer owns (every member in one transaction); otherwise say why not."""
+        path = self._strip_protocol(path)
+        if "/" in path:
+            raise PermissionError(
+                f"cannot remove haulout://{path}: a file inside a stored directory cannot be "
+                "removed alone (the manifest is immutable); remove the whole directory by its "
+                "manifest id"
+            )
+        if path.startswith("0x"):
+            candidates = [path]
+        else:
+            try:
+                status = self.client.status(path)
+            except HauloutError as exc:
+                raise FileNotFoundError(f"haulout://{path}: {exc}") from exc
+            live = [
+                o
+                for o in status.get("objects", [])
+                if o["certified"] and not o["deleted"] and not o["expired"]
+            ]
+            if not live:
+                raise FileNotFoundError(f"haulout://{path} is not stored")
+            candidates = [o["objectId"] for o in live if o["deletable"]]
+            if not candidates:
+                raise PermissionError(
+                    f"cannot remove haulout://{path}: it is stored as permanent, so it cannot "
+                    "be deleted; it expires at its end epoch (store with deletable=True to be "
+                    "able to remove it)"
+                )
+        refusals = []
+        for oid in candidates:
+            try:
+                self.client.delete_tree(oid)
+            except HauloutError as exc:
+                if exc.status in (403, 404, 409):
+                    refusals.append(str(exc))
+                    continue
+                raise
+            self._manifests.pop(path, None)
+            self._sizes.pop(path, None)
+            return
+        raise PermissionError(
+            f"cannot remove haulout://{path}: no deletable Blob object of it can be deleted by "
+            f"this relayer ({'; '.join(refusals)[:500]})"
+        )
 
     def cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
@@ -193,12 +277,15 @@ class HauloutFile(AbstractBufferedFile):
 
 
 class HauloutWriter:
-    """Spools writes to a temporary file and stores it on close (chunked if needed)."""
+    """Spools writes to a temporary file and stores it on close (chunked if needed); a write
+    that raises inside `with` stores (and pays for) nothing."""
 
     def __init__(self, fs: HauloutFileSystem) -> None:
         self.fs = fs
         self.tmp = tempfile.NamedTemporaryFile(prefix="haulout-write-", delete=False)  # noqa: SIM115
         self.closed = False
+        self.stored: StoredBlob | None = None
+        """What close stored (its blob id and object id)."""
 
     def write(self, data: bytes) -> int:
         """Append bytes."""
@@ -209,17 +296,31 @@ class HauloutWriter:
         if self.closed:
             return
         self.tmp.close()
-        self.fs.last_stored = store_file_auto(self.fs.client, self.tmp.name, epochs=self.fs.epochs)
-        import os
+        try:
+            self.stored = store_file_auto(
+                self.fs.client, self.tmp.name, epochs=self.fs.epochs, deletable=self.fs.deletable
+            )
+            self.fs.last_stored = self.stored
+        finally:
+            os.unlink(self.tmp.name)
+            self.closed = True
 
+    def discard(self) -> None:
+        """Drop what was written; nothing is stored."""
+        if self.closed:
+            return
+        self.tmp.close()
         os.unlink(self.tmp.name)
         self.closed = True
 
     def __enter__(self) -> HauloutWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is not None:
+            self.discard()
+        else:
+            self.close()
 
     def flush(self) -> None:
         """Flush the spool."""

@@ -62,6 +62,23 @@ class Manifest:
         return cls(doc)
 
 
+def member_blob_ids(manifest: Manifest) -> list[tuple[str, str]]:
+    """(blob id, role) of every blob a manifest references, once each, in order: the packs
+    and chunks that live and die with it (its tree)."""
+    seen: dict[str, str] = {}
+    doc = manifest.doc
+    try:
+        for pid in doc.get("packs", []):
+            seen.setdefault(str(pid), "pack")
+        entries = doc.get("files", []) if manifest.kind == "directory" else [doc]
+        for entry in entries:
+            for c in entry.get("chunks", []):
+                seen.setdefault(str(c["blob_id"]), "chunk")
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ManifestError(f"the manifest's list of blobs is malformed ({exc!r})") from None
+    return list(seen.items())
+
+
 PIECE = 1 << 20
 
 
@@ -90,6 +107,7 @@ def _store_chunks(
     epochs: int,
     progress: Progress | None,
     done: list[int],
+    deletable: bool = False,
 ) -> tuple[list[dict[str, Any]], str]:
     """Store an open file as chunks of `chunk_size`; each chunk is streamed, never held whole."""
     h = hasher()
@@ -98,7 +116,12 @@ def _store_chunks(
     offset = 0
     while offset < size:
         n = min(chunk_size, size - offset)
-        stored = client.store(_chunk_stream(fh, n, h, done, total, progress), epochs=epochs, size=n)
+        stored = client.store(
+            _chunk_stream(fh, n, h, done, total, progress),
+            epochs=epochs,
+            size=n,
+            deletable=deletable,
+        )
         chunks.append({"blob_id": stored.blob_id, "size": n})
         offset += n
     return chunks, h.hexdigest()
@@ -110,14 +133,18 @@ def store_file_chunked(
     chunk_size: int = DEFAULT_CHUNK,
     epochs: int = 1,
     progress: Progress | None = None,
+    deletable: bool = False,
 ) -> StoredBlob:
-    """Store a file as chunks of `chunk_size` plus a manifest; returns the manifest blob."""
+    """Store a file as chunks of `chunk_size` plus a manifest; returns the manifest blob.
+    `epochs` and `deletable` apply to every chunk and to the manifest (one tree)."""
     p = Path(path)
     size = p.stat().st_size
     if chunk_size <= 0:
         raise ManifestError("chunk size must be positive")
     with p.open("rb") as fh:
-        chunks, digest = _store_chunks(client, fh, size, chunk_size, epochs, progress, [0])
+        chunks, digest = _store_chunks(
+            client, fh, size, chunk_size, epochs, progress, [0], deletable
+        )
     doc = {
         MAGIC: VERSION,
         "kind": "file",
@@ -127,18 +154,24 @@ def store_file_chunked(
         "content_type": mimetypes.guess_type(p.name)[0] or "application/octet-stream",
         "chunks": chunks,
     }
-    return client.store(Manifest(doc).to_bytes(), epochs=epochs)
+    return client.store(Manifest(doc).to_bytes(), epochs=epochs, deletable=deletable)
 
 
 def store_file_auto(
-    client: HauloutClient, path: str | Path, epochs: int = 1, progress: Progress | None = None
+    client: HauloutClient,
+    path: str | Path,
+    epochs: int = 1,
+    progress: Progress | None = None,
+    deletable: bool = False,
 ) -> StoredBlob:
     """Store a file whole, or chunked when it exceeds the relayer's maximum blob size."""
     p = Path(path)
     limit = int(client.health().get("maxBlobSize", 0))
     if limit and p.stat().st_size > limit:
-        return store_file_chunked(client, p, min(DEFAULT_CHUNK, limit), epochs, progress)
-    return client.store_file(p, epochs=epochs, progress=progress)
+        return store_file_chunked(
+            client, p, min(DEFAULT_CHUNK, limit), epochs, progress, deletable=deletable
+        )
+    return client.store_file(p, epochs=epochs, progress=progress, deletable=deletable)
 
 
 def store_directory(
@@ -147,8 +180,10 @@ def store_directory(
     epochs: int = 1,
     chunk_size: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
+    deletable: bool = False,
 ) -> StoredBlob:
-    """Store a directory as one manifest; small files are packed, large ones chunked."""
+    """Store a directory as one manifest; small files are packed, large ones chunked.
+    `epochs` and `deletable` apply to every pack, chunk and the manifest (one tree)."""
     base = Path(root)
     files = sorted(p for p in base.rglob("*") if p.is_file())
     total = sum(p.stat().st_size for p in files)
@@ -162,7 +197,7 @@ def store_directory(
         nonlocal pack
         if not pending:
             return
-        stored = client.store(bytes(pack), epochs=epochs)
+        stored = client.store(bytes(pack), epochs=epochs, deletable=deletable)
         for e in pending:
             e["pack"] = len(packs)
         packs.append(stored.blob_id)
@@ -192,7 +227,7 @@ def store_directory(
         else:
             with p.open("rb") as fh:
                 entry["chunks"], entry["blake2b"] = _store_chunks(
-                    client, fh, total, chunk_size, epochs, progress, done
+                    client, fh, total, chunk_size, epochs, progress, done, deletable
                 )
         entries.append(entry)
     flush_pack()
@@ -206,7 +241,7 @@ def store_directory(
         "packs": packs,
         "files": entries,
     }
-    return client.store(Manifest(doc).to_bytes(), epochs=epochs)
+    return client.store(Manifest(doc).to_bytes(), epochs=epochs, deletable=deletable)
 
 
 def iter_file(

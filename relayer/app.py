@@ -23,11 +23,13 @@ from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 from haulout.protocol.params import ENCODING_RS16
 
 from .auth import BearerAuth
+from .content_type import upload_content_type
 from .controller import StoreController
 from .limits import UploadSlots, paced
 from .ranges import byte_range
 from .read_stats import ServedReads, install_read_stats
 from .reader import BlobReader, ReadBlob
+from .trees import Trees, install_tree_routes
 
 CACHE_CONTROL = "public, max-age=86400, stale-while-revalidate=3600"
 """What Walrus's aggregator sends: a day, then revalidation by ETag (a blob can be deleted)."""
@@ -124,6 +126,8 @@ def create_app(
         reads.totals,
     )
     install_read_stats(app, reads)
+    trees = Trees(chain, controller, reader)
+    install_tree_routes(app, trees)
     app.add_middleware(BearerAuth, token=auth_token)  # before routing and validation
 
     def declared_size(request: Request) -> int | None:
@@ -168,12 +172,19 @@ def create_app(
                 "a blob is either deletable or permanent; pass only one of them",
             )
         recipient = format_object_id(parse_object_id(send_object_to)) if send_object_to else None
+        content_type = upload_content_type(request.headers.get("content-type"))
         size = declared_size(request)
         wanted_type = parse_encoding_type(encoding_type)
         with slots.hold():  # from now to the answer, slow body or not
             body = paced(request.stream(), body_timeout, slots.stats)
             result = await controller.store(
-                body, epochs or default_epochs, deletable, recipient, size, wanted_type
+                body,
+                epochs or default_epochs,
+                deletable,
+                recipient,
+                size,
+                wanted_type,
+                content_type=content_type,
             )
         return JSONResponse(result)
 
@@ -283,12 +294,13 @@ def create_app(
     @app.delete("/v1/blobs/by-object-id/{object_id}")
     async def delete_by_object(object_id: str = OBJECT_ID) -> JSONResponse:
         oid = format_object_id(parse_object_id(object_id))
-        blob = await run_in_threadpool(chain.get_blob, oid)
-        storage = await run_in_threadpool(chain.delete_blob, controller.account, oid)
-        reader.cache.pop(blob.blob_id, None)
-        await run_in_threadpool(reader.index.catch_up)
+        blob, tree = await trees.delete(oid)  # a manifest goes with its members, in one tx
+        storage = tree["storageIds"][0] if tree["storageIds"] else None
         return JSONResponse(
-            {"deleted": {"objectId": oid, "blobId": str(blob.blob_id), "storageId": storage.id}}
+            {
+                "deleted": {"objectId": oid, "blobId": str(blob.blob_id), "storageId": storage},
+                "tree": tree,
+            }
         )
 
     @app.post("/v1/blobs/by-object-id/{object_id}/extend")
@@ -296,8 +308,8 @@ def create_app(
         object_id: str = OBJECT_ID, epochs: int = Query(..., ge=1, le=1000)
     ) -> JSONResponse:
         oid = format_object_id(parse_object_id(object_id))
-        blob = await run_in_threadpool(chain.extend_blob, controller.account, oid, epochs)
-        return JSONResponse({"blobObject": blob.to_walrus_json()})
+        blob, tree = await trees.extend(oid, epochs)  # a manifest with its members, one tx
+        return JSONResponse({"blobObject": blob.to_walrus_json(), "tree": tree})
 
     @app.put("/v1/blobs/by-object-id/{object_id}/attributes/{key}", openapi_extra=VALUE_BODY)
     async def set_attribute(
@@ -351,6 +363,7 @@ def create_app(
                 "nShards": system.n_shards,
                 "maxBlobSize": controller.max_blob_size,
                 "encodingType": controller.encoding_type,  # of uploads without ?encoding_type=
+                "maxEpochsAhead": system.max_epochs_ahead,
                 "nodes": [m.url for m in system.require_committee().members],
                 "address": controller.account.address,
             }

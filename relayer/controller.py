@@ -257,12 +257,15 @@ class StoreController:
         send_object_to: str | None,
         declared_size: int | None = None,
         encoding_type: int | None = None,
+        content_type: str | None = None,
     ) -> dict[str, Any]:
         """The whole flow for one upload. The work directory is removed whatever happens: at
         once, or when the nodes still being served after certification have their slivers.
 
         `declared_size` is the request's Content-Length, when it has one; `encoding_type`
-        the upload's own choice (Walrus clients send it), else this relayer's setting."""
+        the upload's own choice (Walrus clients send it), else this relayer's setting;
+        `content_type` (checked) becomes the `content-type` attribute in the registration's
+        transaction."""
         started = time.perf_counter()
         encoding = self.encoding_for(encoding_type)
         if declared_size is not None:
@@ -315,7 +318,7 @@ class StoreController:
             self.flights[key] = flight
             try:
                 answer, blob = await self.publish(
-                    upload, encoded, system, epochs, deletable, send_object_to
+                    upload, encoded, system, epochs, deletable, send_object_to, content_type
                 )
                 flight.set_result(blob)
             except BaseException as exc:  # waiting uploads then try themselves
@@ -348,6 +351,7 @@ class StoreController:
         epochs: int,
         deletable: bool,
         send_object_to: str | None,
+        content_type: str | None = None,
     ) -> tuple[dict[str, Any], BlobObject]:
         """Register (or reuse a registration the relayer already paid for), push, certify;
         returns the Walrus answer and the certified Blob object."""
@@ -372,6 +376,7 @@ class StoreController:
                 encoded.metadata.encoding_type,
                 epochs,
                 deletable,
+                {"content-type": content_type} if content_type else None,
             )
             blob, cost = paid.blob, paid.cost
             self.claimed.add(blob.id)

@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,14 @@ from .events import (
     StorageReserved,
     parse_event,
 )
-from .objects import BlobObject, NodeInfo, PaidRegistration, StorageResource, SystemState
+from .objects import (
+    BatchResult,
+    BlobObject,
+    NodeInfo,
+    PaidRegistration,
+    StorageResource,
+    SystemState,
+)
 
 MIST_PER_SUI = 1_000_000_000
 SYSTEM_VERSION = 1
@@ -1081,9 +1088,15 @@ class DevChain:
         encoding_type: int,
         epochs_ahead: int,
         deletable: bool,
+        attributes: Mapping[str, str] | None = None,
     ) -> PaidRegistration:
-        """`reserve_and_register`, with what that one transaction paid."""
+        """`reserve_and_register`, with what that one transaction paid; `attributes` are set
+        in the same transaction."""
         needed = reservation_length(self.system().n_shards, size, encoding_type)
+        set_attributes = [
+            call("blob::set_attribute", res(1), pure(k), pure(v))
+            for k, v in (attributes or {}).items()
+        ]
         r = self.submit(
             signer,
             [
@@ -1100,6 +1113,7 @@ class DevChain:
                     pure(encoding_type),
                     pure(deletable),
                 ),
+                *set_attributes,
             ],
         )
         return PaidRegistration(self.get_blob(str(r.results[1])), r.paid, r.digest)
@@ -1127,6 +1141,29 @@ class DevChain:
             signer, [call("blob::extend_blob", obj(self.system_id), obj(object_id), pure(epochs))]
         )
         return self.get_blob(object_id)
+
+    def extend_blobs(self, signer: Account, extensions: Sequence[tuple[str, int]]) -> BatchResult:
+        """Extend several blobs in one transaction (one Move call each): all or none."""
+        r = self.submit(
+            signer,
+            [
+                call("blob::extend_blob", obj(self.system_id), obj(oid), pure(epochs))
+                for oid, epochs in extensions
+            ],
+        )
+        return BatchResult(r.digest)
+
+    def delete_blobs(self, signer: Account, object_ids: Sequence[str]) -> BatchResult:
+        """Delete several deletable blobs in one transaction: all or none."""
+        r = self.submit(
+            signer, [call("blob::delete_blob", obj(self.system_id), obj(oid)) for oid in object_ids]
+        )
+        return BatchResult(r.digest, tuple(str(s) for s in r.results))
+
+    def burn_blobs(self, signer: Account, object_ids: Sequence[str]) -> BatchResult:
+        """Burn several Blob objects in one transaction: all or none."""
+        r = self.submit(signer, [call("blob::burn", obj(oid)) for oid in object_ids])
+        return BatchResult(r.digest)
 
     def delete_blob(self, signer: Account, object_id: str) -> StorageResource:
         """Delete a deletable blob; returns the freed Storage."""

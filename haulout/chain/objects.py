@@ -69,6 +69,16 @@ class PaidRegistration:
 
 
 @dataclass(frozen=True)
+class BatchResult:
+    """One transaction that acted on several Blob objects at once (a tree's members): all of
+    them changed, or none did."""
+
+    tx_digest: str
+    storage_ids: tuple[str, ...] = ()
+    """Storage objects it gave back (a delete's), in the order of the Blob objects."""
+
+
+@dataclass(frozen=True)
 class NodeInfo:
     """A registered storage node."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from haulout.protocol.blob_id import BlobId
@@ -10,7 +10,7 @@ from haulout.protocol.certificate import Certificate
 
 from .accounts import Account
 from .events import ChainEvent
-from .objects import BlobObject, PaidRegistration, StorageResource, SystemState
+from .objects import BatchResult, BlobObject, PaidRegistration, StorageResource, SystemState
 
 
 class ChainPort(Protocol):
@@ -69,9 +69,11 @@ class ChainPort(Protocol):
         encoding_type: int,
         epochs_ahead: int,
         deletable: bool,
+        attributes: Mapping[str, str] | None = None,
     ) -> PaidRegistration:
         """`reserve_and_register`, also saying what that transaction paid (from its effects),
-        so a store reports its own cost however many others run at the same time."""
+        so a store reports its own cost however many others run at the same time.
+        `attributes` (e.g. `content-type`) are set in the same transaction."""
         ...
 
     def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:
@@ -80,6 +82,18 @@ class ChainPort(Protocol):
 
     def extend_blob(self, signer: Account, object_id: str, epochs: int) -> BlobObject:
         """Pay for `epochs` more epochs of a certified blob."""
+        ...
+
+    def extend_blobs(self, signer: Account, extensions: Sequence[tuple[str, int]]) -> BatchResult:
+        """Extend several blobs (object id, epochs) in one transaction: all or none."""
+        ...
+
+    def delete_blobs(self, signer: Account, object_ids: Sequence[str]) -> BatchResult:
+        """Delete several deletable blobs in one transaction: all or none."""
+        ...
+
+    def burn_blobs(self, signer: Account, object_ids: Sequence[str]) -> BatchResult:
+        """Burn several Blob objects in one transaction: all or none."""
         ...
 
     def delete_blob(self, signer: Account, object_id: str) -> StorageResource:

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -27,7 +28,14 @@ from .accounts import Account
 from .encoding_rules import reservation_length
 from .errors import ChainError, MoveAbort, ObjectNotFound, ObjectNotOwned
 from .events import ChainEvent, parse_event
-from .objects import BlobObject, NodeInfo, PaidRegistration, StorageResource, SystemState
+from .objects import (
+    BatchResult,
+    BlobObject,
+    NodeInfo,
+    PaidRegistration,
+    StorageResource,
+    SystemState,
+)
 from .sui_ids import attributes_field_id
 from .sui_tx import HauloutTransaction, OwnedRef, SharedRef, publish_transaction
 
@@ -423,8 +431,10 @@ class SuiChain:
         encoding_type: int,
         epochs_ahead: int,
         deletable: bool,
+        attributes: Mapping[str, str] | None = None,
     ) -> PaidRegistration:
-        """Reserve and register in one transaction; the cost is read from its effects."""
+        """Reserve and register in one transaction, setting `attributes` on the new Blob in
+        the same PTB; the cost is read from its effects."""
         tx = self._tx()
         needed = reservation_length(self.system().n_shards, size, encoding_type)
         st = tx.reserve_space(self._sys, needed, epochs_ahead)
@@ -437,6 +447,8 @@ class SuiChain:
             encoding_type,
             deletable,
         )
+        for key, value in (attributes or {}).items():
+            tx.set_attribute(b, key, value)
         tx.transfer([b], signer.address)
         executed = self._execute(signer, tx)
         return PaidRegistration(
@@ -462,6 +474,38 @@ class SuiChain:
         tx.extend_blob(self._sys, self._owned(object_id), epochs)
         self._execute(signer, tx)
         return self.get_blob(object_id)
+
+    def extend_blobs(self, signer: Account, extensions: Sequence[tuple[str, int]]) -> BatchResult:
+        """One PTB with an `extend_blob` call per member: all or none."""
+        tx = self._tx()
+        for oid, epochs in extensions:
+            tx.extend_blob(self._sys, self._owned(oid), epochs)
+        return BatchResult(str(self._execute(signer, tx).digest or ""))
+
+    def delete_blobs(self, signer: Account, object_ids: Sequence[str]) -> BatchResult:
+        """One PTB deleting every member; the freed Storage objects go back to the signer."""
+        tx = self._tx()
+        storages = [tx.delete_blob(self._sys, self._owned(oid)) for oid in object_ids]
+        if storages:
+            tx.transfer(storages, signer.address)
+        executed = self._execute(signer, tx)
+        created = []
+        for ch in executed.effects.changed_objects:  # as delete_blob: the live Storage ones
+            try:
+                if str(self._object(ch.object_id).object_type).endswith(
+                    "::storage_resource::Storage"
+                ):
+                    created.append(str(ch.object_id))
+            except ChainError:
+                continue
+        return BatchResult(str(executed.digest or ""), tuple(created))
+
+    def burn_blobs(self, signer: Account, object_ids: Sequence[str]) -> BatchResult:
+        """One PTB burning every member."""
+        tx = self._tx()
+        for oid in object_ids:
+            tx.burn(self._owned(oid))
+        return BatchResult(str(self._execute(signer, tx).digest or ""))
 
     def delete_blob(self, signer: Account, object_id: str) -> StorageResource:
         tx = self._tx()

@@ -220,11 +220,12 @@ class HauloutTransaction:
     def burn(self, blob: OwnedRef) -> None:
         self.call("blob", "burn", [self.obj(blob)])
 
-    def set_attribute(self, blob: OwnedRef, key: str, value: str) -> None:
+    def set_attribute(self, blob: OwnedRef | bcs.Argument, key: str, value: str) -> None:
+        target = self.obj(blob) if isinstance(blob, OwnedRef) else blob  # or a new Blob
         self.call(
             "blob",
             "set_attribute",
-            [self.obj(blob), self.pure(Pure.string(key)), self.pure(Pure.string(value))],
+            [target, self.pure(Pure.string(key)), self.pure(Pure.string(value))],
         )
 
     def remove_attribute(self, blob: OwnedRef, key: str) -> None:

@@ -213,3 +213,31 @@ def test_sui_json_byte_vectors_give_the_same_events_as_devchain() -> None:
     assert parse_event("NodeRegistered", _event_fields("NodeRegistered", sui)) == parse_event(
         "NodeRegistered", dev
     )
+
+
+def test_attribute_set_on_the_new_blob_in_the_registration_ptb() -> None:
+    """The content type rides in the registration's PTB: set_attribute takes register's
+    result (the new Blob) before it is transferred."""
+    tx = HauloutTransaction(PACKAGE)
+    storage = tx.reserve_space(SYSTEM, 1000, 2)
+    blob = tx.register_blob(SYSTEM, storage, 7, 8, 5, 0, False)
+    tx.set_attribute(blob, "content-type", "text/csv")
+    tx.transfer([blob], SENDER.address)
+    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    call = cmds[2].value
+    assert (call.Module, call.Function) == ("blob", "set_attribute")
+    assert call.Arguments[0].enum_name == "Result" and call.Arguments[0].value == 1
+    assert pure_bytes(inputs, call.Arguments[2]) == bytes([8]) + b"text/csv"
+    assert cmds[3].enum_name == "TransferObjects"
+
+
+def test_a_tree_extension_is_one_ptb_with_a_call_per_member() -> None:
+    tx = HauloutTransaction(PACKAGE)
+    members = [OwnedRef("0x" + f"{i:02x}" * 32, i + 1, DIGEST) for i in range(0x50, 0x53)]
+    for m in members:
+        tx.extend_blob(SYSTEM, m, 3)
+    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    assert [(c.value.Module, c.value.Function) for c in cmds] == [("blob", "extend_blob")] * 3
+    assert [object_kind(inputs, c.value.Arguments[1])[1] for c in cmds] == [
+        m.object_id for m in members
+    ]
