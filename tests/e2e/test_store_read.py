@@ -570,7 +570,7 @@ def test_cli_read_to_the_wrong_kind_of_path_is_one_line(
     out = subprocess.run(
         [*exe, "store", str(tree), *rel], capture_output=True, text=True, check=True
     ).stdout
-    dir_id = out.split()[-1]
+    dir_id = out.split("blob id:")[1].split()[0]
     (tmp_path / "plain.txt").write_bytes(b"plain")
     out = subprocess.run(
         [*exe, "store", str(tmp_path / "plain.txt"), *rel],
