@@ -77,6 +77,7 @@ _PROTOCOL_STATUS: dict[type[Exception], int] = {
     chain_errors.ObjectNotOwned: 403,
     chain_errors.InvalidTransaction: 400,
     chain_errors.NotDeployed: 503,
+    chain_errors.NotSupported: 501,
 }
 
 CLIENT_ABORTS: dict[tuple[str, str], int] = {

@@ -9,6 +9,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from haulout.chain.errors import NotSupported, ObjectNotFound
+from haulout.chain.objects import BlobObject
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
 from haulout.metrics import install_metrics
@@ -92,6 +94,18 @@ BYTE_POSITION_MAX = (1 << 63) - 1
 def ByteRangeInvalid(message: str) -> ApiError:  # noqa: N802 - reads as the Walrus error name
     """Walrus's INVALID_BYTE_RANGE (400) for a byte-range read it cannot serve."""
     return ApiError(400, "INVALID_BYTE_RANGE", f"invalid byte range parameters: {message}")
+
+
+def blob_or_shared(chain: ChainPort, object_id: str) -> BlobObject:
+    """The Blob an object id names: a Blob object, or the Blob a SharedBlob wraps (Walrus's
+    by-object-id reads accept both)."""
+    try:
+        return chain.get_blob(object_id)
+    except ObjectNotFound:
+        try:
+            return chain.get_shared_blob(object_id).blob
+        except (ObjectNotFound, NotSupported):
+            raise ObjectNotFound(f"no live Blob or SharedBlob object {object_id}") from None
 
 
 def store_options(
@@ -304,7 +318,9 @@ def create_app(
         skip_consistency_check: bool = SKIP,
     ) -> Response:
         consistency_flags(strict_consistency_check, skip_consistency_check)
-        blob = await run_in_threadpool(chain.get_blob, format_object_id(parse_object_id(object_id)))
+        blob = await run_in_threadpool(
+            blob_or_shared, chain, format_object_id(parse_object_id(object_id))
+        )
         if blob.certified_epoch is None:
             raise ApiError(
                 404,
@@ -341,8 +357,7 @@ def create_app(
         size = await reader.size(bid)
         if start + length > size:
             raise ByteRangeInvalid(
-                f"byte range out of bounds: requested {start}-{start + length}, "
-                f"blob size is {size}"
+                f"byte range out of bounds: requested {start}-{start + length}, blob size is {size}"
             )
         headers = {
             "etag": f"{bid}-{start}-{length}",

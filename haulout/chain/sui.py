@@ -25,9 +25,16 @@ from haulout.protocol.committee import Committee, Member
 from haulout.protocol.params import encoded_length
 
 from .accounts import Account
-from .errors import ChainError, MoveAbort, ObjectNotFound, ObjectNotOwned
+from .errors import ChainError, MoveAbort, NotSupported, ObjectNotFound, ObjectNotOwned
 from .events import ChainEvent, parse_event
-from .objects import BlobObject, NodeInfo, PaidRegistration, StorageResource, SystemState
+from .objects import (
+    BlobObject,
+    NodeInfo,
+    PaidRegistration,
+    SharedBlobView,
+    StorageResource,
+    SystemState,
+)
 from .sui_ids import attributes_field_id
 from .sui_tx import HauloutTransaction, OwnedRef, SharedRef, publish_transaction
 
@@ -461,6 +468,20 @@ class SuiChain:
         tx.extend_blob(self._sys, self._owned(object_id), epochs)
         self._execute(signer, tx)
         return self.get_blob(object_id)
+
+    def share_blob(self, signer: Account, object_id: str, funds: int = 0) -> str:
+        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
+
+    def fund_shared_blob(self, signer: Account, shared_blob_id: str, amount: int) -> SharedBlobView:
+        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
+
+    def extend_shared_blob(
+        self, signer: Account, shared_blob_id: str, epochs: int
+    ) -> SharedBlobView:
+        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
+
+    def get_shared_blob(self, shared_blob_id: str) -> SharedBlobView:
+        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
 
     def delete_blob(self, signer: Account, object_id: str) -> StorageResource:
         tx = self._tx()
