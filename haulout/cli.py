@@ -229,7 +229,12 @@ def _relayer_arg(p: argparse.ArgumentParser) -> None:
 def _store_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="file or directory to store")
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--deletable", action="store_true")
+    p.add_argument(
+        "--deletable", action="store_true", help="no effect: blobs are deletable by default"
+    )
+    p.add_argument("--permanent", action="store_true", help="store permanent (undeletable) blobs")
+    p.add_argument("--force", action="store_true", help="store again even if already certified")
+    p.add_argument("--share", action="store_true", help="make it a SharedBlob anyone can fund")
     p.add_argument("--chunk-size", type=int, default=0, help="store as chunks of this many bytes")
     _relayer_arg(p)
 
@@ -274,10 +279,20 @@ def cmd_store(a: argparse.Namespace) -> int:
             )
         print(f"stored {path} as manifest blob {result.blob_id}")
         return 0
-    if a.deletable:
-        stored = client.store_file(
-            path, epochs=a.epochs, deletable=True, progress=_Bar("uploading")
-        )
+    if a.permanent and a.deletable:
+        print("pass either --permanent or --deletable, not both", file=sys.stderr)
+        return 2
+    if a.permanent or a.force or a.share:
+        with path.open("rb") as fh:
+            stored = client.store(
+                fh,
+                epochs=a.epochs,
+                deletable=not a.permanent,
+                progress=_Bar("uploading"),
+                size=path.stat().st_size,
+                force=a.force,
+                share=a.share,
+            )
     else:
         from haulout.manifest import store_file_auto
 
@@ -286,6 +301,8 @@ def cmd_store(a: argparse.Namespace) -> int:
     print(f"blob id:   {stored.blob_id}  ({kind}, stored until epoch {stored.end_epoch})")
     if stored.object_id:
         print(f"object id: {stored.object_id}")
+    if stored.shared_object_id:
+        print(f"shared blob: {stored.shared_object_id}  (anyone can fund and extend it)")
     return 0
 
 
