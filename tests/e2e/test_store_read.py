@@ -64,7 +64,7 @@ def test_chunked_body_of_unknown_length_round_trips(
     assert r.status_code == 200, r.text
     blob_id = r.json()["newlyCreated"]["blobObject"]["blobId"]
     assert client.read(blob_id) == data
-    empty = httpx.put(f"{system.relayer_url}/v1/blobs?deletable=true", content=iter([]), timeout=60)
+    empty = httpx.put(f"{system.relayer_url}/v1/blobs?force=true", content=iter([]), timeout=60)
     assert "newlyCreated" in empty.json(), empty.text
     assert empty.json()["newlyCreated"]["blobObject"]["size"] == 0
 
