@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Header, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -450,6 +456,11 @@ def create_app(
         if "application/json" in accept and "text/html" not in accept:
             return JSONResponse(document)
         return HTMLResponse(redoc_page(document))
+
+    @app.get("/status", response_class=PlainTextResponse)
+    async def daemon_status() -> str:
+        """Walrus's liveness route: `OK` whenever the daemon answers (no chain call)."""
+        return "OK"
 
     @app.get("/v1/health")
     async def health() -> JSONResponse:

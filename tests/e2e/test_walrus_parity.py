@@ -173,3 +173,8 @@ def test_sdk_error_for_a_range_past_the_end(
     with pytest.raises(HauloutError) as err:
         client.read_byte_range(stored[0], 4999, 2)
     assert err.value.status == 400
+
+
+def test_status_is_ok(http: httpx.Client) -> None:
+    r = http.get("/status")
+    assert r.status_code == 200 and r.text == "OK"
