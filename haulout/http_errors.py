@@ -56,7 +56,9 @@ def error_body(status: int, reason: str, message: str) -> dict[str, Any]:
             "code": status,
             "status": STATUS_NAMES.get(status, "UNKNOWN"),
             "message": message,
-            "details": [{"@type": "ErrorInfo", "reason": reason, "domain": "haulout"}],
+            "details": [
+                {"@type": "ErrorInfo", "reason": reason, "domain": "haulout", "metadata": {}}
+            ],
         }
     }
 

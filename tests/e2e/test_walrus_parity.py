@@ -178,3 +178,12 @@ def test_sdk_error_for_a_range_past_the_end(
 def test_status_is_ok(http: httpx.Client) -> None:
     r = http.get("/status")
     assert r.status_code == 200 and r.text == "OK"
+
+
+def test_errors_carry_walrus_error_info(http: httpx.Client) -> None:
+    """Walrus's client deserialises `ErrorInfo` with its `metadata` map: without it, a Walrus
+    client cannot read our errors."""
+    r = http.get(f"/v1/blobs/{'A' * 43}")
+    info = r.json()["error"]["details"][0]
+    assert info["@type"] == "ErrorInfo" and info["metadata"] == {}
+    assert info["reason"] == "BLOB_NOT_FOUND"
