@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Header, Path, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -172,6 +173,13 @@ def create_app(
     )
     install_read_stats(app, reads)
     app.add_middleware(BearerAuth, token=auth_token)  # before routing and validation
+    app.add_middleware(  # outermost, as Walrus's daemon: browsers may call it from any origin
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        max_age=86400,
+    )
 
     def declared_size(request: Request) -> int | None:
         """The body's Content-Length (None for a chunked body); a request with neither header

@@ -187,3 +187,21 @@ def test_errors_carry_walrus_error_info(http: httpx.Client) -> None:
     info = r.json()["error"]["details"][0]
     assert info["@type"] == "ErrorInfo" and info["metadata"] == {}
     assert info["reason"] == "BLOB_NOT_FOUND"
+
+
+def test_cors_as_walrus_daemon(http: httpx.Client, stored: tuple[str, bytes]) -> None:
+    """Browser apps call Walrus publishers and aggregators from any origin."""
+    pre = http.options(
+        "/v1/blobs",
+        headers={
+            "origin": "https://app.example",
+            "access-control-request-method": "PUT",
+            "access-control-request-headers": "authorization, content-type",
+        },
+    )
+    assert pre.status_code == 200
+    assert pre.headers["access-control-allow-origin"] == "*"
+    assert "PUT" in pre.headers["access-control-allow-methods"]
+    assert pre.headers["access-control-max-age"] == "86400"
+    r = http.get(f"/v1/blobs/{stored[0]}", headers={"origin": "https://app.example"})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
