@@ -456,6 +456,7 @@ def create_app(
         return JSONResponse(out)
 
     @app.get("/v1/api", include_in_schema=False)
+    @app.head("/v1/api", include_in_schema=False)
     async def api_docs(request: Request) -> Response:
         """The OpenAPI document, at Walrus's path: a Redoc page with the document inside it,
         as Walrus serves it, or the JSON document itself for a client that accepts JSON."""
@@ -466,6 +467,7 @@ def create_app(
         return HTMLResponse(redoc_page(document))
 
     @app.get("/status", response_class=PlainTextResponse)
+    @app.head("/status", response_class=PlainTextResponse, include_in_schema=False)
     async def daemon_status() -> str:
         """Walrus's liveness route: `OK` whenever the daemon answers (no chain call)."""
         return "OK"

@@ -178,6 +178,9 @@ def test_sdk_error_for_a_range_past_the_end(
 def test_status_is_ok(http: httpx.Client) -> None:
     r = http.get("/status")
     assert r.status_code == 200 and r.text == "OK"
+    for path in ("/status", "/v1/api"):  # HEAD on every GET route, as axum gives Walrus
+        head = http.head(path)
+        assert head.status_code == 200 and head.content == b""
 
 
 def test_errors_carry_walrus_error_info(http: httpx.Client) -> None:
