@@ -335,6 +335,14 @@ def test_inconsistent_writer_is_refused_at_read(
     # refused every time: a failed check is not remembered as a good verdict
     again = httpx.get(f"{system.relayer_url}/v1/blobs/{meta.blob_id}", timeout=30)
     assert again.status_code == 422
+    # Walrus's skip_consistency_check trusts the writer: the authenticated slivers are served
+    skipped = httpx.get(
+        f"{system.relayer_url}/v1/blobs/{meta.blob_id}?skip_consistency_check=true", timeout=30
+    )
+    assert skipped.status_code == 200 and skipped.content == data
+    # and an unchecked read is never cached as if it were checked
+    after = httpx.get(f"{system.relayer_url}/v1/blobs/{meta.blob_id}", timeout=30)
+    assert after.status_code == 422
 
 
 def test_consistency_is_checked_once_then_known(system: LocalSystem, client: HauloutClient) -> None:
