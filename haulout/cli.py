@@ -381,9 +381,16 @@ def _store_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--deletable",
         action="store_true",
-        help="store so it can be deleted before it expires (for a directory or chunked file: "
-        "every member)",
+        help="no effect: blobs (and every member of a directory or chunked file) are "
+        "deletable by default, as on Walrus",
     )
+    p.add_argument(
+        "--permanent",
+        action="store_true",
+        help="store permanent (undeletable) blobs (for a directory or chunked file: every member)",
+    )
+    p.add_argument("--force", action="store_true", help="store again even if already certified")
+    p.add_argument("--share", action="store_true", help="make it a SharedBlob anyone can fund")
     p.add_argument(
         "--chunk-size", type=_positive, default=None, help="store as chunks of this many bytes"
     )
@@ -421,25 +428,42 @@ def cmd_store(a: argparse.Namespace) -> int:
     path = Path(a.path)
     client = _client(a)
     epochs = _resolve_epochs(client, a.epochs)
+    if a.permanent and a.deletable:
+        raise CliError("pass either --permanent or --deletable (the default), not both")
+    deletable = not a.permanent
     if path.is_dir():
         stored = manifest.store_directory(
-            client, path, epochs=epochs, progress=_Bar("storing"), deletable=a.deletable
+            client, path, epochs=epochs, progress=_Bar("storing"), deletable=deletable
         )
         what = "directory (manifest blob)"
     elif a.chunk_size:
         stored = manifest.store_file_chunked(
-            client, path, a.chunk_size, epochs, _Bar("storing"), deletable=a.deletable
+            client, path, a.chunk_size, epochs, _Bar("storing"), deletable=deletable
         )
         what = "chunked file (manifest blob)"
+    elif a.force or a.share:
+        with path.open("rb") as fh:
+            stored = client.store(
+                fh,
+                epochs=epochs,
+                deletable=deletable,
+                progress=_Bar("uploading"),
+                size=path.stat().st_size,
+                force=a.force,
+                share=a.share,
+            )
+        what = "shared blob" if a.share else "blob"
     else:
         stored = manifest.store_file_auto(
-            client, path, epochs=epochs, progress=_Bar("uploading"), deletable=a.deletable
+            client, path, epochs=epochs, progress=_Bar("uploading"), deletable=deletable
         )
         what = "blob"
     kind = "newly created" if stored.newly_created else "already certified"
     print(f"blob id:   {stored.blob_id}  ({kind}, stored until epoch {stored.end_epoch})")
     if stored.object_id:
         print(f"object id: {stored.object_id}")
+    if stored.shared_object_id:
+        print(f"shared blob: {stored.shared_object_id}  (anyone can fund and extend it)")
     print(f"stored {path} as a {what}")
     return 0
 

@@ -87,6 +87,12 @@ class StoredBlob:
     newly_created: bool
     raw: dict[str, Any]
 
+    @property
+    def shared_object_id(self) -> str | None:
+        """The SharedBlob's id when the store asked for `share` and created the blob."""
+        shared: str | None = self.raw.get("newlyCreated", {}).get("sharedBlobObject")
+        return shared
+
     @classmethod
     def from_response(cls, body: dict[str, Any]) -> StoredBlob:
         """Parse a `newlyCreated` / `alreadyCertified` answer."""
@@ -127,14 +133,21 @@ def _params(
     deletable: bool,
     send_object_to: str | None,
     encoding_type: int | None = None,
+    force: bool = False,
+    share: bool = False,
 ) -> dict[str, str]:
+    """Walrus's store parameters: blobs are deletable unless `permanent=true`."""
     params: dict[str, str] = {}
     if encoding_type is not None:  # else the relayer's default (type 1 on new deployments)
         params["encoding_type"] = str(encoding_type)
     if epochs is not None:
         params["epochs"] = str(epochs)
-    if deletable:
-        params["deletable"] = "true"
+    if not deletable:
+        params["permanent"] = "true"
+    if force:
+        params["force"] = "true"
+    if share:
+        params["share"] = "true"
     if send_object_to:
         params["send_object_to"] = send_object_to
     return params
@@ -169,16 +182,22 @@ class HauloutClient:
         self,
         data: bytes | IO[bytes] | Iterator[bytes],
         epochs: int | None = None,
-        deletable: bool = False,
+        deletable: bool = True,
         send_object_to: str | None = None,
         progress: Progress | None = None,
         size: int | None = None,
         encoding_type: int | None = None,
         content_type: str | None = None,
+        force: bool = False,
+        share: bool = False,
     ) -> StoredBlob:
         """Store bytes, a binary file object or an iterator of chunks (`encoding_type`: 0
         or 1; by default the relayer's); `content_type` is recorded as the blob's
         `content-type` attribute (served back as the header).
+
+        As Walrus, blobs are deletable unless `deletable=False` (sent as `permanent=true`);
+        `force` stores a new Blob object even if the blob is certified already; `share` wraps
+        it in a SharedBlob that anyone can fund and extend (`StoredBlob.shared_object_id`).
 
         The body is sent in 1 MiB pieces with a Content-Length whenever the size is known
         (bytes, files, or `size=` for an iterator), so the relayer encodes while it receives;
@@ -200,7 +219,7 @@ class HauloutClient:
         try:
             resp = self.http.put(
                 "/v1/blobs",
-                params=_params(epochs, deletable, send_object_to, encoding_type),
+                params=_params(epochs, deletable, send_object_to, encoding_type, force, share),
                 content=content,
                 headers=headers,
             )
@@ -214,7 +233,7 @@ class HauloutClient:
         self,
         path: str | Path,
         epochs: int | None = None,
-        deletable: bool = False,
+        deletable: bool = True,
         progress: Progress | None = None,
         encoding_type: int | None = None,
     ) -> StoredBlob:
@@ -232,15 +251,29 @@ class HauloutClient:
             )
 
     def read(
-        self, blob_id: str, start: int | None = None, end: int | None = None, strict: bool = False
+        self,
+        blob_id: str,
+        start: int | None = None,
+        end: int | None = None,
+        strict: bool = False,
+        skip_check: bool = False,
     ) -> bytes:
         """The blob's bytes, or bytes [start, end) of it. `strict` makes the relayer re-check
-        the encoding's consistency even when it already knows the blob is consistent."""
+        the encoding's consistency even when it already knows the blob is consistent;
+        `skip_check` (Walrus's `skip_consistency_check`) skips it, for trusted writers."""
         headers = {}
         if start is not None or end is not None:
             headers["range"] = f"bytes={start or 0}-{'' if end is None else end - 1}"
-        params = {"strict_consistency_check": "true"} if strict else None
+        params = {"strict_consistency_check": "true"} if strict else {}
+        if skip_check:
+            params["skip_consistency_check"] = "true"
         return _check(self.http.get(f"/v1/blobs/{blob_id}", headers=headers, params=params)).content
+
+    def read_byte_range(self, blob_id: str, start: int, length: int) -> bytes:
+        """`length` bytes from `start` (Walrus's `/byte-range` route: 400 when the range is
+        empty or reaches past the end, where `read(start=…)` would serve what there is)."""
+        params = {"start": str(start), "length": str(length)}
+        return _check(self.http.get(f"/v1/blobs/{blob_id}/byte-range", params=params)).content
 
     def read_stream(self, blob_id: str, chunk: int = 1 << 20) -> Iterator[bytes]:
         """The blob's bytes as a stream of chunks."""
@@ -352,15 +385,18 @@ class AsyncHauloutClient:
         self,
         data: bytes | AsyncIterator[bytes],
         epochs: int | None = None,
-        deletable: bool = False,
+        deletable: bool = True,
         send_object_to: str | None = None,
         size: int | None = None,
         encoding_type: int | None = None,
         content_type: str | None = None,
+        force: bool = False,
+        share: bool = False,
     ) -> StoredBlob:
         """Store bytes or an async stream of chunks (`size` lets the relayer encode while
         it receives; `encoding_type` 0 or 1, by default the relayer's; `content_type` becomes
-        the `content-type` attribute)."""
+        the `content-type` attribute); deletable unless `deletable=False`, as
+        `HauloutClient.store`."""
         content: Any = data
         if isinstance(data, (bytes, bytearray, memoryview)):
             size = len(data)
@@ -369,7 +405,7 @@ class AsyncHauloutClient:
         headers["content-type"] = content_type or "application/octet-stream"
         resp = await self.http.put(
             "/v1/blobs",
-            params=_params(epochs, deletable, send_object_to, encoding_type),
+            params=_params(epochs, deletable, send_object_to, encoding_type, force, share),
             content=content,
             headers=headers,
         )

@@ -56,7 +56,9 @@ def error_body(status: int, reason: str, message: str) -> dict[str, Any]:
             "code": status,
             "status": STATUS_NAMES.get(status, "UNKNOWN"),
             "message": message,
-            "details": [{"@type": "ErrorInfo", "reason": reason, "domain": "haulout"}],
+            "details": [
+                {"@type": "ErrorInfo", "reason": reason, "domain": "haulout", "metadata": {}}
+            ],
         }
     }
 
@@ -77,6 +79,7 @@ _PROTOCOL_STATUS: dict[type[Exception], int] = {
     chain_errors.ObjectNotOwned: 403,
     chain_errors.InvalidTransaction: 400,
     chain_errors.NotDeployed: 503,
+    chain_errors.NotSupported: 501,
 }
 
 CLIENT_ABORTS: dict[tuple[str, str], int] = {

@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Header, Path, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from haulout.chain.errors import NotSupported, ObjectNotFound
+from haulout.chain.objects import BlobObject
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError, install_error_handlers, read_body_limited
 from haulout.metrics import install_metrics
@@ -22,6 +31,7 @@ from haulout.protocol.attributes import (
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 from haulout.protocol.params import ENCODING_RS16
 
+from .api_docs import redoc_page
 from .auth import BearerAuth
 from .content_type import upload_content_type
 from .controller import StoreController
@@ -57,6 +67,11 @@ RANGE = Header(
 )
 IF_NONE_MATCH = Header(None, alias="if-none-match", description="the blob id, as in ETag")
 STRICT = Query(False, description="re-check the encoding even if it is known to be consistent")
+SKIP = Query(
+    False,
+    description="skip the consistency check (trusted writers only); slivers are still "
+    "authenticated. Not together with strict_consistency_check",
+)
 BLOB_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -100,6 +115,59 @@ def parse_encoding_type(text: str | None) -> int | None:
     )
 
 
+OCTETS = "application/octet-stream"
+BYTE_POSITION_MAX = (1 << 63) - 1
+"""Byte positions past any blob but still a signed 64-bit number (no unbounded integers)."""
+
+
+def ByteRangeInvalid(message: str) -> ApiError:  # noqa: N802 - reads as the Walrus error name
+    """Walrus's INVALID_BYTE_RANGE (400) for a byte-range read it cannot serve."""
+    return ApiError(400, "INVALID_BYTE_RANGE", f"invalid byte range parameters: {message}")
+
+
+def blob_or_shared(chain: ChainPort, object_id: str) -> BlobObject:
+    """The Blob an object id names: a Blob object, or the Blob a SharedBlob wraps (Walrus's
+    by-object-id reads accept both)."""
+    try:
+        return chain.get_blob(object_id)
+    except ObjectNotFound:
+        try:
+            return chain.get_shared_blob(object_id).blob
+        except (ObjectNotFound, NotSupported):
+            raise ObjectNotFound(f"no live Blob or SharedBlob object {object_id}") from None
+
+
+def store_options(
+    deletable: bool, permanent: bool, share: bool, send_object_to: str | None
+) -> bool:
+    """Whether a store makes a deletable blob, as Walrus's publisher decides it: deletable
+    unless `permanent`; `deletable` itself no longer changes anything, but naming both is a
+    contradiction. A shared blob belongs to no one, so it cannot also be sent to someone."""
+    if deletable and permanent:
+        raise ApiError(
+            400,
+            "INVALID_BLOB_PERSISTENCE",
+            "the blob cannot be defined as both deletable and permanent; pass only one of them",
+        )
+    if share and send_object_to:
+        raise ApiError(
+            400,
+            "INVALID_ARGUMENT",
+            "a shared blob belongs to no one: pass either share or send_object_to, not both",
+        )
+    return not permanent
+
+
+def consistency_flags(strict: bool, skip: bool) -> None:
+    """Walrus's rule: a read checks strictly, skips the check, or neither, never both."""
+    if strict and skip:
+        raise ApiError(
+            400,
+            "INVALID_CONSISTENCY_CHECK",
+            "pass either strict_consistency_check or skip_consistency_check, not both",
+        )
+
+
 def create_app(
     chain: ChainPort,
     controller: StoreController,
@@ -129,6 +197,13 @@ def create_app(
     trees = Trees(chain, controller, reader)
     install_tree_routes(app, trees)
     app.add_middleware(BearerAuth, token=auth_token)  # before routing and validation
+    app.add_middleware(  # outermost, as Walrus's daemon: browsers may call it from any origin
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        max_age=86400,
+    )
 
     def declared_size(request: Request) -> int | None:
         """The body's Content-Length (None for a chunked body); a request with neither header
@@ -151,8 +226,16 @@ def create_app(
     async def store_blob(
         request: Request,
         epochs: int | None = Query(None, ge=1, le=1000, description="epochs to store for"),
-        deletable: bool = Query(False),
-        permanent: bool = Query(False),
+        deletable: bool = Query(
+            False,
+            description="no effect: blobs are deletable unless `permanent` (kept for old clients)",
+            deprecated=True,
+        ),
+        permanent: bool = Query(False, description="store a permanent blob (not deletable)"),
+        force: bool = Query(
+            False, description="store and certify a new Blob object even if already certified"
+        ),
+        share: bool = Query(False, description="wrap the new Blob in a SharedBlob anyone funds"),
         send_object_to: str | None = Query(
             None,
             description="address to receive the Blob object",
@@ -165,12 +248,7 @@ def create_app(
             "'RS2' as Walrus clients name it); default: the relayer's setting",
         ),
     ) -> JSONResponse:
-        if deletable and permanent:
-            raise ApiError(
-                400,
-                "INVALID_ARGUMENT",
-                "a blob is either deletable or permanent; pass only one of them",
-            )
+        persistence = store_options(deletable, permanent, share, send_object_to)
         recipient = format_object_id(parse_object_id(send_object_to)) if send_object_to else None
         content_type = upload_content_type(request.headers.get("content-type"))
         size = declared_size(request)
@@ -180,12 +258,18 @@ def create_app(
             result = await controller.store(
                 body,
                 epochs or default_epochs,
-                deletable,
+                persistence,
                 recipient,
                 size,
                 wanted_type,
                 content_type=content_type,
+                force=force,
             )
+        if share and "newlyCreated" in result:
+            created = result["newlyCreated"]
+            oid = created["blobObject"]["id"]
+            shared = await run_in_threadpool(chain.share_blob, controller.account, oid)
+            created["sharedBlobObject"] = shared
         return JSONResponse(result)
 
     def _headers(blob_id: BlobId, attributes: dict[str, str] | None = None) -> dict[str, str]:
@@ -206,14 +290,16 @@ def create_app(
         range_header: str | None,
         if_none_match: str | None,
         strict: bool,
+        skip: bool = False,
     ) -> Response:
+        consistency_flags(strict, skip)
         if _etag_matches(if_none_match, blob_id):
             await run_in_threadpool(reader.require_live, blob_id)
             return Response(status_code=304, headers=_headers(blob_id))
         if request.method == "HEAD" and not strict:  # the size is on chain: no need to read
             blob = ReadBlob(await reader.size(blob_id), data=b"")
         else:
-            blob = await reader.read(blob_id, strict=strict)
+            blob = await reader.read(blob_id, strict=strict, skip=skip)
         headers = _headers(blob_id, attributes)
         media = headers.pop("content-type", "application/octet-stream")
         status, start, end = 200, 0, blob.size
@@ -252,7 +338,9 @@ def create_app(
         range_header: str | None = RANGE,
         if_none_match: str | None = IF_NONE_MATCH,
         strict_consistency_check: bool = STRICT,
+        skip_consistency_check: bool = SKIP,
     ) -> Response:
+        consistency_flags(strict_consistency_check, skip_consistency_check)
         bid = BlobId.parse(blob_id)
         attributes: dict[str, str] = {}
         await run_in_threadpool(reader.require_live, bid)  # catches up on a blob just stored
@@ -263,7 +351,13 @@ def create_app(
             except Exception:
                 attributes = {}
         return await _serve(
-            request, bid, attributes, range_header, if_none_match, strict_consistency_check
+            request,
+            bid,
+            attributes,
+            range_header,
+            if_none_match,
+            strict_consistency_check,
+            skip_consistency_check,
         )
 
     @app.get("/v1/blobs/by-object-id/{object_id}")
@@ -274,8 +368,12 @@ def create_app(
         range_header: str | None = RANGE,
         if_none_match: str | None = IF_NONE_MATCH,
         strict_consistency_check: bool = STRICT,
+        skip_consistency_check: bool = SKIP,
     ) -> Response:
-        blob = await run_in_threadpool(chain.get_blob, format_object_id(parse_object_id(object_id)))
+        consistency_flags(strict_consistency_check, skip_consistency_check)
+        blob = await run_in_threadpool(
+            blob_or_shared, chain, format_object_id(parse_object_id(object_id))
+        )
         if blob.certified_epoch is None:
             raise ApiError(
                 404,
@@ -289,6 +387,50 @@ def create_app(
             range_header,
             if_none_match,
             strict_consistency_check,
+            skip_consistency_check,
+        )
+
+    @app.get("/v1/blobs/{blob_id}/byte-range")
+    @app.head("/v1/blobs/{blob_id}/byte-range", operation_id="head_blob_byte_range")
+    async def read_byte_range(
+        request: Request,
+        blob_id: str = BLOB_ID,
+        start: int = Query(..., ge=0, le=BYTE_POSITION_MAX, description="first byte (from 0)"),
+        length: int = Query(..., ge=0, le=BYTE_POSITION_MAX, description="bytes to read (> 0)"),
+        strict_consistency_check: bool = STRICT,
+        skip_consistency_check: bool = SKIP,
+    ) -> Response:
+        """Walrus's byte-range read: 200 (not 206, so CDNs cache it) with the bytes
+        `[start, start + length)`, ETag `<blob id>-<start>-<length>`; a range that is empty
+        or reaches past the blob's end is a 400 INVALID_BYTE_RANGE."""
+        consistency_flags(strict_consistency_check, skip_consistency_check)
+        bid = BlobId.parse(blob_id)
+        if length == 0:
+            raise ByteRangeInvalid("length must be greater than 0")
+        size = await reader.size(bid)
+        if start + length > size:
+            raise ByteRangeInvalid(
+                f"byte range out of bounds: requested {start}-{start + length}, blob size is {size}"
+            )
+        headers = {
+            "etag": f"{bid}-{start}-{length}",
+            "cache-control": CACHE_CONTROL,
+            "x-content-type-options": "nosniff",
+            "content-length": str(length),
+        }
+        if request.method == "HEAD":
+            return Response(status_code=200, headers=headers, media_type=OCTETS)
+        blob = await reader.read(bid, strict=strict_consistency_check, skip=skip_consistency_check)
+        reads.record(str(bid), length)
+        if blob.data is not None:
+            body = blob.data[start : start + length]
+            return Response(body, status_code=200, headers=headers, media_type=OCTETS)
+        return StreamingResponse(
+            blob.chunks(start, start + length),
+            status_code=200,
+            headers=headers,
+            media_type=OCTETS,
+            background=BackgroundTask(blob.discard),
         )
 
     @app.delete("/v1/blobs/by-object-id/{object_id}")
@@ -352,6 +494,23 @@ def create_app(
         await run_in_threadpool(reader.index.catch_up)
         out: dict[str, Any] = reader.index.status(bid)
         return JSONResponse(out)
+
+    @app.get("/v1/api", include_in_schema=False)
+    @app.head("/v1/api", include_in_schema=False)
+    async def api_docs(request: Request) -> Response:
+        """The OpenAPI document, at Walrus's path: a Redoc page with the document inside it,
+        as Walrus serves it, or the JSON document itself for a client that accepts JSON."""
+        document = app.openapi()
+        accept = request.headers.get("accept", "")
+        if "application/json" in accept and "text/html" not in accept:
+            return JSONResponse(document)
+        return HTMLResponse(redoc_page(document))
+
+    @app.get("/status", response_class=PlainTextResponse)
+    @app.head("/status", response_class=PlainTextResponse, include_in_schema=False)
+    async def daemon_status() -> str:
+        """Walrus's liveness route: `OK` whenever the daemon answers (no chain call)."""
+        return "OK"
 
     @app.get("/v1/health")
     async def health() -> JSONResponse:

@@ -258,6 +258,7 @@ class StoreController:
         declared_size: int | None = None,
         encoding_type: int | None = None,
         content_type: str | None = None,
+        force: bool = False,
     ) -> dict[str, Any]:
         """The whole flow for one upload. The work directory is removed whatever happens: at
         once, or when the nodes still being served after certification have their slivers.
@@ -265,7 +266,8 @@ class StoreController:
         `declared_size` is the request's Content-Length, when it has one; `encoding_type`
         the upload's own choice (Walrus clients send it), else this relayer's setting;
         `content_type` (checked) becomes the `content-type` attribute in the registration's
-        transaction."""
+        transaction. `force` (Walrus's) registers and certifies a new Blob object even when
+        the blob is certified already."""
         started = time.perf_counter()
         encoding = self.encoding_for(encoding_type)
         if declared_size is not None:
@@ -298,16 +300,20 @@ class StoreController:
                 encoding_type=encoding,
             )
 
-            if not deletable and (found := self.already_certified(encoded, system, epochs)):
+            if (
+                not force
+                and not deletable
+                and (found := self.already_certified(encoded, system, epochs))
+            ):
                 self.stats.already_certified += 1
                 return found
-            if deletable and not send_object_to:
+            if not force and deletable and not send_object_to:
                 if found := await self.already_owned(encoded, system, epochs):
                     self.stats.already_certified += 1
                     return found
 
             key = (blob_id, deletable, epochs, send_object_to)
-            while (flight := self.flights.get(key)) is not None:  # the same upload, running
+            while not force and (flight := self.flights.get(key)) is not None:  # same, running
                 try:
                     shared = await asyncio.shield(flight)
                 except Exception:  # it failed: this one tries again (reusing its registration)
@@ -315,7 +321,8 @@ class StoreController:
                 self.stats.uploads_shared += 1
                 return await self.shared_answer(shared, encoded, system, epochs)
             flight = asyncio.get_running_loop().create_future()
-            self.flights[key] = flight
+            if not force:  # a forced store is its own: no identical upload waits for it
+                self.flights[key] = flight
             try:
                 answer, blob = await self.publish(
                     upload, encoded, system, epochs, deletable, send_object_to, content_type
@@ -330,7 +337,8 @@ class StoreController:
                 flight.exception()  # retrieved: there may be no waiting upload
                 raise
             finally:
-                del self.flights[key]
+                if self.flights.get(key) is flight:
+                    del self.flights[key]
             self.stats.uploads += 1
             self.stats.bytes_stored += size
             await self.bound_tails()

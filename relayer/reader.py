@@ -160,10 +160,11 @@ class BlobReader:
         await run_in_threadpool(self.require_live, blob_id)
         return self.index.live(blob_id)[0].size
 
-    async def read(self, blob_id: BlobId, strict: bool = False) -> ReadBlob:
+    async def read(self, blob_id: BlobId, strict: bool = False, skip: bool = False) -> ReadBlob:
         """The blob, verified. The full consistency check runs when `strict` or when the blob
         is not yet known to be consistent; an inconsistent blob raises before any byte is
-        returned."""
+        returned. `skip` (Walrus's `skip_consistency_check`, for a trusted writer) leaves the
+        check out; slivers are still authenticated against the metadata."""
         await run_in_threadpool(self.require_live, blob_id)
         if blob_id in self.cache and not strict:
             self.cache.move_to_end(blob_id)
@@ -173,7 +174,8 @@ class BlobReader:
         committee = (await run_in_threadpool(self.chain.system)).require_committee()
         nodes = [NodeClient(m.url, self.http, self.retries) for m in committee.members]
         metadata = await self.metadata(blob_id, nodes, committee.n_shards)
-        check = strict or not self.verdicts.known(blob_id)
+        known = self.verdicts.known(blob_id)
+        check = strict or (not skip and not known)
         workdir = None
         if metadata.size > self.memory_limit:
             workdir = Path(tempfile.mkdtemp(prefix="read-", dir=self.spool_dir))
@@ -191,7 +193,7 @@ class BlobReader:
             self.stats.consistency_known += 1
         self.stats.reads += 1
         self.stats.read_bytes += blob.size
-        if blob.data is not None:
+        if blob.data is not None and (check or known):  # never cache an unchecked blob
             self._remember(blob_id, blob.data)
         return blob
 

@@ -51,6 +51,8 @@ from .events import (
     InvalidBlobID,
     NodeRegistered,
     PricesUpdated,
+    SharedBlobCreated,
+    SharedBlobFunded,
     StorageReserved,
     parse_event,
 )
@@ -59,6 +61,7 @@ from .objects import (
     BlobObject,
     NodeInfo,
     PaidRegistration,
+    SharedBlobView,
     StorageResource,
     SystemState,
 )
@@ -119,7 +122,9 @@ class _Ctx:
             "0x" + blake2b256(bytes.fromhex(self.digest) + self.counter.to_bytes(8, "little")).hex()
         )
 
-    def load(self, object_id: str, expect: str | None = None) -> _Obj:
+    def load(self, object_id: str, expect: str | None = None, wrapper: str | None = None) -> _Obj:
+        """An object the sender may use: shared, owned by the sender, or wrapped in
+        `wrapper` (an object the call holds, as a Move struct field)."""
         if object_id in self.deleted:
             raise InvalidTransaction(f"object {object_id} was already consumed in this transaction")
         obj = self.objects.get(object_id)
@@ -132,7 +137,7 @@ class _Ctx:
                     f"no live object {object_id}; check the id (it may be deleted)"
                 )
             obj = _Obj(row[0], row[1], row[2], json.loads(row[4]), row[3])
-            if obj.owner is not None and obj.owner != self.sender:
+            if obj.owner is not None and obj.owner not in (self.sender, wrapper):
                 raise ObjectNotOwned(
                     f"object {object_id} ({obj.type}) is owned by {obj.owner}, not by the sender "
                     f"{self.sender}; only its owner may use it"
@@ -520,6 +525,13 @@ def fn_certify_blob(
 
 
 def fn_extend_blob(ctx: _Ctx, system: _Obj, blob: _Obj, extended_epochs: int) -> None:
+    _extend(ctx, system, blob, extended_epochs, lambda cost: _pay(ctx, system, cost))
+
+
+def _extend(
+    ctx: _Ctx, system: _Obj, blob: _Obj, extended_epochs: int, pay: Callable[[int], None]
+) -> None:
+    """`blob::extend_blob`, paid by `pay` (the sender's coin, or a SharedBlob's funds)."""
     d, b = system.data, blob.data
     st = b["storage"]
     if b["certified_epoch"] is None:
@@ -536,7 +548,7 @@ def fn_extend_blob(ctx: _Ctx, system: _Obj, blob: _Obj, extended_epochs: int) ->
     _reserve_capacity(
         system, st["storage_size"], st["end_epoch"], st["end_epoch"] + extended_epochs
     )
-    _pay(ctx, system, d["storage_price"] * storage_units(st["storage_size"]) * extended_epochs)
+    pay(d["storage_price"] * storage_units(st["storage_size"]) * extended_epochs)
     st["end_epoch"] += extended_epochs
     ctx.emit(
         BlobCertified(
@@ -548,6 +560,61 @@ def fn_extend_blob(ctx: _Ctx, system: _Obj, blob: _Obj, extended_epochs: int) ->
             True,
         )
     )
+
+
+def _take_coin(ctx: _Ctx, amount: int) -> None:
+    """Split `amount` MIST off the sender's coin (aborts as `coin::split` would)."""
+    row = ctx.conn.execute(
+        "SELECT amount FROM balances WHERE address = ?", (ctx.sender,)
+    ).fetchone()
+    have = row[0] if row else 0
+    if amount < 0 or have < amount:
+        raise _abort("system", "EInsufficientPayment", f"needs {amount} MIST, has {have}")
+    ctx.conn.execute(
+        "UPDATE balances SET amount = amount - ? WHERE address = ?", (amount, ctx.sender)
+    )
+
+
+def fn_shared_blob_new_funded(ctx: _Ctx, blob: _Obj, funds: int) -> str:
+    """`shared_blob::new` / `new_funded`: wrap a certified Blob in a shared SharedBlob."""
+    b = blob.data
+    if b["certified_epoch"] is None:
+        raise _abort("shared_blob", "ENotCertified")
+    _take_coin(ctx, funds)
+    shared = ctx.create("shared_blob::SharedBlob", {"blob": blob.id, "funds": funds})
+    shared.owner = None  # transfer::share_object
+    blob.owner = shared.id  # wrapped: usable only through the SharedBlob
+    ctx.emit(SharedBlobCreated(shared.id, BlobId.from_int(int(b["blob_id"])), blob.id, funds))
+    return shared.id
+
+
+def fn_shared_blob_new(ctx: _Ctx, blob: _Obj) -> str:
+    return fn_shared_blob_new_funded(ctx, blob, 0)
+
+
+def fn_shared_blob_fund(ctx: _Ctx, shared: _Obj, amount: int) -> None:
+    if amount <= 0:
+        raise _abort("shared_blob", "EZeroFunding")
+    _take_coin(ctx, amount)
+    shared.data["funds"] += amount
+    ctx.emit(SharedBlobFunded(shared.id, amount, shared.data["funds"]))
+
+
+def fn_shared_blob_extend(ctx: _Ctx, shared: _Obj, system: _Obj, extended_epochs: int) -> None:
+    blob = ctx.load(shared.data["blob"], "blob::Blob", wrapper=shared.id)
+
+    def from_funds(cost: int) -> None:
+        if shared.data["funds"] < cost:
+            raise _abort(
+                "system",
+                "EInsufficientPayment",
+                f"needs {cost} MIST, the shared blob holds {shared.data['funds']}; fund it",
+            )
+        shared.data["funds"] -= cost
+        system.data["balance"] += cost
+        ctx.paid += cost
+
+    _extend(ctx, system, blob, extended_epochs, from_funds)
 
 
 def fn_delete_blob(ctx: _Ctx, system: _Obj, blob: _Obj) -> str:
@@ -679,6 +746,13 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[str]]] = {
     "blob::certify_blob": (fn_certify_blob, ["o:system::System", "o:blob::Blob", "b", "b", "b"]),
     "blob::extend_blob": (fn_extend_blob, ["o:system::System", "o:blob::Blob", "p"]),
     "blob::delete_blob": (fn_delete_blob, ["o:system::System", "o:blob::Blob"]),
+    "shared_blob::new": (fn_shared_blob_new, ["o:blob::Blob"]),
+    "shared_blob::new_funded": (fn_shared_blob_new_funded, ["o:blob::Blob", "p"]),
+    "shared_blob::fund": (fn_shared_blob_fund, ["o:shared_blob::SharedBlob", "p"]),
+    "shared_blob::extend": (
+        fn_shared_blob_extend,
+        ["o:shared_blob::SharedBlob", "o:system::System", "p"],
+    ),
     "blob::burn": (fn_burn, ["o:blob::Blob"]),
     "blob::set_attribute": (fn_set_attribute, ["o:blob::Blob", "p", "p"]),
     "blob::remove_attribute": (fn_remove_attribute, ["o:blob::Blob", "p"]),
@@ -1164,6 +1238,34 @@ class DevChain:
         """Burn several Blob objects in one transaction: all or none."""
         r = self.submit(signer, [call("blob::burn", obj(oid)) for oid in object_ids])
         return BatchResult(r.digest)
+
+    def share_blob(self, signer: Account, object_id: str, funds: int = 0) -> str:
+        """Wrap a certified Blob in a shared SharedBlob; returns its id."""
+        if funds:
+            r = self.submit(signer, [call("shared_blob::new_funded", obj(object_id), pure(funds))])
+        else:
+            r = self.submit(signer, [call("shared_blob::new", obj(object_id))])
+        return str(r.results[0])
+
+    def fund_shared_blob(self, signer: Account, shared_blob_id: str, amount: int) -> SharedBlobView:
+        """Add the signer's MIST to a SharedBlob."""
+        self.submit(signer, [call("shared_blob::fund", obj(shared_blob_id), pure(amount))])
+        return self.get_shared_blob(shared_blob_id)
+
+    def extend_shared_blob(
+        self, signer: Account, shared_blob_id: str, epochs: int
+    ) -> SharedBlobView:
+        """Extend a SharedBlob's Blob from its funds."""
+        self.submit(
+            signer,
+            [call("shared_blob::extend", obj(shared_blob_id), obj(self.system_id), pure(epochs))],
+        )
+        return self.get_shared_blob(shared_blob_id)
+
+    def get_shared_blob(self, shared_blob_id: str) -> SharedBlobView:
+        """A SharedBlob with its wrapped Blob."""
+        _, d = self._row(shared_blob_id, "shared_blob::SharedBlob")
+        return SharedBlobView(shared_blob_id, self.get_blob(d["blob"]), d["funds"])
 
     def delete_blob(self, signer: Account, object_id: str) -> StorageResource:
         """Delete a deletable blob; returns the freed Storage."""

@@ -56,3 +56,9 @@ class NotDeployed(ChainError):
     """No deployment is configured or the ledger has no System object."""
 
     reason = "NOT_DEPLOYED"
+
+
+class NotSupported(ChainError):
+    """This chain adapter does not offer the operation yet (say which one, and where it is)."""
+
+    reason = "NOT_SUPPORTED"

@@ -169,6 +169,27 @@ class PricesUpdated(Event):
     write_price: int
 
 
+@dataclass(frozen=True)
+class SharedBlobCreated(Event):
+    """A certified Blob was wrapped in a SharedBlob (with `funds` MIST already in it)."""
+
+    NAME: ClassVar[str] = "SharedBlobCreated"
+    shared_blob_id: str
+    blob_id: BlobId
+    object_id: str
+    funds: int
+
+
+@dataclass(frozen=True)
+class SharedBlobFunded(Event):
+    """Someone added `amount` MIST to a SharedBlob; `funds` is its balance afterwards."""
+
+    NAME: ClassVar[str] = "SharedBlobFunded"
+    shared_blob_id: str
+    amount: int
+    funds: int
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.NAME: cls
     for cls in (
@@ -183,6 +204,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NodeRegistered,
         CommitteeChanged,
         PricesUpdated,
+        SharedBlobCreated,
+        SharedBlobFunded,
     )
 }
 

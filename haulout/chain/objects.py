@@ -58,6 +58,20 @@ class BlobObject:
 
 
 @dataclass(frozen=True)
+class SharedBlobView:
+    """A `shared_blob::SharedBlob`: a certified Blob that anyone funds and extends, so a
+    public dataset outlives its uploader; `funds` (MIST) pays the extensions."""
+
+    id: str
+    blob: BlobObject
+    funds: int
+
+    def to_walrus_json(self) -> dict[str, object]:
+        """The shape Walrus's clients print for a shared blob (camelCase)."""
+        return {"id": self.id, "blob": self.blob.to_walrus_json(), "funds": self.funds}
+
+
+@dataclass(frozen=True)
 class PaidRegistration:
     """A new registration and what its transaction cost the signer, read from that
     transaction's own effects (a balance difference would count concurrent spending too)."""

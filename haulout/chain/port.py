@@ -10,7 +10,14 @@ from haulout.protocol.certificate import Certificate
 
 from .accounts import Account
 from .events import ChainEvent
-from .objects import BatchResult, BlobObject, PaidRegistration, StorageResource, SystemState
+from .objects import (
+    BatchResult,
+    BlobObject,
+    PaidRegistration,
+    SharedBlobView,
+    StorageResource,
+    SystemState,
+)
 
 
 class ChainPort(Protocol):
@@ -94,6 +101,25 @@ class ChainPort(Protocol):
 
     def burn_blobs(self, signer: Account, object_ids: Sequence[str]) -> BatchResult:
         """Burn several Blob objects in one transaction: all or none."""
+        ...
+
+    def share_blob(self, signer: Account, object_id: str, funds: int = 0) -> str:
+        """Wrap the signer's certified Blob in a new SharedBlob (with `funds` MIST from the
+        signer); returns the SharedBlob's id."""
+        ...
+
+    def fund_shared_blob(self, signer: Account, shared_blob_id: str, amount: int) -> SharedBlobView:
+        """Add `amount` MIST of the signer's to a SharedBlob (any account may)."""
+        ...
+
+    def extend_shared_blob(
+        self, signer: Account, shared_blob_id: str, epochs: int
+    ) -> SharedBlobView:
+        """Extend a SharedBlob's Blob by `epochs`, paid from its funds (any account may)."""
+        ...
+
+    def get_shared_blob(self, shared_blob_id: str) -> SharedBlobView:
+        """A SharedBlob with its Blob and funds."""
         ...
 
     def delete_blob(self, signer: Account, object_id: str) -> StorageResource:

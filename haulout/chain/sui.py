@@ -26,13 +26,14 @@ from haulout.protocol.committee import Committee, Member
 
 from .accounts import Account
 from .encoding_rules import reservation_length
-from .errors import ChainError, MoveAbort, ObjectNotFound, ObjectNotOwned
+from .errors import ChainError, MoveAbort, NotSupported, ObjectNotFound, ObjectNotOwned
 from .events import ChainEvent, parse_event
 from .objects import (
     BatchResult,
     BlobObject,
     NodeInfo,
     PaidRegistration,
+    SharedBlobView,
     StorageResource,
     SystemState,
 )
@@ -506,6 +507,20 @@ class SuiChain:
         for oid in object_ids:
             tx.burn(self._owned(oid))
         return BatchResult(str(self._execute(signer, tx).digest or ""))
+
+    def share_blob(self, signer: Account, object_id: str, funds: int = 0) -> str:
+        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
+
+    def fund_shared_blob(self, signer: Account, shared_blob_id: str, amount: int) -> SharedBlobView:
+        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
+
+    def extend_shared_blob(
+        self, signer: Account, shared_blob_id: str, epochs: int
+    ) -> SharedBlobView:
+        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
+
+    def get_shared_blob(self, shared_blob_id: str) -> SharedBlobView:
+        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
 
     def delete_blob(self, signer: Account, object_id: str) -> StorageResource:
         tx = self._tx()

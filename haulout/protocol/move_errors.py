@@ -73,6 +73,10 @@ MOVE_ERRORS: dict[str, dict[int, AbortInfo]] = {
         15: AbortInfo("EAttributeKeyTooLong", "use an attribute key of at most 128 bytes"),
         16: AbortInfo("EAttributeValueTooLong", "use an attribute value of at most 1024 bytes"),
     },
+    "shared_blob": {
+        1: AbortInfo("ENotCertified", "certify the blob before sharing it"),
+        2: AbortInfo("EZeroFunding", "fund a shared blob with more than 0 MIST"),
+    },
     "storage_resource": {
         1: AbortInfo("EInvalidSplitEpoch", "split strictly between the start and end epochs"),
         2: AbortInfo(

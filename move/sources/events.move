@@ -83,6 +83,27 @@ public struct PricesUpdated has copy, drop {
     write_price: u64,
 }
 
+public struct SharedBlobCreated has copy, drop {
+    shared_blob_id: ID,
+    blob_id: u256,
+    object_id: ID,
+    funds: u64,
+}
+
+public struct SharedBlobFunded has copy, drop {
+    shared_blob_id: ID,
+    amount: u64,
+    funds: u64,
+}
+
+public(package) fun shared_blob_created(shared_blob_id: ID, blob_id: u256, object_id: ID, funds: u64) {
+    event::emit(SharedBlobCreated { shared_blob_id, blob_id, object_id, funds })
+}
+
+public(package) fun shared_blob_funded(shared_blob_id: ID, amount: u64, funds: u64) {
+    event::emit(SharedBlobFunded { shared_blob_id, amount, funds })
+}
+
 public(package) fun blob_registered(epoch: u32, blob_id: u256, size: u64, encoding_type: u8, end_epoch: u32, deletable: bool, object_id: ID) {
     event::emit(BlobRegistered { epoch, blob_id, size, encoding_type, end_epoch, deletable, object_id })
 }
@@ -149,3 +170,8 @@ public fun new_storage_reserved(epoch: u32, storage_id: ID, start_epoch: u32, en
 
 #[test_only]
 public fun new_epoch_advanced(epoch: u32, start_ms: u64): EpochAdvanced { EpochAdvanced { epoch, start_ms } }
+
+#[test_only]
+public fun new_shared_blob_funded(shared_blob_id: ID, amount: u64, funds: u64): SharedBlobFunded {
+    SharedBlobFunded { shared_blob_id, amount, funds }
+}

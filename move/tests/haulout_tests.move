@@ -9,6 +9,7 @@ use haulout::committee;
 use haulout::encoding;
 use haulout::events;
 use haulout::messages;
+use haulout::shared_blob::{Self, SharedBlob};
 use haulout::storage_resource::{Self, Storage};
 use haulout::system::{Self, AdminCap, System};
 use haulout::test_vectors as v;
@@ -617,4 +618,61 @@ fun other_users_can_store_too() {
     destroy(s);
     destroy(coin);
     finish(w);
+}
+
+/// Share a certified blob, then hand the transaction to `sender`: the System and the
+/// SharedBlob are taken again as that account would.
+fun share_and_switch(w: World, b: Blob, sender: address): (World, SharedBlob) {
+    let World { mut scenario, clock, cap, system, coin } = w;
+    shared_blob::new(b, scenario.ctx());
+    ts::return_shared(system);
+    scenario.next_tx(sender);
+    let system = scenario.take_shared<System>();
+    let sb = scenario.take_shared<SharedBlob>();
+    (World { scenario, clock, cap, system, coin }, sb)
+}
+
+#[test]
+fun shared_blob_funded_and_extended_by_another_account() {
+    let mut w = setup();
+    let mut b = register_vector_blob(&mut w, 2, false);
+    certify(&w, &mut b, v::permanent_quorum());
+    let (mut w, mut sb) = share_and_switch(w, b, USER);
+    let gift = coin::mint_for_testing<SUI>(1_000_000_000, w.scenario.ctx());
+    sb.fund(gift);
+    assert!(event::events_by_type<events::SharedBlobFunded>() == vector[events::new_shared_blob_funded(object::id(&sb), 1_000_000_000, 1_000_000_000)]);
+    sb.extend(&mut w.system, 3, w.scenario.ctx());
+    assert!(sb.blob().end_epoch() == 6);
+    let units = encoding::storage_units(sb.blob().storage().size());
+    assert!(sb.funds() == 1_000_000_000 - STORAGE_PRICE * units * 3);
+    ts::return_shared(sb);
+    finish(w);
+}
+
+#[test, expected_failure(abort_code = shared_blob::ENotCertified)]
+fun sharing_an_uncertified_blob_fails() {
+    let mut w = setup();
+    let b = register_vector_blob(&mut w, 2, false);
+    shared_blob::new(b, w.scenario.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = system::EInsufficientPayment)]
+fun extending_an_unfunded_shared_blob_fails() {
+    let mut w = setup();
+    let mut b = register_vector_blob(&mut w, 2, false);
+    certify(&w, &mut b, v::permanent_quorum());
+    let (mut w, mut sb) = share_and_switch(w, b, USER);
+    sb.extend(&mut w.system, 1, w.scenario.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = shared_blob::EZeroFunding)]
+fun funding_with_nothing_fails() {
+    let mut w = setup();
+    let mut b = register_vector_blob(&mut w, 2, false);
+    certify(&w, &mut b, v::permanent_quorum());
+    let (mut w, mut sb) = share_and_switch(w, b, USER);
+    sb.fund(coin::zero<SUI>(w.scenario.ctx()));
+    abort 0
 }

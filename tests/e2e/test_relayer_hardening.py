@@ -336,7 +336,7 @@ def test_auth_comes_before_anything_else(hard: LocalSystem, client: HauloutClien
 def test_a_clients_mistake_is_4xx_and_the_routine_is_not_logged_at_info(
     hard: LocalSystem, client: HauloutClient
 ) -> None:
-    stored = client.store(os.urandom(3000), epochs=2)  # permanent
+    stored = client.store(os.urandom(3000), epochs=2, deletable=False)
     r = httpx.delete(
         f"{hard.relayer_url}/v1/blobs/by-object-id/{stored.object_id}", headers=AUTH, timeout=30
     )

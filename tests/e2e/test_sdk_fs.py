@@ -30,7 +30,7 @@ def test_sdk_store_read_range_stream_status_and_attributes(
     src = tmp_path / "f.bin"
     src.write_bytes(data)
     stored = client.store_file(
-        src, epochs=2, progress=lambda done, total: seen.append((done, total))
+        src, epochs=2, deletable=False, progress=lambda done, total: seen.append((done, total))
     )
     assert seen[-1] == (300_000, 300_000)
     assert client.read(stored.blob_id) == data

@@ -76,7 +76,7 @@ def together(n: int, fn: object) -> list[httpx.Response]:
         return list(pool.map(lambda _: go(), range(n)))
 
 
-@pytest.mark.parametrize("query", ["epochs=2", "epochs=2&deletable=true"])
+@pytest.mark.parametrize("query", ["epochs=2&permanent=true", "epochs=2"])
 def test_identical_concurrent_uploads_share_one_registration_and_one_payment(
     system: LocalSystem, query: str
 ) -> None:
@@ -111,7 +111,7 @@ def test_a_store_that_failed_for_lack_of_quorum_is_retried_on_the_same_object(
     system.stop_service("node-0")
     system.stop_service("node-1")
     try:
-        failed = put(system.relayer_url, data, "epochs=3")
+        failed = put(system.relayer_url, data, "epochs=3&permanent=true")
     finally:
         for i in (0, 1):
             system.start_node(i)
@@ -130,7 +130,7 @@ def test_a_store_that_failed_for_lack_of_quorum_is_retried_on_the_same_object(
     assert object_id.group(1) in listing and "permanent" in listing, listing
 
     spent_before = chain.balance(dep.relayer.address)
-    retry = put(system.relayer_url, data, "epochs=3")
+    retry = put(system.relayer_url, data, "epochs=3&permanent=true")
     assert retry.status_code == 200, retry.text
     body = retry.json()["newlyCreated"]
     assert body["blobObject"]["id"] == object_id.group(1)
@@ -183,7 +183,7 @@ def test_a_registration_left_by_a_killed_relayer_is_reused_after_its_restart(
         os.kill(pid, signal.SIGSTOP)
     try:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pending = pool.submit(put, system.relayer_url, data, "epochs=6")
+            pending = pool.submit(put, system.relayer_url, data, "epochs=6&permanent=true")
             deadline = time.monotonic() + 20
             while not registered:
                 assert time.monotonic() < deadline, "the store never registered"
@@ -197,7 +197,7 @@ def test_a_registration_left_by_a_killed_relayer_is_reused_after_its_restart(
             os.kill(pid, signal.SIGCONT)
     restart_relayer(system)
     assert metric(system.relayer_url, "haulout_relayer_uncertified_registrations") == 1
-    retry = put(system.relayer_url, data, "epochs=6")
+    retry = put(system.relayer_url, data, "epochs=6&permanent=true")
     assert retry.status_code == 200, retry.text
     body = retry.json()["newlyCreated"]
     assert "reuseRegistration" in body["resourceOperation"]
@@ -276,7 +276,7 @@ def test_cost_is_what_the_registration_paid_even_with_concurrent_uploads(
 
 def test_status_of_a_deleted_blob_is_nonexistent(system: LocalSystem) -> None:
     data = os.urandom(20_000)
-    created = put(system.relayer_url, data, "epochs=2&deletable=true").json()["newlyCreated"]
+    created = put(system.relayer_url, data, "epochs=2").json()["newlyCreated"]
     blob_id, object_id = created["blobObject"]["blobId"], created["blobObject"]["id"]
     url = f"{system.relayer_url}/v1/blobs/{blob_id}/status"
     assert httpx.get(url).json()["status"] == "certified"
@@ -289,14 +289,16 @@ def test_status_of_a_deleted_blob_is_nonexistent(system: LocalSystem) -> None:
 
 def test_status_in_walrus_terms(system: LocalSystem) -> None:
     data = os.urandom(20_000)
-    created = put(system.relayer_url, data, "epochs=2&deletable=true").json()["newlyCreated"]
+    created = put(system.relayer_url, data, "epochs=2").json()["newlyCreated"]
     url = f"{system.relayer_url}/v1/blobs/{created['blobObject']['blobId']}/status"
     live = httpx.get(url).json()
     assert live["blobStatus"]["deletable"]["deletableCounts"] == {
         "countDeletableTotal": 1,
         "countDeletableCertified": 1,
     }
-    permanent = put(system.relayer_url, data, "epochs=3").json()["newlyCreated"]["blobObject"]
+    permanent = put(system.relayer_url, data, "epochs=3&permanent=true").json()["newlyCreated"][
+        "blobObject"
+    ]
     status = httpx.get(url).json()["blobStatus"]["permanent"]
     assert status["isCertified"] and status["endEpoch"] == permanent["storage"]["endEpoch"]
     assert status["deletableCounts"]["countDeletableTotal"] == 1
@@ -394,7 +396,7 @@ def test_a_deletable_upload_repeated_after_the_first_finished_does_not_pay_again
     dep = Deployment.load(system.deployment_path)
     chain = DevChain(dep.ledger)
     data = os.urandom(30_000)
-    first = put(system.relayer_url, data, "epochs=2&deletable=true").json()["newlyCreated"]
+    first = put(system.relayer_url, data, "epochs=2").json()["newlyCreated"]
     before = chain.balance(dep.relayer.address)
     again = put(system.relayer_url, data, "epochs=2&deletable=true").json()
     assert again["alreadyCertified"]["object"] == first["blobObject"]["id"]

@@ -84,7 +84,7 @@ def test_chunked_body_of_unknown_length_round_trips(
     assert r.status_code == 200, r.text
     blob_id = r.json()["newlyCreated"]["blobObject"]["blobId"]
     assert client.read(blob_id) == data
-    empty = httpx.put(f"{system.relayer_url}/v1/blobs?deletable=true", content=iter([]), timeout=60)
+    empty = httpx.put(f"{system.relayer_url}/v1/blobs?force=true", content=iter([]), timeout=60)
     assert "newlyCreated" in empty.json(), empty.text
     assert empty.json()["newlyCreated"]["blobObject"]["size"] == 0
 
@@ -358,6 +358,14 @@ def test_inconsistent_writer_is_refused_at_read(
     # refused every time: a failed check is not remembered as a good verdict
     again = httpx.get(f"{system.relayer_url}/v1/blobs/{meta.blob_id}", timeout=30)
     assert again.status_code == 422
+    # Walrus's skip_consistency_check trusts the writer: the authenticated slivers are served
+    skipped = httpx.get(
+        f"{system.relayer_url}/v1/blobs/{meta.blob_id}?skip_consistency_check=true", timeout=30
+    )
+    assert skipped.status_code == 200 and skipped.content == data
+    # and an unchecked read is never cached as if it were checked
+    after = httpx.get(f"{system.relayer_url}/v1/blobs/{meta.blob_id}", timeout=30)
+    assert after.status_code == 422
 
 
 def test_consistency_is_checked_once_then_known(system: LocalSystem, client: HauloutClient) -> None:
