@@ -155,6 +155,12 @@ class BlobReader:
                 f"blob {blob_id} is not stored: it was never certified, or it was deleted or has expired",
             )
 
+    def require_live_now(self, blob_id: BlobId) -> None:
+        """`require_live` after reading the chain's latest events: when nodes no longer serve a
+        blob, it may have expired or been deleted a moment ago (a 404, not a 503)."""
+        self.index.catch_up()
+        self.require_live(blob_id)
+
     async def size(self, blob_id: BlobId) -> int:
         """A live blob's size, from its registration (what HEAD needs, without a read)."""
         await run_in_threadpool(self.require_live, blob_id)
@@ -173,14 +179,22 @@ class BlobReader:
             return ReadBlob(len(data), data=data)
         committee = (await run_in_threadpool(self.chain.system)).require_committee()
         nodes = [NodeClient(m.url, self.http, self.retries) for m in committee.members]
-        metadata = await self.metadata(blob_id, nodes, committee.n_shards)
+        try:
+            metadata = await self.metadata(blob_id, nodes, committee.n_shards)
+        except Exception:
+            await run_in_threadpool(self.require_live_now, blob_id)  # expired meanwhile: 404
+            raise
         known = self.verdicts.known(blob_id)
         check = strict or (not skip and not known)
         workdir = None
         if metadata.size > self.memory_limit:
             workdir = Path(tempfile.mkdtemp(prefix="read-", dir=self.spool_dir))
         try:
-            slivers = await self.slivers(blob_id, metadata, committee, nodes, workdir)
+            try:
+                slivers = await self.slivers(blob_id, metadata, committee, nodes, workdir)
+            except Exception:  # nodes drop a blob once it expires or is deleted: then a 404
+                await run_in_threadpool(self.require_live_now, blob_id)
+                raise
             blob = await run_in_threadpool(self._decode, metadata, slivers, check, workdir)
         except BaseException:
             if workdir is not None:

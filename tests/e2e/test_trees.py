@@ -220,7 +220,7 @@ def test_fsspec_failed_write_stores_nothing_and_rm(
     fs.rm(f"haulout://{bid}")
     with pytest.raises(BlobNotFound):
         client.read(bid)
-    permanent = client.store(os.urandom(300))
+    permanent = client.store(os.urandom(300), deletable=False)
     with pytest.raises(PermissionError, match="permanent"):
         fs.rm(permanent.blob_id)
 
