@@ -114,6 +114,11 @@ def _read_all(files: dict[int, Path]) -> dict[int, bytes]:
     return out
 
 
+def _member(service: NodeService) -> bool:
+    """Whether this node is in the current committee."""
+    return any(m.node_id == service.node_id for m in service.committee().members)
+
+
 def create_app(service: NodeService) -> FastAPI:
     """Build the node API around a service."""
     app = FastAPI(title="Haulout storage node", version="1")
@@ -239,6 +244,23 @@ def create_app(service: NodeService) -> FastAPI:
     @app.get("/v1/blobs/{blob_id}/status")
     async def status(blob_id: BlobIdPath) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(service.status, BlobId.parse(blob_id)))
+
+    @app.get("/v1/migrate/shards")
+    async def migrate_shards() -> JSONResponse:
+        """Which of its shards this node holds completely after a committee change: a
+        shard's previous owner deletes its copy only once the new owner lists it here."""
+        committee = await run_in_threadpool(service.committee)
+        mine = list(committee.members[service.member_index].shards) if _member(service) else []
+        held = await run_in_threadpool(service.held_shards)
+        return JSONResponse(
+            {
+                "nodeId": service.node_id,
+                "epoch": committee.epoch,
+                "shards": mine,
+                "heldShards": held,
+                "syncingShards": sorted(set(mine) - set(held)),
+            }
+        )
 
     @app.get("/v1/health")
     async def health() -> JSONResponse:

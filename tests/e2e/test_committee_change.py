@@ -113,4 +113,3 @@ def test_rotating_every_shard_loses_nothing(rotating: LocalSystem) -> None:
         # everything, and every blob still reads back.
         for blob_id, blob in data.items():
             assert client.read(blob_id, strict=True) == blob
-

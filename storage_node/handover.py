@@ -1,0 +1,323 @@
+"""Committee changes: a node pulls the shards it gained and lets go of those it lost.
+
+When the chain names a new committee (`CommitteeChanged`), each shard that moved has a new
+owner that holds nothing of it yet, and a previous owner that still holds all of it.
+
+- Shard sync (the new owner): for every live certified blob, the slivers of the shards this
+  node gained (and the blob's metadata, if missing) are streamed from each shard's previous
+  owner, one request per blob and previous owner carrying every gained shard it held, each
+  sliver checked against the metadata on the way (the metadata against the blob id) and made
+  durable before it counts. What the previous owner cannot or will not give (it is gone, or
+  it lies) is rebuilt by the existing recovery from the other nodes.
+- Holding: once a pass finds every certified blob's sliver of a shard on disk, the shard is
+  *held*; `GET /v1/migrate/shards` says which shards are (previous owners ask it).
+- Handing over (the old owner): slivers of shards this node no longer owns are kept, and
+  served, until the shard's current owner says it holds it; then they are deleted. Nothing
+  is deleted on the change itself, so reads keep working while shards move.
+
+Every request to another node is bounded by the existing client (count of slivers asked,
+bytes accepted); nothing new is authenticated: slivers of certified blobs are public.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterable
+
+import httpx
+
+from haulout.logs import event
+from haulout.node_client import NodeClient, NodeError
+from haulout.protocol.blob_id import BlobId
+from haulout.protocol.committee import Committee
+from haulout.protocol.errors import InvalidCommittee, ProtocolError
+from haulout.protocol.hashing import hasher
+from haulout.protocol.metadata import BlobMetadata
+from haulout.protocol.params import shard_for_sliver, sliver_for_shard
+
+from .recovery import Recovery, RecoveryError, RecoveryUnavailable
+from .service import NodeService
+from .store import PendingFile
+
+log = logging.getLogger("haulout.node.handover")
+
+
+def my_shards(committee: Committee | None, node_id: str) -> frozenset[int]:
+    """Shards `node_id` owns in `committee` (none when it is not a member)."""
+    if committee is None:
+        return frozenset()
+    try:
+        return frozenset(committee.members[committee.index_of(node_id)].shards)
+    except InvalidCommittee:
+        return frozenset()
+
+
+def gained_shards(current: Committee, previous: Committee | None, node_id: str) -> frozenset[int]:
+    """Shards `node_id` owns now and did not own in the previous committee (none before the
+    first change: the first committee received its data from the writers)."""
+    if previous is None or previous.n_shards != current.n_shards:
+        return frozenset()
+    return my_shards(current, node_id) - my_shards(previous, node_id)
+
+
+class _VerifiedSlivers:
+    """A `FrameSink` writing each sliver a previous owner sends to a pending file in the
+    store, hashing on the way; only slivers matching the metadata are kept (committed by the
+    caller), anything else is discarded and counted."""
+
+    def __init__(self, service: NodeService, blob_id: BlobId, meta: BlobMetadata, wanted: set[int]):
+        self.service, self.blob_id, self.meta, self.wanted = service, blob_id, meta, wanted
+        self.good: dict[int, PendingFile] = {}
+        self.rejected = 0
+        self.index, self.hash = -1, hasher()
+        self.current: PendingFile | None = None
+
+    def start(self, index: int, size: int) -> None:
+        if index not in self.wanted or size != self.meta.params.sliver_len or index in self.good:
+            raise ValueError(f"frame for sliver {index} of {size} bytes was not asked for")
+        self.index, self.hash = index, hasher()
+        self.current = self.service.store.pending_sliver(self.blob_id, index)
+
+    def data(self, piece: memoryview) -> None:
+        assert self.current is not None
+        self.current.write(piece)
+        self.hash.update(piece)
+
+    def end(self) -> None:
+        assert self.current is not None
+        pending, self.current = self.current, None
+        if self.hash.digest() == self.meta.sliver_hashes[self.index]:
+            self.good[self.index] = pending
+        else:
+            pending.discard()
+            self.rejected += 1
+
+    def abandon(self) -> None:
+        """The answer broke off or was refused: drop every uncommitted file."""
+        if self.current is not None:
+            self.current.discard()
+            self.current = None
+        for p in self.good.values():
+            p.discard()
+        self.good.clear()
+
+
+class ShardSync:
+    """The new owner's side: fetch gained shards from their previous owners; say which
+    shards are held."""
+
+    def __init__(self, service: NodeService, recovery: Recovery, timeout: float = 30.0) -> None:
+        self.service, self.recovery, self.timeout = service, recovery, timeout
+
+    def missing(self, committee: Committee, shards: Iterable[int]) -> dict[BlobId, list[int]]:
+        """Certified blobs lacking a sliver (or the metadata) of `shards` here → the sliver
+        indices missing."""
+        store, n = self.service.store, committee.n_shards
+        shards = sorted(shards)
+        out = {}
+        for blob_id in self.service.registry.certified_blobs():
+            indices = [sliver_for_shard(s, int(blob_id), n) for s in shards]
+            lacking = store.has_slivers(blob_id, indices)
+            if lacking or (indices and store.get_metadata(blob_id) is None):
+                out[blob_id] = lacking
+        return out
+
+    def run_once(self) -> int:
+        """One pass: sync what is missing of the gained shards, then record which of this
+        node's shards are held. Returns how many slivers were stored."""
+        service = self.service
+        committee, previous = service.committee(), service.previous_committee()
+        mine = my_shards(committee, service.node_id)
+        gained = gained_shards(committee, previous, service.node_id)
+        if service.held[0] == committee and gained <= service.held[1]:
+            return 0  # synced; later blobs reach this node by upload or recovery
+        stored = 0
+        todo = self.missing(committee, gained) if gained else {}
+        if todo:
+            assert previous is not None
+            stored = asyncio.run(self._sync(committee, previous, todo))
+        lacking = self.missing(committee, gained) if gained else {}
+        not_held = {
+            shard_for_sliver(i, int(b), committee.n_shards)
+            for b, indices in lacking.items()
+            for i in indices
+        }
+        if any(not indices for indices in lacking.values()):  # metadata missing only
+            not_held = set(gained)
+        service.held = (committee, frozenset(mine - not_held))
+        if gained:
+            event(
+                log,
+                "shard sync pass",
+                gained=len(gained),
+                held=len(mine - not_held),
+                slivers=stored,
+                blobs_left=len(lacking),
+            )
+        return stored
+
+    async def _sync(
+        self, committee: Committee, previous: Committee, todo: dict[BlobId, list[int]]
+    ) -> int:
+        stored = 0
+        async with httpx.AsyncClient(timeout=self.timeout) as http:
+            for blob_id, indices in todo.items():
+                try:
+                    stored += await self._sync_blob(http, committee, previous, blob_id, indices)
+                except Exception as exc:  # a disk hiccup: next pass
+                    event(log, "shard sync failed", blob_id=str(blob_id), error=str(exc))
+        return stored
+
+    async def _sync_blob(
+        self,
+        http: httpx.AsyncClient,
+        committee: Committee,
+        previous: Committee,
+        blob_id: BlobId,
+        indices: list[int],
+    ) -> int:
+        """Fetch `indices` of `blob_id` from their previous owners; fall back to recovery
+        from every node for what they did not give."""
+        store, n = self.service.store, committee.n_shards
+        by_owner: dict[int, list[int]] = {}
+        for i in indices:
+            by_owner.setdefault(
+                previous.owner_of_shard(shard_for_sliver(i, int(blob_id), n)), []
+            ).append(i)
+        meta = await self._metadata(http, previous, blob_id, list(by_owner) or [0])
+        stored = 0
+        if meta is not None:
+            if store.get_metadata(blob_id) is None:
+                await asyncio.to_thread(store.put_metadata, blob_id, meta.to_bytes())
+            for position, wanted in by_owner.items():
+                sink = _VerifiedSlivers(self.service, blob_id, meta, set(wanted))
+                client = NodeClient(previous.members[position].url, http, retries=1)
+                try:
+                    await client.stream_slivers(blob_id, wanted, sink, meta.params.sliver_len)
+                except (NodeError, ValueError) as exc:
+                    sink.abandon()
+                    event(log, "previous owner did not serve", blob_id=str(blob_id), error=str(exc))
+                    continue
+                if sink.good:
+                    await asyncio.to_thread(store.commit, list(sink.good.values()))
+                    stored += len(sink.good)
+                if sink.rejected:
+                    event(
+                        log,
+                        "previous owner sent bad slivers",
+                        blob_id=str(blob_id),
+                        count=sink.rejected,
+                    )
+        self.service.stats.slivers_synced += stored
+        owned = self.service.owned_slivers(blob_id)
+        if store.get_metadata(blob_id) is None or store.has_slivers(blob_id, owned):
+            try:  # the previous owner is gone or lied: rebuild from the other nodes
+                stored += await asyncio.to_thread(self.recovery.recover, blob_id)
+            except (RecoveryError, RecoveryUnavailable, ProtocolError, OSError) as exc:
+                event(
+                    log,
+                    "shard sync falls back to recovery later",
+                    blob_id=str(blob_id),
+                    error=str(exc),
+                )
+        return stored
+
+    async def _metadata(
+        self, http: httpx.AsyncClient, previous: Committee, blob_id: BlobId, positions: list[int]
+    ) -> BlobMetadata | None:
+        """The blob's metadata: stored here, or from a previous owner, verified."""
+        raw = self.service.store.get_metadata(blob_id)
+        if raw is not None:
+            return BlobMetadata.from_bytes(raw)
+        for position in positions:
+            try:
+                client = NodeClient(previous.members[position].url, http, retries=1)
+                meta = BlobMetadata.from_bytes(await client.get_metadata(blob_id))
+                meta.verify(blob_id)
+                return meta
+            except (NodeError, ProtocolError):
+                continue
+        return None
+
+
+class Handover:
+    """The old owner's side: delete slivers of shards this node lost once their current
+    owner says it holds them."""
+
+    def __init__(self, service: NodeService, timeout: float = 10.0) -> None:
+        self.service, self.timeout = service, timeout
+        self.done_for: Committee | None = None
+        """The committee under which nothing foreign was left: nothing foreign is written
+        while it stays (uploads, sync and recovery store owned shards only)."""
+
+    def foreign(self, committee: Committee) -> dict[int, list[tuple[BlobId, int]]]:
+        """Stored slivers of shards this node does not own: shard → (blob, index)."""
+        mine = my_shards(committee, self.service.node_id)
+        root, n = self.service.store.root, committee.n_shards
+        out: dict[int, list[tuple[BlobId, int]]] = {}
+        for blob_id in self.service.store.blob_ids():
+            for f in (root / str(blob_id)).glob("*.sliver"):
+                try:
+                    index = int(f.name.split(".")[0])
+                except ValueError:
+                    continue
+                shard = shard_for_sliver(index, int(blob_id), n)
+                if shard not in mine:
+                    out.setdefault(shard, []).append((blob_id, index))
+        return out
+
+    def run_once(self) -> int:
+        """Delete what was handed over; returns how many slivers were deleted."""
+        committee = self.service.committee()
+        if committee == self.done_for:
+            return 0
+        foreign = self.foreign(committee)
+        if not foreign:
+            self.done_for = committee
+            return 0
+        owners = {committee.owner_of_shard(s) for s in foreign}
+        held = asyncio.run(self._held(committee, owners))
+        deleted = 0
+        for shard, slivers in foreign.items():
+            if shard not in held.get(committee.owner_of_shard(shard), ()):
+                continue
+            for blob_id, index in slivers:
+                self.service.store.sliver_path(blob_id, index).unlink(missing_ok=True)
+                deleted += 1
+        if deleted:
+            self.service.stats.slivers_handed_over += deleted
+            event(log, "handed over", slivers=deleted, shards=len(foreign))
+        return deleted
+
+    async def _held(self, committee: Committee, owners: set[int]) -> dict[int, set[int]]:
+        """Shards each owner says it holds (an owner that does not answer holds none)."""
+        out: dict[int, set[int]] = {}
+        async with httpx.AsyncClient(timeout=self.timeout) as http:
+            for position in owners:
+                url = committee.members[position].url
+                try:
+                    resp = await http.get(f"{url}/v1/migrate/shards")
+                    if resp.status_code == 200 and len(resp.content) < 64 << 10:
+                        body = resp.json()
+                        out[position] = {int(s) for s in body.get("heldShards", [])}
+                except (httpx.HTTPError, ValueError, TypeError):
+                    continue
+        return out
+
+
+def run(sync: ShardSync, handover: Handover, interval: float, stop: threading.Event) -> None:
+    """Sync and hand over in the background until `stop`: at once when the committee
+    changes, and every `interval` seconds while anything is left to do."""
+    service = sync.service
+    while not stop.is_set():
+        service.handover_due.wait(interval)
+        if stop.is_set():
+            return
+        service.handover_due.clear()
+        for step in (sync.run_once, handover.run_once):
+            try:
+                step()
+            except Exception:  # pragma: no cover - logged and retried
+                log.exception("handover pass failed; retrying")
