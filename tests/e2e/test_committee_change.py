@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ from haulout.deployment import Deployment
 from haulout.launcher import LocalSystem
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
-from haulout.protocol.params import shard_for_sliver
+from haulout.protocol.params import shard_for_sliver, sliver_for_shard
 
 from .conftest import start_system
 
@@ -111,5 +112,73 @@ def test_rotating_every_shard_loses_nothing(rotating: LocalSystem) -> None:
 
         # Once handed over: old owners hold nothing they no longer own, new owners hold
         # everything, and every blob still reads back.
+        for blob_id, blob in data.items():
+            assert client.read(blob_id, strict=True) == blob
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[LocalSystem]:
+    s = start_system(
+        tmp_path, n_shards=N_SHARDS, relayer_env={"HAULOUT_RELAYER_READ_CACHE_BYTES": "0"}
+    )
+    yield s
+    s.stop()
+
+
+def test_a_node_killed_before_handing_over_has_its_shards_rebuilt(fresh: LocalSystem) -> None:
+    dep = Deployment.load(fresh.deployment_path)
+    chain = DevChain(dep.ledger)
+    with HauloutClient(fresh.relayer_url) as client:
+        data = {}
+        for _ in range(6):
+            blob = os.urandom(1 << 20)
+            data[client.store(blob, epochs=3).blob_id] = blob
+        fresh.settle()
+        old = chain.system().require_committee()
+        dead = old.members[1]
+        fresh.stop_service("node-1", hard=True)  # gone for good, its shards with it
+
+        new = rotate(chain, dep)
+        heir = new.members[new.owner_of_shard(old.members[1].shards[0])]
+        assert heir.name != dead.name
+
+        for blob_id, blob in data.items():  # the other 75 shards, wherever they are now
+            assert client.read(blob_id, strict=True) == blob
+
+        deadline = time.monotonic() + SYNC_WAIT
+        while True:
+            gaps = [g for g in missing(fresh, new, list(data)) if not g.startswith(dead.name)]
+            # Shards the dead node now owns stay with their previous owner (never handed over);
+            # every other shard is handed over to its live new owner.
+            stray = {
+                name: [
+                    (b, i)
+                    for b, i in slivers
+                    if new.members[new.member_for_sliver(i, int(BlobId.parse(b)))].name != dead.name
+                ]
+                for name, slivers in misplaced(fresh, new).items()
+                if name != dead.name
+            }
+            stray = {k: v for k, v in stray.items() if v}
+            if not gaps and not stray:
+                break
+            assert time.monotonic() < deadline, f"after {SYNC_WAIT:.0f}s: {gaps[:4]}; {stray}"
+            time.sleep(0.5)
+
+        # The dead node's old shards were rebuilt by their new owner from the others.
+        rebuilt = held(fresh, heir.name)
+        for blob_id in data:
+            b = int(BlobId.parse(blob_id))
+            want = set(new.slivers_of(new.index_of(heir.node_id), b))
+            assert want <= rebuilt.get(blob_id, set())
+        # The shards the dead node was given are still held by their previous owner.
+        for m in old.members:
+            if m.name == dead.name:
+                continue
+            for s in m.shards:
+                if new.members[new.owner_of_shard(s)].name == dead.name:
+                    for blob_id in data:
+                        i = sliver_for_shard(s, int(BlobId.parse(blob_id)), N_SHARDS)
+                        assert i in held(fresh, m.name)[blob_id]
         for blob_id, blob in data.items():
             assert client.read(blob_id, strict=True) == blob
