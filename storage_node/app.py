@@ -17,6 +17,7 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, encode_frames, frame_header
 from haulout.protocol.params import MAX_SHARDS
 
+from . import handover
 from .batch import BatchReceiver
 from .service import NodeService
 from .waiters import NodeBusy
@@ -244,6 +245,30 @@ def create_app(service: NodeService) -> FastAPI:
     @app.get("/v1/blobs/{blob_id}/status")
     async def status(blob_id: BlobIdPath) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(service.status, BlobId.parse(blob_id)))
+
+    @app.get("/v1/migrate/sync_shard")
+    async def sync_shard(
+        shard: Annotated[int, Query(ge=0, le=MAX_SHARDS - 1)],
+        after: Annotated[
+            str | None,
+            Query(
+                description="page on after this blob id (the last one received)",
+                json_schema_extra={"pattern": "^[A-Za-z0-9_-]{43}$", "maxLength": 43},
+            ),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=handover.SYNC_PAGE)] = handover.SYNC_PAGE,
+    ) -> StreamingResponse:
+        """A shard's slivers of live certified blobs, in blob id order, for its new owner
+        after a committee change: frames `index ‖ length ‖ blob id ‖ sliver`, at most
+        `limit` (≤ 100) blobs per answer; the asker verifies each against the metadata."""
+        start = BlobId.parse(after) if after is not None else None
+        page = await run_in_threadpool(handover.shard_page, service, shard, start, limit)
+        total = sum(FRAME_HEADER + handover.BLOB_ID_BYTES + size for *_, size in page)
+        return StreamingResponse(
+            handover.shard_records(page),
+            media_type="application/octet-stream",
+            headers={"x-haulout-records": str(len(page)), "x-haulout-bytes": str(total)},
+        )
 
     @app.get("/v1/migrate/shards")
     async def migrate_shards() -> JSONResponse:

@@ -24,15 +24,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import httpx
 
+from haulout.http_errors import ApiError
 from haulout.logs import event
 from haulout.node_client import NodeClient, NodeError
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InvalidCommittee, ProtocolError
+from haulout.protocol.frames import FRAME_HEADER, FrameParser, frame_header
 from haulout.protocol.hashing import hasher
 from haulout.protocol.metadata import BlobMetadata
 from haulout.protocol.params import shard_for_sliver, sliver_for_shard
@@ -42,6 +45,52 @@ from .service import NodeService
 from .store import PendingFile
 
 log = logging.getLogger("haulout.node.handover")
+
+SYNC_PAGE = 100
+"""Most blobs one `GET /v1/migrate/sync_shard` answer carries (the asker pages with `after`)."""
+BLOB_ID_BYTES = 32
+
+
+def shard_page(
+    service: NodeService, shard: int, after: BlobId | None, limit: int
+) -> list[tuple[BlobId, int, Path, int]]:
+    """What this node holds of `shard`, for up to `limit` live certified blobs with ids above
+    `after` (in blob id order): (blob id, sliver index, file, size). Only certified blobs are
+    served: their slivers are public."""
+    committee = service.committee()
+    if not 0 <= shard < committee.n_shards:
+        raise ApiError(
+            400, "INVALID_SHARD", f"a shard is in 0..{committee.n_shards - 1}; got {shard}"
+        )
+    out = []
+    for blob_id in sorted(service.registry.certified_blobs()):
+        if after is not None and blob_id <= after:
+            continue
+        index = sliver_for_shard(shard, int(blob_id), committee.n_shards)
+        path = service.store.sliver_path(blob_id, index)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        out.append((blob_id, index, path, size))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def shard_records(page: list[tuple[BlobId, int, Path, int]]) -> Iterator[bytes]:
+    """The `sync_shard` answer: per blob one frame `index u16 ‖ length u32 ‖ blob id (32
+    bytes) ‖ sliver`, streamed from the sliver files (a file deleted meanwhile ends the
+    answer early; the asker pages on from the last complete record)."""
+    for blob_id, index, path, size in page:
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return
+        with fh:
+            yield frame_header(index, BLOB_ID_BYTES + size) + blob_id.raw
+            while chunk := fh.read(1 << 20):
+                yield chunk
 
 
 def my_shards(committee: Committee | None, node_id: str) -> frozenset[int]:
@@ -104,6 +153,81 @@ class _VerifiedSlivers:
         self.good.clear()
 
 
+class _ShardRecords:
+    """A `FrameSink` for a `sync_shard` answer: each record names its blob in its first 32
+    bytes; slivers of blobs in `wanted` (whose metadata is known here) go to pending files,
+    hashed on the way and kept only if they match; others are read past. A record that
+    does not fit (wrong index for the shard, wrong size) ends the answer (ValueError)."""
+
+    def __init__(
+        self,
+        service: NodeService,
+        shard: int,
+        n_shards: int,
+        wanted: dict[BlobId, BlobMetadata],
+        max_sliver: int,
+    ) -> None:
+        self.service, self.shard, self.n_shards = service, shard, n_shards
+        self.wanted, self.max_sliver = wanted, max_sliver
+        self.good: list[PendingFile] = []
+        self.rejected = self.records = 0
+        self.last: BlobId | None = None
+        self.head = bytearray()
+        self.index = self.size = -1
+        self.meta: BlobMetadata | None = None
+        self.blob: BlobId | None = None
+        self.current: PendingFile | None = None
+        self.hash = hasher()
+
+    def start(self, index: int, size: int) -> None:
+        if not BLOB_ID_BYTES < size <= BLOB_ID_BYTES + self.max_sliver:
+            raise ValueError(f"a record of {size} bytes does not fit")
+        self.index, self.size, self.head, self.blob = index, size - BLOB_ID_BYTES, bytearray(), None
+        self.meta, self.current, self.hash = None, None, hasher()
+
+    def data(self, piece: memoryview) -> None:
+        if len(self.head) < BLOB_ID_BYTES:
+            need = BLOB_ID_BYTES - len(self.head)
+            self.head += piece[:need]
+            piece = piece[need:]
+            if len(self.head) == BLOB_ID_BYTES:
+                self._named(BlobId(bytes(self.head)))
+        if piece and self.current is not None:
+            self.current.write(piece)
+            self.hash.update(piece)
+
+    def _named(self, blob_id: BlobId) -> None:
+        if self.last is not None and blob_id <= self.last:
+            raise ValueError("records out of blob id order")
+        if self.index != sliver_for_shard(self.shard, int(blob_id), self.n_shards):
+            raise ValueError(f"sliver {self.index} of {blob_id} is not of shard {self.shard}")
+        self.blob, self.meta = blob_id, self.wanted.get(blob_id)
+        if self.meta is not None:
+            if self.size != self.meta.params.sliver_len:
+                raise ValueError(f"sliver {self.index} of {blob_id} has the wrong size")
+            self.current = self.service.store.pending_sliver(blob_id, self.index)
+
+    def end(self) -> None:
+        if self.blob is None:
+            raise ValueError("a record ended before its blob id")
+        self.records += 1
+        self.last = self.blob
+        pending, self.current = self.current, None
+        if pending is None or self.meta is None:
+            return
+        if self.hash.digest() == self.meta.sliver_hashes[self.index]:
+            self.good.append(pending)
+        else:
+            pending.discard()
+            self.rejected += 1
+
+    def abandon(self) -> None:
+        """The answer broke off: drop the unfinished sliver (verified ones stay)."""
+        if self.current is not None:
+            self.current.discard()
+            self.current = None
+
+
 class ShardSync:
     """The new owner's side: fetch gained shards from their previous owners; say which
     shards are held."""
@@ -137,7 +261,7 @@ class ShardSync:
         todo = self.missing(committee, gained) if gained else {}
         if todo:
             assert previous is not None
-            stored = asyncio.run(self._sync(committee, previous, todo))
+            stored = asyncio.run(self._sync(committee, previous, gained, todo))
         lacking = self.missing(committee, gained) if gained else {}
         not_held = {
             shard_for_sliver(i, int(b), committee.n_shards)
@@ -159,15 +283,82 @@ class ShardSync:
         return stored
 
     async def _sync(
-        self, committee: Committee, previous: Committee, todo: dict[BlobId, list[int]]
+        self,
+        committee: Committee,
+        previous: Committee,
+        gained: frozenset[int],
+        todo: dict[BlobId, list[int]],
     ) -> int:
+        """In bulk from each gained shard's previous owner, then blob by blob (metadata
+        missing here, or what the bulk answers lacked), then recovery."""
         stored = 0
         async with httpx.AsyncClient(timeout=self.timeout) as http:
+            metas = {}
+            for blob_id in todo:
+                raw = self.service.store.get_metadata(blob_id)
+                if raw is not None:
+                    metas[blob_id] = BlobMetadata.from_bytes(raw)
+            for shard in sorted(gained):
+                url = previous.members[previous.owner_of_shard(shard)].url
+                try:
+                    stored += await self._bulk(http, url, shard, committee.n_shards, metas)
+                except (httpx.HTTPError, ValueError, OSError) as exc:
+                    event(log, "bulk shard sync failed", shard=shard, error=str(exc))
+            todo = self.missing(committee, gained)
             for blob_id, indices in todo.items():
                 try:
                     stored += await self._sync_blob(http, committee, previous, blob_id, indices)
                 except Exception as exc:  # a disk hiccup: next pass
                     event(log, "shard sync failed", blob_id=str(blob_id), error=str(exc))
+        return stored
+
+    async def _bulk(
+        self,
+        http: httpx.AsyncClient,
+        url: str,
+        shard: int,
+        n_shards: int,
+        metas: dict[BlobId, BlobMetadata],
+    ) -> int:
+        """Page through `GET /v1/migrate/sync_shard` of the previous owner; store the
+        verified slivers of blobs missing here. Each answer is read up to its bound."""
+        if not metas:
+            return 0
+        max_sliver = max(m.params.sliver_len for m in metas.values())
+        limit = SYNC_PAGE * (FRAME_HEADER + BLOB_ID_BYTES + max_sliver)
+        store, stored, after = self.service.store, 0, None
+        pages = len(self.service.registry.certified_blobs()) // SYNC_PAGE + 2
+        for _ in range(pages):  # a previous owner cannot keep this node paging forever
+            sink = _ShardRecords(self.service, shard, n_shards, metas, max_sliver)
+            sink.last = after
+            params = {"shard": str(shard), "limit": str(SYNC_PAGE)}
+            if after is not None:
+                params["after"] = str(after)
+            try:
+                async with http.stream(
+                    "GET", f"{url}/v1/migrate/sync_shard", params=params
+                ) as resp:
+                    if resp.status_code != 200:
+                        raise ValueError(f"{url} answered {resp.status_code} to sync_shard")
+                    parser, received = FrameParser(sink), 0
+                    async for chunk in resp.aiter_raw():
+                        received += len(chunk)
+                        if received > limit:
+                            raise ValueError(f"{url} sent more than {limit} bytes")
+                        parser.feed(chunk)
+            except BaseException:
+                sink.abandon()
+                raise
+            finally:
+                if sink.good:
+                    await asyncio.to_thread(store.commit, sink.good)
+                    stored += len(sink.good)
+                    self.service.stats.slivers_synced += len(sink.good)
+            if sink.rejected:
+                event(log, "previous owner sent bad slivers", shard=shard, count=sink.rejected)
+            if sink.records < SYNC_PAGE:
+                break
+            after = sink.last
         return stored
 
     async def _sync_blob(
