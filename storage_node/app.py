@@ -258,16 +258,17 @@ def create_app(service: NodeService) -> FastAPI:
         ] = None,
         limit: Annotated[int, Query(ge=1, le=handover.SYNC_PAGE)] = handover.SYNC_PAGE,
     ) -> StreamingResponse:
-        """A shard's slivers of live certified blobs, in blob id order, for its new owner
-        after a committee change: frames `index ‖ length ‖ blob id ‖ sliver`, at most
-        `limit` (≤ 100) blobs per answer; the asker verifies each against the metadata."""
+        """A shard's slivers of live certified blobs, in blob id (text) order, for its new
+        owner after a committee change: frames `index ‖ length ‖ blob id ‖ sliver`, at most
+        `limit` (≤ 100) blobs per answer; header `x-haulout-next-after` names where the next
+        page starts (absent: done). The asker verifies each sliver against the metadata."""
         start = BlobId.parse(after) if after is not None else None
-        page = await run_in_threadpool(handover.shard_page, service, shard, start, limit)
-        total = sum(FRAME_HEADER + handover.BLOB_ID_BYTES + size for *_, size in page)
+        page, following = await run_in_threadpool(handover.shard_page, service, shard, start, limit)
+        headers = {"x-haulout-records": str(len(page))}
+        if following is not None:
+            headers[handover.NEXT_HEADER] = str(following)
         return StreamingResponse(
-            handover.shard_records(page),
-            media_type="application/octet-stream",
-            headers={"x-haulout-records": str(len(page)), "x-haulout-bytes": str(total)},
+            handover.shard_records(page), media_type="application/octet-stream", headers=headers
         )
 
     @app.get("/v1/migrate/shards")

@@ -48,14 +48,20 @@ log = logging.getLogger("haulout.node.handover")
 
 SYNC_PAGE = 100
 """Most blobs one `GET /v1/migrate/sync_shard` answer carries (the asker pages with `after`)."""
+SYNC_SCAN = 1000
+"""Most blobs one `sync_shard` answer looks at (those this node lacks a sliver of are skipped)."""
+NEXT_HEADER = "x-haulout-next-after"
+"""The `sync_shard` answer's header naming the blob id to page on after; absent at the end."""
 BLOB_ID_BYTES = 32
 
 
 def shard_page(
     service: NodeService, shard: int, after: BlobId | None, limit: int
-) -> list[tuple[BlobId, int, Path, int]]:
+) -> tuple[list[tuple[BlobId, int, Path, int]], BlobId | None]:
     """What this node holds of `shard`, for up to `limit` live certified blobs with ids above
-    `after` (in blob id order): (blob id, sliver index, file, size). Only certified blobs are
+    `after` (in the text order of blob ids): (blob id, sliver index, file, size), and where
+    the next page starts (None: no more). At most `SYNC_SCAN` blobs are looked at per
+    call, so a request costs the same whatever the node stores. Only certified blobs are
     served: their slivers are public."""
     committee = service.committee()
     if not 0 <= shard < committee.n_shards:
@@ -63,9 +69,8 @@ def shard_page(
             400, "INVALID_SHARD", f"a shard is in 0..{committee.n_shards - 1}; got {shard}"
         )
     out = []
-    for blob_id in sorted(service.registry.certified_blobs()):
-        if after is not None and blob_id <= after:
-            continue
+    scanned = service.registry.certified_after(str(after) if after else "", SYNC_SCAN)
+    for blob_id in scanned:
         index = sliver_for_shard(shard, int(blob_id), committee.n_shards)
         path = service.store.sliver_path(blob_id, index)
         try:
@@ -74,8 +79,8 @@ def shard_page(
             continue
         out.append((blob_id, index, path, size))
         if len(out) >= limit:
-            break
-    return out
+            return out, blob_id
+    return out, (scanned[-1] if len(scanned) == SYNC_SCAN else None)
 
 
 def shard_records(page: list[tuple[BlobId, int, Path, int]]) -> Iterator[bytes]:
@@ -197,7 +202,7 @@ class _ShardRecords:
             self.hash.update(piece)
 
     def _named(self, blob_id: BlobId) -> None:
-        if self.last is not None and blob_id <= self.last:
+        if self.last is not None and str(blob_id) <= str(self.last):
             raise ValueError("records out of blob id order")
         if self.index != sliver_for_shard(self.shard, int(blob_id), self.n_shards):
             raise ValueError(f"sliver {self.index} of {blob_id} is not of shard {self.shard}")
@@ -234,6 +239,7 @@ class ShardSync:
 
     def __init__(self, service: NodeService, recovery: Recovery, timeout: float = 30.0) -> None:
         self.service, self.recovery, self.timeout = service, recovery, timeout
+        self.down: set[str] = set()  # previous owners unreachable in this pass
 
     def missing(self, committee: Committee, shards: Iterable[int]) -> dict[BlobId, list[int]]:
         """Certified blobs lacking a sliver (or the metadata) of `shards` here → the sliver
@@ -298,12 +304,17 @@ class ShardSync:
                 raw = self.service.store.get_metadata(blob_id)
                 if raw is not None:
                     metas[blob_id] = BlobMetadata.from_bytes(raw)
+            self.down = set()
             for shard in sorted(gained):
                 url = previous.members[previous.owner_of_shard(shard)].url
+                if url in self.down:
+                    continue
                 try:
                     stored += await self._bulk(http, url, shard, committee.n_shards, metas)
-                except (httpx.HTTPError, ValueError, OSError) as exc:
-                    event(log, "bulk shard sync failed", shard=shard, error=str(exc))
+                except (httpx.HTTPError, ValueError, ProtocolError, OSError) as exc:
+                    if isinstance(exc, httpx.TransportError):  # unreachable: not again this pass
+                        self.down.add(url)
+                    event(log, "bulk shard sync failed", shard=shard, url=url, error=str(exc))
             todo = self.missing(committee, gained)
             for blob_id, indices in todo.items():
                 try:
@@ -327,7 +338,7 @@ class ShardSync:
         max_sliver = max(m.params.sliver_len for m in metas.values())
         limit = SYNC_PAGE * (FRAME_HEADER + BLOB_ID_BYTES + max_sliver)
         store, stored, after = self.service.store, 0, None
-        pages = len(self.service.registry.certified_blobs()) // SYNC_PAGE + 2
+        pages = len(self.service.registry.certified_blobs()) // (SYNC_PAGE // 2) + 3
         for _ in range(pages):  # a previous owner cannot keep this node paging forever
             sink = _ShardRecords(self.service, shard, n_shards, metas, max_sliver)
             sink.last = after
@@ -340,6 +351,7 @@ class ShardSync:
                 ) as resp:
                     if resp.status_code != 200:
                         raise ValueError(f"{url} answered {resp.status_code} to sync_shard")
+                    following = resp.headers.get(NEXT_HEADER)
                     parser, received = FrameParser(sink), 0
                     async for chunk in resp.aiter_raw():
                         received += len(chunk)
@@ -356,9 +368,14 @@ class ShardSync:
                     self.service.stats.slivers_synced += len(sink.good)
             if sink.rejected:
                 event(log, "previous owner sent bad slivers", shard=shard, count=sink.rejected)
-            if sink.records < SYNC_PAGE:
+            if following is None:
                 break
-            after = sink.last
+            nxt = BlobId.parse(following)
+            if (after is not None and str(nxt) <= str(after)) or (
+                sink.last is not None and str(nxt) < str(sink.last)
+            ):
+                raise ValueError(f"{url} pages backwards")
+            after = nxt
         return stored
 
     async def _sync_blob(
@@ -383,6 +400,8 @@ class ShardSync:
             if store.get_metadata(blob_id) is None:
                 await asyncio.to_thread(store.put_metadata, blob_id, meta.to_bytes())
             for position, wanted in by_owner.items():
+                if previous.members[position].url in self.down:
+                    continue
                 sink = _VerifiedSlivers(self.service, blob_id, meta, set(wanted))
                 client = NodeClient(previous.members[position].url, http, retries=1)
                 try:
@@ -423,6 +442,8 @@ class ShardSync:
         if raw is not None:
             return BlobMetadata.from_bytes(raw)
         for position in positions:
+            if previous.members[position].url in self.down:
+                continue
             try:
                 client = NodeClient(previous.members[position].url, http, retries=1)
                 meta = BlobMetadata.from_bytes(await client.get_metadata(blob_id))

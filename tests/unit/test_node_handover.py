@@ -84,12 +84,13 @@ def test_sync_shard_serves_certified_blobs_in_pages(world: World, tmp_path: Path
     for enc in [*blobs, uncertified]:
         i = sliver_for_shard(SHARD, int(enc.blob_id), enc.metadata.n_shards)
         old.store.put_sliver(enc.blob_id, i, enc.slivers[i])
-    ids = sorted(e.blob_id for e in blobs)
+    ids = sorted((e.blob_id for e in blobs), key=str)
 
-    first = shard_page(old, SHARD, None, 2)
-    assert [b for b, *_ in first] == ids[:2]
-    rest = shard_page(old, SHARD, first[-1][0], 2)
+    first, following = shard_page(old, SHARD, None, 2)
+    assert [b for b, *_ in first] == ids[:2] and following == ids[1]
+    rest, following = shard_page(old, SHARD, following, 2)
     assert [b for b, *_ in rest] == ids[2:]  # the uncertified blob is not served
+    assert following is None
     body = b"".join(shard_records(first + rest))
     by_id = {e.blob_id: e for e in blobs}
     expected = b""
@@ -98,7 +99,7 @@ def test_sync_shard_serves_certified_blobs_in_pages(world: World, tmp_path: Path
         expected += record(b, i, by_id[b].slivers[i])
     assert body == expected
     with pytest.raises(ApiError) as err:
-        shard_page(old, 10, None, 2)
+        shard_page(old, 10, None, 2)  # 10 shards: 0..9
     assert err.value.status == 400
 
 
@@ -110,7 +111,7 @@ def sink_for(world: World, tmp: Path, encs: list[codec.EncodedBlob]) -> _ShardRe
 
 def test_a_lying_previous_owner_gets_nothing_stored(world: World, tmp_path: Path) -> None:
     good, forged, unknown = sorted(
-        (codec.encode(os.urandom(4000), 10) for _ in range(3)), key=lambda e: e.blob_id
+        (codec.encode(os.urandom(4000), 10) for _ in range(3)), key=lambda e: str(e.blob_id)
     )
     sink = sink_for(world, tmp_path, [good, forged])
     body = b""
@@ -133,7 +134,9 @@ def test_a_lying_previous_owner_gets_nothing_stored(world: World, tmp_path: Path
 
 @pytest.mark.parametrize("lie", ["wrong shard", "too long", "out of order"])
 def test_a_record_that_does_not_fit_ends_the_answer(world: World, tmp_path: Path, lie: str) -> None:
-    a, b = sorted((codec.encode(os.urandom(4000), 10) for _ in range(2)), key=lambda e: e.blob_id)
+    a, b = sorted(
+        (codec.encode(os.urandom(4000), 10) for _ in range(2)), key=lambda e: str(e.blob_id)
+    )
     sink = sink_for(world, tmp_path, [a, b])
     ia = sliver_for_shard(SHARD, int(a.blob_id), 10)
     ib = sliver_for_shard(SHARD, int(b.blob_id), 10)
