@@ -240,6 +240,7 @@ class ShardSync:
     def __init__(self, service: NodeService, recovery: Recovery, timeout: float = 30.0) -> None:
         self.service, self.recovery, self.timeout = service, recovery, timeout
         self.down: set[str] = set()  # previous owners unreachable in this pass
+        self.in_bulk = 0  # slivers this pass stored from sync_shard answers
 
     def missing(self, committee: Committee, shards: Iterable[int]) -> dict[BlobId, list[int]]:
         """Certified blobs lacking a sliver (or the metadata) of `shards` here → the sliver
@@ -284,6 +285,7 @@ class ShardSync:
                 gained=len(gained),
                 held=len(mine - not_held),
                 slivers=stored,
+                in_bulk=self.in_bulk,
                 blobs_left=len(lacking),
             )
         return stored
@@ -304,13 +306,15 @@ class ShardSync:
                 raw = self.service.store.get_metadata(blob_id)
                 if raw is not None:
                     metas[blob_id] = BlobMetadata.from_bytes(raw)
-            self.down = set()
+            self.down, self.in_bulk = set(), 0
             for shard in sorted(gained):
                 url = previous.members[previous.owner_of_shard(shard)].url
                 if url in self.down:
                     continue
                 try:
-                    stored += await self._bulk(http, url, shard, committee.n_shards, metas)
+                    got = await self._bulk(http, url, shard, committee.n_shards, metas)
+                    stored += got
+                    self.in_bulk += got
                 except (httpx.HTTPError, ValueError, ProtocolError, OSError) as exc:
                     if isinstance(exc, httpx.TransportError):  # unreachable: not again this pass
                         self.down.add(url)
