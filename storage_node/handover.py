@@ -268,7 +268,11 @@ class ShardSync:
         todo = self.missing(committee, gained) if gained else {}
         if todo:
             assert previous is not None
-            stored = asyncio.run(self._sync(committee, previous, gained, todo))
+            service.syncing = True
+            try:
+                stored = asyncio.run(self._sync(committee, previous, gained, todo))
+            finally:
+                service.syncing = False
         lacking = self.missing(committee, gained) if gained else {}
         not_held = {
             shard_for_sliver(i, int(b), committee.n_shards)

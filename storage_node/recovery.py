@@ -171,6 +171,8 @@ class Recovery:
         if committee is not self.committee_seen:  # shards moved: look at every blob again
             self.committee_seen = committee
             self.complete.clear()
+        if self.service.syncing:  # gained shards are coming in bulk from previous owners
+            return []
         for blob_id in self.service.registry.certified_blobs():
             if blob_id in self.complete or blob_id in self.gave_up:
                 continue

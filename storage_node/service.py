@@ -81,6 +81,9 @@ class NodeService:
         self._previous: Committee | None = None
         self._refreshed = 0.0
         self.handover_due = threading.Event()  # the committee changed: sync and hand over
+        self.syncing = False
+        """A shard-sync pass is fetching gained shards from their previous owners: recovery
+        waits (the pass itself falls back to it for what they do not give)."""
         self.held: tuple[Committee | None, frozenset[int]] = (None, frozenset())
         """Shards this node holds completely (every live certified blob's sliver), as the last
         shard-sync pass found them for that committee; what old owners ask before deleting."""
