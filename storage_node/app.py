@@ -239,6 +239,7 @@ def create_app(service: NodeService) -> FastAPI:
         bid = BlobId.parse(blob_id)
         until = service.confirmable(object_id)
         await service.await_registration(bid, service.confirmation_wait, until)
+        await handover.pull_from_previous(service, bid)  # a store overtaken by a new committee
         out = await run_in_threadpool(service.confirmation, bid, object_id)
         return JSONResponse(out)
 

@@ -462,6 +462,74 @@ class ShardSync:
         return None
 
 
+MAX_PULLS = 64
+"""Confirmations pulling slivers from previous owners at once (more are answered as usual)."""
+_pulling: set[tuple[int, BlobId]] = set()
+
+
+async def pull_from_previous(service: NodeService, blob_id: BlobId, timeout: float = 10.0) -> int:
+    """Before confirming a registered blob this node lacks slivers of, fetch them (and the
+    metadata, if missing) from their owners in the previous committee: a store overtaken by
+    a committee change pushed them there, and the certificate must come from the new
+    owners. Verified against the metadata like every sliver; one pull per blob at a time,
+    `MAX_PULLS` at most, so a request cannot make the node fetch without bound. Returns how
+    many slivers were stored."""
+    committee, previous = service.committee(), service.previous_committee()
+    key = (id(service), blob_id)
+    if (
+        previous is None
+        or previous.n_shards != committee.n_shards
+        or not my_shards(committee, service.node_id)
+        or key in _pulling
+        or len(_pulling) >= MAX_PULLS
+        or not service.registry.blob(blob_id).registered
+    ):
+        return 0
+    _pulling.add(key)
+    try:
+        store, n = service.store, committee.n_shards
+        lacking = store.has_slivers(blob_id, service.owned_slivers(blob_id))
+        by_owner: dict[int, list[int]] = {}
+        for i in lacking:
+            position = previous.owner_of_shard(shard_for_sliver(i, int(blob_id), n))
+            if previous.members[position].node_id != service.node_id:
+                by_owner.setdefault(position, []).append(i)
+        if not by_owner and store.get_metadata(blob_id) is not None:
+            return 0
+        stored = 0
+        async with httpx.AsyncClient(timeout=timeout) as http:
+            if store.get_metadata(blob_id) is None:
+                for position in list(by_owner) or range(len(previous.members)):
+                    client = NodeClient(previous.members[position].url, http, retries=1)
+                    try:
+                        offered = await client.get_metadata(blob_id)
+                        await asyncio.to_thread(service.put_metadata, blob_id, offered)
+                        break
+                    except (NodeError, ProtocolError, ApiError):
+                        continue
+            raw = store.get_metadata(blob_id)
+            if raw is None:
+                return 0
+            meta = BlobMetadata.from_bytes(raw)
+            for position, wanted in by_owner.items():
+                sink = _VerifiedSlivers(service, blob_id, meta, set(wanted))
+                client = NodeClient(previous.members[position].url, http, retries=1)
+                try:
+                    await client.stream_slivers(blob_id, wanted, sink, meta.params.sliver_len)
+                except (NodeError, ValueError):
+                    sink.abandon()
+                    continue
+                if sink.good:
+                    await asyncio.to_thread(store.commit, list(sink.good.values()))
+                    stored += len(sink.good)
+        service.stats.slivers_synced += stored
+        if stored:
+            event(log, "slivers pulled from previous owners", blob_id=str(blob_id), slivers=stored)
+        return stored
+    finally:
+        _pulling.discard(key)
+
+
 class Handover:
     """The old owner's side: delete slivers of shards this node lost once their current
     owner says it holds them."""
@@ -471,12 +539,19 @@ class Handover:
         self.done_for: Committee | None = None
         """The committee under which nothing foreign was left: nothing foreign is written
         while it stays (uploads, sync and recovery store owned shards only)."""
+        self.waiting = 0
+        """Foreign slivers of blobs not yet certified, kept at the last pass."""
 
     def foreign(self, committee: Committee) -> dict[int, list[tuple[BlobId, int]]]:
-        """Stored slivers of shards this node does not own: shard → (blob, index)."""
+        """Stored slivers of shards this node does not own, of certified blobs: shard →
+        (blob, index). Those of a blob not yet certified stay: its store may be finishing,
+        and its new owners pull them when asked to confirm (deletion or expiry removes
+        them with the blob)."""
         mine = my_shards(committee, self.service.node_id)
         root, n = self.service.store.root, committee.n_shards
+        certified = set(self.service.registry.certified_blobs())
         out: dict[int, list[tuple[BlobId, int]]] = {}
+        self.waiting = 0
         for blob_id in self.service.store.blob_ids():
             for f in (root / str(blob_id)).glob("*.sliver"):
                 try:
@@ -484,8 +559,12 @@ class Handover:
                 except ValueError:
                     continue
                 shard = shard_for_sliver(index, int(blob_id), n)
-                if shard not in mine:
+                if shard in mine:
+                    continue
+                if blob_id in certified:
                     out.setdefault(shard, []).append((blob_id, index))
+                else:
+                    self.waiting += 1
         return out
 
     def run_once(self) -> int:
@@ -495,7 +574,8 @@ class Handover:
             return 0
         foreign = self.foreign(committee)
         if not foreign:
-            self.done_for = committee
+            if not self.waiting:
+                self.done_for = committee
             return 0
         owners = {committee.owner_of_shard(s) for s in foreign}
         held = asyncio.run(self._held(committee, owners))

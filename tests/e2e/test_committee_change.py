@@ -5,14 +5,16 @@ from the previous owners, and the old owners then drop what they no longer own."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from haulout.chain.accounts import Account
 from haulout.chain.devchain import DevChain
 from haulout.client import HauloutClient
 from haulout.deployment import Deployment
@@ -20,6 +22,9 @@ from haulout.launcher import LocalSystem
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 from haulout.protocol.params import shard_for_sliver, sliver_for_shard
+from relayer.controller import StoreController
+from relayer.index import BlobIndex
+from relayer.verdicts import ConsistencyVerdicts
 
 from .conftest import start_system
 
@@ -43,7 +48,7 @@ def rotating(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
     s.stop()
 
 
-def shards_served(system: LocalSystem, dep: Deployment) -> list[list[int]]:
+def shards_served(dep: Deployment) -> list[list[int]]:
     """The shards each node says it holds (its view of the committee)."""
     return [httpx.get(f"{n.url}/v1/health").json()["shards"] for n in dep.nodes]
 
@@ -102,14 +107,14 @@ def test_rotating_every_shard_loses_nothing(rotating: LocalSystem) -> None:
             data[client.store(blob, epochs=3).blob_id] = blob
         rotating.settle()
 
-        before = shards_served(rotating, dep)
+        before = shards_served(dep)
         new = rotate(chain, dep)
 
         # Right after the change, before any node noticed it (nothing handed over): every
         # blob reads back, from the shards' previous owners.
         for blob_id, blob in data.items():
             assert client.read(blob_id, strict=True) == blob
-        assert shards_served(rotating, dep) == before
+        assert shards_served(dep) == before
 
         # A store during the change is certified by the new committee and read back.
         late = os.urandom(1 << 20)
@@ -196,3 +201,67 @@ def test_a_node_killed_before_handing_over_has_its_shards_rebuilt(fresh: LocalSy
                         assert i in held(fresh, m.name)[blob_id]
         for blob_id, blob in data.items():
             assert client.read(blob_id, strict=True) == blob
+
+
+class CommitteeAtCertify:
+    """The chain port, with every shard rotated and the epoch advanced just before the first
+    certification is submitted: the slivers went to the old owners, the certificate must
+    come from the new committee of the new epoch."""
+
+    def __init__(self, chain: DevChain, dep: Deployment) -> None:
+        self.chain, self.dep, self.certify_calls = chain, dep, 0
+        self.rotated: Committee | None = None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.chain, name)
+
+    def certify_blob(self, signer: Account, object_id: str, certificate: object) -> object:
+        self.certify_calls += 1
+        if self.certify_calls == 1:  # a new committee for a new epoch, as Walrus does
+            self.rotated = rotate(self.chain, self.dep)
+            self.chain.force_advance_epoch(self.dep.admin)
+            want = [list(m.shards) for m in self.rotated.members]
+            deadline = time.monotonic() + 10
+            while shards_served(self.dep) != want:  # every node has seen the change
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        return self.chain.certify_blob(signer, object_id, certificate)  # type: ignore[arg-type]
+
+
+def test_a_store_overtaken_by_the_change_is_certified_by_the_new_committee(
+    fresh: LocalSystem, tmp_path: Path
+) -> None:
+    dep = Deployment.load(fresh.deployment_path)
+    chain = CommitteeAtCertify(DevChain(dep.ledger), dep)
+    index = BlobIndex(chain, dep.relayer.address)  # type: ignore[arg-type]
+    index.catch_up()
+    data = os.urandom(1 << 20)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield data
+
+    async def store() -> dict[str, object]:
+        async with httpx.AsyncClient(timeout=20) as http:
+            controller = StoreController(
+                chain,  # type: ignore[arg-type]
+                dep.relayer,
+                index,
+                http,
+                tmp_path / "spool",
+                4 << 20,
+                ConsistencyVerdicts(tmp_path / "verdicts.sqlite"),
+            )
+            answer = await controller.store(body(), 3, False, None, len(data))
+            await controller.drain()
+            return answer
+
+    answer = asyncio.run(store())
+    blob_id = answer["newlyCreated"]["blobObject"]["blobId"]  # type: ignore[index]
+    assert chain.certify_calls >= 2 and chain.rotated is not None
+    with HauloutClient(fresh.relayer_url) as client:
+        assert client.read(blob_id, strict=True) == data
+    deadline = time.monotonic() + SYNC_WAIT
+    new = chain.rotated
+    while misplaced(fresh, new) or missing(fresh, new, [blob_id]):
+        assert time.monotonic() < deadline, (misplaced(fresh, new), missing(fresh, new, [blob_id]))
+        time.sleep(0.5)
