@@ -1,22 +1,27 @@
 """Committee changes: a node pulls the shards it gained and lets go of those it lost.
 
-When the chain names a new committee (`CommitteeChanged`), each shard that moved has a new
-owner that holds nothing of it yet, and a previous owner that still holds all of it.
+When the chain names a new committee (`CommitteeChanged`; the chain's `previous_committee`
+says who held each shard before), each shard that moved has a new owner that holds nothing
+of it yet, and a previous owner that still holds all of it.
 
-- Shard sync (the new owner): for every live certified blob, the slivers of the shards this
-  node gained (and the blob's metadata, if missing) are streamed from each shard's previous
-  owner, one request per blob and previous owner carrying every gained shard it held, each
-  sliver checked against the metadata on the way (the metadata against the blob id) and made
-  durable before it counts. What the previous owner cannot or will not give (it is gone, or
+- Shard sync (the new owner): for every gained shard, the previous owner streams its slivers
+  of live certified blobs in pages (`GET /v1/migrate/sync_shard?shard=&after=&limit=`, frames
+  `index ‖ length ‖ blob id ‖ sliver`); each sliver is checked against the metadata this
+  node holds and made durable before it counts. What that leaves missing (no metadata here,
+  a page cut short) is fetched blob by blob from the previous owners (metadata checked
+  against the blob id), and what the previous owner cannot or will not give (it is gone, or
   it lies) is rebuilt by the existing recovery from the other nodes.
 - Holding: once a pass finds every certified blob's sliver of a shard on disk, the shard is
   *held*; `GET /v1/migrate/shards` says which shards are (previous owners ask it).
 - Handing over (the old owner): slivers of shards this node no longer owns are kept, and
-  served, until the shard's current owner says it holds it; then they are deleted. Nothing
-  is deleted on the change itself, so reads keep working while shards move.
+  served, until the shard's current owner says it holds it; then those of certified blobs
+  are deleted (those of blobs still being stored stay until certified, or deleted with the
+  blob). Nothing is deleted on the change itself, so reads keep working while shards move.
+- A store overtaken by the change (pushed to the old owners, certified by the new): the new
+  owner, asked to confirm, first pulls its missing slivers from the previous owners.
 
-Every request to another node is bounded by the existing client (count of slivers asked,
-bytes accepted); nothing new is authenticated: slivers of certified blobs are public.
+Every request is bounded (slivers per answer, bytes read, blobs scanned per page, pages per
+pass, pulls at once); nothing new is authenticated: slivers of certified blobs are public.
 """
 
 from __future__ import annotations
@@ -86,7 +91,7 @@ def shard_page(
 def shard_records(page: list[tuple[BlobId, int, Path, int]]) -> Iterator[bytes]:
     """The `sync_shard` answer: per blob one frame `index u16 ‖ length u32 ‖ blob id (32
     bytes) ‖ sliver`, streamed from the sliver files (a file deleted meanwhile ends the
-    answer early; the asker pages on from the last complete record)."""
+    answer early; the asker fetches what it still lacks blob by blob)."""
     for blob_id, index, path, size in page:
         try:
             fh = open(path, "rb")  # noqa: SIM115 - closed below
