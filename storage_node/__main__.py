@@ -20,6 +20,7 @@ from .app import create_app
 from .recovery import Recovery
 from .registry import Registry
 from .service import NodeService
+from .shard_sync import ShardSync
 from .store import SliverStore
 
 log = logging.getLogger("haulout.node")
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(
         target=handover.run,
         args=(
-            handover.ShardSync(service, recovery),
+            ShardSync(service, recovery),
             handover.Handover(service),
             settings.recovery_interval,
             stop_recovery,

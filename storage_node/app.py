@@ -17,7 +17,7 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, encode_frames, frame_header
 from haulout.protocol.params import MAX_SHARDS
 
-from . import handover
+from . import shard_route, shard_sync
 from .batch import BatchReceiver
 from .service import NodeService
 from .waiters import NodeBusy
@@ -239,7 +239,7 @@ def create_app(service: NodeService) -> FastAPI:
         bid = BlobId.parse(blob_id)
         until = service.confirmable(object_id)
         await service.await_registration(bid, service.confirmation_wait, until)
-        await handover.pull_from_previous(service, bid)  # a store overtaken by a new committee
+        await shard_sync.pull_from_previous(service, bid)  # a store overtaken by a new committee
         out = await run_in_threadpool(service.confirmation, bid, object_id)
         return JSONResponse(out)
 
@@ -257,19 +257,21 @@ def create_app(service: NodeService) -> FastAPI:
                 json_schema_extra={"pattern": "^[A-Za-z0-9_-]{43}$", "maxLength": 43},
             ),
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=handover.SYNC_PAGE)] = handover.SYNC_PAGE,
+        limit: Annotated[int, Query(ge=1, le=shard_route.SYNC_PAGE)] = shard_route.SYNC_PAGE,
     ) -> StreamingResponse:
         """A shard's slivers of live certified blobs, in blob id (text) order, for its new
         owner after a committee change: frames `index ‖ length ‖ blob id ‖ sliver`, at most
         `limit` (≤ 100) blobs per answer; header `x-haulout-next-after` names where the next
         page starts (absent: done). The asker verifies each sliver against the metadata."""
         start = BlobId.parse(after) if after is not None else None
-        page, following = await run_in_threadpool(handover.shard_page, service, shard, start, limit)
+        page, following = await run_in_threadpool(
+            shard_route.shard_page, service, shard, start, limit
+        )
         headers = {"x-haulout-records": str(len(page))}
         if following is not None:
-            headers[handover.NEXT_HEADER] = str(following)
+            headers[shard_route.NEXT_HEADER] = str(following)
         return StreamingResponse(
-            handover.shard_records(page), media_type="application/octet-stream", headers=headers
+            shard_route.shard_records(page), media_type="application/octet-stream", headers=headers
         )
 
     @app.get("/v1/migrate/shards")

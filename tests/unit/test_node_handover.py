@@ -16,15 +16,10 @@ from haulout.protocol.committee import Committee
 from haulout.protocol.frames import FrameParser, frame_header
 from haulout.protocol.metadata import BlobMetadata
 from haulout.protocol.params import sliver_for_shard
-from storage_node.handover import (
-    BLOB_ID_BYTES,
-    _ShardRecords,
-    gained_shards,
-    shard_page,
-    shard_records,
-)
 from storage_node.registry import Registry
 from storage_node.service import NodeService
+from storage_node.shard_route import BLOB_ID_BYTES, shard_page, shard_records
+from storage_node.shard_sync import _ShardRecords, gained_shards
 from storage_node.store import SliverStore
 from tests.conftest import World, sign_certificate
 
