@@ -279,7 +279,7 @@ class Recovery:
                         break
                     try:
                         await NodeClient(url, http, retries=1).stream_slivers(
-                            blob_id, indices, sink
+                            blob_id, indices, sink, meta.params.sliver_len
                         )
                     except (NodeError, ValueError):
                         sink.abandon()
