@@ -283,6 +283,17 @@ class Recovery:
                         )
                     except (NodeError, ValueError):
                         sink.abandon()
+            if len(sink.good) < meta.params.k:  # changes back to back: whoever holds them
+                for url in self._anyone():
+                    if len(sink.good) >= meta.params.k:
+                        break
+                    left = [i for i in range(meta.n_shards) if i not in sink.good]
+                    try:
+                        await NodeClient(url, http, retries=1).stream_slivers(
+                            blob_id, left, sink, meta.params.sliver_len
+                        )
+                    except (NodeError, ValueError):
+                        sink.abandon()
             if len(sink.good) < meta.params.k:
                 raise RecoveryUnavailable(
                     f"only {len(sink.good)} of the {meta.params.k} slivers needed to rebuild "
@@ -290,6 +301,16 @@ class Recovery:
                 )
             chosen = sorted(sink.good)[: meta.params.k]
             return meta, {i: sink.good[i] for i in chosen}
+
+    def _anyone(self) -> list[str]:
+        """Every other node of the current and previous committees: after changes back to
+        back a sliver may still sit with an owner from before, which serves what it holds."""
+        urls: dict[str, None] = {}
+        for c in (self.service.committee(), self.service.previous_committee()):
+            for m in c.members if c is not None else ():
+                if m.node_id != self.service.node_id:
+                    urls[m.url] = None
+        return list(urls)
 
     def _previous_owners(
         self, blob_id: BlobId, meta: BlobMetadata, have: set[int]

@@ -265,3 +265,29 @@ def test_a_store_overtaken_by_the_change_is_certified_by_the_new_committee(
     while misplaced(fresh, new) or missing(fresh, new, [blob_id]):
         assert time.monotonic() < deadline, (misplaced(fresh, new), missing(fresh, new, [blob_id]))
         time.sleep(0.5)
+
+
+def test_two_changes_back_to_back_lose_nothing(fresh: LocalSystem) -> None:
+    dep = Deployment.load(fresh.deployment_path)
+    chain = DevChain(dep.ledger)
+    with HauloutClient(fresh.relayer_url) as client:
+        data = {}
+        for _ in range(6):
+            blob = os.urandom(1 << 20)
+            data[client.store(blob, epochs=3).blob_id] = blob
+        fresh.settle()
+        first = chain.system().require_committee()
+        rotate(chain, dep)
+        new = rotate(chain, dep)  # before anyone handed anything over
+        assert all(
+            set(m.shards).isdisjoint(first.members[p].shards) for p, m in enumerate(new.members)
+        )
+        deadline = time.monotonic() + SYNC_WAIT
+        while misplaced(fresh, new) or missing(fresh, new, list(data)):
+            assert time.monotonic() < deadline, (
+                misplaced(fresh, new),
+                missing(fresh, new, list(data)),
+            )
+            time.sleep(0.5)
+        for blob_id, blob in data.items():
+            assert client.read(blob_id, strict=True) == blob
