@@ -273,11 +273,33 @@ class BlobReader:
         Each wave asks every node for all its wanted slivers in one request, so a read costs
         a request per node, not per sliver. During a committee change a shard's new owner
         may not hold it yet: what it lacks is asked of the shard's previous owner (`previous`:
-        shard → that owner's client, for shards that moved), which serves it until then."""
+        shard → that owner's client, for shards that moved), which serves it until then;
+        after changes back to back, when that is still not enough, every node of both
+        committees is asked for what is missing (one request each, only on that path)."""
         k, n = meta.params.k, meta.n_shards
         order = list(range(k)) + random.sample(range(k, n), n - k)
         good: dict[int, bytes | Path] = {}
         failures: list[str] = []
+
+        async def ask(node: NodeClient, indices: list[int]) -> dict[int, bytes | Path]:
+            try:
+                if workdir is None:
+                    got = await node.get_slivers(blob_id, indices, meta.params.sliver_len)
+                    found: dict[int, bytes | Path] = dict(
+                        await run_in_threadpool(self._verified, blob_id, meta, got, failures)
+                    )
+                else:
+                    files = _SliverFiles(self, blob_id, meta, workdir)
+                    await node.stream_slivers(blob_id, indices, files, meta.params.sliver_len)
+                    failures.extend(files.failures)
+                    found = dict(files.good)
+            except (NodeError, ValueError) as exc:
+                failures.append(str(exc))
+                return {}
+            if missing := [i for i in indices if i not in found]:
+                failures.append(f"{node.url} gave no valid sliver {missing}")
+            return found
+
         pos = 0
         while len(good) < k and pos < n:
             wave = order[pos : pos + (k - len(good))]
@@ -297,27 +319,14 @@ class BlobReader:
                     found.update(more)
                 return found
 
-            async def ask(node: NodeClient, indices: list[int]) -> dict[int, bytes | Path]:
-                try:
-                    if workdir is None:
-                        got = await node.get_slivers(blob_id, indices, meta.params.sliver_len)
-                        found: dict[int, bytes | Path] = dict(
-                            await run_in_threadpool(self._verified, blob_id, meta, got, failures)
-                        )
-                    else:
-                        files = _SliverFiles(self, blob_id, meta, workdir)
-                        await node.stream_slivers(blob_id, indices, files, meta.params.sliver_len)
-                        failures.extend(files.failures)
-                        found = dict(files.good)
-                except (NodeError, ValueError) as exc:
-                    failures.append(str(exc))
-                    return {}
-                if missing := [i for i in indices if i not in found]:
-                    failures.append(f"{node.url} gave no valid sliver {missing}")
-                return found
-
             for batch in await asyncio.gather(*(fetch(p, ix) for p, ix in by_node.items())):
                 good.update(batch)
+        if len(good) < k and previous:  # committee changes back to back: whoever holds them
+            everyone = {c.url: c for c in [*nodes, *previous.values()]}
+            for client in everyone.values():
+                if len(good) >= k:
+                    break
+                good.update(await ask(client, [i for i in range(n) if i not in good]))
         if len(good) < k:
             raise ApiError(
                 503,
