@@ -31,6 +31,7 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InconsistentEncoding, InvalidMetadata, InvalidSliver
 from haulout.protocol.metadata import BlobMetadata
+from haulout.protocol.params import shard_for_sliver
 
 from .index import BlobIndex
 from .verdicts import ConsistencyVerdicts
@@ -177,10 +178,13 @@ class BlobReader:
             self.stats.cache_hits += 1
             data = self.cache[blob_id]
             return ReadBlob(len(data), data=data)
-        committee = (await run_in_threadpool(self.chain.system)).require_committee()
+        system = await run_in_threadpool(self.chain.system)
+        committee = system.require_committee()
         nodes = [NodeClient(m.url, self.http, self.retries) for m in committee.members]
+        previous = _previous_owners(committee, system.previous_committee, self.http, self.retries)
+        others = list({n.url: n for n in previous.values()}.values())
         try:
-            metadata = await self.metadata(blob_id, nodes, committee.n_shards)
+            metadata = await self.metadata(blob_id, nodes + others, committee.n_shards)
         except Exception:
             await run_in_threadpool(self.require_live_now, blob_id)  # expired meanwhile: 404
             raise
@@ -191,7 +195,7 @@ class BlobReader:
             workdir = Path(tempfile.mkdtemp(prefix="read-", dir=self.spool_dir))
         try:
             try:
-                slivers = await self.slivers(blob_id, metadata, committee, nodes, workdir)
+                slivers = await self.slivers(blob_id, metadata, committee, nodes, workdir, previous)
             except Exception:  # nodes drop a blob once it expires or is deleted: then a 404
                 await run_in_threadpool(self.require_live_now, blob_id)
                 raise
@@ -276,16 +280,41 @@ class BlobReader:
         committee: Committee,
         nodes: list[NodeClient],
         workdir: Path | None = None,
+        previous: dict[int, NodeClient] | None = None,
     ) -> dict[int, bytes] | dict[int, Path]:
         """`k` verified slivers, primaries first, asking further nodes while some fail: in
         memory, or streamed into files under `workdir`.
 
         Each wave asks every node for all its wanted slivers in one request, so a read costs
-        a request per node, not per sliver."""
+        a request per node, not per sliver. During a committee change a shard's new owner
+        may not hold it yet: what it lacks is asked of the shard's previous owner (`previous`:
+        shard → that owner's client, for shards that moved), which serves it until then;
+        after changes back to back, when that is still not enough, every node of both
+        committees is asked for what is missing (one request each, only on that path)."""
         k, n = meta.params.k, meta.n_shards
         order = list(range(k)) + random.sample(range(k, n), n - k)
         good: dict[int, bytes | Path] = {}
         failures: list[str] = []
+
+        async def ask(node: NodeClient, indices: list[int]) -> dict[int, bytes | Path]:
+            try:
+                if workdir is None:
+                    got = await node.get_slivers(blob_id, indices, meta.params.sliver_len)
+                    found: dict[int, bytes | Path] = dict(
+                        await run_in_threadpool(self._verified, blob_id, meta, got, failures)
+                    )
+                else:
+                    files = _SliverFiles(self, blob_id, meta, workdir)
+                    await node.stream_slivers(blob_id, indices, files, meta.params.sliver_len)
+                    failures.extend(files.failures)
+                    found = dict(files.good)
+            except (NodeError, ValueError) as exc:
+                failures.append(str(exc))
+                return {}
+            if missing := [i for i in indices if i not in found]:
+                failures.append(f"{node.url} gave no valid sliver {missing}")
+            return found
+
         pos = 0
         while len(good) < k and pos < n:
             wave = order[pos : pos + (k - len(good))]
@@ -295,27 +324,24 @@ class BlobReader:
                 by_node.setdefault(committee.member_for_sliver(i, int(blob_id)), []).append(i)
 
             async def fetch(position: int, indices: list[int]) -> dict[int, bytes | Path]:
-                node = nodes[position]
-                try:
-                    if workdir is None:
-                        got = await node.get_slivers(blob_id, indices, meta.params.sliver_len)
-                        found: dict[int, bytes | Path] = dict(
-                            await run_in_threadpool(self._verified, blob_id, meta, got, failures)
-                        )
-                    else:
-                        files = _SliverFiles(self, blob_id, meta, workdir)
-                        await node.stream_slivers(blob_id, indices, files, meta.params.sliver_len)
-                        failures.extend(files.failures)
-                        found = dict(files.good)
-                except (NodeError, ValueError) as exc:
-                    failures.append(str(exc))
-                    return {}
-                if missing := [i for i in indices if i not in found]:
-                    failures.append(f"{node.url} gave no valid sliver {missing}")
+                found = await ask(nodes[position], indices)
+                left: dict[str, tuple[NodeClient, list[int]]] = {}
+                for i in indices:
+                    shard = shard_for_sliver(i, int(blob_id), n)
+                    if i not in found and previous and (old := previous.get(shard)):
+                        left.setdefault(old.url, (old, []))[1].append(i)
+                for more in await asyncio.gather(*(ask(c, ix) for c, ix in left.values())):
+                    found.update(more)
                 return found
 
             for batch in await asyncio.gather(*(fetch(p, ix) for p, ix in by_node.items())):
                 good.update(batch)
+        if len(good) < k and previous:  # committee changes back to back: whoever holds them
+            everyone = {c.url: c for c in [*nodes, *previous.values()]}
+            for client in everyone.values():
+                if len(good) >= k:
+                    break
+                good.update(await ask(client, [i for i in range(n) if i not in good]))
         if len(good) < k:
             raise ApiError(
                 503,
@@ -343,3 +369,20 @@ class BlobReader:
                 self.rejected(blob_id, i, str(exc))
                 failures.append(str(exc))
         return ok
+
+
+def _previous_owners(
+    current: Committee, previous: Committee | None, http: httpx.AsyncClient, retries: int
+) -> dict[int, NodeClient]:
+    """Shard → a client of its owner in the previous committee, for the shards whose owner
+    changed (the chain's `previous_committee`): they serve a moved shard until its new
+    owner holds it. One client per node."""
+    if previous is None or previous.n_shards != current.n_shards:
+        return {}
+    clients: dict[str, NodeClient] = {}
+    out = {}
+    for shard in range(current.n_shards):
+        old = previous.members[previous.owner_of_shard(shard)]
+        if old.url != current.members[current.owner_of_shard(shard)].url:
+            out[shard] = clients.setdefault(old.url, NodeClient(old.url, http, retries))
+    return out

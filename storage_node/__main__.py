@@ -15,10 +15,12 @@ from haulout.logs import event
 from haulout.memory import tune_malloc
 from haulout.settings import NodeSettings
 
+from . import handover
 from .app import create_app
 from .recovery import Recovery
 from .registry import Registry
 from .service import NodeService
+from .shard_sync import ShardSync
 from .store import SliverStore
 
 log = logging.getLogger("haulout.node")
@@ -61,6 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     stop_recovery = threading.Event()
     threading.Thread(
         target=recovery.run, args=(settings.recovery_interval, stop_recovery), daemon=True
+    ).start()
+    threading.Thread(
+        target=handover.run,
+        args=(
+            ShardSync(service, recovery),
+            handover.Handover(service),
+            settings.recovery_interval,
+            stop_recovery,
+        ),
+        daemon=True,
     ).start()
     uvicorn.run(
         create_app(service),

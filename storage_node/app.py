@@ -17,6 +17,7 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, encode_frames, frame_header
 from haulout.protocol.params import MAX_SHARDS_RS16 as MAX_SHARDS  # largest committee, any type
 
+from . import shard_route, shard_sync
 from .batch import BatchReceiver
 from .service import NodeService
 from .waiters import NodeBusy
@@ -112,6 +113,11 @@ def _read_all(files: dict[int, Path]) -> dict[int, bytes]:
         except FileNotFoundError:
             continue
     return out
+
+
+def _member(service: NodeService) -> bool:
+    """Whether this node is in the current committee."""
+    return any(m.node_id == service.node_id for m in service.committee().members)
 
 
 def create_app(service: NodeService) -> FastAPI:
@@ -238,12 +244,57 @@ def create_app(service: NodeService) -> FastAPI:
         bid = BlobId.parse(blob_id)
         until = service.confirmable(object_id)
         await service.await_registration(bid, service.confirmation_wait, until)
+        await shard_sync.pull_from_previous(service, bid)  # a store overtaken by a new committee
         out = await run_in_threadpool(service.confirmation, bid, object_id)
         return JSONResponse(out)
 
     @app.get("/v1/blobs/{blob_id}/status")
     async def status(blob_id: BlobIdPath) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(service.status, BlobId.parse(blob_id)))
+
+    @app.get("/v1/migrate/sync_shard")
+    async def sync_shard(
+        shard: Annotated[int, Query(ge=0, le=MAX_SHARDS - 1)],
+        after: Annotated[
+            str | None,
+            Query(
+                description="page on after this blob id (the last one received)",
+                json_schema_extra={"pattern": "^[A-Za-z0-9_-]{43}$", "maxLength": 43},
+            ),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=shard_route.SYNC_PAGE)] = shard_route.SYNC_PAGE,
+    ) -> StreamingResponse:
+        """A shard's slivers of live certified blobs, in blob id (text) order, for its new
+        owner after a committee change: frames `index ‖ length ‖ blob id ‖ sliver`, at most
+        `limit` (≤ 100) blobs per answer; header `x-haulout-next-after` names where the next
+        page starts (absent: done). The asker verifies each sliver against the metadata."""
+        start = BlobId.parse(after) if after is not None else None
+        page, following = await run_in_threadpool(
+            shard_route.shard_page, service, shard, start, limit
+        )
+        headers = {"x-haulout-records": str(len(page))}
+        if following is not None:
+            headers[shard_route.NEXT_HEADER] = str(following)
+        return StreamingResponse(
+            shard_route.shard_records(page), media_type="application/octet-stream", headers=headers
+        )
+
+    @app.get("/v1/migrate/shards")
+    async def migrate_shards() -> JSONResponse:
+        """Which of its shards this node holds completely after a committee change: a
+        shard's previous owner deletes its copy only once the new owner lists it here."""
+        committee = await run_in_threadpool(service.committee)
+        mine = list(committee.members[service.member_index].shards) if _member(service) else []
+        held = await run_in_threadpool(service.held_shards)
+        return JSONResponse(
+            {
+                "nodeId": service.node_id,
+                "epoch": committee.epoch,
+                "shards": mine,
+                "heldShards": held,
+                "syncingShards": sorted(set(mine) - set(held)),
+            }
+        )
 
     @app.get("/v1/health")
     async def health() -> JSONResponse:

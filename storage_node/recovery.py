@@ -139,6 +139,7 @@ class Recovery:
         self.gave_up: set[BlobId] = set()
         self.attempts: dict[BlobId, int] = {}
         self.retry_at: dict[BlobId, float] = {}
+        self.committee_seen: object = None  # blobs complete under another committee may not be
         shutil.rmtree(self.workdir, ignore_errors=True)  # what a crash left mid-recovery
 
     def busy(self, now: float) -> bool:
@@ -165,6 +166,12 @@ class Recovery:
         now = self.clock()
         out = []
         store = self.service.store
+        committee = self.service.committee()
+        if committee is not self.committee_seen:  # shards moved: look at every blob again
+            self.committee_seen = committee
+            self.complete.clear()
+        if self.service.syncing:  # gained shards are coming in bulk from previous owners
+            return []
         for blob_id in self.service.registry.certified_blobs():
             if blob_id in self.complete or blob_id in self.gave_up:
                 continue
@@ -267,6 +274,27 @@ class Recovery:
                 except (NodeError, ValueError):
                     sink.abandon()
                     continue
+            if len(sink.good) < meta.params.k:  # shards moving: their previous owners
+                for url, indices in self._previous_owners(blob_id, meta, set(sink.good)).items():
+                    if len(sink.good) >= meta.params.k:
+                        break
+                    try:
+                        await NodeClient(url, http, retries=1).stream_slivers(
+                            blob_id, indices, sink, meta.params.sliver_len
+                        )
+                    except (NodeError, ValueError):
+                        sink.abandon()
+            if len(sink.good) < meta.params.k:  # changes back to back: whoever holds them
+                for url in self._anyone():
+                    if len(sink.good) >= meta.params.k:
+                        break
+                    left = [i for i in range(meta.n_shards) if i not in sink.good]
+                    try:
+                        await NodeClient(url, http, retries=1).stream_slivers(
+                            blob_id, left, sink, meta.params.sliver_len
+                        )
+                    except (NodeError, ValueError):
+                        sink.abandon()
             if len(sink.good) < meta.params.k:
                 raise RecoveryUnavailable(
                     f"only {len(sink.good)} of the {meta.params.k} slivers needed to rebuild "
@@ -274,6 +302,34 @@ class Recovery:
                 )
             chosen = sorted(sink.good)[: meta.params.k]
             return meta, {i: sink.good[i] for i in chosen}
+
+    def _anyone(self) -> list[str]:
+        """Every other node of the current and previous committees: after changes back to
+        back a sliver may still sit with an owner from before, which serves what it holds."""
+        urls: dict[str, None] = {}
+        for c in (self.service.committee(), self.service.previous_committee()):
+            for m in c.members if c is not None else ():
+                if m.node_id != self.service.node_id:
+                    urls[m.url] = None
+        return list(urls)
+
+    def _previous_owners(
+        self, blob_id: BlobId, meta: BlobMetadata, have: set[int]
+    ) -> dict[str, list[int]]:
+        """URL of a shard's owner in the previous committee → the slivers not yet in hand
+        that it held, for shards whose owner changed (other than this node)."""
+        committee, previous = self.service.committee(), self.service.previous_committee()
+        if previous is None or previous.n_shards != meta.n_shards:
+            return {}
+        out: dict[str, list[int]] = {}
+        for i in range(meta.n_shards):
+            if i in have:
+                continue
+            old = previous.members[previous.member_for_sliver(i, int(blob_id))]
+            new = committee.members[committee.member_for_sliver(i, int(blob_id))]
+            if old.url != new.url and old.node_id != self.service.node_id:
+                out.setdefault(old.url, []).append(i)
+        return out
 
     def run_once(self) -> int:
         """Recover every due blob; returns how many slivers were stored."""

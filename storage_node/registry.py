@@ -179,6 +179,17 @@ class Registry:
         ).fetchall()
         return [BlobId.parse(r[0]) for r in rows]
 
+    def certified_after(self, after: str, limit: int) -> list[BlobId]:
+        """Up to `limit` ids of `certified_blobs`, in text order, above `after` (text; "" for
+        the first): pages through them with one indexed query each."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT blob_id FROM objects WHERE certified = 1 AND deleted = 0 "
+            "AND end_epoch > ? AND blob_id > ? AND blob_id NOT IN (SELECT blob_id FROM invalid) "
+            "ORDER BY blob_id LIMIT ?",
+            (self.epoch, after, limit),
+        ).fetchall()
+        return [BlobId.parse(r[0]) for r in rows]
+
     def garbage(self, stored: Sequence[BlobId]) -> list[BlobId]:
         """Stored blobs with no live registration left (deleted or expired)."""
         return [b for b in stored if not self.blob(b).registered]

@@ -43,6 +43,10 @@ class NodeStats:
     slivers_recovered: int = 0
     recovery_retries: int = 0
     waiters_rejected: int = 0
+    slivers_synced: int = 0
+    """Slivers of gained shards fetched from their previous owner after a committee change."""
+    slivers_handed_over: int = 0
+    """Slivers of shards this node no longer owns, deleted once their new owner held them."""
 
 
 @dataclass
@@ -74,6 +78,15 @@ class NodeService:
         self.metadata_wait = metadata_wait
         self.stats = NodeStats()
         self._committee: Committee | None = None
+        self._previous: Committee | None = None
+        self._refreshed = 0.0
+        self.handover_due = threading.Event()  # the committee changed: sync and hand over
+        self.syncing = False
+        """A shard-sync pass is fetching gained shards from their previous owners: recovery
+        waits (the pass itself falls back to it for what they do not give)."""
+        self.held: tuple[Committee | None, frozenset[int]] = (None, frozenset())
+        """Shards this node holds completely (every live certified blob's sliver), as the last
+        shard-sync pass found them for that committee; what old owners ask before deleting."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()  # a request started waiting: look at the chain now
@@ -88,9 +101,36 @@ class NodeService:
 
     def committee(self) -> Committee:
         """The current committee (refreshed when CommitteeChanged is seen)."""
-        if self._committee is None:
-            self._committee = self.chain.system().require_committee()
-        return self._committee
+        committee = self._committee
+        if committee is None:
+            system = self.chain.system()
+            committee = system.require_committee()
+            self._committee, self._previous = committee, system.previous_committee
+            self._refreshed = time.monotonic()
+        return committee
+
+    def previous_committee(self) -> Committee | None:
+        """The committee before the last change, as the chain names it (None: none yet)."""
+        self.committee()
+        return self._previous
+
+    def refresh_committee(self, at_most_every: float = 1.0) -> bool:
+        """Read the committee from the chain now, unless that was done in the last
+        `at_most_every` seconds (a write may name the new committee before this node's
+        follower saw `CommitteeChanged`); True when it changed."""
+        if time.monotonic() - self._refreshed < at_most_every:
+            return False
+        before = self._committee
+        self._committee = None
+        changed = self.committee() != before
+        if changed:
+            self.handover_due.set()
+        return changed
+
+    def held_shards(self) -> list[int]:
+        """Shards of the current committee this node holds completely (see `held`)."""
+        committee, shards = self.held
+        return sorted(shards) if committee == self.committee() else []
 
     @property
     def member_index(self) -> int:
@@ -109,6 +149,7 @@ class NodeService:
             self.registry.commit(rows)
             if rows.committee_changed:
                 self._committee = None
+                self.handover_due.set()
             self.stats.events_processed += len(events)
             if rows.deleted or rows.epoch is not None:
                 self._gc_due.set()
@@ -296,6 +337,8 @@ class NodeService:
                 f"sliver index {index} is outside 0..{meta.n_shards - 1}",
             )
         if index not in (owned if owned is not None else self.owned_slivers(blob_id)):
+            if self.refresh_committee() and index in self.owned_slivers(blob_id):
+                return  # the committee changed and this node's follower had not seen it yet
             raise ApiError(
                 403,
                 "SHARD_NOT_OWNED",

@@ -312,6 +312,8 @@ def fn_set_committee(
             seen[s] = True
     if not all(seen) or len(set(node_ids)) != len(node_ids):
         raise _abort("system", "EInvalidCommittee", "every shard exactly once, each node once")
+    if d["members"]:  # who held each shard before: readers and new owners fetch from them
+        d["previous_members"] = d["members"]
     d["members"] = [
         {"node_id": n, "shards": list(s)} for n, s in zip(node_ids, shards, strict=True)
     ]
@@ -445,7 +447,7 @@ def _parse_message(message: bytes, intent: int) -> tuple[int, bytes]:
     return int.from_bytes(message[3:7], "little"), message[7:]
 
 
-def _committee_of(d: dict[str, Any]) -> Committee:
+def _committee_of(d: dict[str, Any], key: str = "members") -> Committee:
     members = tuple(
         Member(
             m["node_id"],
@@ -454,7 +456,7 @@ def _committee_of(d: dict[str, Any]) -> Committee:
             bytes.fromhex(d["nodes"][m["node_id"]]["public_key"]),
             tuple(m["shards"]),
         )
-        for m in d["members"]
+        for m in d[key]
     )
     return Committee(d["epoch"], d["n_shards"], members)
 
@@ -1359,6 +1361,7 @@ class DevChain:
             d["write_price"],
             d["max_epochs_ahead"],
             nodes,
+            _committee_of(d, "previous_members") if d.get("previous_members") else None,
         )
 
     def get_blob(self, object_id: str) -> BlobObject:

@@ -120,6 +120,9 @@ class SystemState:
     write_price: int
     max_epochs_ahead: int
     nodes: tuple[NodeInfo, ...] = ()
+    previous_committee: Committee | None = None
+    """The committee before the last change (DevChain only so far; None on Sui): a shard's
+    previous owner serves it until its new owner has it."""
 
     def require_committee(self) -> Committee:
         """The committee, or an error saying the deployment has none yet."""
