@@ -18,7 +18,7 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InvalidCommittee, ProtocolError
 from haulout.protocol.frames import FRAME_HEADER, FrameParser
-from haulout.protocol.hashing import hasher
+from haulout.protocol.hashing import Hasher, hasher
 from haulout.protocol.metadata import BlobMetadata
 from haulout.protocol.params import shard_for_sliver, sliver_for_shard
 
@@ -114,7 +114,7 @@ class _ShardRecords:
         self.meta: BlobMetadata | None = None
         self.blob: BlobId | None = None
         self.current: PendingFile | None = None
-        self.hash = hasher()
+        self.hash: Hasher = hasher()
 
     def start(self, index: int, size: int) -> None:
         if not BLOB_ID_BYTES < size <= BLOB_ID_BYTES + self.max_sliver:
