@@ -84,6 +84,8 @@ class Step:
 
     latencies: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
+    busy_retries: int = 0
+    """503s with Retry-After (the relayer's upload bound), waited out and sent again."""
     stored: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # blob id: size, digest
     elapsed: float = 0.0
 
@@ -104,6 +106,13 @@ async def store_loop(
         t = time.perf_counter()
         try:
             resp = await http.put(f"{url}/v1/blobs", params={"epochs": 1}, content=data)
+            # back-pressure, as a well-behaved client takes it: wait as told, send again
+            while resp.status_code == 503 and "retry-after" in resp.headers:
+                if time.monotonic() > deadline + 30:
+                    break
+                step.busy_retries += 1
+                await asyncio.sleep(min(float(resp.headers["retry-after"]), 5.0))
+                resp = await http.put(f"{url}/v1/blobs", params={"epochs": 1}, content=data)
         except httpx.HTTPError as exc:
             step.errors[type(exc).__name__] += 1
             continue
@@ -260,7 +269,7 @@ async def run_step(
     errors = ", ".join(f"{r}: {c}" for r, c in step.errors.most_common()) or "none"
     print(
         f"{kind:>5} c={concurrency:<3} {n:5d} stores in {step.elapsed:5.1f}s = "
-        f"{n / step.elapsed:6.1f}/s  p50 {p50:6.3f}s p99 {p99:6.3f}s  errors {sum(step.errors.values())} ({errors})\n"
+        f"{n / step.elapsed:6.1f}/s  p50 {p50:6.3f}s p99 {p99:6.3f}s  errors {sum(step.errors.values())} ({errors}), busy retries {step.busy_retries}\n"
         f"            peak RSS relayer {rss.get('relayer', -1)} MiB, largest node {node_rss} MiB;"
         f" CPU ms/store relayer {cpu.get('relayer', 0) * per:.1f}, nodes {nodes_cpu * per:.1f},"
         f" bench client {me * per:.1f}\n"
