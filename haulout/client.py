@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,23 @@ def _iter_file(
         yield data
 
 
+BUSY_RETRIES = 5
+"""How often `store` sends bytes again after `503 UPLOADS_BUSY` (the relayer's upload bound)."""
+
+
+def _busy_wait(resp: httpx.Response) -> float | None:
+    """Seconds to wait before sending again, when the relayer said it is busy (503 with
+    `Retry-After`); None for any other answer. Capped at 10 s whatever the header says."""
+    if resp.status_code != 503 or "retry-after" not in resp.headers:
+        return None
+    try:
+        if b"UPLOADS_BUSY" not in resp.content[:2048]:
+            return None
+        return min(max(float(resp.headers["retry-after"]), 0.1), 10.0)
+    except ValueError:
+        return None
+
+
 def _params(
     epochs: int | None,
     deletable: bool,
@@ -216,13 +234,16 @@ class HauloutClient:
         if size is not None:
             headers["content-length"] = str(size)
         headers["content-type"] = content_type or "application/octet-stream"
+        params = _params(epochs, deletable, send_object_to, encoding_type, force, share)
         try:
-            resp = self.http.put(
-                "/v1/blobs",
-                params=_params(epochs, deletable, send_object_to, encoding_type, force, share),
-                content=content,
-                headers=headers,
-            )
+            resp = self.http.put("/v1/blobs", params=params, content=content, headers=headers)
+            for _ in range(BUSY_RETRIES):  # the relayer's upload bound: bytes can be sent again
+                wait = _busy_wait(resp)
+                if wait is None or not isinstance(data, (bytes, bytearray, memoryview)):
+                    break
+                time.sleep(wait)
+                again = _iter_view(memoryview(data), progress)
+                resp = self.http.put("/v1/blobs", params=params, content=again, headers=headers)
         except httpx.HTTPError as exc:
             raise HauloutError(
                 f"cannot reach the relayer at {self.url}: {exc}; is `haulout up` running?"
