@@ -51,6 +51,7 @@ class RelayerSettings(BaseSettings):
     memory_limit: int = (
         32 << 20
     )  # blobs up to this size are encoded in memory, larger ones to files
+    encode_memory: int = 128 << 20  # slivers all uploads may hold in memory at once (then files)
     read_cache_bytes: int = 256 << 20
     body_timeout: float = 30.0  # longest pause, in seconds, inside an upload's body (then 408)
     max_concurrent_uploads: int = 32  # uploads received at once; more get 503 + Retry-After

@@ -21,7 +21,7 @@ from haulout.settings import RelayerSettings
 from .app import create_app
 from .controller import StoreController
 from .index import BlobIndex
-from .limits import UploadSlots, sweep_spool
+from .limits import EncodeMemory, UploadSlots, sweep_spool
 from .reader import BlobReader
 from .verdicts import ConsistencyVerdicts
 
@@ -59,6 +59,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         settings.uploads_per_node,
         settings.memory_limit,
         encoding_type,
+        EncodeMemory(settings.encode_memory),
     )
     reader = BlobReader(
         chain,

@@ -49,6 +49,7 @@ from haulout.protocol.params import (
 )
 
 from .index import BlobIndex
+from .limits import EncodeMemory
 from .verdicts import ConsistencyVerdicts
 
 log = logging.getLogger("haulout.relayer")
@@ -66,6 +67,10 @@ class StoreStats:
     node_upload_failures: int = 0
     tail_uploads_pending: int = 0
     tail_bytes_held: int = 0
+    encode_memory_bytes: int = 0
+    """Sliver bytes uploads in flight hold in memory (bounded by HAULOUT_RELAYER_ENCODE_MEMORY)."""
+    uploads_through_files: int = 0
+    """Uploads small enough for memory that went through files: the budget was held."""
     store_seconds_total: float = 0.0
     uploads_shared: int = 0
     """Uploads answered by an identical upload running at the same time (no registration)."""
@@ -204,6 +209,9 @@ class Upload:
     workdir: Path
     handed_over: bool = False
     phases: Phases = field(default_factory=Phases)
+    reserved: int = 0
+    """Memory budget its in-memory slivers took (given back when the store ends; background
+    uploads are bounded apart, by `bound_tails`)."""
 
 
 CERTIFY_ATTEMPTS = 4
@@ -231,6 +239,7 @@ class StoreController:
         uploads_per_node: int = 4,
         memory_limit: int = 32 << 20,
         encoding_type: int = DEFAULT_ENCODING,
+        encode_memory: EncodeMemory | None = None,
     ) -> None:
         self.chain, self.account, self.index, self.http = chain, account, index, http
         self.spool_dir = spool_dir
@@ -240,6 +249,7 @@ class StoreController:
         self.node_retries = node_retries
         self.uploads_per_node = uploads_per_node
         self.memory_limit = memory_limit
+        self.encode_memory = encode_memory or EncodeMemory(4 * memory_limit)
         self.encoding_type = codec.default_encoding(encoding_type)  # 0 where 1 is unavailable
         self.stats = StoreStats()
         self.tails: set[asyncio.Task[None]] = set()
@@ -280,13 +290,20 @@ class StoreController:
             if declared_size is None:
                 spooled, size = await self.spool(body, upload.workdir)
                 upload.phases.mark("spool")
+                upload.reserved = self.reserve_memory(size, system.n_shards, encoding)
                 encoded = await self.encode_from(
-                    spooled.open("rb"), size, system.n_shards, upload.workdir, encoding
+                    spooled.open("rb"),
+                    size,
+                    system.n_shards,
+                    upload.workdir,
+                    encoding,
+                    upload.reserved > 0,
                 )
             else:
                 size = declared_size
+                upload.reserved = self.reserve_memory(size, system.n_shards, encoding)
                 encoded = await self.receive_and_encode(
-                    body, size, system.n_shards, upload.workdir, encoding
+                    body, size, system.n_shards, upload.workdir, encoding, upload.reserved > 0
                 )
             blob_id = encoded.metadata.blob_id
             upload.phases.mark("encode")
@@ -347,6 +364,9 @@ class StoreController:
             self.stats.uploads_failed += 1
             raise
         finally:
+            self.encode_memory.give_back(upload.reserved)
+            self.stats.encode_memory_bytes = self.encode_memory.held
+            self.stats.uploads_through_files = self.encode_memory.through_files
             self.stats.store_seconds_total += time.perf_counter() - started
             if not upload.handed_over:
                 shutil.rmtree(upload.workdir, ignore_errors=True)
@@ -586,6 +606,18 @@ class StoreController:
             )
         return requested
 
+    def reserve_memory(self, size: int, n_shards: int, encoding_type: int) -> int:
+        """Bytes of the memory budget this upload's slivers take, or 0 when they go through
+        files (a blob over `memory_limit`, or the budget held by the uploads in flight)."""
+        if size > self.memory_limit:
+            return 0
+        expected = n_shards * EncodingParams(n_shards, size, encoding_type).sliver_len
+        if not self.encode_memory.take(expected):
+            self.stats.uploads_through_files = self.encode_memory.through_files
+            return 0
+        self.stats.encode_memory_bytes = self.encode_memory.held
+        return expected
+
     def too_large(self) -> ApiError:
         """The 413 for an upload over this relayer's limit."""
         return ApiError(
@@ -620,6 +652,7 @@ class StoreController:
         n_shards: int,
         workdir: Path,
         encoding_type: int = DEFAULT_ENCODING,
+        in_memory: bool | None = None,
     ) -> Encoded:
         """Encode the body on worker threads while the event loop keeps receiving it."""
         pipe = BodyPipe()
@@ -630,7 +663,9 @@ class StoreController:
             arrived = asyncio.create_task(pipe.arrived.wait())
             await asyncio.wait([feeder, arrived], return_when=asyncio.FIRST_COMPLETED)
             arrived.cancel()
-            return await self.encode_from(pipe.chunks(), size, n_shards, workdir, encoding_type)
+            return await self.encode_from(
+                pipe.chunks(), size, n_shards, workdir, encoding_type, in_memory
+            )
         finally:
             pipe.close()
             feeder.cancel()
@@ -643,11 +678,12 @@ class StoreController:
         n_shards: int,
         workdir: Path,
         encoding_type: int = DEFAULT_ENCODING,
+        in_memory: bool | None = None,
     ) -> Encoded:
         """Encode on a worker thread; a body that does not match its declared size is a 400."""
         try:
             return await run_in_threadpool(
-                self.encode, source, size, n_shards, workdir, encoding_type
+                self.encode, source, size, n_shards, workdir, encoding_type, in_memory
             )
         except InvalidSliver as exc:  # the codec's "more/fewer bytes than declared"
             raise ApiError(400, "BODY_SIZE_MISMATCH", str(exc)) from exc
@@ -668,12 +704,14 @@ class StoreController:
         n_shards: int,
         workdir: Path,
         encoding_type: int = DEFAULT_ENCODING,
+        in_memory: bool | None = None,
     ) -> Encoded:
         """Encode the upload: slivers stay in memory up to `memory_limit` bytes of blob
         (about 3x that in slivers at n=100), else one file per sliver (bounded RSS). The
-        in-memory slivers grow with the bytes received, never from the declared size."""
+        in-memory slivers grow with the bytes received, never from the declared size.
+        `in_memory` overrides the size rule (the store flow decides by its memory budget)."""
         EncodingParams(n_shards, size, encoding_type)  # n too large for the type: a 400
-        if size <= self.memory_limit:
+        if size <= self.memory_limit if in_memory is None else in_memory:
             memory = codec.MemorySink(n_shards)
             metadata = codec.encode_stream(
                 source, size, n_shards, memory, encoding_type=encoding_type

@@ -4,6 +4,8 @@
   so slow bodies hold slots (not worker threads) and the N+1st gets a 503 with `Retry-After`.
 - `paced`: a body that sends nothing for `timeout` seconds ends with a 408 `BODY_TIMEOUT`.
 - `sweep_spool`: work directories a crash left behind are removed when the relayer starts.
+- `EncodeMemory`: the sliver bytes all uploads may hold in memory at once; past it an upload is
+  encoded through files, so many concurrent uploads cannot add up past the memory bound.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,3 +107,30 @@ def sweep_spool(spool_dir: Path) -> int:
     if removed:
         log.info("swept spool", extra={"fields": {"directories": removed, "dir": str(spool_dir)}})
     return removed
+
+
+class EncodeMemory:
+    """A budget of sliver bytes held in memory by uploads being encoded or pushed (thread-safe:
+    encoders take from it on worker threads). Each upload below `memory_limit` asks for its
+    encoded size; when the budget cannot cover it, the upload goes through files instead (slower,
+    but bounded), so the relayer's memory does not grow with the number of uploads."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.held = 0
+        self.through_files = 0
+        self._lock = threading.Lock()
+
+    def take(self, nbytes: int) -> bool:
+        """Reserve `nbytes`; False (nothing reserved) when the budget cannot cover them."""
+        with self._lock:
+            if self.held + nbytes > self.budget:
+                self.through_files += 1
+                return False
+            self.held += nbytes
+            return True
+
+    def give_back(self, nbytes: int) -> None:
+        """Return a reservation made by `take`."""
+        with self._lock:
+            self.held = max(0, self.held - nbytes)
