@@ -32,6 +32,7 @@ from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InconsistentEncoding, InvalidMetadata, InvalidSliver
 from haulout.protocol.metadata import BlobMetadata
 from haulout.protocol.params import shard_for_sliver
+from haulout.sliver_files import VerifiedSliverFiles
 
 from .index import BlobIndex
 from .verdicts import ConsistencyVerdicts
@@ -83,44 +84,6 @@ class ReadBlob:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
-
-
-class _SliverFiles:
-    """Receives a node's frames into one file per sliver, hashing on the way; keeps the
-    slivers that match the metadata (a `FrameSink`)."""
-
-    def __init__(self, reader: BlobReader, blob_id: BlobId, meta: BlobMetadata, root: Path):
-        self.reader, self.blob_id, self.meta, self.root = reader, blob_id, meta, root
-        self.good: dict[int, Path] = {}
-        self.failures: list[str] = []
-        self.index, self.hash = -1, meta.sliver_hasher()
-        self.fh: BinaryIO | None = None
-
-    def start(self, index: int, size: int) -> None:
-        if not 0 <= index < self.meta.n_shards or size != self.meta.params.sliver_len:
-            raise ValueError(f"frame for sliver {index} of {size} bytes does not fit this blob")
-        self.index, self.hash = index, self.meta.sliver_hasher()
-        self.fh = open(self.root / f"{index}.sliver", "wb")  # noqa: SIM115 - closed in end()
-
-    def data(self, piece: memoryview) -> None:
-        assert self.fh is not None
-        self.fh.write(piece)
-        self.hash.update(piece)
-
-    def end(self) -> None:
-        assert self.fh is not None
-        self.fh.close()
-        self.fh = None
-        path = self.root / f"{self.index}.sliver"
-        if self.hash.digest() == self.meta.sliver_hashes[self.index]:
-            self.good[self.index] = path
-            return
-        path.unlink(missing_ok=True)
-        why = (
-            f"sliver {self.index} does not match its hash in the metadata; it is corrupt or forged"
-        )
-        self.reader.rejected(self.blob_id, self.index, why)
-        self.failures.append(why)
 
 
 class BlobReader:
@@ -304,7 +267,9 @@ class BlobReader:
                         await run_in_threadpool(self._verified, blob_id, meta, got, failures)
                     )
                 else:
-                    files = _SliverFiles(self, blob_id, meta, workdir)
+                    files = VerifiedSliverFiles(
+                        meta, workdir, lambda i, why: self.rejected(blob_id, i, why)
+                    )
                     await node.stream_slivers(blob_id, indices, files, meta.params.sliver_len)
                     failures.extend(files.failures)
                     found = dict(files.good)

@@ -34,7 +34,6 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import BinaryIO
 
 import httpx
 
@@ -44,6 +43,7 @@ from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.errors import InconsistentEncoding, ProtocolError
 from haulout.protocol.metadata import BlobMetadata
+from haulout.sliver_files import VerifiedSliverFiles
 
 from .service import NodeService
 from .store import PendingFile
@@ -59,47 +59,6 @@ class RecoveryError(Exception):
 class RecoveryUnavailable(Exception):
     """A blob cannot be recovered right now (no metadata or fewer than `k` good slivers
     reachable); tried again after a backoff."""
-
-
-class _FetchedSlivers:
-    """A `FrameSink` that writes each sliver a peer sends to its own file in `root`, hashing
-    on the way; keeps those matching the metadata."""
-
-    def __init__(self, meta: BlobMetadata, root: Path) -> None:
-        self.meta, self.root = meta, root
-        self.good: dict[int, Path] = {}
-        self.rejected = 0
-        self.index, self.hash = -1, meta.sliver_hasher()
-        self.fh: BinaryIO | None = None
-
-    def start(self, index: int, size: int) -> None:
-        if not 0 <= index < self.meta.n_shards or size != self.meta.params.sliver_len:
-            raise ValueError(f"frame for sliver {index} of {size} bytes does not fit this blob")
-        self.index, self.hash = index, self.meta.sliver_hasher()
-        self.fh = open(self.root / f"{index}.sliver", "wb")  # noqa: SIM115 - closed in end()
-
-    def data(self, piece: memoryview) -> None:
-        assert self.fh is not None
-        self.fh.write(piece)
-        self.hash.update(piece)
-
-    def end(self) -> None:
-        assert self.fh is not None
-        self.fh.close()
-        self.fh = None
-        path = self.root / f"{self.index}.sliver"
-        if self.hash.digest() == self.meta.sliver_hashes[self.index]:
-            self.good[self.index] = path
-        else:
-            path.unlink(missing_ok=True)
-            self.rejected += 1
-
-    def abandon(self) -> None:
-        """A peer's answer broke off: drop its unfinished sliver."""
-        if self.fh is not None:
-            self.fh.close()
-            self.fh = None
-            (self.root / f"{self.index}.sliver").unlink(missing_ok=True)
 
 
 class _RebuiltSlivers:
@@ -265,7 +224,7 @@ class Recovery:
                 owner = committee.member_for_sliver(i, int(blob_id))
                 if owner != me:
                     wanted.setdefault(owner, []).append(i)
-            sink = _FetchedSlivers(meta, work)
+            sink = VerifiedSliverFiles(meta, work)
             for position, indices in wanted.items():  # until k verified slivers are in hand
                 if len(sink.good) >= meta.params.k:
                     break
