@@ -308,3 +308,28 @@ def test_non_canonical_identity_is_no_key_and_no_signature(flag: int) -> None:
     assert not move_accepts_certificate(_keys(committee), cert.signature, cert.signers, msg)
     with pytest.raises(InvalidKey):
         verify_certificate(committee, cert, 1)
+
+
+def test_devchain_refuses_a_node_registered_with_a_non_canonical_identity_key(
+    tmp_path: Path,
+) -> None:
+    """What the identity bug allowed: DevChain registering a node whose "key" is `0xc0 ‖ …`
+    with a "proof of possession" that proves nothing; Sui refuses it (fastcrypto), so must we."""
+    from haulout.chain.accounts import Account
+    from haulout.chain.devchain import DevChain
+    from haulout.chain.errors import MoveAbort
+
+    chain = DevChain(tmp_path / "rogue.sqlite")
+    admin = Account.generate()
+    chain.faucet(admin.address)
+    chain.publish(admin)
+    chain.create_system(admin, 10, 1000, 1000, 2000, 1 << 40, 53)
+    rogue_key, rogue_pop = bytes([0xC0, 1]) + bytes(46), bytes([0xC0, 1]) + bytes(94)
+    address = "0x" + "77" * 32
+    assert not accepts(rogue_key, rogue_pop, pop_message(0, rogue_key, bytes.fromhex("77" * 32)))
+    with pytest.raises(MoveAbort) as refused:
+        chain.register_node(admin, "rogue", "", rogue_key, rogue_pop, address)
+    assert "EInvalidProofOfPossession" in str(refused.value)
+    honest = bls.BlsKeyPair.generate(b"honest")
+    pop = honest.sign(proof_of_possession(0, honest.public_key, bytes.fromhex("77" * 32)))
+    assert chain.register_node(admin, "honest", "", honest.public_key, pop, address)
