@@ -333,3 +333,37 @@ def test_devchain_refuses_a_node_registered_with_a_non_canonical_identity_key(
     honest = bls.BlsKeyPair.generate(b"honest")
     pop = honest.sign(proof_of_possession(0, honest.public_key, bytes.fromhex("77" * 32)))
     assert chain.register_node(admin, "honest", "", honest.public_key, pop, address)
+
+
+def test_a_deployments_proofs_and_certificates_verify_under_fastcrypto(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proofs of possession `deploy_devchain` registers, and certificates made the way
+    the relayer makes them and accepted by DevChain, verify under fastcrypto with the keys
+    the chain holds."""
+    from haulout.chain.devchain import DevChain
+    from tests.conftest import make_world, register, sign_certificate
+
+    registered: list[tuple[bytes, bytes, str]] = []
+    original = DevChain.register_node
+
+    def recording(
+        self: DevChain, admin: object, name: str, url: str, key: bytes, pop: bytes, address: str
+    ) -> str:
+        registered.append((key, pop, address))
+        return original(self, admin, name, url, key, pop, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DevChain, "register_node", recording)
+    world = make_world(tmp_path)
+    assert len(registered) == 4
+    for key, pop, address in registered:
+        assert accepts(key, pop, pop_message(0, key, bytes.fromhex(address.removeprefix("0x"))))
+    keys = [m.public_key for m in world.committee.members]
+    assert sorted(keys) == sorted(k for k, _, _ in registered)
+    for deletable in (False, True):
+        blob = register(world, b"cross-checked %d" % deletable, deletable=deletable)
+        cert = sign_certificate(world, blob, [0, 1, 2])
+        assert move_accepts_certificate(keys, cert.signature, cert.signers, cert.message)
+        assert world.chain.certify_blob(world.user, blob.id, cert).certified_epoch is not None
+        tampered = _flip(cert.message, len(cert.message) - 1, 1)
+        assert not move_accepts_certificate(keys, cert.signature, cert.signers, tampered)
