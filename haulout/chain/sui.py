@@ -739,16 +739,17 @@ class SuiBackend:
 
 
 def _failure(error: Any) -> ChainError:
-    """A failed transaction's status as a typed error: a Move abort as `MoveAbort`."""
+    """A failed transaction's status as a typed error: a Move abort as `MoveAbort`; a coin
+    too small for what the transaction splits off it as DevChain's `EInsufficientPayment`."""
+    from pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 import ExecutionErrorExecutionErrorKind as Kind
+
+    description = str(getattr(error, "description", None) or "")
     abort = getattr(error, "abort", None) if error is not None else None
     if abort is not None and abort.location is not None and abort.abort_code is not None:
-        return MoveAbort(
-            str(abort.location.module), int(abort.abort_code), str(error.description or "")
-        )
-    kind = str(getattr(error, "kind", "") or "")
-    if kind.endswith("INSUFFICIENT_COIN_BALANCE"):
-        return MoveAbort.named("system", "EInsufficientPayment", str(error.description or ""))
-    return ChainError(f"transaction failed: {getattr(error, 'description', None) or error}")
+        return MoveAbort(str(abort.location.module), int(abort.abort_code), description)
+    if error is not None and error.kind == Kind.INSUFFICIENT_COIN_BALANCE:
+        return MoveAbort.named("system", "EInsufficientPayment", description)
+    return ChainError(f"transaction failed: {description or error}")
 
 
 class SuiDeployment(Protocol):

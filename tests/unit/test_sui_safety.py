@@ -281,3 +281,65 @@ def test_events_stop_at_the_limit_and_resume_after_the_cursor() -> None:
     two = chain.events(None, 2)
     rest = chain.events(two[-1].cursor, 100)
     assert [e.event.epoch for e in two + rest] == [0, 1, 2, 3, 4]  # type: ignore[attr-defined]
+
+
+# -- failed transactions ------------------------------------------------------------------------
+
+
+def test_a_failed_transaction_becomes_the_typed_error_devchain_raises() -> None:
+    from haulout.chain.sui import _failure
+
+    Kind = sui_prot.ExecutionErrorExecutionErrorKind
+    abort = sui_prot.ExecutionError(
+        kind=Kind.MOVE_ABORT,
+        abort=sui_prot.MoveAbort(abort_code=3, location=sui_prot.MoveLocation(module="system")),
+    )
+    err = _failure(abort)
+    assert isinstance(err, MoveAbort) and (err.module, err.name) == (
+        "system",
+        "EInsufficientPayment",
+    )
+    poor = _failure(sui_prot.ExecutionError(kind=Kind.INSUFFICIENT_COIN_BALANCE))
+    assert isinstance(poor, MoveAbort) and poor.name == "EInsufficientPayment"
+    gas = _failure(sui_prot.ExecutionError(kind=Kind.INSUFFICIENT_GAS, description="out of gas"))
+    assert type(gas) is ChainError and "out of gas" in str(gas)
+
+
+def test_effects_say_what_was_created_emitted_paid_and_where_the_gas_coin_went() -> None:
+    In, Out = sui_prot.ChangedObjectInputObjectState, sui_prot.ChangedObjectOutputObjectState
+    me = "0x" + "0e" * 32
+    blob_id, gas_id = "0x" + "b1" * 32, "0x" + "9a" * 32
+    executed = sui_prot.ExecutedTransaction(
+        digest="Dtx",
+        effects=sui_prot.TransactionEffects(
+            changed_objects=[
+                sui_prot.ChangedObject(
+                    object_id=blob_id,
+                    input_state=In.DOES_NOT_EXIST,
+                    output_state=Out.OBJECT_WRITE,
+                    object_type=f"{PACKAGE}::blob::Blob",
+                ),
+                sui_prot.ChangedObject(  # the System, only mutated
+                    object_id="0x" + "11" * 32,
+                    input_state=In.EXISTS,
+                    output_state=Out.OBJECT_WRITE,
+                    object_type=f"{PACKAGE}::system::System",
+                ),
+            ],
+            gas_object=sui_prot.ChangedObject(
+                object_id=gas_id, output_version=12, output_digest=DIGEST
+            ),
+        ),
+        events=sui_prot.TransactionEvents(
+            events=[event(PACKAGE, "EpochAdvanced", {"epoch": 4, "start_ms": "9"})]
+        ),
+        balance_changes=[
+            sui_prot.BalanceChange(address=me, coin_type="0x2::sui::SUI", amount="-700")
+        ],
+    )
+    chain = backend(LedgerNode(0, 0, {}))
+    e = chain.executed(executed, me)
+    assert e.created == {blob_id: "blob::Blob"} and e.digest == "Dtx" and e.paid == 700
+    assert e.event(EpochAdvanced) == EpochAdvanced(4, 9)
+    after = chain.gas_after(executed, GasCoin(OwnedRef(gas_id, 11, DIGEST), 5_000), me)
+    assert after == GasCoin(OwnedRef(gas_id, 12, DIGEST, me), 4_300)
