@@ -36,10 +36,27 @@ from .client import ChainClient, Executed
 from .errors import ChainError, MoveAbort, NotDeployed, ObjectNotFound, ObjectNotOwned
 from .events import ChainEvent, Event, parse_event
 from .objects import BlobObject, NodeInfo, SharedBlobView, StorageResource, SystemState
+from .sui_gas import POOL_SIZE, GasCoin, GasPool
 from .sui_ids import attributes_field_id
-from .sui_tx import OwnedRef, SharedRef, encode_kind, publish_kind, transaction_data
+from .sui_tx import (
+    OwnedRef,
+    SharedRef,
+    encode_kind,
+    publish_kind,
+    split_coins_kind,
+    transaction_data,
+)
 
 GAS_BUDGET = 500_000_000
+"""Most MIST of gas one transaction may burn (publishing the package is the costliest)."""
+MIN_GAS_COIN = 2 * GAS_BUDGET
+"""Coins below this are not lent for gas: the budget is reserved out of the coin, and fees
+paid from it (`&mut Coin<SUI>`) need the rest."""
+CHECKPOINT_BATCH = 32
+"""Checkpoints fetched at once when reading events."""
+MAX_CHECKPOINTS_PER_READ = 2048
+"""Checkpoints one `events` call scans at most (the next call goes on from there)."""
+SUI_COIN = "0x2::coin::Coin<0x2::sui::SUI>"
 RPC_TIMEOUT_S = 30.0
 T = TypeVar("T")
 
@@ -173,6 +190,23 @@ class SuiNode:
         """One unary call, e.g. `call("ledger", "get_object", GetObjectRequest(...))`."""
         return self.run(lambda: getattr(self.stub(service), method)(request))
 
+    def call_many(
+        self, service: str, method: str, requests: Sequence[Any], in_flight: int = 16
+    ) -> list[Any]:
+        """Several unary calls at once (at most `in_flight` outstanding); answers in order."""
+
+        async def all_of() -> list[Any]:
+            gate = asyncio.Semaphore(in_flight)
+            stub = self.stub(service)
+
+            async def one(request: Any) -> Any:
+                async with gate:
+                    return await getattr(stub, method)(request)
+
+            return list(await asyncio.gather(*(one(r) for r in requests)))
+
+        return self.run(all_of)
+
     def error(self, exc: BaseException) -> ChainError:
         """A failed call as one clear typed error."""
         from grpclib.const import Status
@@ -242,10 +276,15 @@ class SuiBackend:
         system: SharedRef | None,
         admin_cap_id: str = "",
         faucet_url: str = "http://127.0.0.1:9123",
+        gas_coins: int = POOL_SIZE,
     ) -> None:
         self.node, self.package_id, self.system_ref = node, package_id, system
         self._admin_cap_id, self.faucet_url = admin_cap_id, faucet_url
         self._gas_price: int | None = None
+        self.gas = GasPool(self.list_coins, self.split_coins, MIN_GAS_COIN, gas_coins)
+        self._first_checkpoint: int | None = None
+        self._scanned: tuple[int, int] | None = None  # (after, checkpoint): see `events`
+        self._scan_lock = threading.Lock()
 
     @property
     def system_id(self) -> str:
@@ -319,31 +358,81 @@ class SuiBackend:
             self._gas_price = int((r.epoch and r.epoch.reference_gas_price) or 1000)
         return self._gas_price
 
-    def gas_coin(self, signer: Account) -> OwnedRef:
-        """A SUI coin of the signer's to pay gas with: the richest one."""
+    def list_coins(self, address: str) -> list[GasCoin]:
+        """The SUI coins of `address` (the first 500)."""
         import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
 
-        r = self.node.call(
-            "state",
-            "list_owned_objects",
-            sui_prot.ListOwnedObjectsRequest(
-                owner=signer.address,
-                object_type="0x2::coin::Coin<0x2::sui::SUI>",
-                page_size=100,
-                read_mask=_mask(["object_id", "version", "digest", "balance"]),
-            ),
-        )
-        if not r.objects:
-            raise MoveAbort.named(
-                "system",
-                "EInsufficientPayment",
-                f"{signer.address} has no SUI coin; use the localnet faucet",
+        coins: list[GasCoin] = []
+        token: bytes | None = None
+        for _ in range(5):
+            r = self.node.call(
+                "state",
+                "list_owned_objects",
+                sui_prot.ListOwnedObjectsRequest(
+                    owner=address,
+                    object_type=SUI_COIN,
+                    page_size=100,
+                    page_token=token,
+                    read_mask=_mask(["object_id", "version", "digest", "balance"]),
+                ),
             )
-        best = max(r.objects, key=lambda c: int(c.balance or 0))
-        return OwnedRef(best.object_id, int(best.version), best.digest, signer.address)
+            coins.extend(
+                GasCoin(
+                    OwnedRef(o.object_id, int(o.version), o.digest, address), int(o.balance or 0)
+                )
+                for o in r.objects
+            )
+            token = r.next_page_token
+            if not token:
+                break
+        return coins
+
+    def split_coins(self, signer: Account, coin: GasCoin, amounts: list[int]) -> list[GasCoin]:
+        """Split `amounts` off `coin` (paying gas with it); the coin after, and the new ones."""
+        kind = split_coins_kind(signer.address, amounts)
+        data = transaction_data(kind, signer.address, [coin.ref], self.gas_price(), GAS_BUDGET)
+        executed = self.send(signer, data)
+        rest = self.gas_after(executed, coin, signer.address, spent=sum(amounts))
+        new = [
+            GasCoin(OwnedRef(oid, version, digest, signer.address), amount)
+            for (oid, version, digest), amount in zip(
+                self._created_refs(executed), amounts, strict=False
+            )
+        ]
+        return ([rest] if rest else []) + new
+
+    @staticmethod
+    def _created_refs(executed: Any) -> list[tuple[str, int, str]]:
+        from pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 import ChangedObjectInputObjectState
+
+        return [
+            (str(ch.object_id), int(ch.output_version), str(ch.output_digest))
+            for ch in executed.effects.changed_objects
+            if ch.input_state == ChangedObjectInputObjectState.DOES_NOT_EXIST
+            and ch.output_version is not None
+        ]
+
+    def gas_after(
+        self, executed: Any, coin: GasCoin, address: str, spent: int = 0
+    ) -> GasCoin | None:
+        """The gas coin after a transaction, from its effects: new version and digest, the
+        balance less what the account paid (and `spent` moved to its other coins)."""
+        go = executed.effects.gas_object if executed.effects else None
+        if go is None or go.output_version is None or not go.output_digest:
+            return None
+        ref = OwnedRef(str(go.object_id), int(go.output_version), str(go.output_digest), address)
+        return GasCoin(ref, coin.balance - self.paid(executed, address) - spent)
 
     def send(self, signer: Account, data: bytes) -> Any:
         """Execute signed `data`; the executed transaction (aborts raise `MoveAbort`)."""
+        executed = self.send_raw(signer, data)
+        status = executed.effects.status
+        if not status.success:
+            raise _failure(status.error)
+        return executed
+
+    def send_raw(self, signer: Account, data: bytes) -> Any:
+        """Execute signed `data`; the executed transaction, failed or not."""
         import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
 
         request = sui_prot.ExecuteTransactionRequest(
@@ -355,19 +444,22 @@ class SuiBackend:
             ],
             read_mask=_mask([f"transaction.{p}" for p in EXECUTED_FIELDS]),
         )
-        executed = self.node.call("transaction", "execute_transaction", request).transaction
+        return self.node.call("transaction", "execute_transaction", request).transaction
+
+    def execute(self, signer: Account, tx: Transaction) -> Executed:
+        """Resolve, encode, sign and execute a described transaction, paying gas with a coin
+        of the signer's that no other transaction in flight uses."""
+        enc = encode_kind(tx, self.package_id, lambda oid: self.reference(oid, signer.address))
+        with self.gas.lend(signer) as lease:
+            data = transaction_data(
+                enc.kind, signer.address, [lease.coin.ref], self.gas_price(), GAS_BUDGET
+            )
+            executed = self.send_raw(signer, data)
+            lease.returned = self.gas_after(executed, lease.coin, signer.address)
         status = executed.effects.status
         if not status.success:
             raise _failure(status.error)
-        return executed
-
-    def execute(self, signer: Account, tx: Transaction) -> Executed:
-        """Resolve, encode, sign and execute a described transaction."""
-        enc = encode_kind(tx, self.package_id, lambda oid: self.reference(oid, signer.address))
-        data = transaction_data(
-            enc.kind, signer.address, [self.gas_coin(signer)], self.gas_price(), GAS_BUDGET
-        )
-        return self.executed(self.send(signer, data), signer.address)
+        return self.executed(executed, signer.address)
 
     def executed(self, executed: Any, address: str) -> Executed:
         """What every chain reports of an executed transaction."""
@@ -439,10 +531,14 @@ class SuiBackend:
         kind = publish_kind(
             [base64.b64decode(m) for m in built["modules"]], built["dependencies"], admin.address
         )
-        data = transaction_data(
-            kind, admin.address, [self.gas_coin(admin)], self.gas_price(), GAS_BUDGET
-        )
-        executed = self.send(admin, data)
+        with self.gas.lend(admin) as lease:
+            data = transaction_data(
+                kind, admin.address, [lease.coin.ref], self.gas_price(), GAS_BUDGET
+            )
+            executed = self.send_raw(admin, data)
+            lease.returned = self.gas_after(executed, lease.coin, admin.address)
+        if not executed.effects.status.success:
+            raise _failure(executed.effects.status.error)
         for ch in executed.effects.changed_objects:
             if str(ch.object_type or "") == "package":
                 self.package_id = str(ch.object_id)
@@ -551,35 +647,77 @@ class SuiBackend:
         )
         return int((r.balance and r.balance.balance) or 0)
 
-    def events(self, after: int | None, limit: int) -> list[ChainEvent]:
-        """Haulout events from checkpoints after the cursor."""
+    def first_checkpoint(self) -> int:
+        """The checkpoint that published the package: no event of ours is older."""
         import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
 
-        def checkpoint(seq: int | None, fields: list[str]) -> Any:
-            return self.node.call(
+        if self._first_checkpoint is None:
+            package = self.object(self.package_id, ["object_id", "previous_transaction"])
+            r = self.node.call(
                 "ledger",
-                "get_checkpoint",
-                sui_prot.GetCheckpointRequest(sequence_number=seq, read_mask=_mask(fields)),
-            ).checkpoint
-
-        start_cp = (after or 0) >> 24
-        latest = int(checkpoint(None, ["sequence_number"]).sequence_number)
-        out: list[ChainEvent] = []
-        for cp in range(start_cp, latest + 1):
-            c = checkpoint(
-                cp,
-                [
-                    "sequence_number",
-                    "summary.timestamp",
-                    "transactions.digest",
-                    "transactions.events.events.event_type",
-                    "transactions.events.events.sender",
-                    "transactions.events.events.json",
-                ],
+                "get_transaction",
+                sui_prot.GetTransactionRequest(
+                    digest=package.previous_transaction, read_mask=_mask(["checkpoint"])
+                ),
             )
-            out.extend(self._checkpoint_events(cp, c, after))
-            if len(out) >= limit:
-                return out[:limit]
+            self._first_checkpoint = int(r.transaction.checkpoint or 0)
+        return self._first_checkpoint
+
+    def latest_checkpoint(self) -> int:
+        """The newest checkpoint's sequence number."""
+        import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
+
+        r = self.node.call(
+            "ledger",
+            "get_checkpoint",
+            sui_prot.GetCheckpointRequest(read_mask=_mask(["sequence_number"])),
+        )
+        return int(r.checkpoint.sequence_number)
+
+    def checkpoints(self, sequence_numbers: Sequence[int]) -> list[Any]:
+        """Checkpoints with their transactions' digests and events, fetched at once."""
+        import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
+
+        mask = _mask(
+            [
+                "sequence_number",
+                "summary.timestamp",
+                "transactions.digest",
+                "transactions.events.events.event_type",
+                "transactions.events.events.sender",
+                "transactions.events.events.json",
+            ]
+        )
+        requests = [
+            sui_prot.GetCheckpointRequest(sequence_number=s, read_mask=mask)
+            for s in sequence_numbers
+        ]
+        return [r.checkpoint for r in self.node.call_many("ledger", "get_checkpoint", requests)]
+
+    def events(self, after: int | None, limit: int) -> list[ChainEvent]:
+        """The package's events with cursor > `after`, oldest first: checkpoints are read
+        from the later of the cursor's and the package's publish checkpoint, in batches,
+        at most `MAX_CHECKPOINTS_PER_READ` per call. What was scanned without finding more
+        is remembered, so a follower polling at the chain's tip reads only new checkpoints."""
+        after_cursor = after or 0
+        start = max(after_cursor >> 24, self.first_checkpoint())
+        with self._scan_lock:
+            if self._scanned is not None and after_cursor >= self._scanned[0]:
+                start = max(start, self._scanned[1] + 1)
+        end = min(self.latest_checkpoint(), start + MAX_CHECKPOINTS_PER_READ - 1)
+        out: list[ChainEvent] = []
+        seq = start
+        while seq <= end:
+            batch = list(range(seq, min(end, seq + CHECKPOINT_BATCH - 1) + 1))
+            for number, checkpoint in zip(batch, self.checkpoints(batch), strict=True):
+                out.extend(self._checkpoint_events(number, checkpoint, after))
+                if len(out) >= limit:
+                    return out[:limit]
+            seq = batch[-1] + 1
+        if end >= start:  # nothing newer than what we return, through checkpoint `end`
+            with self._scan_lock:
+                if self._scanned is None or end >= self._scanned[1]:
+                    self._scanned = (out[-1].cursor if out else after_cursor, end)
         return out
 
     def _checkpoint_events(self, seq: int, checkpoint: Any, after: int | None) -> list[ChainEvent]:
@@ -601,16 +739,17 @@ class SuiBackend:
 
 
 def _failure(error: Any) -> ChainError:
-    """A failed transaction's status as a typed error: a Move abort as `MoveAbort`."""
+    """A failed transaction's status as a typed error: a Move abort as `MoveAbort`; a coin
+    too small for what the transaction splits off it as DevChain's `EInsufficientPayment`."""
+    from pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 import ExecutionErrorExecutionErrorKind as Kind
+
+    description = str(getattr(error, "description", None) or "")
     abort = getattr(error, "abort", None) if error is not None else None
     if abort is not None and abort.location is not None and abort.abort_code is not None:
-        return MoveAbort(
-            str(abort.location.module), int(abort.abort_code), str(error.description or "")
-        )
-    kind = str(getattr(error, "kind", "") or "")
-    if kind.endswith("INSUFFICIENT_COIN_BALANCE"):
-        return MoveAbort.named("system", "EInsufficientPayment", str(error.description or ""))
-    return ChainError(f"transaction failed: {getattr(error, 'description', None) or error}")
+        return MoveAbort(str(abort.location.module), int(abort.abort_code), description)
+    if error is not None and error.kind == Kind.INSUFFICIENT_COIN_BALANCE:
+        return MoveAbort.named("system", "EInsufficientPayment", description)
+    return ChainError(f"transaction failed: {description or error}")
 
 
 class SuiDeployment(Protocol):
@@ -634,9 +773,13 @@ class SuiChain(ChainClient):
         package_id: str = "0x0",
         system: SharedRef | None = None,
         admin_cap_id: str = "",
+        gas_coins: int = POOL_SIZE,
     ) -> None:
         self.rpc_url = rpc_url
-        super().__init__(SuiBackend(SuiNode(rpc_url), package_id, system, admin_cap_id))
+        backend = SuiBackend(
+            SuiNode(rpc_url), package_id, system, admin_cap_id, gas_coins=gas_coins
+        )
+        super().__init__(backend)
 
     @classmethod
     def from_deployment(cls, dep: SuiDeployment) -> SuiChain:

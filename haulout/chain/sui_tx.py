@@ -246,3 +246,24 @@ def publish_transaction(
 def decode(tx_bytes: bytes) -> Any:
     """Parse BCS `TransactionData` (for checks and logs)."""
     return bcs.TransactionData.deserialize(tx_bytes)
+
+
+def split_coins_kind(sender: str, amounts: Sequence[int]) -> bcs.TransactionKind:
+    """Split `amounts` off the gas coin into new coins of the sender's (`SplitCoins` then
+    `TransferObjects`): how an account gets one gas coin per concurrent transaction."""
+    inputs = [_pure_input(encode("u64", a)) for a in amounts]
+    inputs.append(_pure_input(address_bytes(sender)))
+    split = bcs.SplitCoin(
+        bcs.Argument("GasCoin", None), [bcs.Argument("Input", i) for i in range(len(amounts))]
+    )
+    coins = [bcs.Argument("NestedResult", (0, i)) for i in range(len(amounts))]
+    commands = [
+        bcs.Command("SplitCoin", split),
+        bcs.Command(
+            "TransferObjects",
+            bcs.TransferObjects(coins, bcs.Argument("Input", len(amounts))),
+        ),
+    ]
+    return bcs.TransactionKind(
+        "ProgrammableTransaction", bcs.ProgrammableTransaction(inputs, commands)
+    )
