@@ -56,6 +56,7 @@ from .events import (
     StorageReserved,
     parse_event,
 )
+from .machine_bucket import BUCKET_FUNCTIONS, DevBucketCalls
 from .objects import (
     BatchResult,
     BlobObject,
@@ -767,6 +768,9 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[str]]] = {
 }
 
 
+FUNCTIONS.update(BUCKET_FUNCTIONS)  # move/sources/bucket.move (haulout/chain/machine_bucket.py)
+
+
 def obj(object_id: str) -> dict[str, Any]:
     """Transaction argument: an object by id."""
     return {"object": object_id}
@@ -797,7 +801,7 @@ def transfer_cmd(result_index: int, recipient: str) -> dict[str, Any]:
     return {"call": "transfer", "args": [res(result_index), pure(recipient)]}
 
 
-class DevChain:
+class DevChain(DevBucketCalls):
     """The embedded ledger. `path` is the SQLite file; `clock` returns milliseconds."""
 
     def __init__(self, path: str | Path, clock: Callable[[], int] | None = None) -> None:

@@ -37,6 +37,7 @@ from .objects import (
     StorageResource,
     SystemState,
 )
+from .sui_bucket import SuiBucketCalls
 from .sui_ids import attributes_field_id
 from .sui_tx import HauloutTransaction, OwnedRef, SharedRef, publish_transaction
 
@@ -78,7 +79,7 @@ def _event_fields(name: str, fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-class SuiChain:
+class SuiChain(SuiBucketCalls):
     """Chain port over a Sui fullnode's gRPC API."""
 
     def __init__(
