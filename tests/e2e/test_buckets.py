@@ -13,6 +13,7 @@ import pytest
 from haulout.buckets import BucketConflict, Changes
 from haulout.chain.devchain import DevChain
 from haulout.client import HauloutClient, HauloutError
+from haulout.fs import HauloutFileSystem
 from haulout.launcher import LocalSystem
 from tests.e2e.conftest import start_system
 
@@ -125,3 +126,112 @@ def test_unknown_bucket_and_bad_names_are_clear(client: HauloutClient) -> None:
     assert err.value.status == 409
     resp = client.http.post("/v1/buckets", json={"name": "Bad_Name"})
     assert resp.status_code == 400
+
+
+@pytest.fixture(scope="module")
+def fs(system: LocalSystem) -> Iterator[HauloutFileSystem]:
+    f = HauloutFileSystem(system.relayer_url, deletable=True, skip_instance_cache=True)
+    yield f
+    f.client.close()
+
+
+def test_fsspec_paths_in_a_bucket(fs: HauloutFileSystem) -> None:
+    fs.client.buckets.create("ds-fs")
+    fs.pipe("haulout://ds-fs/a/one.txt", b"0123456789")
+    with fs.open("haulout://ds-fs/a/two.bin", "wb") as f:
+        f.write(b"two")
+    assert fs.cat_file("haulout://ds-fs/a/one.txt", start=2, end=5) == b"234"
+    assert fs.ls("haulout://ds-fs", detail=False) == ["ds-fs/a"]
+    assert fs.find("haulout://ds-fs") == ["ds-fs/a/one.txt", "ds-fs/a/two.bin"]
+    assert fs.glob("haulout://ds-fs/a/*.txt") == ["ds-fs/a/one.txt"]
+    assert fs.info("haulout://ds-fs/a/two.bin")["size"] == 3
+    fs.mv("haulout://ds-fs/a/two.bin", "haulout://ds-fs/b/two.bin")
+    assert fs.find("haulout://ds-fs") == ["ds-fs/a/one.txt", "ds-fs/b/two.bin"]
+    fs.rm("haulout://ds-fs/a", recursive=True)
+    assert fs.find("haulout://ds-fs") == ["ds-fs/b/two.bin"]
+    assert fs.client.buckets.get("ds-fs").version == 4  # pipe, open, mv, rm: one commit each
+    assert fs.cat("haulout://ds-fs@1/a/one.txt") == b"0123456789"
+    with pytest.raises(PermissionError):
+        fs.pipe("haulout://ds-fs@1/a/one.txt", b"history is read-only")
+
+
+def test_put_of_a_folder_and_a_transaction_are_one_commit_each(
+    fs: HauloutFileSystem, tmp_path: Path
+) -> None:
+    fs.client.buckets.create("ds-tx")
+    src = tmp_path / "folder"
+    for i in range(5):
+        (src / "sub").mkdir(parents=True, exist_ok=True)
+        (src / "sub" / f"f{i}.txt").write_text(str(i))
+    fs.put(str(src), "haulout://ds-tx/up", recursive=True)
+    assert fs.client.buckets.get("ds-tx").version == 1
+    assert len(fs.find("haulout://ds-tx/up")) == 5
+    with fs.transaction:
+        fs.pipe("haulout://ds-tx/t/x.txt", b"x")
+        with fs.open("haulout://ds-tx/t/y.txt", "wb") as f:
+            f.write(b"y")
+        fs.rm("haulout://ds-tx/up/sub/f0.txt")
+    assert fs.client.buckets.get("ds-tx").version == 2
+    assert fs.cat("haulout://ds-tx/t/y.txt") == b"y"
+    assert not fs.exists("haulout://ds-tx/up/sub/f0.txt")
+    got = tmp_path / "got"
+    fs.get("haulout://ds-tx/t", str(got), recursive=True)
+    assert sorted(p.name for p in got.rglob("*.txt")) == ["x.txt", "y.txt"]
+
+
+def test_a_failed_write_leaves_no_commit(fs: HauloutFileSystem) -> None:
+    fs.client.buckets.create("ds-fail")
+    with pytest.raises(RuntimeError), fs.open("haulout://ds-fail/partial.bin", "wb") as f:
+        f.write(b"half a checkpoint")
+        raise RuntimeError("the training step crashed")
+    with pytest.raises(RuntimeError), fs.transaction:
+        fs.pipe("haulout://ds-fail/a.txt", b"a")
+        raise RuntimeError("the job was cancelled")
+    assert fs.client.buckets.get("ds-fail").version == 0
+    assert not fs.exists("haulout://ds-fail/partial.bin")
+    assert fs._intrans is False
+
+
+def test_pandas_writes_and_reads_parquet_by_bucket_path(fs: HauloutFileSystem) -> None:
+    pd = pytest.importorskip("pandas")
+    fs.client.buckets.create("ds-pandas")
+    df = pd.DataFrame({"x": range(100), "y": [f"row {i}" for i in range(100)]})
+    opts = {"relayer_url": fs.client.url, "deletable": True}
+    df.to_parquet("haulout://ds-pandas/train/part-0.parquet", storage_options=opts)
+    back = pd.read_parquet("haulout://ds-pandas/train/part-0.parquet", storage_options=opts)
+    pd.testing.assert_frame_equal(back, df)
+
+
+def test_torch_checkpoint_round_trip(fs: HauloutFileSystem) -> None:
+    torch = pytest.importorskip("torch")
+    fs.client.buckets.create("ds-ckpt")
+    model = torch.nn.Linear(16, 4)
+    with fs.open("haulout://ds-ckpt/ckpt/step-100.pt", "wb") as f:
+        torch.save(model.state_dict(), f)
+    with fs.open("haulout://ds-ckpt/ckpt/step-100.pt", "rb") as f:
+        state = torch.load(f)
+    for key, value in model.state_dict().items():
+        assert torch.equal(state[key], value)
+
+
+def test_hugging_face_datasets_load_parquet_from_a_bucket(
+    fs: HauloutFileSystem, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pd = pytest.importorskip("pandas")
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HAULOUT_RELAYER_URL", fs.client.url)
+    fs.client.buckets.create("ds-hf")
+    with fs.transaction:
+        for i in range(2):
+            frame = pd.DataFrame({"text": [f"doc {i}-{j}" for j in range(10)], "label": [i] * 10})
+            with fs.open(f"haulout://ds-hf/train/part-{i}.parquet", "wb") as f:
+                frame.to_parquet(f)
+    ds = datasets.load_dataset(
+        "parquet",
+        data_files="haulout://ds-hf/train/*.parquet",
+        cache_dir=str(tmp_path / "cache"),
+        storage_options={"relayer_url": fs.client.url},
+    )
+    assert ds["train"].num_rows == 20
+    assert sorted(set(ds["train"]["label"])) == [0, 1]
