@@ -4,6 +4,8 @@ and the ML libraries writing and reading by bucket path."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -235,3 +237,29 @@ def test_hugging_face_datasets_load_parquet_from_a_bucket(
     )
     assert ds["train"].num_rows == 20
     assert sorted(set(ds["train"]["label"])) == [0, 1]
+
+
+def _cli(system: LocalSystem, *args: str) -> str:
+    cmd = [sys.executable, "-m", "haulout.cli", *args, "--relayer", system.relayer_url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_cli_push_pull_log_tag_extend_rm(system: LocalSystem, tmp_path: Path) -> None:
+    src = tmp_path / "ckpt"
+    (src / "step-1").mkdir(parents=True)
+    (src / "step-1" / "model.pt").write_bytes(b"weights v1")
+    assert "version 0" in _cli(system, "bucket", "create", "ds-cli")
+    assert "ds-cli version 1" in _cli(system, "push", str(src), "ds-cli/runs")
+    (src / "step-1" / "model.pt").write_bytes(b"weights v2")
+    assert "ds-cli version 2" in _cli(system, "push", str(src), "ds-cli/runs")
+    _cli(system, "bucket", "tag", "ds-cli", "first", "1")
+    log = _cli(system, "bucket", "log", "ds-cli").splitlines()
+    assert [line.split("\t")[0] for line in log] == ["2", "1"] and "(first)" in log[1]
+    _cli(system, "pull", "ds-cli@first/runs", str(tmp_path / "old"))
+    assert (tmp_path / "old" / "step-1" / "model.pt").read_bytes() == b"weights v1"
+    assert "ds-cli\tversion 2" in _cli(system, "bucket", "ls")
+    assert "end at epoch" in _cli(system, "bucket", "extend", "ds-cli", "--epochs", "2")
+    assert "deleted bucket ds-cli" in _cli(system, "bucket", "rm", "ds-cli")
+    assert "ds-cli\t" not in _cli(system, "bucket", "ls")
