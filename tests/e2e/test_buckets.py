@@ -7,9 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from haulout.buckets import BucketConflict, Changes
@@ -101,8 +103,15 @@ def test_a_stale_write_to_the_same_path_is_refused(client: HauloutClient) -> Non
     assert b.read("ds-clash", "x.txt") == b"two"
 
 
+def _indexed(url: str, check: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"the indexer at {url} did not catch up"
+        time.sleep(0.5)
+
+
 def test_extending_a_bucket_moves_every_member(
-    client: HauloutClient, chain: DevChain, tmp_path: Path
+    client: HauloutClient, chain: DevChain, system: LocalSystem, tmp_path: Path
 ) -> None:
     b = client.buckets
     b.create("ds-extend")
@@ -117,6 +126,26 @@ def test_extending_a_bucket_moves_every_member(
     ends = {chain.get_blob(m["objectId"]).end_epoch for m in members}
     assert ends == {done["endEpoch"]}
     assert done["endEpoch"] == chain.system().epoch + 2 + 3
+    idx = system.indexer_url
+
+    def member_ends() -> set[int]:
+        return {
+            httpx.get(f"{idx}/v1/blobs/by-object-id/{m['objectId']}", timeout=5)
+            .json()
+            .get("endEpoch", -1)
+            for m in members
+        }
+
+    _indexed(idx, lambda: member_ends() == {done["endEpoch"]})
+    owner = client.health()["address"]
+    page = httpx.get(f"{idx}/v1/buckets", params={"owner": owner}, timeout=5)
+    assert page.status_code == 200, page.text
+    listed = page.json()["buckets"]
+    bucket = next(b for b in listed if b["name"] == "ds-extend")
+    assert bucket["version"] == 1 and bucket["endEpoch"] == done["endEpoch"]
+    versions = httpx.get(f"{idx}/v1/buckets/{bucket['bucketId']}/versions", timeout=5).json()
+    assert [v["version"] for v in versions["versions"]] == [1]
+    assert versions["versions"][0]["manifestBlobId"] == bucket["manifestBlobId"]
 
 
 def test_unknown_bucket_and_bad_names_are_clear(client: HauloutClient) -> None:
