@@ -52,7 +52,7 @@ def _make_checkpoint(root: Path, gib: float, parts: int) -> int:
             left, i = per, 0
             while left:
                 n = min(len(block), left)
-                fh.write(bytes([p, i & 0xFF]) + block[2:n])  # distinct chunks, cheap to make
+                fh.write(bytes([p, i & 0xFF, i >> 8 & 0xFF]) + block[3:n])  # no two MiB alike
                 left -= n
                 i += 1
     (root / "config.json").write_text('{"layers": 24}')
@@ -132,11 +132,26 @@ def main() -> None:
                 f"({t_pull:.1f} s), identical: {_same(small, out)}",
                 flush=True,
             )
-            _ = stored
+            anchor_dir = base / "anchor-out"
+            _, t_read, _ = _timed(
+                ledger, lambda: manifest.restore(client, stored.blob_id, anchor_dir)
+            )
+            print(
+                f"anchor `haulout read <dir manifest>`: {a.files / t_read:.0f} files/s, "
+                f"{mib / t_read:.1f} MiB/s",
+                flush=True,
+            )
             if a.ckpt_gib > 0:
                 ckpt = base / "ckpt"
                 ck_bytes = _make_checkpoint(ckpt, a.ckpt_gib, a.ckpt_files)
                 ck_mib = ck_bytes / (1 << 20)
+                one = os.urandom(32 << 20)
+                _, t_one, tx_one = _timed(ledger, lambda: client.store(one))
+                print(
+                    f"anchor one 32 MiB blob: {32 / t_one:.1f} MiB/s, {tx_one} chain tx",
+                    flush=True,
+                )
+                del one
                 b.create("bench-ckpt")
                 done, t_push, tx_push = _timed(
                     ledger, lambda: b.push(ckpt, "bench-ckpt", prefix="step-100")

@@ -35,7 +35,7 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.buckets import BucketRef, check_bucket_name, check_tag, parse_ref
 
 from .index import BlobIndex
-from .trees import MAX_TREE_MEMBERS, Trees
+from .trees import MAX_TREE_MEMBERS, Trees, member_blob_ids
 
 log = logging.getLogger("haulout.relayer.buckets")
 
@@ -280,6 +280,35 @@ class Buckets:
         event(log, "bucket committed", name=name, version=done.bucket.version)
         return {**self.view(done.bucket), "txDigest": done.tx_digest}
 
+    async def check_manifest(self, manifest: BlobId) -> None:
+        """A commit's manifest must be a directory manifest of at most `MAX_TREE_MEMBERS`
+        blobs (so the bucket can always be extended in one transaction); else 422/413."""
+        await run_in_threadpool(self.index.catch_up)
+        live = self.index.live(manifest)
+        if not live:
+            raise ApiError(
+                409,
+                "MANIFEST_NOT_STORED",
+                f"manifest {manifest} is not stored (certified and live); store it first",
+            )
+        doc = await self.trees.manifest_of(manifest, live[0].size)
+        if doc is None or doc.kind != "directory":
+            raise ApiError(
+                422,
+                "INVALID_MANIFEST",
+                f"blob {manifest} is not a directory manifest; a bucket's versions are trees "
+                "(the SDK's Buckets.commit builds them)",
+            )
+        members = member_blob_ids(doc)
+        if len(members) + 1 > MAX_TREE_MEMBERS:
+            raise ApiError(
+                413,
+                "TREE_TOO_LARGE",
+                f"this tree references {len(members) + 1} blobs; a bucket's tree may reference "
+                f"at most {MAX_TREE_MEMBERS} (one transaction extends them all). Pack small "
+                "files together or use a larger chunk size",
+            )
+
     def tag(self, name: str, tag: str, version: int) -> dict[str, Any]:
         """Name a version (an existing tag moves)."""
         check_tag(tag)
@@ -404,9 +433,9 @@ def install_bucket_routes(app: FastAPI, buckets: Buckets) -> None:
         base_version: int = Query(..., ge=0, le=2**63),
         manifest: str = Query(..., pattern="^[A-Za-z0-9_-]{43}$"),
     ) -> JSONResponse:
-        return JSONResponse(
-            await run_in_threadpool(buckets.commit, name, base_version, BlobId.parse(manifest))
-        )
+        blob_id = BlobId.parse(manifest)
+        await buckets.check_manifest(blob_id)
+        return JSONResponse(await run_in_threadpool(buckets.commit, name, base_version, blob_id))
 
     @app.put("/v1/buckets/{name}/tags/{tag}")
     async def tag_bucket(

@@ -157,6 +157,13 @@ def test_unknown_bucket_and_bad_names_are_clear(client: HauloutClient) -> None:
     assert err.value.status == 409
     resp = client.http.post("/v1/buckets", json={"name": "Bad_Name"})
     assert resp.status_code == 400
+    plain = client.store(b"not a manifest, just bytes")
+    resp = client.http.post(
+        "/v1/buckets/ds-versions/commit",
+        params={"base_version": 2, "manifest": plain.blob_id},
+    )
+    assert resp.status_code == 422 and "INVALID_MANIFEST" in resp.text
+    assert client.buckets.get("ds-versions").version == 2
 
 
 @pytest.fixture(scope="module")
