@@ -1,14 +1,15 @@
-"""SuiChain's bucket transactions, built offline and decoded: an extension is one PTB with
-every member's `extend_blob` and then `bucket::extend`, paid from the gas coin; a commit
-carries the base version as a u64."""
+"""SuiChain's bucket transactions, encoded offline from their one description and decoded:
+an extension is one PTB with every member's `extend_blob` and then `bucket::extend`, paid from
+the gas coin; a commit carries the base version as a u64 and reads the System immutably."""
 
 from __future__ import annotations
 
 import struct
 
-from haulout.chain.sui_bucket import bucket_commit, bucket_create, bucket_destroy, bucket_extend
-from haulout.chain.sui_tx import HauloutTransaction, OwnedRef
-from tests.unit.test_sui_tx import DIGEST, GAS, PACKAGE, SENDER, SYSTEM, commands, object_kind
+from haulout.chain import calls
+from haulout.chain.calls import Transaction
+from haulout.chain.sui_tx import OwnedRef
+from tests.unit.test_sui_tx import DIGEST, SENDER, SYSTEM, commands, encode, object_kind
 from tests.unit.test_sui_tx import pure_bytes as pure
 
 BUCKET = OwnedRef("0x" + "aa" * 32, 4, DIGEST)
@@ -17,11 +18,11 @@ MEMBERS = [OwnedRef("0x" + f"{i:02x}" * 32, 6, DIGEST) for i in (0xC1, 0xC2)]
 
 
 def test_extension_is_one_ptb_over_members_and_manifest() -> None:
-    tx = HauloutTransaction(PACKAGE)
+    tx = Transaction()
     for m in MEMBERS:
-        tx.extend_blob(SYSTEM, m, 3)
-    bucket_extend(tx, BUCKET, SYSTEM, MANIFEST, 2)
-    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+        tx.add(calls.blob.EXTEND_BLOB(SYSTEM.object_id, m.object_id, 3))
+    tx.add(calls.bucket.EXTEND(BUCKET.object_id, SYSTEM.object_id, MANIFEST.object_id, 2))
+    inputs, cmds = commands(encode(tx, BUCKET, MANIFEST, *MEMBERS))
     assert [(c.value.Module, c.value.Function) for c in cmds] == [
         ("blob", "extend_blob"),
         ("blob", "extend_blob"),
@@ -37,15 +38,17 @@ def test_extension_is_one_ptb_over_members_and_manifest() -> None:
 
 
 def test_create_commit_and_destroy_values() -> None:
-    tx = HauloutTransaction(PACKAGE)
-    new = bucket_create(tx, "train-data")
-    tx.transfer([new], SENDER.address)
-    bucket_commit(tx, BUCKET, SYSTEM, MANIFEST, 7)
-    bucket_destroy(tx, BUCKET)
-    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    tx = Transaction()
+    tx.transfer([tx.add(calls.bucket.CREATE("train-data"))], SENDER.address)
+    tx.add(calls.bucket.COMMIT(BUCKET.object_id, SYSTEM.object_id, MANIFEST.object_id, 7))
+    inputs, cmds = commands(encode(tx, BUCKET, MANIFEST))
     assert pure(inputs, cmds[0].value.Arguments[0]) == b"\x0atrain-data"
     assert cmds[1].enum_name == "TransferObjects"
     commit = cmds[2].value.Arguments
     assert (cmds[2].value.Module, cmds[2].value.Function) == ("bucket", "commit")
+    assert object_kind(inputs, commit[1]) == ("SharedObject", SYSTEM.object_id, False)
     assert struct.unpack("<Q", pure(inputs, commit[3]))[0] == 7
-    assert (cmds[3].value.Module, cmds[3].value.Function) == ("bucket", "destroy")
+    destroy = Transaction()
+    destroy.add(calls.bucket.DESTROY(BUCKET.object_id))
+    _, cmds = commands(encode(destroy, BUCKET))
+    assert (cmds[0].value.Module, cmds[0].value.Function) == ("bucket", "destroy")
