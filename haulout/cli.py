@@ -787,5 +787,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if usage else 1
 
 
+from haulout.cli_buckets import register as _register_buckets  # noqa: E402
+
+_register_buckets(command)  # bucket, push, pull (haulout/cli_buckets.py)
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,9 +12,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from haulout.buckets import Buckets
 
 DEFAULT_RELAYER = os.environ.get("HAULOUT_RELAYER_URL", "http://127.0.0.1:31415")
 Progress = Callable[[int, int], None]
@@ -180,10 +183,20 @@ class HauloutClient:
         self.http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout, transport=_Transport()
         )
+        self._buckets: Buckets | None = None
 
     def close(self) -> None:
         """Close the connection pool."""
         self.http.close()
+
+    @property
+    def buckets(self) -> Buckets:
+        """Named, versioned trees of files (`haulout.buckets.Buckets`)."""
+        from haulout.buckets import Buckets
+
+        if self._buckets is None:
+            self._buckets = Buckets(self)
+        return self._buckets
 
     def __enter__(self) -> HauloutClient:
         return self

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from haulout.chain import errors as chain_errors
 from haulout.protocol import errors as perr
 from haulout.protocol.attributes import InvalidAttribute
+from haulout.protocol.buckets import InvalidBucketName
 
 log = logging.getLogger("haulout.http")
 
@@ -75,6 +76,7 @@ _PROTOCOL_STATUS: dict[type[Exception], int] = {
     perr.InvalidSignature: 400,
     perr.InvalidMessage: 400,
     InvalidAttribute: 400,
+    InvalidBucketName: 400,
     chain_errors.ObjectNotFound: 404,
     chain_errors.ObjectNotOwned: 403,
     chain_errors.InvalidTransaction: 400,
@@ -92,6 +94,12 @@ CLIENT_ABORTS: dict[tuple[str, str], int] = {
     ("blob", "ENotCertified"): 409,
     ("blob", "EBlobExpired"): 409,
     ("blob", "EBlobIdInvalidated"): 409,
+    ("bucket", "EInvalidName"): 400,
+    ("bucket", "EInvalidTag"): 400,
+    ("bucket", "EStaleVersion"): 409,
+    ("bucket", "EUnknownVersion"): 404,
+    ("bucket", "ETooManyTags"): 409,
+    ("bucket", "EManifestNotLive"): 409,
 }
 """Move aborts caused by what the client asked (its epochs, its blob, its attribute). Every
 other abort comes from a transaction the service built itself (certificates, storage, epochs

@@ -183,3 +183,44 @@ class BlobReads(Base):
     blob_id: Mapped[str] = mapped_column(String(43), primary_key=True, index=True)
     hits: Mapped[int] = mapped_column(BigInteger)
     bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class Bucket(Base):
+    """Current state of one Bucket object (from its events): name, owner, version, the
+    current tree manifest, and the end epoch its last extension reached."""
+
+    __tablename__ = "buckets"
+    bucket_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    name: Mapped[str] = mapped_column(SafeString(64), index=True)
+    owner: Mapped[str] = mapped_column(String(66), index=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    manifest_blob_id: Mapped[str | None] = mapped_column(String(43), nullable=True)
+    end_epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    created_cursor: Mapped[int] = mapped_column(BigInteger, unique=True)
+    updated_cursor: Mapped[int] = mapped_column(BigInteger)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class BucketVersion(Base):
+    """One commit of a bucket: its manifest and the transaction that made it."""
+
+    __tablename__ = "bucket_versions"
+    bucket_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    base_version: Mapped[int] = mapped_column(BigInteger)
+    manifest_blob_id: Mapped[str] = mapped_column(String(43), index=True)
+    manifest_object_id: Mapped[str] = mapped_column(String(66))
+    tx_digest: Mapped[str] = mapped_column(String(100))
+    cursor: Mapped[int] = mapped_column(BigInteger, unique=True)
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class BucketTag(Base):
+    """A tag of a bucket and the version it names."""
+
+    __tablename__ = "bucket_tags"
+    bucket_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    tag: Mapped[str] = mapped_column(SafeString(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    updated_cursor: Mapped[int] = mapped_column(BigInteger)

@@ -33,6 +33,7 @@ from haulout.protocol.params import ENCODING_RS16
 
 from .api_docs import redoc_page
 from .auth import BearerAuth
+from .buckets import BucketBook, Buckets, install_bucket_routes
 from .content_type import upload_content_type
 from .controller import StoreController
 from .limits import UploadSlots, paced
@@ -196,6 +197,9 @@ def create_app(
     install_read_stats(app, reads)
     trees = Trees(chain, controller, reader)
     install_tree_routes(app, trees)
+    book = BucketBook(controller.account.address)
+    book.attach(controller.index)
+    install_bucket_routes(app, Buckets(trees, book))
     app.add_middleware(BearerAuth, token=auth_token)  # before routing and validation
     app.add_middleware(  # outermost, as Walrus's daemon: browsers may call it from any origin
         CORSMiddleware,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from haulout.chain.events import (
     BlobCertified,
     BlobDeleted,
     BlobRegistered,
+    ChainEvent,
     EpochAdvanced,
     InvalidBlobID,
 )
@@ -77,6 +79,8 @@ class BlobIndex:
         self._pending: dict[str, Registration] = {}  # the owner's, maybe uncertified still
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.listeners: list[Callable[[ChainEvent], None]] = []
+        """Called with every event, in order, under the index's lock (e.g. the buckets')."""
 
     def catch_up(self) -> int:
         """Read every new event; returns how many."""
@@ -108,6 +112,8 @@ class BlobIndex:
                         self.epoch = ev.epoch
                     elif isinstance(ev, InvalidBlobID):
                         self.invalid[ev.blob_id] = (ce.tx_digest, ce.cursor)
+                    for listener in self.listeners:
+                        listener(ce)
                     self.cursor = ce.cursor
                 total += len(batch)
                 if len(batch) < 1000:

@@ -24,6 +24,7 @@ from .encoding_rules import reservation_length
 from .errors import ChainError
 from .events import (
     BlobRegistered,
+    BucketCreated,
     ChainEvent,
     EpochAdvanced,
     Event,
@@ -35,6 +36,8 @@ from .events import (
 from .objects import (
     BatchResult,
     BlobObject,
+    BucketCommit,
+    BucketObject,
     PaidRegistration,
     SharedBlobView,
     StorageResource,
@@ -104,6 +107,10 @@ class Backend(Protocol):
         """Read a SharedBlob with its Blob (raises `ObjectNotFound`)."""
         ...
 
+    def get_bucket(self, bucket_id: str) -> BucketObject:
+        """Read a Bucket (raises `ObjectNotFound`)."""
+        ...
+
     def events(self, after: int | None, limit: int) -> Sequence[ChainEvent]:
         """The package's events with cursor > `after`, oldest first."""
         ...
@@ -157,6 +164,10 @@ class ChainClient:
     def get_shared_blob(self, shared_blob_id: str) -> SharedBlobView:
         """A SharedBlob with its Blob and funds."""
         return self.backend.get_shared_blob(shared_blob_id)
+
+    def get_bucket(self, bucket_id: str) -> BucketObject:
+        """A live Bucket: name, version, current manifest, tags (raises `ObjectNotFound`)."""
+        return self.backend.get_bucket(bucket_id)
 
     def events(self, after: int | None = None, limit: int = 1000) -> list[ChainEvent]:
         """Events with cursor greater than `after`, oldest first."""
@@ -473,6 +484,56 @@ class ChainClient:
         """Extend a SharedBlob's Blob by `epochs`, paid from its funds (any account may)."""
         self._run(signer, single(calls.shared_blob.EXTEND(shared_blob_id, self.system_id, epochs)))
         return self.get_shared_blob(shared_blob_id)
+
+    # -- buckets (move/sources/bucket.move) ---------------------------------------------------
+
+    def create_bucket(self, signer: Account, name: str) -> BucketObject:
+        """A new empty Bucket (version 0) owned by the signer."""
+        tx = Transaction()
+        tx.transfer([tx.add(calls.bucket.CREATE(name))], signer.address)
+        return self.get_bucket(self._run(signer, tx).event(BucketCreated).bucket_id)
+
+    def commit_bucket(
+        self, signer: Account, bucket_id: str, manifest_object_id: str, base_version: int
+    ) -> BucketCommit:
+        """Point a bucket at a certified manifest Blob if `base_version` is still current
+        (else `MoveAbort` bucket::EStaleVersion: someone committed first)."""
+        call = calls.bucket.COMMIT(bucket_id, self.system_id, manifest_object_id, base_version)
+        e = self._run(signer, single(call))
+        return BucketCommit(self.get_bucket(bucket_id), e.digest)
+
+    def tag_bucket(self, signer: Account, bucket_id: str, tag: str, version: int) -> BucketObject:
+        """Name an existing version of a bucket (an existing tag moves)."""
+        self._run(signer, single(calls.bucket.TAG(bucket_id, tag, version)))
+        return self.get_bucket(bucket_id)
+
+    def extend_bucket(
+        self,
+        signer: Account,
+        bucket_id: str,
+        manifest_object_id: str,
+        epochs: int,
+        members: Sequence[tuple[str, int]] = (),
+    ) -> BatchResult:
+        """One transaction: `blob::extend_blob` for each member (object id, epochs), then
+        `bucket::extend` of the manifest by `epochs`; all or none."""
+        tx = Transaction()
+        for oid, n in members:
+            tx.add(calls.blob.EXTEND_BLOB(self.system_id, oid, n))
+        tx.add(calls.bucket.EXTEND(bucket_id, self.system_id, manifest_object_id, epochs))
+        return BatchResult(self._run(signer, tx).digest)
+
+    def delete_bucket(
+        self, signer: Account, bucket_id: str, delete_blobs: Sequence[str] = ()
+    ) -> BatchResult:
+        """One transaction: destroy the Bucket and delete the given deletable Blobs (their
+        Storage goes back to the signer)."""
+        tx = Transaction()
+        tx.add(calls.bucket.DESTROY(bucket_id))
+        storages = [tx.add(calls.blob.DELETE_BLOB(self.system_id, oid)) for oid in delete_blobs]
+        if storages:
+            tx.transfer(storages, signer.address)
+        return BatchResult(self._run(signer, tx).digest)
 
 
 __all__ = ["Backend", "ChainClient", "Executed"]

@@ -23,7 +23,14 @@ from .events import ChainEvent
 from .ledger import MIST_PER_SUI, Ledger, TxResult
 from .machine import FUNCTIONS, call, obj, pure, pure_bytes, res, transfer_cmd
 from .machine.committee import committee_of
-from .objects import BlobObject, NodeInfo, SharedBlobView, StorageResource, SystemState
+from .objects import (
+    BlobObject,
+    BucketObject,
+    NodeInfo,
+    SharedBlobView,
+    StorageResource,
+    SystemState,
+)
 
 __all__ = [
     "FUNCTIONS",
@@ -148,6 +155,19 @@ class DevBackend:
         """A SharedBlob with its wrapped Blob."""
         d = self.ledger.row(shared_blob_id, calls.shared_blob.SHARED_BLOB).data
         return SharedBlobView(shared_blob_id, self.get_blob(d["blob"]), d["funds"])
+
+    def get_bucket(self, bucket_id: str) -> BucketObject:
+        """A Bucket object."""
+        row = self.ledger.row(bucket_id, calls.bucket.BUCKET)
+        d = row.data
+        return BucketObject(
+            bucket_id,
+            d["name"],
+            d["version"],
+            BlobId.from_int(int(d["manifest_blob_id"])) if d["version"] else None,
+            dict(d["tags"]),
+            row.owner or "",
+        )
 
     def events(self, after: int | None, limit: int) -> list[ChainEvent]:
         """Events with cursor > `after`, oldest first."""

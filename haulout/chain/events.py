@@ -190,6 +190,57 @@ class SharedBlobFunded(Event):
     funds: int
 
 
+@dataclass(frozen=True)
+class BucketCreated(Event):
+    """A bucket was created (version 0, no files yet); the sender owns it."""
+
+    NAME: ClassVar[str] = "BucketCreated"
+    bucket_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class BucketCommitted(Event):
+    """A bucket moved from `base_version` to `version`, whose tree is `manifest_blob_id`."""
+
+    NAME: ClassVar[str] = "BucketCommitted"
+    bucket_id: str
+    version: int
+    base_version: int
+    manifest_blob_id: BlobId
+    manifest_object_id: str
+
+
+@dataclass(frozen=True)
+class BucketTagged(Event):
+    """`tag` now names `version` of a bucket."""
+
+    NAME: ClassVar[str] = "BucketTagged"
+    bucket_id: str
+    tag: str
+    version: int
+
+
+@dataclass(frozen=True)
+class BucketExtended(Event):
+    """A bucket's current tree was extended; its manifest now ends at `end_epoch`."""
+
+    NAME: ClassVar[str] = "BucketExtended"
+    bucket_id: str
+    version: int
+    manifest_blob_id: BlobId
+    end_epoch: int
+
+
+@dataclass(frozen=True)
+class BucketDeleted(Event):
+    """A bucket object was deleted at `version`."""
+
+    NAME: ClassVar[str] = "BucketDeleted"
+    bucket_id: str
+    version: int
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.NAME: cls
     for cls in (
@@ -206,6 +257,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PricesUpdated,
         SharedBlobCreated,
         SharedBlobFunded,
+        BucketCreated,
+        BucketCommitted,
+        BucketTagged,
+        BucketExtended,
+        BucketDeleted,
     )
 }
 

@@ -131,3 +131,24 @@ class SystemState:
 
             raise NotDeployed("the System has no committee yet; run `haulout deploy`")
         return self.committee
+
+
+@dataclass(frozen=True)
+class BucketObject:
+    """A bucket, as on chain: its name, version, current tree manifest and tags."""
+
+    id: str
+    name: str
+    version: int
+    manifest_blob_id: BlobId | None
+    """None before the first commit (version 0)."""
+    tags: dict[str, int] = field(default_factory=dict)
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class BucketCommit:
+    """What a commit did: the bucket afterwards and the transaction's digest."""
+
+    bucket: BucketObject
+    tx_digest: str

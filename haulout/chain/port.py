@@ -13,6 +13,8 @@ from .events import ChainEvent
 from .objects import (
     BatchResult,
     BlobObject,
+    BucketCommit,
+    BucketObject,
     PaidRegistration,
     SharedBlobView,
     StorageResource,
@@ -170,6 +172,43 @@ class ChainPort(Protocol):
 
     def fuse_storage(self, signer: Account, first: str, second: str) -> StorageResource:
         """Merge `second` into `first` (same epochs, or adjacent epochs and same size)."""
+        ...
+
+    def create_bucket(self, signer: Account, name: str) -> BucketObject:
+        """A new empty Bucket (version 0) owned by the signer."""
+        ...
+
+    def commit_bucket(
+        self, signer: Account, bucket_id: str, manifest_object_id: str, base_version: int
+    ) -> BucketCommit:
+        """Point a bucket at a certified manifest Blob, if `base_version` is still current
+        (else `MoveAbort` bucket::EStaleVersion: someone committed first)."""
+        ...
+
+    def tag_bucket(self, signer: Account, bucket_id: str, tag: str, version: int) -> BucketObject:
+        """Name an existing version of a bucket (an existing tag moves)."""
+        ...
+
+    def extend_bucket(
+        self,
+        signer: Account,
+        bucket_id: str,
+        manifest_object_id: str,
+        epochs: int,
+        members: Sequence[tuple[str, int]] = (),
+    ) -> BatchResult:
+        """Extend a bucket's manifest by `epochs` and each member Blob (object id, epochs) in
+        one transaction: all or none."""
+        ...
+
+    def delete_bucket(
+        self, signer: Account, bucket_id: str, delete_blobs: Sequence[str] = ()
+    ) -> BatchResult:
+        """Delete a Bucket and, in the same transaction, the deletable Blobs given."""
+        ...
+
+    def get_bucket(self, bucket_id: str) -> BucketObject:
+        """A live Bucket object (raises `ObjectNotFound`)."""
         ...
 
     def balance(self, address: str) -> int:

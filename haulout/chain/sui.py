@@ -29,13 +29,21 @@ from haulout.protocol.committee import Committee, Member
 from .accounts import Account
 from .calls import Transaction
 from .calls.blob import BLOB
+from .calls.bucket import BUCKET
 from .calls.shared_blob import SHARED_BLOB
 from .calls.storage_resource import STORAGE
 from .calls.system import ADMIN_CAP, SYSTEM
 from .client import ChainClient, Executed
 from .errors import ChainError, MoveAbort, NotDeployed, ObjectNotFound, ObjectNotOwned
 from .events import ChainEvent, Event, parse_event
-from .objects import BlobObject, NodeInfo, SharedBlobView, StorageResource, SystemState
+from .objects import (
+    BlobObject,
+    BucketObject,
+    NodeInfo,
+    SharedBlobView,
+    StorageResource,
+    SystemState,
+)
 from .sui_gas import POOL_SIZE, GasCoin, GasPool
 from .sui_ids import attributes_field_id
 from .sui_tx import (
@@ -628,6 +636,20 @@ class SuiBackend:
         _, d = self._typed(object_id, STORAGE)
         return StorageResource(
             object_id, int(d["start_epoch"]), int(d["end_epoch"]), int(d["storage_size"])
+        )
+
+    def get_bucket(self, bucket_id: str) -> BucketObject:
+        """A Bucket from the node's JSON view (tags are a `VecMap`)."""
+        o, d = self._typed(bucket_id, BUCKET)
+        version = int(d["version"])
+        tags = {str(e["key"]): int(e["value"]) for e in (d["tags"].get("contents") or [])}
+        return BucketObject(
+            bucket_id,
+            str(d["name"]),
+            version,
+            BlobId.from_int(int(d["manifest_blob_id"])) if version else None,
+            tags,
+            (o.owner.address if o.owner else "") or "",
         )
 
     def get_shared_blob(self, shared_blob_id: str) -> SharedBlobView:

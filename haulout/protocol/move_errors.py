@@ -73,6 +73,23 @@ MOVE_ERRORS: dict[str, dict[int, AbortInfo]] = {
         15: AbortInfo("EAttributeKeyTooLong", "use an attribute key of at most 128 bytes"),
         16: AbortInfo("EAttributeValueTooLong", "use an attribute value of at most 1024 bytes"),
     },
+    "bucket": {
+        1: AbortInfo(
+            "EInvalidName",
+            "use 3 to 40 characters of a-z, 0-9 and '-', starting and ending with a letter or digit",
+        ),
+        2: AbortInfo(
+            "EStaleVersion",
+            "someone committed first; read the current version, merge, and commit on top of it",
+        ),
+        3: AbortInfo("EManifestNotLive", "commit a certified, unexpired manifest blob"),
+        4: AbortInfo("EInvalidTag", "use 1 to 64 characters of A-Z a-z 0-9 . _ - (not all digits)"),
+        5: AbortInfo("EUnknownVersion", "tag a version between 1 and the bucket's current one"),
+        6: AbortInfo("ETooManyTags", "a bucket holds at most 64 tags; move an existing one"),
+        7: AbortInfo(
+            "EManifestMismatch", "extend the bucket with its current manifest's Blob object"
+        ),
+    },
     "shared_blob": {
         1: AbortInfo("ENotCertified", "certify the blob before sharing it"),
         2: AbortInfo("EZeroFunding", "fund a shared blob with more than 0 MIST"),

@@ -96,6 +96,57 @@ public struct SharedBlobFunded has copy, drop {
     funds: u64,
 }
 
+public struct BucketCreated has copy, drop {
+    bucket_id: ID,
+    name: String,
+}
+
+public struct BucketCommitted has copy, drop {
+    bucket_id: ID,
+    version: u64,
+    base_version: u64,
+    manifest_blob_id: u256,
+    manifest_object_id: ID,
+}
+
+public struct BucketTagged has copy, drop {
+    bucket_id: ID,
+    tag: String,
+    version: u64,
+}
+
+public struct BucketExtended has copy, drop {
+    bucket_id: ID,
+    version: u64,
+    manifest_blob_id: u256,
+    end_epoch: u32,
+}
+
+public struct BucketDeleted has copy, drop {
+    bucket_id: ID,
+    version: u64,
+}
+
+public(package) fun bucket_created(bucket_id: ID, name: String) {
+    event::emit(BucketCreated { bucket_id, name })
+}
+
+public(package) fun bucket_committed(bucket_id: ID, version: u64, base_version: u64, manifest_blob_id: u256, manifest_object_id: ID) {
+    event::emit(BucketCommitted { bucket_id, version, base_version, manifest_blob_id, manifest_object_id })
+}
+
+public(package) fun bucket_tagged(bucket_id: ID, tag: String, version: u64) {
+    event::emit(BucketTagged { bucket_id, tag, version })
+}
+
+public(package) fun bucket_extended(bucket_id: ID, version: u64, manifest_blob_id: u256, end_epoch: u32) {
+    event::emit(BucketExtended { bucket_id, version, manifest_blob_id, end_epoch })
+}
+
+public(package) fun bucket_deleted(bucket_id: ID, version: u64) {
+    event::emit(BucketDeleted { bucket_id, version })
+}
+
 public(package) fun shared_blob_created(shared_blob_id: ID, blob_id: u256, object_id: ID, funds: u64) {
     event::emit(SharedBlobCreated { shared_blob_id, blob_id, object_id, funds })
 }
@@ -174,4 +225,14 @@ public fun new_epoch_advanced(epoch: u32, start_ms: u64): EpochAdvanced { EpochA
 #[test_only]
 public fun new_shared_blob_funded(shared_blob_id: ID, amount: u64, funds: u64): SharedBlobFunded {
     SharedBlobFunded { shared_blob_id, amount, funds }
+}
+
+#[test_only]
+public fun new_bucket_committed(bucket_id: ID, version: u64, base_version: u64, manifest_blob_id: u256, manifest_object_id: ID): BucketCommitted {
+    BucketCommitted { bucket_id, version, base_version, manifest_blob_id, manifest_object_id }
+}
+
+#[test_only]
+public fun new_bucket_extended(bucket_id: ID, version: u64, manifest_blob_id: u256, end_epoch: u32): BucketExtended {
+    BucketExtended { bucket_id, version, manifest_blob_id, end_epoch }
 }

@@ -45,7 +45,16 @@ VECTORS = json.loads(
 )
 PACKAGE = "0x" + blake2b256(b"package").hex()
 GAS_PRICE, GAS_BUDGET = 1000, 500_000_000
-READS = {"system", "get_blob", "get_storage", "get_shared_blob", "events", "balance", "publish"}
+READS = {
+    "system",
+    "get_blob",
+    "get_storage",
+    "get_shared_blob",
+    "get_bucket",
+    "events",
+    "balance",
+    "publish",
+}
 """ChainClient methods that send no transaction (publish is its own transaction, below)."""
 
 
@@ -180,6 +189,11 @@ def run_scenario(tmp: Path) -> list[Recorded]:
         chain.remove_attribute(user, blob.id, "名前")
         chain.extend_blob(user, blob.id, 1)
         chain.extend_blobs(user, [(blob.id, 1)])
+        bucket = chain.create_bucket(user, "crosscheck-data")
+        chain.commit_bucket(user, bucket.id, blob.id, 0)
+        chain.tag_bucket(user, bucket.id, "first", 1)
+        chain.extend_bucket(user, bucket.id, blob.id, 1)
+        chain.delete_bucket(user, bucket.id)
         shared = chain.share_blob(user, blob.id, 10**9)
         chain.fund_shared_blob(user, shared, 12345)
         chain.extend_shared_blob(user, shared, 1)

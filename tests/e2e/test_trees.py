@@ -210,7 +210,7 @@ def test_fsspec_failed_write_stores_nothing_and_rm(
         raise RuntimeError("the training step crashed")
     assert len(chain.events()) == events_before  # nothing registered, nothing paid
     assert fs.last_stored is None
-    with pytest.raises(NamedPathWrite, match="use the id it returns"):
+    with pytest.raises(NamedPathWrite, match="written inside a bucket"):
         fs.open("haulout://out.parquet", "wb")
     with fs.open("haulout://new", "wb") as fh:
         fh.write(payload)

@@ -9,7 +9,7 @@ further code; `tests/unit/test_calls.py` checks it against `move/sources/` and i
 import importlib
 import pkgutil
 
-from . import blob, shared_blob, storage_resource, system
+from . import blob, bucket, shared_blob, storage_resource, system
 from .core import (
     REGISTRY,
     Arg,
@@ -59,6 +59,7 @@ __all__ = [
     "Transaction",
     "TransferObjects",
     "blob",
+    "bucket",
     "move_function",
     "shared_blob",
     "single",

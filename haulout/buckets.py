@@ -1,0 +1,511 @@
+"""Buckets in the SDK: named, versioned trees of files, written and read by path.
+
+A bucket's current version is a directory manifest (as `haulout store DIR` writes: small
+files packed into shared blobs, large ones chunked); the chain's Bucket object points at it.
+A commit stores the changed files (small ones packed together: a few blobs per commit, not
+one per file), builds the new manifest from the base version's plus the changes, stores it,
+and moves the pointer only if the base version is still current. When someone committed in
+between, the commit re-reads the bucket: if none of its paths changed since the base, it
+merges onto the new version and commits again; otherwise it raises `BucketConflict`. An
+update is never lost silently.
+
+    client.buckets.create("train")
+    client.buckets.push("data/", "train", prefix="v1")
+    client.buckets.pull("train@1", "out/")
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from haulout.client import HauloutError, _check
+from haulout.manifest import (
+    DEFAULT_CHUNK,
+    MAGIC,
+    PACK_LIMIT,
+    SMALL_FILE,
+    VERSION,
+    Manifest,
+    ManifestError,
+    _store_chunks,
+    _write_checked,
+    iter_file,
+)
+from haulout.protocol.buckets import BucketRef, check_bucket_name, parse_ref
+from haulout.protocol.hashing import hasher
+
+if TYPE_CHECKING:
+    from haulout.client import HauloutClient
+
+MAX_PATH = 1024
+"""Longest path inside a bucket, in UTF-8 bytes."""
+MAX_MERGES = 20
+"""How often a commit re-reads and merges after losing a race before it gives up."""
+
+Entry = dict[str, Any]
+"""A file of a tree: size, content_type, blake2b and either `pack_id` + `offset` (packed)
+or `chunks` (each a blob id and size)."""
+Tree = dict[str, Entry]
+"""path → entry."""
+
+
+class BucketConflict(HauloutError):
+    """Someone committed changes to the same paths after this commit's base version: nothing
+    of this commit was applied. Re-read the bucket, decide, and commit again."""
+
+    def __init__(self, name: str, base: int, current: int, paths: Iterable[str]) -> None:
+        listed = sorted(paths)
+        self.paths = listed
+        self.base, self.current = base, current
+        super().__init__(
+            f"bucket {name!r} changed from version {base} to {current} and the new version "
+            f"also changed {len(listed)} of this commit's paths (first: {listed[0]!r}); nothing "
+            "was committed. Read the current version and commit again on it",
+            409,
+            "BUCKET_CONFLICT",
+        )
+
+
+def clean_path(path: str) -> str:
+    """A path inside a bucket: POSIX, relative, no `.`/`..`/empty parts, ≤ 1024 bytes."""
+    text = path.replace("\\", "/").strip("/")
+    parts = text.split("/")
+    if not text or any(p in ("", ".", "..") for p in parts) or len(text.encode()) > MAX_PATH:
+        raise HauloutError(
+            f"{path[:200]!r} is not a path inside a bucket: use a relative path of at most "
+            f"{MAX_PATH} bytes without empty, '.' or '..' parts",
+            400,
+            "INVALID_PATH",
+        )
+    return text
+
+
+def tree_of(doc: dict[str, Any] | None) -> Tree:
+    """A directory manifest's files as a tree (pack indices resolved to blob ids)."""
+    if doc is None:
+        return {}
+    if doc.get("kind") != "directory":
+        raise ManifestError("a bucket's manifest must be a directory manifest")
+    packs = doc.get("packs", [])
+    tree: Tree = {}
+    for e in doc.get("files", []):
+        entry = {k: v for k, v in e.items() if k not in ("path", "pack")}
+        if "pack" in e:
+            entry["pack_id"] = packs[e["pack"]]
+        tree[e["path"]] = entry
+    return tree
+
+
+def manifest_of(name: str, tree: Tree) -> Manifest:
+    """The directory manifest of a tree (packs listed once each, in order of first use)."""
+    packs: list[str] = []
+    index: dict[str, int] = {}
+    files = []
+    for path in sorted(tree):
+        e = dict(tree[path])
+        out: dict[str, Any] = {"path": path}
+        pid = e.pop("pack_id", None)
+        if pid is not None:
+            if pid not in index:
+                index[pid] = len(packs)
+                packs.append(pid)
+            out["pack"] = index[pid]
+        out.update(e)
+        files.append(out)
+    doc = {
+        MAGIC: VERSION,
+        "kind": "directory",
+        "name": name,
+        "size": sum(int(e["size"]) for e in tree.values()),
+        "packs": packs,
+        "files": files,
+    }
+    return Manifest(doc)
+
+
+def changed_paths(before: Tree, after: Tree) -> set[str]:
+    """Paths added, removed or changed between two trees."""
+    keys = set(before) | set(after)
+    return {p for p in keys if before.get(p) != after.get(p)}
+
+
+@dataclass
+class Changes:
+    """What one commit does: paths to write (a local file, bytes, or an entry of a stored
+    tree, reused without uploading) and paths to delete."""
+
+    writes: dict[str, Path | bytes | Entry] = field(default_factory=dict)
+    deletes: set[str] = field(default_factory=set)
+
+    def put(self, path: str, source: Path | bytes | Entry) -> None:
+        """Write `source` at `path` (a later write of the same path wins)."""
+        p = clean_path(path)
+        self.deletes.discard(p)
+        self.writes[p] = source
+
+    def delete(self, path: str) -> None:
+        """Delete `path` (a write staged for it is dropped)."""
+        p = clean_path(path)
+        self.writes.pop(p, None)
+        self.deletes.add(p)
+
+    def paths(self) -> set[str]:
+        """Every path this commit touches."""
+        return set(self.writes) | self.deletes
+
+    def __bool__(self) -> bool:
+        return bool(self.writes or self.deletes)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """A commit's outcome: the new version, its manifest, and how often it merged."""
+
+    name: str
+    version: int
+    manifest_blob_id: str
+    merged: int
+    """Commits by others it was merged on top of (0 when its base was still current)."""
+    raw: dict[str, Any]
+
+
+def _content_type(path: str) -> str:
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+class _Packer:
+    """Packs small files into blobs of up to `PACK_LIMIT` bytes."""
+
+    def __init__(self, client: HauloutClient, epochs: int | None, deletable: bool) -> None:
+        self.client, self.epochs, self.deletable = client, epochs, deletable
+        self.buf = bytearray()
+        self.pending: list[Entry] = []
+
+    def add(self, data: bytes, entry: Entry) -> None:
+        h = hasher()
+        h.update(data)
+        entry.update({"offset": len(self.buf), "blake2b": h.hexdigest()})
+        self.buf += data
+        self.pending.append(entry)
+        if len(self.buf) >= PACK_LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        stored = self.client.store(
+            bytes(self.buf),
+            epochs=self.epochs,
+            deletable=self.deletable,
+            content_type="application/octet-stream",
+        )
+        for e in self.pending:
+            e["pack_id"] = stored.blob_id
+        self.buf, self.pending = bytearray(), []
+
+
+def store_writes(
+    client: HauloutClient,
+    writes: dict[str, Path | bytes | Entry],
+    epochs: int | None,
+    deletable: bool,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> Tree:
+    """Store every written file (small ones packed, large ones chunked); entries given as
+    stored entries are reused as they are."""
+    packer = _Packer(client, epochs, deletable)
+    out: Tree = {}
+    for path, source in sorted(writes.items()):
+        if isinstance(source, dict):
+            out[path] = dict(source)
+            continue
+        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+        entry: Entry = {"size": size, "content_type": _content_type(path)}
+        if size <= SMALL_FILE:
+            data = source if isinstance(source, bytes) else Path(source).read_bytes()
+            packer.add(data, entry)
+        elif isinstance(source, bytes):
+            entry["chunks"], entry["blake2b"] = _store_bytes_chunked(
+                client, source, chunk_size, epochs, deletable
+            )
+        else:
+            with Path(source).open("rb") as fh:
+                entry["chunks"], entry["blake2b"] = _store_chunks(
+                    client,
+                    fh,
+                    size,
+                    chunk_size,
+                    epochs,  # type: ignore[arg-type]  # None: the relayer's default
+                    None,
+                    [0],
+                    deletable,
+                )
+        out[path] = entry
+    packer.flush()
+    return out
+
+
+def _store_bytes_chunked(
+    client: HauloutClient, data: bytes, chunk_size: int, epochs: int | None, deletable: bool
+) -> tuple[list[Entry], str]:
+    h = hasher()
+    h.update(data)
+    chunks = []
+    for start in range(0, len(data), chunk_size):
+        piece = data[start : start + chunk_size]
+        stored = client.store(piece, epochs=epochs, deletable=deletable)
+        chunks.append({"blob_id": stored.blob_id, "size": len(piece)})
+    return chunks, h.hexdigest()
+
+
+@dataclass(frozen=True)
+class BucketState:
+    """A bucket as the relayer reports it; `manifest_blob_id` is the version asked for
+    (the current one unless the ref named a version or tag)."""
+
+    id: str
+    name: str
+    version: int
+    """The version read: the current one, or the one a ref pinned."""
+    current_version: int
+    manifest_blob_id: str | None
+    tags: dict[str, int]
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> BucketState:
+        """Parse the relayer's answer."""
+        req = body.get("requested")
+        return cls(
+            body["bucketId"],
+            body["name"],
+            req["version"] if req else body["version"],
+            body["version"],
+            req["manifestBlobId"] if req else body["manifestBlobId"],
+            dict(body.get("tags", {})),
+            body,
+        )
+
+
+class Buckets:
+    """Bucket calls of a `HauloutClient` (`client.buckets`)."""
+
+    def __init__(self, client: HauloutClient) -> None:
+        self.client = client
+        self._manifests: dict[str, dict[str, Any]] = {}
+
+    # -- the relayer's routes -----------------------------------------------------------------
+
+    def create(self, name: str) -> BucketState:
+        """A new empty bucket (version 0) owned by the relayer's account."""
+        check_bucket_name(name)
+        resp = self.client.http.post("/v1/buckets", json={"name": name})
+        return BucketState.from_json(_check(resp).json())
+
+    def list(self) -> list[BucketState]:
+        """The relayer's buckets."""
+        body = _check(self.client.http.get("/v1/buckets")).json()
+        return [BucketState.from_json(b) for b in body["buckets"]]
+
+    def get(self, ref: str | BucketRef) -> BucketState:
+        """A bucket: `name` (current), `name@<version>` or `name@<tag>`."""
+        text = str(ref if isinstance(ref, BucketRef) else parse_ref(ref))
+        return BucketState.from_json(_check(self.client.http.get(f"/v1/buckets/{text}")).json())
+
+    def log(self, name: str, limit: int = 100) -> dict[str, Any]:
+        """Versions (newest first: manifest, transaction, time) and tags."""
+        check_bucket_name(name)
+        resp = self.client.http.get(f"/v1/buckets/{name}/versions", params={"limit": limit})
+        result: dict[str, Any] = _check(resp).json()
+        return result
+
+    def tag(self, name: str, tag: str, version: int) -> BucketState:
+        """Name `version` `tag` (an existing tag moves)."""
+        check_bucket_name(name)
+        resp = self.client.http.put(f"/v1/buckets/{name}/tags/{tag}", params={"version": version})
+        return BucketState.from_json(_check(resp).json())
+
+    def extend(self, name: str, epochs: int) -> dict[str, Any]:
+        """Extend the current tree (manifest and every blob it references) by `epochs`, in
+        one transaction."""
+        check_bucket_name(name)
+        resp = self.client.http.post(f"/v1/buckets/{name}/extend", params={"epochs": epochs})
+        result: dict[str, Any] = _check(resp).json()
+        return result
+
+    def delete(self, name: str, keep_data: bool = False) -> dict[str, Any]:
+        """Delete the bucket and (unless `keep_data`) its current tree's deletable blobs."""
+        check_bucket_name(name)
+        params = {"keep_data": "true"} if keep_data else {}
+        result: dict[str, Any] = _check(
+            self.client.http.delete(f"/v1/buckets/{name}", params=params)
+        ).json()
+        return result
+
+    # -- trees --------------------------------------------------------------------------------
+
+    def manifest(self, blob_id: str | None) -> dict[str, Any] | None:
+        """A manifest document by blob id (cached: content-addressed, never changes)."""
+        if blob_id is None:
+            return None
+        if blob_id not in self._manifests:
+            m = Manifest.parse(self.client.read(blob_id))
+            if m is None or m.kind != "directory":
+                raise ManifestError(f"blob {blob_id} is not a directory manifest")
+            self._manifests[blob_id] = m.doc
+        return self._manifests[blob_id]
+
+    def tree(self, ref: str | BucketRef) -> tuple[BucketState, Tree]:
+        """The bucket (at the ref's version) and its files."""
+        state = self.get(ref)
+        return state, tree_of(self.manifest(state.manifest_blob_id))
+
+    def _tree_at(self, name: str, version: int) -> Tree:
+        if version == 0:
+            return {}
+        return self.tree(BucketRef(name, version=version))[1]
+
+    def _default_epochs(self, state: BucketState) -> int | None:
+        """New blobs live as long as the bucket's current tree (its manifest's end epoch)."""
+        if state.manifest_blob_id is None:
+            return None
+        try:
+            status = self.client.status(state.manifest_blob_id)
+        except HauloutError:
+            return None
+        ends = [
+            o["endEpoch"]
+            for o in status.get("objects", [])
+            if o.get("certified") and not o.get("deleted") and not o.get("expired")
+        ]
+        left = max(ends, default=0) - int(status.get("epoch", 0))
+        return left if left >= 1 else None
+
+    def commit(
+        self,
+        name: str,
+        changes: Changes,
+        base_version: int | None = None,
+        epochs: int | None = None,
+        deletable: bool = True,
+    ) -> CommitResult:
+        """Apply `changes` as one new version. `base_version` is the version the changes
+        were made against (default: the current one); if others committed since, their
+        changes are kept and these are applied on top, unless the same paths changed, which
+        raises `BucketConflict` (nothing committed). New blobs last as long as the bucket's
+        current tree unless `epochs` says otherwise."""
+        check_bucket_name(name)
+        state = self.get(name)
+        base = state.current_version if base_version is None else base_version
+        if epochs is None:
+            epochs = self._default_epochs(state)
+        stored = store_writes(self.client, changes.writes, epochs, deletable)
+        mine = changes.paths()
+        base_tree = self._tree_at(name, base)
+        for _ in range(MAX_MERGES):
+            current = state.current_version
+            tree = base_tree if current == base else self._tree_at(name, current)
+            if current != base:
+                if current < base:
+                    raise HauloutError(
+                        f"bucket {name!r} is at version {current}, below the base {base}",
+                        409,
+                        "BUCKET_CONFLICT",
+                    )
+                clash = changed_paths(base_tree, tree) & mine
+                if clash:
+                    raise BucketConflict(name, base, current, clash)
+            new = dict(tree)
+            for p in changes.deletes:
+                new.pop(p, None)
+            new.update(stored)
+            manifest = self.client.store(
+                manifest_of(name, new).to_bytes(),
+                epochs=epochs,
+                deletable=deletable,
+                content_type="application/json",
+            )
+            self._manifests.pop(manifest.blob_id, None)
+            resp = self.client.http.post(
+                f"/v1/buckets/{name}/commit",
+                params={"base_version": current, "manifest": manifest.blob_id},
+            )
+            if resp.status_code == 409 and b"BUCKET_CONFLICT" in resp.content[:4096]:
+                state = self.get(name)  # lost a race: merge on the newer version
+                continue
+            body = _check(resp).json()
+            return CommitResult(name, body["version"], manifest.blob_id, current - base, body)
+        raise HauloutError(
+            f"bucket {name!r}: gave up after {MAX_MERGES} commits by others in a row; retry",
+            409,
+            "BUCKET_CONFLICT",
+        )
+
+    # -- whole folders ------------------------------------------------------------------------
+
+    def push(
+        self,
+        directory: str | Path,
+        name: str,
+        prefix: str = "",
+        epochs: int | None = None,
+        deletable: bool = True,
+    ) -> CommitResult:
+        """Write every file under `directory` to `name/prefix/...` in one commit (files
+        not in the folder stay as they are)."""
+        root = Path(directory)
+        if not root.is_dir():
+            raise HauloutError(f"{root} is not a directory", 400, "INVALID_ARGUMENT")
+        changes = Changes()
+        base = clean_path(prefix) + "/" if prefix.strip("/") else ""
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                changes.put(base + p.relative_to(root).as_posix(), p)
+        return self.commit(name, changes, epochs=epochs, deletable=deletable)
+
+    def read(self, ref: str, path: str) -> bytes:
+        """One file of a bucket (at the ref's version)."""
+        state, tree = self.tree(ref)
+        p = clean_path(path)
+        if p not in tree:
+            raise HauloutError(f"{ref}: no file {p!r}", 404, "BUCKET_PATH_NOT_FOUND")
+        return b"".join(self.iter_entry(tree[p], p))
+
+    def iter_entry(self, entry: Entry, path: str) -> Iterator[bytes]:
+        """A file's bytes, hash-checked."""
+        doc_entry = {k: v for k, v in entry.items() if k != "pack_id"}
+        doc_entry["path"] = path
+        packs = None
+        if "pack_id" in entry:
+            doc_entry["pack"], packs = 0, [entry["pack_id"]]
+        yield from iter_file(self.client, doc_entry, packs)
+
+    def pull(self, ref: str, directory: str | Path, prefix: str = "") -> int:
+        """Write the bucket's files (at the ref's version; under `prefix` only if given) into
+        `directory`; returns the bytes written."""
+        _, tree = self.tree(ref)
+        out = Path(directory)
+        base = clean_path(prefix) + "/" if prefix.strip("/") else ""
+        cache: dict[str, bytes] = {}
+        total = 0
+        for path in sorted(tree):
+            if not path.startswith(base):
+                continue
+            rel = PurePosixPath(path[len(base) :])
+            target = out.joinpath(*rel.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            entry = tree[path]
+            total += _write_checked(target, self._iter_cached(entry, path, cache))
+        return total
+
+    def _iter_cached(self, entry: Entry, path: str, cache: dict[str, bytes]) -> Iterator[bytes]:
+        if "pack_id" not in entry:
+            yield from self.iter_entry(entry, path)
+            return
+        doc_entry = {k: v for k, v in entry.items() if k != "pack_id"}
+        doc_entry.update({"path": path, "pack": 0})
+        yield from iter_file(self.client, doc_entry, [entry["pack_id"]], cache)
