@@ -30,9 +30,10 @@ from haulout.protocol.attributes import (
 )
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 from haulout.protocol.params import ENCODING_RS16
+from haulout.protocol.upload_relay import TipConfig
 
 from .api_docs import redoc_page
-from .auth import BearerAuth
+from .auth import BearerAuth, JwtAuth
 from .content_type import upload_content_type
 from .controller import StoreController
 from .limits import UploadSlots, paced
@@ -40,6 +41,7 @@ from .ranges import byte_range
 from .read_stats import ServedReads, install_read_stats
 from .reader import BlobReader, ReadBlob
 from .trees import Trees, install_tree_routes
+from .upload_relay import UploadRelay, install_upload_relay_routes
 
 CACHE_CONTROL = "public, max-age=86400, stale-while-revalidate=3600"
 """What Walrus's aggregator sends: a day, then revalidation by ETag (a blob can be deleted)."""
@@ -177,10 +179,14 @@ def create_app(
     slots: UploadSlots | None = None,
     body_timeout: float = 30.0,
     reads: ServedReads | None = None,
+    relay: UploadRelay | None = None,
+    jwt: JwtAuth | None = None,
 ) -> FastAPI:
     """Build the relayer API around its flows. `slots` bounds concurrent uploads and
-    `body_timeout` is the longest pause allowed inside an upload's body."""
+    `body_timeout` is the longest pause allowed inside an upload's body; `relay` is the
+    upload relay (no tip unless given), `jwt` the scoped upload rights besides the token."""
     slots = slots or UploadSlots(32)
+    relay = relay or UploadRelay(chain, controller, TipConfig())
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
     reads = reads or ServedReads()
@@ -192,11 +198,13 @@ def create_app(
         controller.index.stats,
         slots.stats,
         reads.totals,
+        relay.stats,
     )
     install_read_stats(app, reads)
     trees = Trees(chain, controller, reader)
     install_tree_routes(app, trees)
-    app.add_middleware(BearerAuth, token=auth_token)  # before routing and validation
+    install_upload_relay_routes(app, relay, slots, body_timeout, parse_encoding_type)
+    app.add_middleware(BearerAuth, token=auth_token, jwt=jwt)  # before routing and validation
     app.add_middleware(  # outermost, as Walrus's daemon: browsers may call it from any origin
         CORSMiddleware,
         allow_origins=["*"],

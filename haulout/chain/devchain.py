@@ -59,6 +59,7 @@ from .events import (
 from .objects import (
     BatchResult,
     BlobObject,
+    ExecutedTransaction,
     NodeInfo,
     PaidRegistration,
     SharedBlobView,
@@ -79,6 +80,9 @@ CREATE TABLE IF NOT EXISTS events (
   timestamp_ms INTEGER NOT NULL, type TEXT NOT NULL, fields TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS transactions (digest TEXT PRIMARY KEY, sender TEXT NOT NULL, ts INTEGER);
+CREATE TABLE IF NOT EXISTS tx_effects (
+  digest TEXT PRIMARY KEY, inputs TEXT NOT NULL, balance_changes TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -115,6 +119,13 @@ class _Ctx:
         self.events: list[Event] = []
         self.counter = 0
         self.paid = 0
+        self.balance_changes: dict[str, int] = {}
+        """MIST each address gained (or lost, negative) in this transaction, as Sui's
+        `balanceChanges`: what an upload relay reads to see its tip was paid."""
+
+    def change_balance(self, address: str, delta: int) -> None:
+        """Record a move of SUI to or from `address`."""
+        self.balance_changes[address] = self.balance_changes.get(address, 0) + delta
 
     def fresh_id(self) -> str:
         self.counter += 1
@@ -204,6 +215,7 @@ def _pay(ctx: _Ctx, system: _Obj, amount: int) -> None:
     )
     system.data["balance"] += amount
     ctx.paid += amount
+    ctx.change_balance(ctx.sender, -amount)
 
 
 def _ring(system: _Obj) -> list[int]:
@@ -575,6 +587,24 @@ def _take_coin(ctx: _Ctx, amount: int) -> None:
     ctx.conn.execute(
         "UPDATE balances SET amount = amount - ? WHERE address = ?", (amount, ctx.sender)
     )
+    ctx.change_balance(ctx.sender, -amount)
+
+
+def fn_pay(ctx: _Ctx, amount: int, recipient: str) -> None:
+    """`coin::split` of the gas coin and `transfer::public_transfer` to `recipient`: how a
+    client tips an upload relay (Walrus's `SplitCoins(GasCoin) + TransferObjects`)."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise InvalidTransaction("pay takes a positive amount of MIST")
+    if not (isinstance(recipient, str) and len(recipient) == 66 and recipient.startswith("0x")):
+        raise InvalidTransaction("pay takes a recipient address: 0x and 64 hex digits")
+    _take_coin(ctx, amount)
+    ctx.conn.execute(
+        "INSERT INTO balances VALUES (?, ?) "
+        "ON CONFLICT(address) DO UPDATE SET amount = amount + excluded.amount",
+        (recipient, amount),
+    )
+    ctx.change_balance(recipient, amount)
+    ctx.paid += amount
 
 
 def fn_shared_blob_new_funded(ctx: _Ctx, blob: _Obj, funds: int) -> str:
@@ -756,6 +786,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[str]]] = {
         ["o:shared_blob::SharedBlob", "o:system::System", "p"],
     ),
     "blob::burn": (fn_burn, ["o:blob::Blob"]),
+    "pay": (fn_pay, ["p", "p"]),
     "blob::set_attribute": (fn_set_attribute, ["o:blob::Blob", "p", "p"]),
     "blob::remove_attribute": (fn_remove_attribute, ["o:blob::Blob", "p"]),
     "storage_resource::split_by_epoch": (fn_split_by_epoch, ["o:storage_resource::Storage", "p"]),
@@ -858,15 +889,29 @@ class DevChain:
 
     # -- transactions -----------------------------------------------------------------------
 
-    def build(self, signer: Account, commands: list[dict[str, Any]]) -> tuple[bytes, bytes]:
-        """Serialise and sign a transaction: returns (tx_bytes, signature)."""
-        tx = {"sender": signer.address, "nonce": os.urandom(16).hex(), "commands": commands}
+    def build(
+        self,
+        signer: Account,
+        commands: list[dict[str, Any]],
+        inputs: Sequence[bytes] = (),
+    ) -> tuple[bytes, bytes]:
+        """Serialise and sign a transaction: returns (tx_bytes, signature). `inputs` are pure
+        inputs no command uses (as a Sui PTB may carry): an upload relay's auth package."""
+        tx: dict[str, Any] = {
+            "sender": signer.address,
+            "nonce": os.urandom(16).hex(),
+            "commands": commands,
+        }
+        if inputs:
+            tx["inputs"] = [pure_bytes(i) for i in inputs]
         tx_bytes = json.dumps(tx, sort_keys=True, separators=(",", ":")).encode()
         return tx_bytes, signer.sign_transaction(tx_bytes)
 
-    def submit(self, signer: Account, commands: list[dict[str, Any]]) -> TxResult:
+    def submit(
+        self, signer: Account, commands: list[dict[str, Any]], inputs: Sequence[bytes] = ()
+    ) -> TxResult:
         """Build, sign and execute a transaction."""
-        return self.execute(*self.build(signer, commands))
+        return self.execute(*self.build(signer, commands, inputs))
 
     def execute(self, tx_bytes: bytes, signature: bytes) -> TxResult:
         """Check the signature, then run every command atomically; an abort changes nothing."""
@@ -877,6 +922,7 @@ class DevChain:
         try:
             tx = json.loads(tx_bytes)
             sender, commands = tx["sender"], tx["commands"]
+            inputs = [base64.b64decode(i["bytes"], validate=True) for i in tx.get("inputs", [])]
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidTransaction(f"malformed transaction: {exc}") from exc
         if signer != sender:
@@ -893,6 +939,14 @@ class DevChain:
             conn.execute(
                 "INSERT INTO transactions (digest, sender, ts) VALUES (?, ?, ?)",
                 (digest, sender, ctx.now_ms),
+            )
+            conn.execute(
+                "INSERT INTO tx_effects (digest, inputs, balance_changes) VALUES (?, ?, ?)",
+                (
+                    digest,
+                    json.dumps([base64.b64encode(i).decode() for i in inputs]),
+                    json.dumps(ctx.balance_changes),
+                ),
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -1193,6 +1247,69 @@ class DevChain:
             ],
         )
         return PaidRegistration(self.get_blob(str(r.results[1])), r.paid, r.digest)
+
+    def register_for_upload_relay(
+        self,
+        signer: Account,
+        blob_id: BlobId,
+        root: bytes,
+        size: int,
+        encoding_type: int,
+        epochs_ahead: int,
+        deletable: bool,
+        auth_package: bytes,
+        tip: tuple[str, int] | None = None,
+    ) -> PaidRegistration:
+        """One transaction that carries `auth_package` as its first input, pays `tip`
+        (address, MIST) to an upload relay, reserves and registers: what the relay then reads
+        back by digest to accept the blob's bytes."""
+        needed = reservation_length(self.system().n_shards, size, encoding_type)
+        commands = [call("pay", pure(tip[1]), pure(tip[0]))] if tip and tip[1] > 0 else []
+        first = len(commands)
+        commands += [
+            call("system::reserve_space", obj(self.system_id), pure(needed), pure(epochs_ahead)),
+            call(
+                "blob::register_blob",
+                obj(self.system_id),
+                res(first),
+                pure(int(blob_id)),
+                pure(int.from_bytes(root, "little")),
+                pure(size),
+                pure(encoding_type),
+                pure(deletable),
+            ),
+        ]
+        r = self.submit(signer, commands, [auth_package])
+        return PaidRegistration(self.get_blob(str(r.results[first + 1])), r.paid, r.digest)
+
+    def transaction(self, digest: str) -> ExecutedTransaction:
+        """An executed transaction by digest: sender, time, pure inputs, balance changes and
+        events (raises `ObjectNotFound` for a digest never executed here)."""
+        conn = self._conn()
+        row = conn.execute(
+            "SELECT t.sender, t.ts, e.inputs, e.balance_changes FROM transactions t "
+            "LEFT JOIN tx_effects e ON e.digest = t.digest WHERE t.digest = ?",
+            (digest,),
+        ).fetchone()
+        if row is None:
+            raise ObjectNotFound(f"no executed transaction {digest}")
+        sender, ts, inputs, changes = row
+        events = conn.execute(
+            "SELECT seq, tx_digest, sender, timestamp_ms, type, fields FROM events "
+            "WHERE tx_digest = ? ORDER BY seq",
+            (digest,),
+        ).fetchall()
+        return ExecutedTransaction(
+            digest,
+            sender,
+            ts or 0,
+            tuple(base64.b64decode(i) for i in json.loads(inputs or "[]")),
+            dict(json.loads(changes or "{}")),
+            tuple(
+                ChainEvent(e[0], e[1], e[2], e[3], parse_event(e[4], json.loads(e[5])))
+                for e in events
+            ),
+        )
 
     def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:
         """Certify with a quorum certificate."""

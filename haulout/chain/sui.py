@@ -31,6 +31,7 @@ from .events import ChainEvent, parse_event
 from .objects import (
     BatchResult,
     BlobObject,
+    ExecutedTransaction,
     NodeInfo,
     PaidRegistration,
     SharedBlobView,
@@ -76,6 +77,12 @@ def _event_fields(name: str, fields: dict[str, Any]) -> dict[str, Any]:
     for key in BYTE_FIELDS.get(name, ()):
         fields[key] = _vec_u8(fields[key]).hex()
     return fields
+
+
+UPLOAD_RELAY_DEVCHAIN_ONLY = (
+    "the upload relay reads registrations back by transaction digest on DevChain only for "
+    "now (haulout/chain/devchain.py); on Sui, store through the relayer's publisher API"
+)
 
 
 class SuiChain:
@@ -457,6 +464,23 @@ class SuiChain:
             self._paid(executed, signer.address),
             str(executed.digest or ""),
         )
+
+    def register_for_upload_relay(
+        self,
+        signer: Account,
+        blob_id: BlobId,
+        root: bytes,
+        size: int,
+        encoding_type: int,
+        epochs_ahead: int,
+        deletable: bool,
+        auth_package: bytes,
+        tip: tuple[str, int] | None = None,
+    ) -> PaidRegistration:
+        raise NotSupported(UPLOAD_RELAY_DEVCHAIN_ONLY)
+
+    def transaction(self, digest: str) -> ExecutedTransaction:
+        raise NotSupported(UPLOAD_RELAY_DEVCHAIN_ONLY)
 
     def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:
         tx = self._tx()
