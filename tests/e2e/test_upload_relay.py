@@ -3,8 +3,14 @@ the relayer carries the bytes and pays nothing; every bad request is a clear 4xx
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +23,12 @@ from haulout.launcher import LocalSystem
 from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.striping import NullSink
-from haulout.protocol.upload_relay import AuthPackage, nonce_text, tx_digest_text
+from haulout.protocol.upload_relay import (
+    AuthPackage,
+    certificate_from_json,
+    nonce_text,
+    tx_digest_text,
+)
 
 from .conftest import start_system
 
@@ -171,3 +182,64 @@ def test_bad_relay_requests_are_clear_4xx(
     body = ok.json()
     assert body["blob_id"] == str(reg.blob_id)
     assert set(body["confirmation_certificate"]) == {"signers", "serialized_message", "signature"}
+
+
+WALRUS_TS = Path(__file__).resolve().parents[2] / "tools" / "walrus-ts"
+
+
+def run_walrus_ts(request: dict[str, str]) -> dict[str, Any]:
+    """Run tools/walrus-ts/relay.mjs (the official SDK) on one request."""
+    if shutil.which("node") is None:
+        pytest.skip("no node here: the @mysten/walrus check needs Node.js")
+    if not (WALRUS_TS / "node_modules" / "@mysten" / "walrus").is_dir():
+        pytest.skip("@mysten/walrus is not installed: run `npm ci --prefix tools/walrus-ts`")
+    done = subprocess.run(
+        ["node", "relay.mjs"],
+        cwd=WALRUS_TS,
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
+def test_official_walrus_ts_sdk_uploads_through_our_relay(
+    system: LocalSystem, chain: DevChain, user: Account, deployment: Deployment
+) -> None:
+    """@mysten/walrus's upload-relay client (`WalrusClient.writeBlobToUploadRelay`) against
+    our relay, its Sui client pointed at a dead port: it reads our tip config, sends the blob
+    and parses our certificate, which our chain then certifies for the user."""
+    data = os.urandom(4000)
+    reg = Registration(chain, user, data, tip_to=deployment.relayer.address)
+    request = {
+        "host": system.relayer_url,
+        "blobId": str(reg.blob_id),
+        "nonce": base64.b64encode(reg.nonce).decode(),
+        "txDigest": tx_digest_text(reg.paid.tx_digest),
+        "blobObjectId": reg.paid.blob.id,
+        "encodingType": "RS2",  # Walrus's name for our type 1, as the SDK sends it
+        "blob": base64.b64encode(data).decode(),
+    }
+    out = run_walrus_ts(request)
+    assert out["tipConfig"] == {"address": deployment.relayer.address, "kind": {"const": TIP}}
+    assert "error" not in out, out
+    assert out["blobId"] == str(reg.blob_id)
+    n_members = len(chain.system().require_committee().members)
+    cert = certificate_from_json(
+        {
+            "signers": out["certificate"]["signers"],
+            "serialized_message": list(base64.b64decode(out["certificate"]["serializedMessage"])),
+            "signature": out["certificate"]["signature"],
+        },
+        n_members,
+    )
+    certified = chain.certify_blob(user, reg.paid.blob.id, cert)
+    assert certified.owner == user.address and certified.certified_epoch is not None
+    with HauloutClient(system.relayer_url) as client:
+        assert client.read(str(reg.blob_id)) == data
+    # a wrong nonce: the SDK raises its typed error with our 401
+    bad = run_walrus_ts({**request, "nonce": base64.b64encode(os.urandom(32)).decode()})
+    assert bad["error"]["status"] == 401 and bad["error"]["name"] == "AuthenticationError"
