@@ -4,10 +4,13 @@ the relayer carries the bytes and pays nothing; every bad request is a clear 4xx
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,13 +38,19 @@ from .conftest import start_system
 pytestmark = pytest.mark.slow
 
 TIP = 1000
+JWT_SECRET = "0x" + "5e" * 32
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
     s = start_system(
         tmp_path_factory.mktemp("relay"),
-        relayer_env={"HAULOUT_RELAYER_UPLOAD_RELAY_TIP": f"const:{TIP}"},
+        relayer_env={
+            "HAULOUT_RELAYER_UPLOAD_RELAY_TIP": f"const:{TIP}",
+            # stores need an upload right; the relay needs none (its client pays on chain)
+            "HAULOUT_RELAYER_JWT_DECODE_SECRET": JWT_SECRET,
+            "HAULOUT_RELAYER_JWT_VERIFY_UPLOAD": "true",
+        },
     )
     yield s
     s.stop()
@@ -92,6 +101,23 @@ def test_the_user_owns_and_pays_for_a_relayed_blob(
     paid = stored.raw["newlyCreated"]["cost"] + permanent.raw["newlyCreated"]["cost"]
     assert chain.balance(user.address) == user_before - paid
     assert paid > 2 * TIP  # storage and write fees on top of the tips
+
+
+def test_stores_take_a_jwt_upload_right_once(http: httpx.Client) -> None:
+    """The publisher route of the same relayer: JWT settings wired, the relay left open."""
+    claims = {"exp": int(time.time()) + 600, "jti": os.urandom(8).hex(), "max_size": 100}
+    head = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
+    key = bytes.fromhex(JWT_SECRET[2:])
+    sig = base64.urlsafe_b64encode(hmac.new(key, head + b"." + body, hashlib.sha256).digest())
+    auth = {"authorization": "Bearer " + (head + b"." + body + b"." + sig.rstrip(b"=")).decode()}
+    assert http.put("/v1/blobs", content=b"x" * 10).status_code == 401
+    too_big = http.put("/v1/blobs", content=b"x" * 101, headers=auth)
+    assert (too_big.status_code, reason(too_big)) == (400, "INVALID_SIZE")
+    ok = http.put("/v1/blobs", content=b"jwt" * 10, headers=auth)
+    assert ok.status_code == 200, ok.text
+    again = http.put("/v1/blobs", content=b"jwt" * 10, headers=auth)
+    assert (again.status_code, reason(again)) == (429, "TOKEN_ALREADY_USED")
 
 
 class Registration:
