@@ -36,6 +36,7 @@ from .api_docs import redoc_page
 from .auth import BearerAuth, JwtAuth
 from .content_type import upload_content_type
 from .controller import StoreController
+from .head import HeadAsGet
 from .limits import UploadSlots, paced
 from .ranges import byte_range
 from .read_stats import ServedReads, install_read_stats
@@ -205,6 +206,7 @@ def create_app(
     install_tree_routes(app, trees)
     install_upload_relay_routes(app, relay, slots, body_timeout, parse_encoding_type)
     app.add_middleware(BearerAuth, token=auth_token, jwt=jwt)  # before routing and validation
+    app.add_middleware(HeadAsGet, router=app.router)  # HEAD on every GET route, as axum
     app.add_middleware(  # outermost, as Walrus's daemon: browsers may call it from any origin
         CORSMiddleware,
         allow_origins=["*"],
