@@ -381,9 +381,12 @@ def create_app(
         skip_consistency_check: bool = SKIP,
     ) -> Response:
         consistency_flags(strict_consistency_check, skip_consistency_check)
-        blob = await run_in_threadpool(
-            blob_or_shared, chain, format_object_id(parse_object_id(object_id))
-        )
+        try:
+            blob = await run_in_threadpool(
+                blob_or_shared, chain, format_object_id(parse_object_id(object_id))
+            )
+        except ObjectNotFound as exc:  # Walrus's GetBlobError has one "not found" reason
+            raise ApiError(404, "BLOB_NOT_FOUND", str(exc)) from exc
         if blob.certified_epoch is None:
             raise ApiError(
                 404,

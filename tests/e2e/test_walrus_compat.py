@@ -133,7 +133,7 @@ def test_by_object_id_serves_the_blob_and_allowed_attributes(
     assert r.headers["cache-control"] == CACHE_CONTROL
     head = http.head(f"/v1/blobs/by-object-id/{oid}")
     assert head.status_code == 200 and head.content == b""
-    walrus_error(http.get(f"/v1/blobs/by-object-id/0x{'0' * 64}"), 404, "OBJECT_NOT_FOUND")
+    walrus_error(http.get(f"/v1/blobs/by-object-id/0x{'0' * 64}"), 404, "BLOB_NOT_FOUND")
 
 
 def test_head_on_every_get_route(http: httpx.Client, stored: dict[str, Any]) -> None:
