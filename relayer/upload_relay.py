@@ -323,6 +323,7 @@ class UploadRelay:
             certificate = controller.certificate(dist, blob, committee, system.epoch)
         finally:
             controller.encode_memory.give_back(reserved)
+            controller.stats.encode_memory_bytes = controller.encode_memory.held
             if not handed_over:
                 shutil.rmtree(workdir, ignore_errors=True)
         self.stats.relay_uploads += 1
