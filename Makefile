@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+WALRUS_TS := tools/walrus-ts/node_modules/.installed
+
 .PHONY: install demo up test lint bench clean
 
 $(STAMP): pyproject.toml
@@ -28,8 +30,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint $(WALRUS_TS)
 	$(BIN)/pytest -q -rs
+
+# the official @mysten/walrus SDK, for the upload-relay compatibility test (skipped without npm)
+$(WALRUS_TS): tools/walrus-ts/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tools/walrus-ts --no-audit --no-fund --loglevel=error && touch $@ \
+	  || echo "npm ci failed: the @mysten/walrus test will be skipped"; \
+	else echo "no npm: the @mysten/walrus test will be skipped"; fi
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.encode

@@ -16,6 +16,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
+from haulout.chain.accounts import Account
+from haulout.chain.port import ChainPort
+
 if TYPE_CHECKING:
     from haulout.buckets import Buckets
 
@@ -175,15 +178,25 @@ def _params(
 
 
 class HauloutClient:
-    """Synchronous client."""
+    """Synchronous client. With `account` and `chain` (e.g. `Deployment.chain_port()`), a
+    store can go through the relayer's upload relay instead (`store(via_upload_relay=True)`):
+    that account registers, pays and owns the blob, the relayer only carries the bytes."""
 
-    def __init__(self, url: str = DEFAULT_RELAYER, token: str = "", timeout: float = 600.0) -> None:
+    def __init__(
+        self,
+        url: str = DEFAULT_RELAYER,
+        token: str = "",
+        timeout: float = 600.0,
+        account: Account | None = None,
+        chain: ChainPort | None = None,
+    ) -> None:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
         self.http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout, transport=_Transport()
         )
         self._buckets: Buckets | None = None
+        self.account, self.chain = account, chain
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -221,10 +234,15 @@ class HauloutClient:
         content_type: str | None = None,
         force: bool = False,
         share: bool = False,
+        via_upload_relay: bool = False,
     ) -> StoredBlob:
         """Store bytes, a binary file object or an iterator of chunks (`encoding_type`: 0
         or 1; by default the relayer's); `content_type` is recorded as the blob's
         `content-type` attribute (served back as the header).
+
+        `via_upload_relay` (bytes only; needs the client's `account` and `chain`): the blob is
+        registered, paid and certified by that account through the relayer's upload relay
+        (see `haulout.relay_upload`), so the relayer's wallet neither pays nor owns it.
 
         As Walrus, blobs are deletable unless `deletable=False` (sent as `permanent=true`);
         `force` stores a new Blob object even if the blob is certified already; `share` wraps
@@ -233,6 +251,10 @@ class HauloutClient:
         The body is sent in 1 MiB pieces with a Content-Length whenever the size is known
         (bytes, files, or `size=` for an iterator), so the relayer encodes while it receives;
         one huge write is several times slower through httpx."""
+        if via_upload_relay:
+            return self._store_relayed(
+                data, epochs, deletable, encoding_type, send_object_to, force, share
+            )
         content: Any
         headers: dict[str, str] = {}
         if isinstance(data, (bytes, bytearray, memoryview)):
@@ -262,6 +284,34 @@ class HauloutClient:
                 f"cannot reach the relayer at {self.url}: {exc}; is `haulout up` running?"
             ) from exc
         return StoredBlob.from_response(_check(resp).json())
+
+    def _store_relayed(
+        self,
+        data: object,
+        epochs: int | None,
+        deletable: bool,
+        encoding_type: int | None,
+        send_object_to: str | None,
+        force: bool,
+        share: bool,
+    ) -> StoredBlob:
+        """`store` through the upload relay, with this client's own account."""
+        if self.account is None or self.chain is None:
+            raise HauloutError(
+                "via_upload_relay needs an account and a chain: "
+                "HauloutClient(url, account=Account..., chain=Deployment.load(...).chain_port())"
+            )
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise HauloutError("via_upload_relay stores bytes (the blob id is computed first)")
+        if send_object_to or force or share:
+            raise HauloutError(
+                "send_object_to, force and share are publisher options; through the upload "
+                "relay the blob is this account's own object"
+            )
+        from .relay_upload import RelayUploader
+
+        uploader = RelayUploader(self.http, self.account, self.chain)
+        return uploader.store(data, epochs or 1, deletable, encoding_type).stored
 
     def store_file(
         self,

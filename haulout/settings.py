@@ -58,6 +58,18 @@ class RelayerSettings(BaseSettings):
     poll_interval: float = 0.2
     log_level: str = "INFO"
     encoding_type: int | None = None  # new uploads' encoding; unset: the deployment file's
+    # the upload relay (Walrus's): its tip and how old the client's registration may be
+    upload_relay_tip: str = "no_tip"  # no_tip, const:<mist> or linear:<base>:<mist per KiB>
+    upload_relay_tip_address: str = ""  # who receives tips; unset: the relayer's own address
+    upload_relay_tx_freshness: float = 36_000.0  # seconds a registering transaction stays usable
+    upload_relay_tx_max_future: float = 30.0  # seconds a transaction's time may be ahead (skew)
+    # JWT upload rights, as Walrus's publisher --jwt-* (see relayer/auth.py)
+    jwt_decode_secret: str = ""  # HMAC secret (0x… for hex) or EdDSA public key (0x + 64 hex)
+    jwt_algorithm: str = "HS256"  # HS256, HS384, HS512 or EdDSA
+    jwt_expiring_sec: int = 0  # > 0: tokens must have exp - iat equal to this
+    jwt_verify_upload: bool = False  # check epochs, size and send_object_to claims
+    jwt_enabled: bool = False  # JWT without a secret (signature checked upstream, as Walrus)
+    jwt_replay_capacity: int = 100_000  # unexpired jti remembered at once (then 503)
 
 
 class IndexerSettings(BaseSettings):

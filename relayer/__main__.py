@@ -16,13 +16,16 @@ from haulout.deployment import Deployment
 from haulout.memory import tune_malloc
 from haulout.protocol import leopard_lane
 from haulout.protocol.params import ENCODING_RS16
+from haulout.protocol.upload_relay import TipConfig
 from haulout.settings import RelayerSettings
 
 from .app import create_app
+from .auth import JwtAuth
 from .controller import StoreController
 from .index import BlobIndex
 from .limits import EncodeMemory, UploadSlots, sweep_spool
 from .reader import BlobReader
+from .upload_relay import UploadRelay
 from .verdicts import ConsistencyVerdicts
 
 
@@ -70,6 +73,31 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         memory_limit=settings.memory_limit,
         spool_dir=Path(settings.spool_dir),
     )
+    tip = TipConfig.parse_setting(
+        settings.upload_relay_tip, settings.upload_relay_tip_address or dep.relayer.address
+    )
+    relay = UploadRelay(
+        chain,
+        controller,
+        tip,
+        settings.upload_relay_tx_freshness,
+        settings.upload_relay_tx_max_future,
+    )
+    jwt = None
+    if (
+        settings.jwt_decode_secret
+        or settings.jwt_enabled
+        or settings.jwt_expiring_sec > 0
+        or settings.jwt_verify_upload
+    ):  # as Walrus: any JWT setting turns JWT on
+        jwt = JwtAuth(
+            settings.jwt_decode_secret,
+            settings.jwt_algorithm,
+            settings.jwt_expiring_sec,
+            settings.jwt_verify_upload,
+            settings.jwt_replay_capacity,
+            settings.default_epochs,
+        )
     app = create_app(
         chain,
         controller,
@@ -78,6 +106,8 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         settings.default_epochs,
         UploadSlots(settings.max_concurrent_uploads),
         settings.body_timeout,
+        relay=relay,
+        jwt=jwt,
     )
     if controller.encoding_type == ENCODING_RS16:
         leopard_lane.POOL.warm()  # type 1's second core, ready before the first upload

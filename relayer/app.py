@@ -30,17 +30,20 @@ from haulout.protocol.attributes import (
 )
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 from haulout.protocol.params import ENCODING_RS16
+from haulout.protocol.upload_relay import TipConfig
 
 from .api_docs import redoc_page
-from .auth import BearerAuth
+from .auth import BearerAuth, JwtAuth
 from .buckets import BucketBook, Buckets, install_bucket_routes
 from .content_type import upload_content_type
 from .controller import StoreController
+from .head import HeadAsGet
 from .limits import UploadSlots, paced
 from .ranges import byte_range
 from .read_stats import ServedReads, install_read_stats
 from .reader import BlobReader, ReadBlob
 from .trees import Trees, install_tree_routes
+from .upload_relay import UploadRelay, install_upload_relay_routes
 
 CACHE_CONTROL = "public, max-age=86400, stale-while-revalidate=3600"
 """What Walrus's aggregator sends: a day, then revalidation by ETag (a blob can be deleted)."""
@@ -178,10 +181,14 @@ def create_app(
     slots: UploadSlots | None = None,
     body_timeout: float = 30.0,
     reads: ServedReads | None = None,
+    relay: UploadRelay | None = None,
+    jwt: JwtAuth | None = None,
 ) -> FastAPI:
     """Build the relayer API around its flows. `slots` bounds concurrent uploads and
-    `body_timeout` is the longest pause allowed inside an upload's body."""
+    `body_timeout` is the longest pause allowed inside an upload's body; `relay` is the
+    upload relay (no tip unless given), `jwt` the scoped upload rights besides the token."""
     slots = slots or UploadSlots(32)
+    relay = relay or UploadRelay(chain, controller, TipConfig())
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
     reads = reads or ServedReads()
@@ -193,6 +200,7 @@ def create_app(
         controller.index.stats,
         slots.stats,
         reads.totals,
+        relay.stats,
     )
     install_read_stats(app, reads)
     trees = Trees(chain, controller, reader)
@@ -200,7 +208,9 @@ def create_app(
     book = BucketBook(controller.account.address)
     book.attach(controller.index)
     install_bucket_routes(app, Buckets(trees, book))
-    app.add_middleware(BearerAuth, token=auth_token)  # before routing and validation
+    install_upload_relay_routes(app, relay, slots, body_timeout, parse_encoding_type)
+    app.add_middleware(BearerAuth, token=auth_token, jwt=jwt)  # before routing and validation
+    app.add_middleware(HeadAsGet, router=app.router)  # HEAD on every GET route, as axum
     app.add_middleware(  # outermost, as Walrus's daemon: browsers may call it from any origin
         CORSMiddleware,
         allow_origins=["*"],
@@ -375,9 +385,12 @@ def create_app(
         skip_consistency_check: bool = SKIP,
     ) -> Response:
         consistency_flags(strict_consistency_check, skip_consistency_check)
-        blob = await run_in_threadpool(
-            blob_or_shared, chain, format_object_id(parse_object_id(object_id))
-        )
+        try:
+            blob = await run_in_threadpool(
+                blob_or_shared, chain, format_object_id(parse_object_id(object_id))
+            )
+        except ObjectNotFound as exc:  # Walrus's GetBlobError has one "not found" reason
+            raise ApiError(404, "BLOB_NOT_FOUND", str(exc)) from exc
         if blob.certified_epoch is None:
             raise ApiError(
                 404,

@@ -208,6 +208,12 @@ class BlobIndex:
         """Stop following."""
         self._stop.set()
 
+    def registrations(self, blob_id: BlobId) -> list[Registration]:
+        """Undeleted, unexpired registrations of a blob id, certified or not, anyone's."""
+        with self._lock:
+            regs = self.by_blob.get(blob_id, {}).values()
+            return [r for r in regs if r.live_at(self.epoch)]
+
     def live(self, blob_id: BlobId) -> list[Registration]:
         """Certified, undeleted, unexpired registrations of a blob id."""
         with self._lock:

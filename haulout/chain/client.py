@@ -38,6 +38,7 @@ from .objects import (
     BlobObject,
     BucketCommit,
     BucketObject,
+    ExecutedTransaction,
     PaidRegistration,
     SharedBlobView,
     StorageResource,
@@ -125,6 +126,10 @@ class Backend(Protocol):
 
     def adopt_system(self, system_id: str) -> None:
         """Use `system_id` as the System from now on (after `create_system`)."""
+        ...
+
+    def transaction(self, digest: str) -> ExecutedTransaction:
+        """An executed transaction by digest (raises `ObjectNotFound`)."""
         ...
 
 
@@ -381,6 +386,45 @@ class ChainClient:
         tx.transfer([blob], signer.address)
         e = self._run(signer, tx)
         return PaidRegistration(self.get_blob(e.event(BlobRegistered).object_id), e.paid, e.digest)
+
+    def register_for_upload_relay(
+        self,
+        signer: Account,
+        blob_id: BlobId,
+        root: bytes,
+        size: int,
+        encoding_type: int,
+        epochs_ahead: int,
+        deletable: bool,
+        auth_package: bytes,
+        tip: tuple[str, int] | None = None,
+    ) -> PaidRegistration:
+        """One transaction that carries `auth_package` as its first input, pays `tip`
+        (address, MIST) to an upload relay, reserves and registers: what the relay then reads
+        back by digest to accept the blob's bytes."""
+        needed = reservation_length(self.system().n_shards, size, encoding_type)
+        tx = Transaction(inputs=[auth_package])
+        if tip is not None and tip[1] > 0:
+            tx.add(calls.Pay(tip[1], tip[0]))
+        storage = tx.add(calls.system.RESERVE_SPACE(self.system_id, needed, epochs_ahead))
+        blob = tx.add(
+            calls.blob.REGISTER_BLOB(
+                self.system_id,
+                storage,
+                int(blob_id),
+                int.from_bytes(root, "little"),
+                size,
+                encoding_type,
+                deletable,
+            )
+        )
+        tx.transfer([blob], signer.address)
+        e = self._run(signer, tx)
+        return PaidRegistration(self.get_blob(e.event(BlobRegistered).object_id), e.paid, e.digest)
+
+    def transaction(self, digest: str) -> ExecutedTransaction:
+        """An executed transaction by digest (raises `ObjectNotFound` if there is none)."""
+        return self.backend.transaction(digest)
 
     def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:
         """Certify a registered blob with a quorum certificate of the current epoch."""

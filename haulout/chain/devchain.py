@@ -17,7 +17,7 @@ from haulout.protocol.blob_id import BlobId
 
 from . import calls
 from .accounts import Account
-from .calls import Clock, Coin, GasCoin, Object, Pure, Result, Transaction, TransferObjects
+from .calls import Clock, Coin, GasCoin, Object, Pay, Pure, Result, Transaction, TransferObjects
 from .client import ChainClient
 from .events import ChainEvent
 from .ledger import MIST_PER_SUI, Ledger, TxResult
@@ -26,6 +26,7 @@ from .machine.committee import committee_of
 from .objects import (
     BlobObject,
     BucketObject,
+    ExecutedTransaction,
     NodeInfo,
     SharedBlobView,
     StorageResource,
@@ -68,6 +69,8 @@ def to_commands(tx: Transaction) -> list[dict[str, Any]]:
     for cmd in tx.commands:
         if isinstance(cmd, TransferObjects):
             out.append({"call": "transfer", "args": [*map(_arg, cmd.objects), pure(cmd.recipient)]})
+        elif isinstance(cmd, Pay):
+            out.append({"call": "pay", "args": [pure(cmd.amount), pure(cmd.recipient)]})
         else:
             args = [_arg(a) for a in cmd.args if not isinstance(a, GasCoin | Clock)]
             out.append(call(cmd.function.target, *args))
@@ -96,7 +99,11 @@ class DevBackend:
 
     def execute(self, signer: Account, tx: Transaction) -> TxResult:
         """Run the described transaction in the ledger."""
-        return self.ledger.submit(signer, to_commands(tx))
+        return self.ledger.submit(signer, to_commands(tx), tx.inputs)
+
+    def transaction(self, digest: str) -> ExecutedTransaction:
+        """An executed transaction, read back by digest."""
+        return self.ledger.transaction(digest)
 
     def publish(self, admin: Account) -> str:
         """Publish the package; the AdminCap's id."""

@@ -7,12 +7,13 @@ checked; each runs atomically through the state-machine mirrors, an abort change
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from .client import Executed
 from .errors import InvalidTransaction, InvalidTransactionSignature, NotDeployed, ObjectNotFound
 from .events import ChainEvent, parse_event
 from .machine import run
+from .objects import ExecutedTransaction
 from .txcontext import TxContext
 
 MIST_PER_SUI = 1_000_000_000
@@ -38,6 +40,9 @@ CREATE TABLE IF NOT EXISTS events (
   timestamp_ms INTEGER NOT NULL, type TEXT NOT NULL, fields TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS transactions (digest TEXT PRIMARY KEY, sender TEXT NOT NULL, ts INTEGER);
+CREATE TABLE IF NOT EXISTS tx_effects (
+  digest TEXT PRIMARY KEY, inputs TEXT NOT NULL, balance_changes TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -121,9 +126,18 @@ class Ledger:
 
     # -- transactions -------------------------------------------------------------------------
 
-    def build(self, signer: Account, commands: list[dict[str, Any]]) -> tuple[bytes, bytes]:
-        """Serialise and sign a transaction: returns (tx_bytes, signature)."""
-        tx = {"sender": signer.address, "nonce": os.urandom(16).hex(), "commands": commands}
+    def build(
+        self, signer: Account, commands: list[dict[str, Any]], inputs: Sequence[bytes] = ()
+    ) -> tuple[bytes, bytes]:
+        """Serialise and sign a transaction: returns (tx_bytes, signature). `inputs` are pure
+        inputs no command uses (as a Sui PTB may carry): an upload relay's auth package."""
+        tx: dict[str, Any] = {
+            "sender": signer.address,
+            "nonce": os.urandom(16).hex(),
+            "commands": commands,
+        }
+        if inputs:
+            tx["inputs"] = [base64.b64encode(i).decode() for i in inputs]
         tx_bytes = json.dumps(tx, sort_keys=True, separators=(",", ":")).encode()
         return tx_bytes, signer.sign_transaction(tx_bytes)
 
@@ -136,6 +150,7 @@ class Ledger:
         try:
             tx = json.loads(tx_bytes)
             sender, commands = tx["sender"], tx["commands"]
+            inputs = [base64.b64decode(i, validate=True) for i in tx.get("inputs", [])]
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidTransaction(f"malformed transaction: {exc}") from exc
         if signer != sender:
@@ -155,6 +170,14 @@ class Ledger:
                 "INSERT INTO transactions (digest, sender, ts) VALUES (?, ?, ?)",
                 (digest, sender, ctx.now_ms),
             )
+            conn.execute(
+                "INSERT INTO tx_effects (digest, inputs, balance_changes) VALUES (?, ?, ?)",
+                (
+                    digest,
+                    json.dumps([base64.b64encode(i).decode() for i in inputs]),
+                    json.dumps(ctx.balance_changes),
+                ),
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -162,9 +185,40 @@ class Ledger:
         created = {o.id: o.type for o in ctx.objects.values() if o.created}
         return TxResult(digest, created, ctx.events, ctx.paid, results)
 
-    def submit(self, signer: Account, commands: list[dict[str, Any]]) -> TxResult:
+    def submit(
+        self, signer: Account, commands: list[dict[str, Any]], inputs: Sequence[bytes] = ()
+    ) -> TxResult:
         """Build, sign and execute a transaction."""
-        return self.execute(*self.build(signer, commands))
+        return self.execute(*self.build(signer, commands, inputs))
+
+    def transaction(self, digest: str) -> ExecutedTransaction:
+        """An executed transaction by digest: sender, time, pure inputs, balance changes and
+        events (raises `ObjectNotFound` for a digest never executed here)."""
+        conn = self.conn()
+        row = conn.execute(
+            "SELECT t.sender, t.ts, e.inputs, e.balance_changes FROM transactions t "
+            "LEFT JOIN tx_effects e ON e.digest = t.digest WHERE t.digest = ?",
+            (digest,),
+        ).fetchone()
+        if row is None:
+            raise ObjectNotFound(f"no executed transaction {digest}")
+        sender, ts, inputs, changes = row
+        events = conn.execute(
+            "SELECT seq, tx_digest, sender, timestamp_ms, type, fields FROM events "
+            "WHERE tx_digest = ? ORDER BY seq",
+            (digest,),
+        ).fetchall()
+        return ExecutedTransaction(
+            digest,
+            sender,
+            ts or 0,
+            tuple(base64.b64decode(i) for i in json.loads(inputs or "[]")),
+            dict(json.loads(changes or "{}")),
+            tuple(
+                ChainEvent(e[0], e[1], e[2], e[3], parse_event(e[4], json.loads(e[5])))
+                for e in events
+            ),
+        )
 
     def publish(self, admin: Account) -> str:
         """Publish the package: `init` gives the AdminCap to the publisher. Returns the cap id."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 
+from .events import ChainEvent
+
 
 @dataclass(frozen=True)
 class StorageResource:
@@ -80,6 +82,21 @@ class PaidRegistration:
     cost: int
     """MIST paid: storage and write fees, plus gas where the chain charges it."""
     tx_digest: str
+
+
+@dataclass(frozen=True)
+class ExecutedTransaction:
+    """An executed transaction as an upload relay reads it back by digest (Sui's
+    `getTransactionBlock` with raw input, balance changes and events)."""
+
+    digest: str
+    sender: str
+    timestamp_ms: int
+    inputs: tuple[bytes, ...]
+    """Pure inputs the transaction carried; the first is an upload relay's auth package."""
+    balance_changes: dict[str, int]
+    """MIST gained (negative: paid) per address in this transaction."""
+    events: tuple[ChainEvent, ...]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from .objects import (
     BlobObject,
     BucketCommit,
     BucketObject,
+    ExecutedTransaction,
     PaidRegistration,
     SharedBlobView,
     StorageResource,
@@ -83,6 +84,27 @@ class ChainPort(Protocol):
         """`reserve_and_register`, also saying what that transaction paid (from its effects),
         so a store reports its own cost however many others run at the same time.
         `attributes` (e.g. `content-type`) are set in the same transaction."""
+        ...
+
+    def register_for_upload_relay(
+        self,
+        signer: Account,
+        blob_id: BlobId,
+        root: bytes,
+        size: int,
+        encoding_type: int,
+        epochs_ahead: int,
+        deletable: bool,
+        auth_package: bytes,
+        tip: tuple[str, int] | None = None,
+    ) -> PaidRegistration:
+        """Reserve and register with the signer's own account in one transaction whose first
+        input is an upload relay's auth package and that pays `tip` (address, MIST) to the
+        relay, so the relay can check both by the transaction's digest."""
+        ...
+
+    def transaction(self, digest: str) -> ExecutedTransaction:
+        """An executed transaction by digest (raises `ObjectNotFound` if there is none)."""
         ...
 
     def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:

@@ -34,11 +34,19 @@ from .calls.shared_blob import SHARED_BLOB
 from .calls.storage_resource import STORAGE
 from .calls.system import ADMIN_CAP, SYSTEM
 from .client import ChainClient, Executed
-from .errors import ChainError, MoveAbort, NotDeployed, ObjectNotFound, ObjectNotOwned
+from .errors import (
+    ChainError,
+    MoveAbort,
+    NotDeployed,
+    NotSupported,
+    ObjectNotFound,
+    ObjectNotOwned,
+)
 from .events import ChainEvent, Event, parse_event
 from .objects import (
     BlobObject,
     BucketObject,
+    ExecutedTransaction,
     NodeInfo,
     SharedBlobView,
     StorageResource,
@@ -552,6 +560,13 @@ class SuiBackend:
                 self.package_id = str(ch.object_id)
         self._admin_cap_id = self.executed(executed, admin.address).created_one(ADMIN_CAP)
         return self._admin_cap_id
+
+    def transaction(self, digest: str) -> ExecutedTransaction:
+        """Not read back on Sui yet (an upload relay's check of a registering transaction)."""
+        raise NotSupported(
+            "the upload relay reads registering transactions back on DevChain only for now "
+            "(haulout/chain/ledger.py); on Sui, store through the relayer's publisher API"
+        )
 
     def adopt_system(self, system_id: str) -> None:
         """Pass the System by its initial shared version from now on."""

@@ -23,6 +23,7 @@ from .calls import (
     MoveCall,
     Object,
     ObjectParam,
+    Pay,
     Pure,
     Result,
     Transaction,
@@ -82,7 +83,7 @@ def shared_mutability(tx: Transaction) -> dict[str, bool]:
             for param, arg in cmd.with_params():
                 if isinstance(arg, Object) and isinstance(param, ObjectParam):
                     out[arg.id] = out.get(arg.id, False) or param.mutable
-        else:
+        elif isinstance(cmd, TransferObjects):
             for o in cmd.objects:
                 if isinstance(o, Object):
                     out[o.id] = True
@@ -138,7 +139,16 @@ class _Encoder:
             return self.obj(SharedRef(CLOCK_ID, CLOCK_INITIAL_VERSION, False))
         raise TypeError(f"cannot encode argument {arg!r}")
 
-    def add(self, cmd: MoveCall | TransferObjects) -> None:
+    def add(self, cmd: MoveCall | TransferObjects | Pay) -> None:
+        if isinstance(cmd, Pay):  # SplitCoins(GasCoin, [amount]) + TransferObjects
+            split = self.arg(Coin(cmd.amount))
+            recipient = self.pure(address_bytes(cmd.recipient))
+            self.results.append(
+                self.command(
+                    bcs.Command("TransferObjects", bcs.TransferObjects([split], recipient))
+                )
+            )
+            return
         if isinstance(cmd, TransferObjects):
             objects = [self.arg(o) for o in cmd.objects]
             recipient = self.pure(address_bytes(cmd.recipient))
@@ -166,6 +176,8 @@ class Encoded:
 def encode_kind(tx: Transaction, package_id: str, resolve: Resolver) -> Encoded:
     """The programmable transaction of `tx` against `package_id`."""
     enc = _Encoder(package_id, resolve, shared_mutability(tx))
+    for data in tx.inputs:  # unused pure inputs first: an upload relay's auth package
+        enc.pure(data)
     for cmd in tx.commands:
         enc.add(cmd)
     kind = bcs.TransactionKind(

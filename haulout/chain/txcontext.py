@@ -41,6 +41,13 @@ class TxContext:
         self.events: list[Event] = []
         self.counter = 0
         self.paid = 0
+        self.balance_changes: dict[str, int] = {}
+        """MIST each address gained (negative: paid) in this transaction, as Sui's
+        `balanceChanges`: what an upload relay reads to see its tip was paid."""
+
+    def change_balance(self, address: str, delta: int) -> None:
+        """Record a move of SUI to or from `address`."""
+        self.balance_changes[address] = self.balance_changes.get(address, 0) + delta
 
     def fresh_id(self) -> str:
         """A new object id, derived from the digest and a counter (`object::new`)."""

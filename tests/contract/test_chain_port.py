@@ -344,3 +344,34 @@ def test_unsupported_encoding_in_reserve_and_register_leaves_no_trace(world: Wor
                 world.user, BlobId.derive(encoding_type, 9, root), root, 9, encoding_type, 2, False
             )
     assert snapshot(world) == before
+
+
+def test_a_relay_registration_carries_its_auth_package_and_tip(world: World) -> None:
+    """What an upload relay reads back by digest: the auth package as the first input, the
+    tip in the balance changes, the registration among the events."""
+    world.devchain_only("the upload relay reads transactions back on DevChain only for now")
+    data = b"r" * 3000
+    enc = codec.encode(data, world.chain.system().n_shards)
+    relay = Account.generate().address
+    before = world.chain.balance(world.user.address)
+    package = bytes(range(72))
+    paid = world.chain.register_for_upload_relay(
+        world.user, enc.blob_id, enc.metadata.root, len(data), 0, 2, True, package, (relay, 777)
+    )
+    assert paid.blob.owner == world.user.address and paid.blob.deletable
+    assert world.chain.balance(relay) == 777
+    assert paid.cost == before - world.chain.balance(world.user.address) > 777
+    tx = world.chain.transaction(paid.tx_digest)
+    assert tx.sender == world.user.address and tx.inputs == (package,)
+    assert tx.balance_changes == {relay: 777, world.user.address: -paid.cost}
+    (registered,) = [ce.event for ce in tx.events if isinstance(ce.event, BlobRegistered)]
+    assert registered.blob_id == enc.blob_id and registered.object_id == paid.blob.id
+    with pytest.raises(ObjectNotFound):
+        world.chain.transaction("ab" * 32)
+    poor = Account.generate()
+    world.fund(poor.address, 500)
+    with pytest.raises(MoveAbort):  # a tip it cannot pay: nothing registered, nothing moved
+        world.chain.register_for_upload_relay(
+            poor, enc.blob_id, enc.metadata.root, len(data), 0, 2, True, package, (relay, 1000)
+        )
+    assert world.chain.balance(relay) == 777 and world.chain.balance(poor.address) == 500

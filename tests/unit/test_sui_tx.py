@@ -262,3 +262,25 @@ def test_a_tree_extension_is_one_ptb_with_a_call_per_member() -> None:
     assert [object_kind(inputs, c.value.Arguments[1])[1] for c in cmds] == [
         m.object_id for m in members
     ]
+
+
+def test_an_upload_relay_registration_carries_the_auth_package_first_and_the_tip() -> None:
+    """As Walrus's relay reads a PTB: the auth package is input 0; the tip is SplitCoins off
+    the gas coin and TransferObjects to the relay; later results still point right."""
+    package, relay = bytes(range(72)), "0x" + "2a" * 32
+    tx = Transaction(inputs=[package])
+    tx.add(calls.Pay(777, relay))
+    storage = tx.add(calls.system.RESERVE_SPACE(SYSTEM.object_id, 1_000_000, 3))
+    blob_id = BlobId.derive(0, 5, bytes(range(32)))
+    tx.add(calls.blob.REGISTER_BLOB(SYSTEM.object_id, storage, int(blob_id), 12345, 5, 0, True))
+    inputs, cmds = commands(encode(tx, budget=50_000_000))
+    assert inputs[0].enum_name == "Pure" and bytes(inputs[0].value) == package
+    assert [c.enum_name for c in cmds] == ["SplitCoin", "TransferObjects", "MoveCall", "MoveCall"]
+    split = cmds[0].value
+    assert split.FromCoin.enum_name == "GasCoin"
+    assert struct.unpack("<Q", pure_bytes(inputs, split.Amount[0]))[0] == 777
+    transfer = cmds[1].value
+    assert transfer.Objects[0].enum_name == "Result" and transfer.Objects[0].value == 0
+    assert pure_bytes(inputs, transfer.Address) == bytes.fromhex(relay[2:])
+    register = cmds[3].value.Arguments
+    assert register[1].enum_name == "Result" and register[1].value == 2  # reserve's PTB result

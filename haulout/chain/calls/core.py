@@ -179,7 +179,16 @@ class TransferObjects:
     recipient: str
 
 
-Command = MoveCall | TransferObjects
+@dataclass(frozen=True)
+class Pay:
+    """`SplitCoins(GasCoin, [amount])` then `TransferObjects` to `recipient`: a plain SUI
+    payment, how a client tips an upload relay in its registering transaction."""
+
+    amount: int
+    recipient: str
+
+
+Command = MoveCall | TransferObjects | Pay
 
 
 @dataclass
@@ -188,6 +197,9 @@ class Transaction:
     `Result` so later commands can take it."""
 
     commands: list[Command] = field(default_factory=list)
+    inputs: list[bytes] = field(default_factory=list)
+    """Pure inputs no command uses, placed first among the transaction's inputs (as a Sui PTB
+    may carry them): an upload relay's auth package, which the relay reads back."""
 
     def add(self, command: Command) -> Result:
         """Append a command; its result."""
@@ -206,6 +218,8 @@ class Transaction:
         """Every input object, in first-use order, each once."""
         seen: dict[str, None] = {}
         for cmd in self.commands:
+            if isinstance(cmd, Pay):
+                continue
             args = cmd.args if isinstance(cmd, MoveCall) else cmd.objects
             for a in args:
                 if isinstance(a, Object):

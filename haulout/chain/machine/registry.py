@@ -103,6 +103,14 @@ def run(ctx: TxContext, commands: list[dict[str, Any]]) -> list[Any]:
                 ctx.load(str(_arg(ctx, results, a, "raw"))).owner = recipient
             results.append(None)
             continue
+        if target == "pay":  # SplitCoins + TransferObjects: not a Move function
+            from .coin import transfer_sui
+
+            if len(args) != 2 or not all("pure" in a for a in args if isinstance(a, dict)):
+                raise InvalidTransaction("pay takes an amount and a recipient")
+            transfer_sui(ctx, args[0]["pure"], args[1]["pure"])
+            results.append(None)
+            continue
         if target not in FUNCTIONS:
             raise InvalidTransaction(f"unknown function {target!r}")
         fn, kinds = FUNCTIONS[target]

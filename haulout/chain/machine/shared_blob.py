@@ -23,6 +23,7 @@ def take_coin(ctx: TxContext, amount: int) -> None:
     ctx.conn.execute(
         "UPDATE balances SET amount = amount - ? WHERE address = ?", (amount, ctx.sender)
     )
+    ctx.change_balance(ctx.sender, -amount)
 
 
 @mirrors(calls.shared_blob.NEW_FUNDED)

@@ -38,6 +38,7 @@ def pay(ctx: TxContext, system: MoveObj, amount: int) -> None:
     )
     system.data["balance"] += amount
     ctx.paid += amount
+    ctx.change_balance(ctx.sender, -amount)
 
 
 def _ring(system: MoveObj) -> list[int]:
