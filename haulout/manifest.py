@@ -2,8 +2,9 @@
 
 A file manifest lists chunk blob ids and sizes, the content type and a blake2b-256 of the
 whole; reading the manifest's id streams the original back and checks that hash. A
-directory manifest lists every file: small files are packed together into shared blobs,
-large ones are chunked.
+directory manifest lists every file: small files go into quilts (`haulout.protocol.quilt`,
+each readable alone by its patch id), large ones are chunked. Manifests written before quilts
+packed small files into plain blobs (`packs`, with offsets); those stay readable.
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from haulout.client import HauloutClient, HauloutError, StoredBlob
+from haulout.protocol import quilt
 from haulout.protocol.hashing import hasher
+from haulout.protocol.params import primary_count
 
 MAGIC = "haulout-manifest"
 VERSION = 1
 DEFAULT_CHUNK = 32 << 20
 PACK_LIMIT = 16 << 20
+"""Largest quilt a directory store builds (and, in old manifests, the largest pack)."""
 SMALL_FILE = 1 << 20
+"""Files up to this size go into quilts; larger ones are chunked blobs of their own."""
+QUILT_SLACK = 64 << 10
+"""Padding a quilt may carry beyond twice its files' bytes before a new quilt is started
+(patches take whole columns, so mixing very different sizes wastes space)."""
 PREFIX = b'{"haulout-manifest":1,'
 Progress = Callable[[int, int], None]
 
@@ -70,6 +78,8 @@ def member_blob_ids(manifest: Manifest) -> list[tuple[str, str]]:
     try:
         for pid in doc.get("packs", []):
             seen.setdefault(str(pid), "pack")
+        for qid in doc.get("quilts", []):
+            seen.setdefault(str(qid), "quilt")
         entries = doc.get("files", []) if manifest.kind == "directory" else [doc]
         for entry in entries:
             for c in entry.get("chunks", []):
@@ -174,6 +184,49 @@ def store_file_auto(
     return client.store_file(p, epochs=epochs, progress=progress, deletable=deletable)
 
 
+def quilt_identifier(rel: str) -> str | None:
+    """The identifier a file of a directory gets in its quilt: its relative path, or `./path`
+    when the path starts with `_` (reserved in quilt uploads); None when the path can never be
+    an identifier (trailing whitespace, control characters), so the file is stored alone."""
+    ident = "./" + rel if rel.startswith(quilt.RESERVED_PREFIX) else rel
+    try:
+        return quilt.check_identifier(ident, upload=True)
+    except quilt.QuiltError:
+        return None
+
+
+def group_for_quilts(
+    files: list[tuple[str, int, dict[str, str]]], n_shards: int, limit: int = PACK_LIMIT
+) -> list[list[int]]:
+    """Split `(identifier, size, tags)` files into quilts: similar sizes together (each patch
+    takes whole columns), at most `k - 1` per quilt, each quilt within `limit` bytes and at
+    most about twice its files' bytes. Returns lists of positions in `files`."""
+    cap = max(1, primary_count(n_shards) - 1)
+    order = sorted(range(len(files)), key=lambda i: (files[i][1], files[i][0]))
+    groups: list[list[int]] = []
+    current: list[int] = []
+
+    def size_of(members: list[int]) -> int:
+        patches = [quilt.Patch(files[i][0], files[i][1], files[i][2]) for i in members]
+        return quilt.layout(patches, n_shards).shape.size
+
+    for i in order:
+        trial = [*current, i]
+        ok = len(trial) <= cap
+        if ok and current:
+            padded = size_of(trial)
+            raw = sum(files[j][1] for j in trial)
+            ok = padded <= limit and padded <= 2 * raw + QUILT_SLACK
+        if ok:
+            current = trial
+        else:
+            groups.append(current)
+            current = [i]
+    if current:
+        groups.append(current)
+    return groups
+
+
 def store_directory(
     client: HauloutClient,
     root: str | Path,
@@ -182,55 +235,54 @@ def store_directory(
     progress: Progress | None = None,
     deletable: bool = False,
 ) -> StoredBlob:
-    """Store a directory as one manifest; small files are packed, large ones chunked.
-    `epochs` and `deletable` apply to every pack, chunk and the manifest (one tree)."""
+    """Store a directory as one manifest; small files go into quilts, large ones are chunked.
+    `epochs` and `deletable` apply to every quilt, chunk and the manifest (one tree)."""
     base = Path(root)
     files = sorted(p for p in base.rglob("*") if p.is_file())
     total = sum(p.stat().st_size for p in files)
     done = [0]
     entries: list[dict[str, Any]] = []
-    packs: list[str] = []
-    pack = bytearray()
-    pending: list[dict[str, Any]] = []
-
-    def flush_pack() -> None:
-        nonlocal pack
-        if not pending:
-            return
-        stored = client.store(bytes(pack), epochs=epochs, deletable=deletable)
-        for e in pending:
-            e["pack"] = len(packs)
-        packs.append(stored.blob_id)
-        pending.clear()
-        pack = bytearray()
-
+    small: list[tuple[str, int, dict[str, str]]] = []
+    small_entries: list[tuple[dict[str, Any], Path]] = []
     for p in files:
         rel = p.relative_to(base).as_posix()
         size = p.stat().st_size
-        entry: dict[str, Any] = {
-            "path": rel,
-            "size": size,
-            "content_type": mimetypes.guess_type(p.name)[0] or "application/octet-stream",
-        }
-        if size <= SMALL_FILE:
-            data = p.read_bytes()
-            h = hasher()
-            h.update(data)
-            entry.update({"offset": len(pack), "blake2b": h.hexdigest()})
-            pack += data
-            pending.append(entry)
-            done[0] += size
+        content_type = mimetypes.guess_type(p.name)[0] or "application/octet-stream"
+        entry: dict[str, Any] = {"path": rel, "size": size, "content_type": content_type}
+        entries.append(entry)
+        ident = quilt_identifier(rel) if size <= SMALL_FILE else None
+        if ident is not None:
+            entry["identifier"] = ident
+            small.append((ident, size, {"content-type": content_type}))
+            small_entries.append((entry, p))
+            continue
+        with p.open("rb") as fh:
+            entry["chunks"], entry["blake2b"] = _store_chunks(
+                client, fh, total, chunk_size, epochs, progress, done, deletable
+            )
+    quilts: list[str] = []
+    if small:
+        n_shards = int(client.health()["nShards"])
+        for group in group_for_quilts(small, n_shards):
+            batch = []
+            for i in group:
+                entry, path = small_entries[i]
+                data = path.read_bytes()
+                if len(data) != entry["size"]:
+                    raise ManifestError(f"{entry['path']} changed while it was being stored")
+                h = hasher()
+                h.update(data)
+                entry["blake2b"] = h.hexdigest()
+                batch.append((small[i][0], data, small[i][2]))
+            stored = client.store_quilt(batch, epochs=epochs, deletable=deletable)
+            for i in group:
+                entry = small_entries[i][0]
+                entry["quilt"] = len(quilts)
+                entry["patch"] = stored.patches[entry["identifier"]]
+                done[0] += entry["size"]
+            quilts.append(stored.quilt_id)
             if progress:
                 progress(done[0], total)
-            if len(pack) >= PACK_LIMIT:
-                flush_pack()
-        else:
-            with p.open("rb") as fh:
-                entry["chunks"], entry["blake2b"] = _store_chunks(
-                    client, fh, total, chunk_size, epochs, progress, done, deletable
-                )
-        entries.append(entry)
-    flush_pack()
     if progress:
         progress(total, total)
     doc = {
@@ -238,21 +290,61 @@ def store_directory(
         "kind": "directory",
         "name": base.name,
         "size": total,
-        "packs": packs,
+        "packs": [],
+        "quilts": quilts,
         "files": entries,
     }
     return client.store(Manifest(doc).to_bytes(), epochs=epochs, deletable=deletable)
+
+
+def _quilt_patch(
+    client: HauloutClient, patch_id: str, identifier: str, cache: dict[str, Any] | None
+) -> bytes:
+    """A quilt patch's bytes: from the whole quilt read once into `cache` (a restore reads
+    every patch), else by its patch id (the relayer fetches only that patch's slivers)."""
+    if cache is None:
+        return client.read_quilt_patch(patch_id)[0]
+    try:
+        pid = quilt.QuiltPatchId.parse(patch_id)
+    except quilt.QuiltError as exc:
+        raise ManifestError(f"the manifest holds a malformed patch id: {exc}") from None
+    key = f"quilt:{pid.quilt_id}"
+    if key not in cache:
+        cache.clear()  # one quilt at a time: bounded memory
+        data = client.read(str(pid.quilt_id))
+        try:
+            n_shards = int(client.health()["nShards"])
+            _, entries = quilt.read_index(data, n_shards)
+            cache[key] = (data, {(e.start, e.end): e for e in entries}, n_shards)
+        except (quilt.QuiltError, KeyError, ValueError):
+            cache[key] = None  # another committee size: read patch by patch
+    held = cache[key]
+    entry = held[1].get((pid.start, pid.end)) if held else None
+    if held is None or entry is None or entry.identifier != identifier:
+        return client.read_quilt_patch(patch_id)[0]
+    return quilt.read_patch(held[0], held[2], entry).data
 
 
 def iter_file(
     client: HauloutClient,
     entry: dict[str, Any],
     packs: list[str] | None = None,
-    cache: dict[str, bytes] | None = None,
+    cache: dict[str, Any] | None = None,
 ) -> Iterator[bytes]:
-    """Stream one file of a manifest (chunked or packed), checking its hash at the end."""
+    """Stream one file of a manifest (chunked, in a quilt, or in an old pack), checking its
+    hash at the end. `cache` holds the last quilt or pack read (pass one dict to a series of
+    calls, e.g. a restore)."""
     h = hasher()
-    if "chunks" in entry:
+    if "patch" in entry:
+        piece = _quilt_patch(client, entry["patch"], entry.get("identifier", ""), cache)
+        if len(piece) != entry["size"]:
+            raise ManifestError(
+                f"{entry.get('path', 'file')} has {len(piece)} bytes in its quilt, the "
+                f"manifest says {entry['size']}"
+            )
+        h.update(piece)
+        yield piece
+    elif "chunks" in entry:
         for c in entry["chunks"]:
             got = 0
             for piece in client.read_stream(c["blob_id"], chunk=PIECE):
@@ -318,9 +410,12 @@ def restore(client: HauloutClient, blob_id: str, out: Path) -> int:
     if manifest.kind == "file":
         return _write_checked(out, iter_file(client, manifest.doc))
     out.mkdir(parents=True, exist_ok=True)
-    cache: dict[str, bytes] = {}
+    cache: dict[str, Any] = {}
     total = 0
-    for entry in manifest.doc["files"]:
+    by_blob = sorted(  # the files of one quilt (or pack) one after another: each read once
+        manifest.doc["files"], key=lambda e: (e.get("quilt", -1), e.get("pack", -1))
+    )
+    for entry in by_blob:
         target = _safe_join(out, entry["path"])
         target.parent.mkdir(parents=True, exist_ok=True)
         total += _write_checked(target, iter_file(client, entry, manifest.doc["packs"], cache))

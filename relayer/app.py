@@ -36,6 +36,7 @@ from .auth import BearerAuth
 from .content_type import upload_content_type
 from .controller import StoreController
 from .limits import UploadSlots, paced
+from .quilts import QuiltService, install_quilt_routes
 from .ranges import byte_range
 from .read_stats import ServedReads, install_read_stats
 from .reader import BlobReader, ReadBlob
@@ -184,6 +185,7 @@ def create_app(
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
     reads = reads or ServedReads()
+    quilts = QuiltService(controller, reader)
     install_metrics(
         app,
         "relayer",
@@ -192,8 +194,10 @@ def create_app(
         controller.index.stats,
         slots.stats,
         reads.totals,
+        quilts.stats,
     )
     install_read_stats(app, reads)
+    install_quilt_routes(app, quilts, slots, default_epochs)
     trees = Trees(chain, controller, reader)
     install_tree_routes(app, trees)
     app.add_middleware(BearerAuth, token=auth_token)  # before routing and validation
