@@ -23,6 +23,7 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request as StarletteRequest
 from starlette.types import Message
@@ -195,9 +196,11 @@ class QuiltService:
             )
         try:
             form = await _bounded(request, limit).form(
-                max_files=max_patches, max_fields=max_patches + 1, max_part_size=MAX_METADATA_BYTES
+                max_files=max_patches + 1,
+                max_fields=max_patches + 2,
+                max_part_size=MAX_METADATA_BYTES,
             )
-        except MultiPartException as exc:
+        except (MultiPartException, HTTPException) as exc:  # starlette turns one into the other
             raise ApiError(
                 400, "MALFORMED_REQUEST", f"failed to parse multipart form: {exc}"
             ) from None
@@ -215,7 +218,8 @@ class QuiltService:
         if len(files) > max_patches:
             raise _malformed(
                 q.TooManyPatches(
-                    f"{len(files)} files; a quilt on this committee holds at most {max_patches}"
+                    f"more than {max_patches} files: a quilt over this committee's shards holds "
+                    f"at most {max_patches} patches; store them as several quilts"
                 )
             )
         patches = []
