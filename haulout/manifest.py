@@ -201,27 +201,31 @@ def group_for_quilts(
     """Split `(identifier, size, tags)` files into quilts: similar sizes together (each patch
     takes whole columns), at most `k - 1` per quilt, each quilt within `limit` bytes and at
     most about twice its files' bytes. Returns lists of positions in `files`."""
-    cap = max(1, primary_count(n_shards) - 1)
+    k = primary_count(n_shards)
+    cap = max(1, k - 1)
     order = sorted(range(len(files)), key=lambda i: (files[i][1], files[i][0]))
     groups: list[list[int]] = []
     current: list[int] = []
-
-    def size_of(members: list[int]) -> int:
-        patches = [quilt.Patch(files[i][0], files[i][1], files[i][2]) for i in members]
-        return quilt.layout(patches, n_shards).shape.size
-
+    sizes: list[int] = []
+    entries = raw = column = 0
     for i in order:
-        trial = [*current, i]
-        ok = len(trial) <= cap
+        ident, size, tags = files[i]
+        patch = quilt.Patch(ident, size, tags).serialized_size
+        entry = quilt.index_entry_size(ident, tags)
+        ok = len(current) < cap
         if ok and current:
-            padded = size_of(trial)
-            raw = sum(files[j][1] for j in trial)
-            ok = padded <= limit and padded <= 2 * raw + QUILT_SLACK
-        if ok:
-            current = trial
-        else:
+            index = quilt.index_size(entries + entry, len(current) + 1)
+            grown = quilt.column_size_for([*sizes, patch], index, k, at_least=column)
+            padded = quilt.QuiltShape.for_column(k, grown).size
+            ok = padded <= limit and padded <= 2 * (raw + size) + QUILT_SLACK
+            column = grown if ok else column
+        if not ok:
             groups.append(current)
-            current = [i]
+            current, sizes, entries, raw, column = [], [], 0, 0, 0
+        current.append(i)
+        sizes.append(patch)
+        entries += entry
+        raw += size
     if current:
         groups.append(current)
     return groups

@@ -185,7 +185,7 @@ def create_app(
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
     reads = reads or ServedReads()
-    quilts = QuiltService(controller, reader)
+    quilts = QuiltService(controller, reader, body_timeout)
     install_metrics(
         app,
         "relayer",

@@ -12,6 +12,7 @@ blob (counted in `quilt_full_reads`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -22,7 +23,7 @@ from typing import Any
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request as StarletteRequest
@@ -83,14 +84,22 @@ def _malformed(exc: q.QuiltError) -> ApiError:
     return ApiError(400, "MALFORMED_REQUEST", f"{exc} ({exc.reason})")
 
 
-def _bounded(request: Request, limit: int) -> StarletteRequest:
-    """The request with its body cut off at `limit` bytes (a 413), chunked or not."""
+def _bounded(request: Request, limit: int, pause: float) -> StarletteRequest:
+    """The request with its body cut off at `limit` bytes (a 413), chunked or not, and at a
+    pause longer than `pause` seconds (a 408, as for blobs)."""
     seen = 0
     receive = request.receive
 
     async def counted() -> Message:
         nonlocal seen
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), pause)
+        except TimeoutError:
+            raise ApiError(
+                408,
+                "BODY_TIMEOUT",
+                f"the quilt upload paused for more than {pause:g} s; nothing was stored",
+            ) from None
         seen += len(message.get("body", b""))
         if seen > limit:
             raise ApiError(
@@ -168,8 +177,11 @@ async def _pieces(plan: q.QuiltLayout, piece: int = 1 << 20) -> AsyncIterator[by
 class QuiltService:
     """Stores quilts through the store flow and reads their patches from their slivers."""
 
-    def __init__(self, controller: StoreController, reader: BlobReader) -> None:
+    def __init__(
+        self, controller: StoreController, reader: BlobReader, body_timeout: float = 30.0
+    ) -> None:
         self.controller, self.reader = controller, reader
+        self.body_timeout = body_timeout
         self.chain = controller.chain
         self.stats = QuiltStats()
         self.indexes: OrderedDict[
@@ -178,9 +190,10 @@ class QuiltService:
 
     # -- store ------------------------------------------------------------------------------
 
-    async def parse(self, request: Request, max_patches: int) -> list[q.Patch]:
+    async def parse(self, request: Request, max_patches: int) -> tuple[list[q.Patch], FormData]:
         """The form's files as patches, with their `_metadata` tags; every bound is checked
-        while the body arrives (size, number of files, text fields)."""
+        while the body arrives (size, number of files, text fields). The caller closes the
+        form (its spooled files) when done."""
         limit = self.controller.max_blob_size + MULTIPART_OVERHEAD
         length = request.headers.get("content-length", "")
         if length.isdigit() and len(length) < 20 and int(length) > limit:
@@ -195,7 +208,7 @@ class QuiltService:
                 "by its identifier (curl -F 'name=@file'), and an optional _metadata field",
             )
         try:
-            form = await _bounded(request, limit).form(
+            form = await _bounded(request, limit, self.body_timeout).form(
                 max_files=max_patches + 1,
                 max_fields=max_patches + 2,
                 max_part_size=MAX_METADATA_BYTES,
@@ -204,12 +217,21 @@ class QuiltService:
             raise ApiError(
                 400, "MALFORMED_REQUEST", f"failed to parse multipart form: {exc}"
             ) from None
+        try:
+            return self._patches(form, max_patches), form
+        except BaseException:
+            await form.close()
+            raise
+
+    def _patches(self, form: FormData, max_patches: int) -> list[q.Patch]:
+        """Patches from a parsed form (see `parse`)."""
         tags: dict[str, dict[str, str]] = {}
         files: list[tuple[str, UploadFile | str]] = []
         for name, value in form.multi_items():
             if name == METADATA_FIELD:
                 if not isinstance(value, str):
-                    value = (await value.read(MAX_METADATA_BYTES + 1)).decode("utf-8", "replace")
+                    value.file.seek(0)
+                    value = value.file.read(MAX_METADATA_BYTES + 1).decode("utf-8", "replace")
                 tags.update(_metadata(value))
             else:
                 files.append((name, value))
@@ -257,22 +279,25 @@ class QuiltService:
         system.require_committee()
         max_patches = primary_count(system.n_shards) - 1
         with slots.hold():
-            patches = await self.parse(request, max_patches)
+            patches, form = await self.parse(request, max_patches)
             try:
-                plan = await run_in_threadpool(
-                    q.layout, patches, system.n_shards, self.controller.max_blob_size
+                try:
+                    plan = await run_in_threadpool(
+                        q.layout, patches, system.n_shards, self.controller.max_blob_size
+                    )
+                except q.QuiltError as exc:
+                    raise _malformed(exc) from None
+                result = await self.controller.store(
+                    _pieces(plan),
+                    epochs,
+                    deletable,
+                    recipient,
+                    plan.shape.size,
+                    encoding_type,
+                    force=force,
                 )
-            except q.QuiltError as exc:
-                raise _malformed(exc) from None
-            result = await self.controller.store(
-                _pieces(plan),
-                epochs,
-                deletable,
-                recipient,
-                plan.shape.size,
-                encoding_type,
-                force=force,
-            )
+            finally:
+                await form.close()
         created = result.get("newlyCreated")
         blob_id = BlobId.parse(
             created["blobObject"]["blobId"] if created else result["alreadyCertified"]["blobId"]
@@ -320,8 +345,10 @@ class QuiltService:
                 return None
             self.stats.quilt_slivers_fetched += len(got)
             for i in indices:
+                if i not in got:  # not there yet (or lost): the whole-blob read recovers it
+                    return None
                 try:
-                    meta.check_sliver(i, got.get(i, b""))
+                    meta.check_sliver(i, got[i])
                 except InvalidSliver as exc:
                     self.reader.rejected(blob_id, i, str(exc))
                     return None

@@ -402,6 +402,41 @@ def _serialized(prefix: bytes, patch: Patch, at: int, length: int) -> bytes:
     return out
 
 
+def index_entry_size(identifier: str, tags: Mapping[str, str]) -> int:
+    """Bytes one patch adds to the index (its end column, identifier and tags)."""
+    return 2 + len(_bcs_str(identifier)) + len(_bcs_tags(tags))
+
+
+def index_size(entry_sizes: int, count: int) -> int:
+    """Bytes of an index of `count` patches whose entries take `entry_sizes` bytes."""
+    return INDEX_PREFIX_SIZE + len(_uleb(count)) + entry_sizes
+
+
+def column_size_for(sizes: Sequence[int], index_bytes: int, k: int, at_least: int = 0) -> int:
+    """The smallest column size that fits an index of `index_bytes` (in at most 10 columns)
+    and patches of serialized `sizes` (each in whole columns) into `k` columns. `at_least`:
+    a size known not to be too large (adding a patch never shrinks the answer, so a caller
+    growing a quilt passes the previous one and usually pays a single check)."""
+
+    def fits(column: int) -> bool:
+        index_cols = _columns(index_bytes, column)
+        used = index_cols + sum(_columns(s, column) for s in sizes)
+        return index_cols <= MAX_INDEX_COLUMNS and used <= k
+
+    lo, hi = MIN_COLUMN, max([*sizes, index_bytes, MIN_COLUMN])
+    if MIN_COLUMN < at_least <= hi:
+        if fits(at_least):
+            return at_least
+        lo = at_least + 1
+    while lo < hi:  # fits() is monotone in the column size
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def layout(patches: Sequence[Patch], n_shards: int, limit: int | None = None) -> QuiltLayout:
     """Lay patches out as a QuiltV1 over `n_shards` shards: sorted by identifier, each in whole
     columns, with the smallest column size that fits everything into the `k` columns.
@@ -430,20 +465,7 @@ def layout(patches: Sequence[Patch], n_shards: int, limit: int | None = None) ->
     sizes = [p.serialized_size for p in ordered]
     # The index's size does not depend on where patches go (their end columns are u16s).
     index = _index_bytes([(p.identifier, p.tags, 0) for p in ordered])
-
-    def fits(column: int) -> bool:
-        index_cols = _columns(len(index), column)
-        used = index_cols + sum(_columns(s, column) for s in sizes)
-        return index_cols <= MAX_INDEX_COLUMNS and used <= k
-
-    lo, hi = MIN_COLUMN, max([*sizes, len(index), MIN_COLUMN])
-    while lo < hi:  # the smallest column size that fits (fits() is monotone in it)
-        mid = (lo + hi) // 2
-        if fits(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    shape = QuiltShape.for_column(k, lo)
+    shape = QuiltShape.for_column(k, column_size_for(sizes, len(index), k))
     if limit is not None and shape.size > limit:
         raise QuiltTooLarge(
             f"the quilt would take {shape.size} bytes, over the limit of {limit}; store fewer "

@@ -194,3 +194,31 @@ def test_blocks_stream_reads_files_in_pieces() -> None:
     data = plan.to_bytes()
     assert max(reads) <= plan.shape.block
     assert blake2b256(data) == blake2b256(quilt.build([("f", payload)], 10)[0])
+
+
+def test_directory_grouping_keeps_quilts_full_and_padding_bounded() -> None:
+    """`haulout store DIR` groups small files: at most k - 1 per quilt, each quilt within
+    16 MiB and at most about twice its files' bytes, every file in exactly one quilt."""
+    from haulout import manifest
+
+    sizes = [10, 1000, 50_000, 900_000, 10_240, 0, 3]
+    files = [(f"f{i:03}", sizes[i % len(sizes)] + i, {}) for i in range(200)]
+    groups = manifest.group_for_quilts(files, 100)
+    assert sorted(i for g in groups for i in g) == list(range(200))
+    for g in groups:
+        assert 1 <= len(g) <= 33
+        plan = quilt.layout([quilt.Patch(files[i][0], files[i][1], {}) for i in g], 100)
+        raw = sum(files[i][1] for i in g)
+        assert plan.shape.size <= manifest.PACK_LIMIT or len(g) == 1
+        assert plan.shape.size <= 2 * raw + manifest.QUILT_SLACK or len(g) == 1
+    same = manifest.group_for_quilts([(f"x{i}", 10_240, {}) for i in range(100)], 100)
+    assert [len(g) for g in same] == [33, 33, 33, 1]
+
+
+def test_directory_identifiers() -> None:
+    from haulout import manifest
+
+    assert manifest.quilt_identifier("train/a.csv") == "train/a.csv"
+    assert manifest.quilt_identifier("_config.yml") == "./_config.yml"
+    assert manifest.quilt_identifier("bad\x01name") is None
+    assert manifest.quilt_identifier("trailing ") is None
