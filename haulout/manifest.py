@@ -29,6 +29,10 @@ PACK_LIMIT = 16 << 20
 """Largest quilt a directory store builds (and, in old manifests, the largest pack)."""
 SMALL_FILE = 1 << 20
 """Files up to this size go into quilts; larger ones are chunked blobs of their own."""
+MIN_QUILT_PATCHES = 8
+"""Fewest files a quilt must be able to hold (`k - 1`, so at least 25 shards) for a directory
+store to use quilts; below that a quilt would cost nearly a store per file, and small files
+are packed into plain blobs as before quilts."""
 QUILT_SLACK = 64 << 10
 """Padding a quilt may carry beyond twice its files' bytes before a new quilt is started
 (patches take whole columns, so mixing very different sizes wastes space)."""
@@ -239,54 +243,43 @@ def store_directory(
     progress: Progress | None = None,
     deletable: bool = False,
 ) -> StoredBlob:
-    """Store a directory as one manifest; small files go into quilts, large ones are chunked.
-    `epochs` and `deletable` apply to every quilt, chunk and the manifest (one tree)."""
+    """Store a directory as one manifest; small files go into quilts (on a committee whose
+    quilts hold fewer than `MIN_QUILT_PATCHES` files, into packs as before), large ones are
+    chunked. `epochs` and `deletable` apply to every quilt, pack, chunk and the manifest (one
+    tree)."""
     base = Path(root)
     files = sorted(p for p in base.rglob("*") if p.is_file())
     total = sum(p.stat().st_size for p in files)
     done = [0]
+    sizes = {p: p.stat().st_size for p in files}
+    quilted = False
+    if any(size <= SMALL_FILE for size in sizes.values()):
+        n_shards = int(client.health()["nShards"])
+        quilted = primary_count(n_shards) - 1 >= MIN_QUILT_PATCHES
     entries: list[dict[str, Any]] = []
-    small: list[tuple[str, int, dict[str, str]]] = []
-    small_entries: list[tuple[dict[str, Any], Path]] = []
+    small: list[tuple[dict[str, Any], Path]] = []
     for p in files:
         rel = p.relative_to(base).as_posix()
-        size = p.stat().st_size
         content_type = mimetypes.guess_type(p.name)[0] or "application/octet-stream"
-        entry: dict[str, Any] = {"path": rel, "size": size, "content_type": content_type}
+        entry: dict[str, Any] = {"path": rel, "size": sizes[p], "content_type": content_type}
         entries.append(entry)
-        ident = quilt_identifier(rel) if size <= SMALL_FILE else None
-        if ident is not None:
-            entry["identifier"] = ident
-            small.append((ident, size, {"content-type": content_type}))
-            small_entries.append((entry, p))
-            continue
+        if sizes[p] <= SMALL_FILE:
+            ident = quilt_identifier(rel) if quilted else None
+            if ident is not None or not quilted:
+                if ident is not None:
+                    entry["identifier"] = ident
+                small.append((entry, p))
+                continue
         with p.open("rb") as fh:
             entry["chunks"], entry["blake2b"] = _store_chunks(
                 client, fh, total, chunk_size, epochs, progress, done, deletable
             )
     quilts: list[str] = []
-    if small:
-        n_shards = int(client.health()["nShards"])
-        for group in group_for_quilts(small, n_shards):
-            batch = []
-            for i in group:
-                entry, path = small_entries[i]
-                data = path.read_bytes()
-                if len(data) != entry["size"]:
-                    raise ManifestError(f"{entry['path']} changed while it was being stored")
-                h = hasher()
-                h.update(data)
-                entry["blake2b"] = h.hexdigest()
-                batch.append((small[i][0], data, small[i][2]))
-            stored = client.store_quilt(batch, epochs=epochs, deletable=deletable)
-            for i in group:
-                entry = small_entries[i][0]
-                entry["quilt"] = len(quilts)
-                entry["patch"] = stored.patches[entry["identifier"]]
-                done[0] += entry["size"]
-            quilts.append(stored.quilt_id)
-            if progress:
-                progress(done[0], total)
+    packs: list[str] = []
+    if quilted:
+        quilts = _store_quilts(client, small, n_shards, epochs, deletable, done, total, progress)
+    elif small:
+        packs = _store_packs(client, small, epochs, deletable, done, total, progress)
     if progress:
         progress(total, total)
     doc = {
@@ -294,11 +287,76 @@ def store_directory(
         "kind": "directory",
         "name": base.name,
         "size": total,
-        "packs": [],
+        "packs": packs,
         "quilts": quilts,
         "files": entries,
     }
     return client.store(Manifest(doc).to_bytes(), epochs=epochs, deletable=deletable)
+
+
+def _read_small(entry: dict[str, Any], path: Path) -> bytes:
+    """A small file's bytes, its hash recorded in its entry."""
+    data = path.read_bytes()
+    if len(data) != entry["size"]:
+        raise ManifestError(f"{entry['path']} changed while it was being stored")
+    h = hasher()
+    h.update(data)
+    entry["blake2b"] = h.hexdigest()
+    return data
+
+
+def _store_quilts(
+    client: HauloutClient,
+    small: list[tuple[dict[str, Any], Path]],
+    n_shards: int,
+    epochs: int,
+    deletable: bool,
+    done: list[int],
+    total: int,
+    progress: Progress | None,
+) -> list[str]:
+    """Store small files in quilts; each entry gets its quilt's position and its patch id."""
+    specs = [
+        (e["identifier"], int(e["size"]), {"content-type": e["content_type"]}) for e, _ in small
+    ]
+    quilts: list[str] = []
+    for group in group_for_quilts(specs, n_shards):
+        batch = [(specs[i][0], _read_small(*small[i]), specs[i][2]) for i in group]
+        stored = client.store_quilt(batch, epochs=epochs, deletable=deletable)
+        for i in group:
+            entry = small[i][0]
+            entry["quilt"] = len(quilts)
+            entry["patch"] = stored.patches[entry["identifier"]]
+            done[0] += entry["size"]
+        quilts.append(stored.quilt_id)
+        if progress:
+            progress(done[0], total)
+    return quilts
+
+
+def _store_packs(
+    client: HauloutClient,
+    small: list[tuple[dict[str, Any], Path]],
+    epochs: int,
+    deletable: bool,
+    done: list[int],
+    total: int,
+    progress: Progress | None,
+) -> list[str]:
+    """Pack small files into plain blobs of up to `PACK_LIMIT` (each entry gets its pack and
+    offset): for committees too small for useful quilts."""
+    packs: list[str] = []
+    pack = bytearray()
+    for n, (entry, path) in enumerate(small):
+        entry.update({"offset": len(pack), "pack": len(packs)})
+        pack += _read_small(entry, path)
+        done[0] += entry["size"]
+        if progress:
+            progress(done[0], total)
+        if len(pack) >= PACK_LIMIT or n == len(small) - 1:
+            packs.append(client.store(bytes(pack), epochs=epochs, deletable=deletable).blob_id)
+            pack = bytearray()
+    return packs
 
 
 def _quilt_patch(
