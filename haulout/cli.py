@@ -698,6 +698,8 @@ def cmd_localnet(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered sub-command."""
+    from haulout import cli_quilts  # noqa: F401 - registers store-quilt, read-quilt, ...
+
     parser = argparse.ArgumentParser(prog="haulout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (fn, add_args, help_text) in COMMANDS.items():
@@ -713,7 +715,7 @@ class CliError(Exception):
 
 # A blob id is 32 bytes in URL-safe base64 without padding: one in 64 begins with "-".
 _DASHED_ID = re.compile(r"-[A-Za-z0-9_-]{42}")
-_ID_COMMANDS = {"status", "read", "delete", "extend"}
+_ID_COMMANDS = {"status", "read", "delete", "extend", "read-quilt", "list-patches-in-quilt"}
 
 
 def _ids_as_positionals(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

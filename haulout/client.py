@@ -6,13 +6,15 @@
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 
@@ -108,6 +110,30 @@ class StoredBlob:
             return cls(obj["blobId"], obj["id"], obj["storage"]["endEpoch"], True, body)
         ac = body["alreadyCertified"]
         return cls(ac["blobId"], ac.get("object"), ac["endEpoch"], False, body)
+
+
+QuiltFile = tuple[str, bytes | IO[bytes], Mapping[str, str] | None]
+"""One file of a quilt: identifier, bytes (or a binary file), tags."""
+
+
+@dataclass(frozen=True)
+class StoredQuilt:
+    """What a quilt store returned: the quilt as a stored blob, and identifier → patch id."""
+
+    blob: StoredBlob
+    patches: dict[str, str]
+    raw: dict[str, Any]
+
+    @property
+    def quilt_id(self) -> str:
+        """The quilt's blob id."""
+        return self.blob.blob_id
+
+    @classmethod
+    def from_response(cls, body: dict[str, Any]) -> StoredQuilt:
+        """Parse `{blobStoreResult, storedQuiltBlobs}`."""
+        patches = {p["identifier"]: p["quiltPatchId"] for p in body["storedQuiltBlobs"]}
+        return cls(StoredBlob.from_response(body["blobStoreResult"]), patches, body)
 
 
 def _iter_view(
@@ -352,6 +378,50 @@ class HauloutClient:
         if skip_check:
             params["skip_consistency_check"] = "true"
         return _check(self.http.get(f"/v1/blobs/{blob_id}", headers=headers, params=params)).content
+
+    def store_quilt(
+        self,
+        files: Sequence[QuiltFile],
+        epochs: int | None = None,
+        deletable: bool = True,
+        send_object_to: str | None = None,
+        encoding_type: int | None = None,
+        force: bool = False,
+    ) -> StoredQuilt:
+        """Store small files as one quilt (Walrus's `PUT /v1/quilts`): `files` are
+        `(identifier, bytes or binary file, tags or None)`; each stays readable by its
+        identifier or its patch id without reading the rest."""
+        form: list[tuple[str, Any]] = []
+        meta = []
+        for identifier, data, tags in files:
+            form.append((identifier, (identifier, data, "application/octet-stream")))
+            if tags:
+                meta.append({"identifier": identifier, "tags": dict(tags)})
+        extra = {"_metadata": json.dumps(meta)} if meta else None
+        params = _params(epochs, deletable, send_object_to, encoding_type, force)
+        try:
+            resp = self.http.put("/v1/quilts", params=params, files=form, data=extra)
+        except httpx.HTTPError as exc:
+            raise HauloutError(f"cannot reach the relayer at {self.url}: {exc}") from exc
+        return StoredQuilt.from_response(_check(resp).json())
+
+    def read_quilt_patch(self, quilt_patch_id: str) -> tuple[bytes, dict[str, str]]:
+        """A patch's bytes and response headers (tags allow-listed as headers, and
+        `x-quilt-patch-identifier`), by its quilt patch id."""
+        resp = _check(self.http.get(f"/v1/blobs/by-quilt-patch-id/{quilt_patch_id}"))
+        return resp.content, dict(resp.headers)
+
+    def read_quilt_file(self, quilt_id: str, identifier: str) -> bytes:
+        """The patch named `identifier` in quilt `quilt_id`."""
+        path = f"/v1/blobs/by-quilt-id/{quilt_id}/{quote(identifier, safe='/')}"
+        return _check(self.http.get(path)).content
+
+    def list_quilt_patches(self, quilt_id: str) -> list[dict[str, Any]]:
+        """Every patch of a quilt: `identifier`, `patch_id` and `tags`."""
+        patches: list[dict[str, Any]] = _check(
+            self.http.get(f"/v1/quilts/{quilt_id}/patches")
+        ).json()
+        return patches
 
     def read_byte_range(self, blob_id: str, start: int, length: int) -> bytes:
         """`length` bytes from `start` (Walrus's `/byte-range` route: 400 when the range is

@@ -7,6 +7,7 @@ block cache; writes go through the relayer.
     haulout://<bucket>@<tag>/<path>       ... at the version a tag names (read-only)
     haulout://<blob id>                   a blob, or the file a file manifest describes
     haulout://<manifest id>/<path>        a file inside a stored directory
+    haulout://<quilt id>/<identifier>     a file (patch) of a quilt, read from its own slivers
 
 A bucket name is 3-40 characters of a-z, 0-9 and '-' (haulout/protocol/buckets.py); a blob
 id is 43 characters, so the first part of a path is a bucket exactly when it is a valid
@@ -107,6 +108,8 @@ class HauloutFileSystem(AbstractFileSystem):
         self._sizes: dict[str, int] = {}
         self._refs: dict[str, tuple[float, str | None]] = {}
         self._staged: dict[str, Changes] = {}
+        self._quilts: dict[str, dict[str, str]] = {}
+        self._patch: tuple[str, bytes] | None = None  # the last patch read (fsspec reads blocks)
 
     transaction_type = BucketTransaction
 
@@ -172,12 +175,42 @@ class HauloutFileSystem(AbstractFileSystem):
             if manifest is not None and manifest.kind == "file":
                 return root, manifest.doc, manifest
             return root, None, manifest
-        if manifest is None or manifest.kind != "directory":
+        if manifest is None:
+            return root, self._quilt_entry(root, rest), None
+        if manifest.kind != "directory":
             raise FileNotFoundError(f"haulout://{path}: {root} is not a stored directory")
         for e in manifest.doc["files"]:
             if e["path"] == rest:
                 return root, e, manifest
         return root, None, manifest
+
+    def _quilt_entry(self, quilt_id: str, identifier: str) -> dict[str, Any]:
+        """The patch `identifier` of quilt `quilt_id` as a file entry (its size from a HEAD)."""
+        if quilt_id not in self._quilts:
+            try:
+                listed = self.client.list_quilt_patches(quilt_id)
+            except HauloutError as exc:
+                if exc.status in (400, 404):
+                    raise FileNotFoundError(
+                        f"haulout://{quilt_id}/{identifier}: {quilt_id} is neither a stored "
+                        "directory nor a quilt"
+                    ) from exc
+                raise
+            self._quilts[quilt_id] = {p["identifier"]: p["patch_id"] for p in listed}
+        patch_id = self._quilts[quilt_id].get(identifier)
+        if patch_id is None:
+            raise FileNotFoundError(f"quilt {quilt_id} has no patch {identifier!r}")
+        if patch_id not in self._sizes:
+            resp = self.client.http.head(f"/v1/blobs/by-quilt-patch-id/{patch_id}")
+            if resp.status_code >= 400:
+                raise OSError(f"haulout://{quilt_id}/{identifier}: HTTP {resp.status_code}")
+            self._sizes[patch_id] = int(resp.headers["content-length"])
+        return {"path": identifier, "patch": patch_id, "size": self._sizes[patch_id]}
+
+    def _patch_bytes(self, patch_id: str) -> bytes:
+        if self._patch is None or self._patch[0] != patch_id:
+            self._patch = (patch_id, self.client.read_quilt_patch(patch_id)[0])
+        return self._patch[1]
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         """Size and type of a blob, a manifest's file, or a directory inside a manifest."""
@@ -235,6 +268,8 @@ class HauloutFileSystem(AbstractFileSystem):
                 raise IsADirectoryError(f"haulout://{path} is a directory")
             return self.client.read(root, start, end)
         end = min(end, entry["size"])
+        if "patch" in entry:  # a quilt's patch: only its own slivers are read
+            return self._patch_bytes(entry["patch"])[start:end]
         if "chunks" in entry:
             out, offset = bytearray(), 0
             for c in entry["chunks"]:

@@ -2,8 +2,9 @@
 
 A file manifest lists chunk blob ids and sizes, the content type and a blake2b-256 of the
 whole; reading the manifest's id streams the original back and checks that hash. A
-directory manifest lists every file: small files are packed together into shared blobs,
-large ones are chunked.
+directory manifest lists every file: small files go into quilts (`haulout.protocol.quilt`,
+each readable alone by its patch id), large ones are chunked. Manifests written before quilts
+packed small files into plain blobs (`packs`, with offsets); those stay readable.
 """
 
 from __future__ import annotations
@@ -17,13 +18,24 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from haulout.client import HauloutClient, HauloutError, StoredBlob
+from haulout.protocol import quilt
 from haulout.protocol.hashing import hasher
+from haulout.protocol.params import primary_count
 
 MAGIC = "haulout-manifest"
 VERSION = 1
 DEFAULT_CHUNK = 32 << 20
 PACK_LIMIT = 16 << 20
+"""Largest quilt a directory store builds (and, in old manifests, the largest pack)."""
 SMALL_FILE = 1 << 20
+"""Files up to this size go into quilts; larger ones are chunked blobs of their own."""
+MIN_QUILT_PATCHES = 8
+"""Fewest files a quilt must be able to hold (`k - 1`, so at least 25 shards) for a directory
+store to use quilts; below that a quilt would cost nearly a store per file, and small files
+are packed into plain blobs as before quilts."""
+QUILT_SLACK = 64 << 10
+"""Padding a quilt may carry beyond twice its files' bytes before a new quilt is started
+(patches take whole columns, so mixing very different sizes wastes space)."""
 PREFIX = b'{"haulout-manifest":1,'
 Progress = Callable[[int, int], None]
 
@@ -70,6 +82,8 @@ def member_blob_ids(manifest: Manifest) -> list[tuple[str, str]]:
     try:
         for pid in doc.get("packs", []):
             seen.setdefault(str(pid), "pack")
+        for qid in doc.get("quilts", []):
+            seen.setdefault(str(qid), "quilt")
         entries = doc.get("files", []) if manifest.kind == "directory" else [doc]
         for entry in entries:
             for c in entry.get("chunks", []):
@@ -174,6 +188,53 @@ def store_file_auto(
     return client.store_file(p, epochs=epochs, progress=progress, deletable=deletable)
 
 
+def quilt_identifier(rel: str) -> str | None:
+    """The identifier a file of a directory gets in its quilt: its relative path, or `./path`
+    when the path starts with `_` (reserved in quilt uploads); None when the path can never be
+    an identifier (trailing whitespace, control characters), so the file is stored alone."""
+    ident = "./" + rel if rel.startswith(quilt.RESERVED_PREFIX) else rel
+    try:
+        return quilt.check_identifier(ident, upload=True)
+    except quilt.QuiltError:
+        return None
+
+
+def group_for_quilts(
+    files: list[tuple[str, int, dict[str, str]]], n_shards: int, limit: int = PACK_LIMIT
+) -> list[list[int]]:
+    """Split `(identifier, size, tags)` files into quilts: similar sizes together (each patch
+    takes whole columns), at most `k - 1` per quilt, each quilt within `limit` bytes and at
+    most about twice its files' bytes. Returns lists of positions in `files`."""
+    k = primary_count(n_shards)
+    cap = max(1, k - 1)
+    order = sorted(range(len(files)), key=lambda i: (files[i][1], files[i][0]))
+    groups: list[list[int]] = []
+    current: list[int] = []
+    sizes: list[int] = []
+    entries = raw = column = 0
+    for i in order:
+        ident, size, tags = files[i]
+        patch = quilt.Patch(ident, size, tags).serialized_size
+        entry = quilt.index_entry_size(ident, tags)
+        ok = len(current) < cap
+        if ok and current:
+            index = quilt.index_size(entries + entry, len(current) + 1)
+            grown = quilt.column_size_for([*sizes, patch], index, k, at_least=column)
+            padded = quilt.QuiltShape.for_column(k, grown).size
+            ok = padded <= limit and padded <= 2 * (raw + size) + QUILT_SLACK
+            column = grown if ok else column
+        if not ok:
+            groups.append(current)
+            current, sizes, entries, raw, column = [], [], 0, 0, 0
+        current.append(i)
+        sizes.append(patch)
+        entries += entry
+        raw += size
+    if current:
+        groups.append(current)
+    return groups
+
+
 def store_directory(
     client: HauloutClient,
     root: str | Path,
@@ -182,55 +243,43 @@ def store_directory(
     progress: Progress | None = None,
     deletable: bool = False,
 ) -> StoredBlob:
-    """Store a directory as one manifest; small files are packed, large ones chunked.
-    `epochs` and `deletable` apply to every pack, chunk and the manifest (one tree)."""
+    """Store a directory as one manifest; small files go into quilts (on a committee whose
+    quilts hold fewer than `MIN_QUILT_PATCHES` files, into packs as before), large ones are
+    chunked. `epochs` and `deletable` apply to every quilt, pack, chunk and the manifest (one
+    tree)."""
     base = Path(root)
     files = sorted(p for p in base.rglob("*") if p.is_file())
     total = sum(p.stat().st_size for p in files)
     done = [0]
+    sizes = {p: p.stat().st_size for p in files}
+    quilted = False
+    if any(size <= SMALL_FILE for size in sizes.values()):
+        n_shards = int(client.health()["nShards"])
+        quilted = primary_count(n_shards) - 1 >= MIN_QUILT_PATCHES
     entries: list[dict[str, Any]] = []
-    packs: list[str] = []
-    pack = bytearray()
-    pending: list[dict[str, Any]] = []
-
-    def flush_pack() -> None:
-        nonlocal pack
-        if not pending:
-            return
-        stored = client.store(bytes(pack), epochs=epochs, deletable=deletable)
-        for e in pending:
-            e["pack"] = len(packs)
-        packs.append(stored.blob_id)
-        pending.clear()
-        pack = bytearray()
-
+    small: list[tuple[dict[str, Any], Path]] = []
     for p in files:
         rel = p.relative_to(base).as_posix()
-        size = p.stat().st_size
-        entry: dict[str, Any] = {
-            "path": rel,
-            "size": size,
-            "content_type": mimetypes.guess_type(p.name)[0] or "application/octet-stream",
-        }
-        if size <= SMALL_FILE:
-            data = p.read_bytes()
-            h = hasher()
-            h.update(data)
-            entry.update({"offset": len(pack), "blake2b": h.hexdigest()})
-            pack += data
-            pending.append(entry)
-            done[0] += size
-            if progress:
-                progress(done[0], total)
-            if len(pack) >= PACK_LIMIT:
-                flush_pack()
-        else:
-            with p.open("rb") as fh:
-                entry["chunks"], entry["blake2b"] = _store_chunks(
-                    client, fh, total, chunk_size, epochs, progress, done, deletable
-                )
+        content_type = mimetypes.guess_type(p.name)[0] or "application/octet-stream"
+        entry: dict[str, Any] = {"path": rel, "size": sizes[p], "content_type": content_type}
         entries.append(entry)
-    flush_pack()
+        if sizes[p] <= SMALL_FILE:
+            ident = quilt_identifier(rel) if quilted else None
+            if ident is not None or not quilted:
+                if ident is not None:
+                    entry["identifier"] = ident
+                small.append((entry, p))
+                continue
+        with p.open("rb") as fh:
+            entry["chunks"], entry["blake2b"] = _store_chunks(
+                client, fh, total, chunk_size, epochs, progress, done, deletable
+            )
+    quilts: list[str] = []
+    packs: list[str] = []
+    if quilted:
+        quilts = _store_quilts(client, small, n_shards, epochs, deletable, done, total, progress)
+    elif small:
+        packs = _store_packs(client, small, epochs, deletable, done, total, progress)
     if progress:
         progress(total, total)
     doc = {
@@ -239,20 +288,125 @@ def store_directory(
         "name": base.name,
         "size": total,
         "packs": packs,
+        "quilts": quilts,
         "files": entries,
     }
     return client.store(Manifest(doc).to_bytes(), epochs=epochs, deletable=deletable)
+
+
+def _read_small(entry: dict[str, Any], path: Path) -> bytes:
+    """A small file's bytes, its hash recorded in its entry."""
+    data = path.read_bytes()
+    if len(data) != entry["size"]:
+        raise ManifestError(f"{entry['path']} changed while it was being stored")
+    h = hasher()
+    h.update(data)
+    entry["blake2b"] = h.hexdigest()
+    return data
+
+
+def _store_quilts(
+    client: HauloutClient,
+    small: list[tuple[dict[str, Any], Path]],
+    n_shards: int,
+    epochs: int,
+    deletable: bool,
+    done: list[int],
+    total: int,
+    progress: Progress | None,
+) -> list[str]:
+    """Store small files in quilts; each entry gets its quilt's position and its patch id."""
+    specs = [
+        (e["identifier"], int(e["size"]), {"content-type": e["content_type"]}) for e, _ in small
+    ]
+    quilts: list[str] = []
+    for group in group_for_quilts(specs, n_shards):
+        batch = [(specs[i][0], _read_small(*small[i]), specs[i][2]) for i in group]
+        stored = client.store_quilt(batch, epochs=epochs, deletable=deletable)
+        for i in group:
+            entry = small[i][0]
+            entry["quilt"] = len(quilts)
+            entry["patch"] = stored.patches[entry["identifier"]]
+            done[0] += entry["size"]
+        quilts.append(stored.quilt_id)
+        if progress:
+            progress(done[0], total)
+    return quilts
+
+
+def _store_packs(
+    client: HauloutClient,
+    small: list[tuple[dict[str, Any], Path]],
+    epochs: int,
+    deletable: bool,
+    done: list[int],
+    total: int,
+    progress: Progress | None,
+) -> list[str]:
+    """Pack small files into plain blobs of up to `PACK_LIMIT` (each entry gets its pack and
+    offset): for committees too small for useful quilts."""
+    packs: list[str] = []
+    pack = bytearray()
+    for n, (entry, path) in enumerate(small):
+        entry.update({"offset": len(pack), "pack": len(packs)})
+        pack += _read_small(entry, path)
+        done[0] += entry["size"]
+        if progress:
+            progress(done[0], total)
+        if len(pack) >= PACK_LIMIT or n == len(small) - 1:
+            packs.append(client.store(bytes(pack), epochs=epochs, deletable=deletable).blob_id)
+            pack = bytearray()
+    return packs
+
+
+def _quilt_patch(
+    client: HauloutClient, patch_id: str, identifier: str, cache: dict[str, Any] | None
+) -> bytes:
+    """A quilt patch's bytes: from the whole quilt read once into `cache` (a restore reads
+    every patch), else by its patch id (the relayer fetches only that patch's slivers)."""
+    if cache is None:
+        return client.read_quilt_patch(patch_id)[0]
+    try:
+        pid = quilt.QuiltPatchId.parse(patch_id)
+    except quilt.QuiltError as exc:
+        raise ManifestError(f"the manifest holds a malformed patch id: {exc}") from None
+    key = f"quilt:{pid.quilt_id}"
+    if key not in cache:
+        cache.clear()  # one quilt at a time: bounded memory
+        data = client.read(str(pid.quilt_id))
+        try:
+            n_shards = int(client.health()["nShards"])
+            _, entries = quilt.read_index(data, n_shards)
+            cache[key] = (data, {(e.start, e.end): e for e in entries}, n_shards)
+        except (quilt.QuiltError, KeyError, ValueError):
+            cache[key] = None  # another committee size: read patch by patch
+    held = cache[key]
+    entry = held[1].get((pid.start, pid.end)) if held else None
+    if held is None or entry is None or entry.identifier != identifier:
+        return client.read_quilt_patch(patch_id)[0]
+    return quilt.read_patch(held[0], held[2], entry).data
 
 
 def iter_file(
     client: HauloutClient,
     entry: dict[str, Any],
     packs: list[str] | None = None,
-    cache: dict[str, bytes] | None = None,
+    cache: dict[str, Any] | None = None,
 ) -> Iterator[bytes]:
-    """Stream one file of a manifest (chunked or packed), checking its hash at the end."""
+    """Stream one file of a manifest (chunked, in a quilt, or in an old pack), checking its
+    hash at the end. `cache` holds the last quilt or pack read (pass one dict to a series of
+    calls, e.g. a restore)."""
     h = hasher()
-    if "chunks" in entry:
+    if "patch" in entry:
+        piece = _quilt_patch(client, entry["patch"], entry.get("identifier", ""), cache)
+        if len(piece) != entry["size"]:
+            raise ManifestError(
+                f"{entry.get('path', 'file')} has {len(piece)} bytes in its quilt, the "
+                f"manifest says {entry['size']}"
+            )
+        h.update(piece)
+        yield piece
+    elif "chunks" in entry:
         for c in entry["chunks"]:
             got = 0
             for piece in client.read_stream(c["blob_id"], chunk=PIECE):
@@ -318,9 +472,12 @@ def restore(client: HauloutClient, blob_id: str, out: Path) -> int:
     if manifest.kind == "file":
         return _write_checked(out, iter_file(client, manifest.doc))
     out.mkdir(parents=True, exist_ok=True)
-    cache: dict[str, bytes] = {}
+    cache: dict[str, Any] = {}
     total = 0
-    for entry in manifest.doc["files"]:
+    by_blob = sorted(  # the files of one quilt (or pack) one after another: each read once
+        manifest.doc["files"], key=lambda e: (e.get("quilt", -1), e.get("pack", -1))
+    )
+    for entry in by_blob:
         target = _safe_join(out, entry["path"])
         target.parent.mkdir(parents=True, exist_ok=True)
         total += _write_checked(target, iter_file(client, entry, manifest.doc["packs"], cache))

@@ -39,6 +39,7 @@ from .content_type import upload_content_type
 from .controller import StoreController
 from .head import HeadAsGet
 from .limits import UploadSlots, paced
+from .quilts import QuiltService, install_quilt_routes
 from .ranges import byte_range
 from .read_stats import ServedReads, install_read_stats
 from .reader import BlobReader, ReadBlob
@@ -192,6 +193,7 @@ def create_app(
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
     install_error_handlers(app)
     reads = reads or ServedReads()
+    quilts = QuiltService(controller, reader, body_timeout)
     install_metrics(
         app,
         "relayer",
@@ -201,8 +203,10 @@ def create_app(
         slots.stats,
         reads.totals,
         relay.stats,
+        quilts.stats,
     )
     install_read_stats(app, reads)
+    install_quilt_routes(app, quilts, slots, default_epochs)
     trees = Trees(chain, controller, reader)
     install_tree_routes(app, trees)
     book = BucketBook(controller.account.address)
