@@ -22,6 +22,8 @@ from haulout.protocol.messages import proof_of_possession
 from haulout.protocol.params import DEFAULT_ENCODING, ENCODING_RS, check_shards
 
 LEGACY_ENCODING = ENCODING_RS
+NODE_STAKE = 100 * 10**9
+"""MIST each node of a local deployment stakes to its own pool (100 SUI)."""
 """Encoding of deployment files written before the field existed: they wrote type 0."""
 
 
@@ -128,8 +130,13 @@ def deploy_devchain(
     max_epochs_ahead: int = 53,
     host: str = "127.0.0.1",
     encoding_type: int = DEFAULT_ENCODING,
+    node_stake: int = NODE_STAKE,
 ) -> Deployment:
     """Publish to a fresh DevChain file, create the System, register nodes and the committee.
+
+    Each node's account stakes `node_stake` MIST to its own pool, equal for all, so the
+    committee that stake picks at each epoch change is the one set here until stake moves
+    (`haulout stake`, `haulout node join|leave`); 0 leaves the committee to the admin.
 
     Refuses (`InvalidParameters`, before touching the ledger) an `encoding_type` that cannot
     encode over `n_shards`, e.g. type 0 with more than 256 shards.
@@ -157,6 +164,10 @@ def deploy_devchain(
         node_id = chain.register_node(admin, f"node-{i}", url, key.public_key, pop, account.address)
         nodes.append(NodeConfig(f"node-{i}", url, key.secret.hex(), account.seed.hex(), node_id))
     chain.set_committee(admin, [n.node_id for n in nodes], even_shards(n_shards, n_nodes))
+    for n in nodes:
+        if node_stake:
+            chain.faucet(n.account.address)
+            chain.stake(n.account, n.node_id, node_stake)
     return Deployment(
         "devchain",
         str(Path(ledger).resolve()),

@@ -28,6 +28,7 @@ from haulout.protocol.hashing import blake2b256
 from haulout.protocol.messages import APP_ID, INTENT_VERSION, proof_of_possession
 from haulout.protocol.params import encoded_length, storage_units
 
+from . import machine_staking
 from .accounts import Account, verify_transaction
 from .encoding_rules import MAX_SYSTEM_SHARDS, reservation_length, supports
 from .errors import (
@@ -61,7 +62,9 @@ from .objects import (
     BlobObject,
     NodeInfo,
     PaidRegistration,
+    PoolInfo,
     SharedBlobView,
+    StakedView,
     StorageResource,
     SystemState,
 )
@@ -203,6 +206,7 @@ def _pay(ctx: _Ctx, system: _Obj, amount: int) -> None:
         "UPDATE balances SET amount = amount - ? WHERE address = ?", (amount, ctx.sender)
     )
     system.data["balance"] += amount
+    system.data["epoch_fees"] = system.data.get("epoch_fees", 0) + amount
     ctx.paid += amount
 
 
@@ -258,6 +262,13 @@ def fn_create_system(
             "max_epochs_ahead": max_epochs_ahead,
             "balance": 0,
             "invalid_ids": [],
+            "changing": False,
+            "change_epoch": 0,
+            "received": [],
+            "received_weight": 0,
+            "pools": {},
+            "stakes": 0,
+            "epoch_fees": 0,
         },
     )
     system.owner = None  # transfer::share_object
@@ -289,6 +300,7 @@ def fn_register_node(
         "public_key": public_key.hex(),
         "address": node_address,
     }
+    d.setdefault("pools", {})[node_id] = machine_staking.new_pool()
     ctx.emit(NodeRegistered(node_id, name, url, public_key.hex()))
     return node_id
 
@@ -317,6 +329,7 @@ def fn_set_committee(
     d["members"] = [
         {"node_id": n, "shards": list(s)} for n, s in zip(node_ids, shards, strict=True)
     ]
+    d["changing"], d["received"], d["received_weight"] = False, [], 0
     ctx.emit(CommitteeChanged(d["epoch"], list(node_ids), d["n_shards"]))
 
 
@@ -331,11 +344,13 @@ def fn_set_capacity(ctx: _Ctx, system: _Obj, cap: _Obj, total_capacity: int) -> 
 
 def _next_epoch(ctx: _Ctx, system: _Obj) -> int:
     d = system.data
+    machine_staking.before_next_epoch(ctx, system)
     usage, length = _ring(system), d["max_epochs_ahead"]
     usage[d["epoch"] % length] = 0  # that slot now stands for epoch + max_epochs_ahead
     d["epoch"] += 1
     d["epoch_start_ms"] = ctx.now_ms
     ctx.emit(EpochAdvanced(d["epoch"], ctx.now_ms))
+    machine_staking.start_epoch_change(ctx, system)
     return int(d["epoch"])
 
 
@@ -614,6 +629,7 @@ def fn_shared_blob_extend(ctx: _Ctx, shared: _Obj, system: _Obj, extended_epochs
             )
         shared.data["funds"] -= cost
         system.data["balance"] += cost
+        system.data["epoch_fees"] = system.data.get("epoch_fees", 0) + cost
         ctx.paid += cost
 
     _extend(ctx, system, blob, extended_epochs, from_funds)
@@ -765,6 +781,8 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[str]]] = {
         ["o:storage_resource::Storage", "o:storage_resource::Storage"],
     ),
 }
+
+machine_staking.register(FUNCTIONS)
 
 
 def obj(object_id: str) -> dict[str, Any]:
@@ -1093,6 +1111,72 @@ class DevChain:
             ).results[0]
         )
 
+    # -- epoch change and staking ----------------------------------------------------------
+
+    def register_candidate(
+        self, signer: Account, name: str, url: str, public_key: bytes, pop: bytes
+    ) -> str:
+        """Register a node without the AdminCap; the signer's address is the node's account
+        (the proof of possession binds it). It gets shards once stake backs it."""
+        r = self.submit(
+            signer,
+            [
+                call(
+                    "system::register_candidate",
+                    obj(self.system_id),
+                    pure(name),
+                    pure(url),
+                    pure_bytes(public_key),
+                    pure_bytes(pop),
+                )
+            ],
+        )
+        return str(r.results[0])
+
+    def leave_committee(self, signer: Account, node_id: str) -> None:
+        """The node's own account withdraws it: no shards for it from the next change on."""
+        self.submit(signer, [call("system::leave_committee", obj(self.system_id), pure(node_id))])
+
+    def shards_received(
+        self, signer: Account, node_id: str, epoch: int, shards: Sequence[int]
+    ) -> None:
+        """The node's own account reports it holds every shard it gained in this change."""
+        self.submit(
+            signer,
+            [
+                call(
+                    "system::shards_received",
+                    obj(self.system_id),
+                    pure(node_id),
+                    pure(epoch),
+                    pure(sorted(int(s) for s in shards)),
+                )
+            ],
+        )
+
+    def stake(self, signer: Account, node_id: str, amount: int) -> StakedView:
+        """Stake `amount` MIST of the signer's to the pool of `node_id`; returns the receipt."""
+        r = self.submit(
+            signer,
+            [call("system::stake", obj(self.system_id), pure(node_id), pure(amount))],
+        )
+        return self.get_staked(str(r.results[0]))
+
+    def request_withdraw_stake(self, signer: Account, staked_id: str) -> StakedView:
+        """Stop a stake counting; withdrawable from the next epoch."""
+        self.submit(
+            signer,
+            [call("system::request_withdraw_stake", obj(self.system_id), obj(staked_id))],
+        )
+        return self.get_staked(staked_id)
+
+    def withdraw_stake(self, signer: Account, staked_id: str) -> int:
+        """Pay out a stake whose withdrawal was requested in an earlier epoch; returns MIST."""
+        r = self.submit(
+            signer, [call("system::withdraw_stake", obj(self.system_id), obj(staked_id))]
+        )
+        return int(r.results[0])
+
     # -- user calls -------------------------------------------------------------------------
 
     def reserve_space(
@@ -1362,6 +1446,25 @@ class DevChain:
             d["max_epochs_ahead"],
             nodes,
             _committee_of(d, "previous_members") if d.get("previous_members") else None,
+            bool(d.get("changing")),
+            tuple(d.get("received", ())),
+            tuple(
+                PoolInfo(nid, p["stake"], p["shares"], p["active"])
+                for nid, p in d.get("pools", {}).items()
+            ),
+        )
+
+    def get_staked(self, object_id: str) -> StakedView:
+        """A stake receipt."""
+        _, s = self._row(object_id, machine_staking.STAKED_TYPE)
+        return StakedView(
+            object_id,
+            s["node_id"],
+            s["shares"],
+            s["principal"],
+            s["withdrawing"],
+            s["withdraw_epoch"],
+            s["withdraw_amount"],
         )
 
     def get_blob(self, object_id: str) -> BlobObject:
