@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from haulout.chain.events import EpochChangeDone, EpochChangeStart, ShardsReceived
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError
 from haulout.logs import event
@@ -28,6 +29,8 @@ from .store import SliverStore
 from .waiters import RegistrationWaiters
 
 log = logging.getLogger("haulout.node")
+
+EPOCH_CHANGE_EVENTS = (EpochChangeStart, ShardsReceived, EpochChangeDone)
 
 
 @dataclass
@@ -47,6 +50,8 @@ class NodeStats:
     """Slivers of gained shards fetched from their previous owner after a committee change."""
     slivers_handed_over: int = 0
     """Slivers of shards this node no longer owns, deleted once their new owner held them."""
+    shard_reports: int = 0
+    """`shards_received` reports this node sent on chain (one per epoch change it gained in)."""
 
 
 @dataclass
@@ -150,6 +155,8 @@ class NodeService:
             if rows.committee_changed:
                 self._committee = None
                 self.handover_due.set()
+            if any(isinstance(e.event, EPOCH_CHANGE_EVENTS) for e in events):
+                self.handover_due.set()  # report, or let go of what new owners hold
             self.stats.events_processed += len(events)
             if rows.deleted or rows.epoch is not None:
                 self._gc_due.set()

@@ -1446,6 +1446,7 @@ class DevChain:
             d["max_epochs_ahead"],
             nodes,
             _committee_of(d, "previous_members") if d.get("previous_members") else None,
+            int(d.get("change_epoch", 0)),
             bool(d.get("changing")),
             tuple(d.get("received", ())),
             tuple(

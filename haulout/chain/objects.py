@@ -148,6 +148,8 @@ class SystemState:
     previous_committee: Committee | None = None
     """The committee before the last change (DevChain only so far; None on Sui): a shard's
     previous owner serves it until its new owner has it."""
+    change_epoch: int = 0
+    """The epoch whose start last moved shards: its members report `shards_received`."""
     changing: bool = False
     """An epoch change is in progress: shards moved and owners of a quorum of shards have
     not yet reported them received."""

@@ -33,7 +33,9 @@ from .objects import (
     BlobObject,
     NodeInfo,
     PaidRegistration,
+    PoolInfo,
     SharedBlobView,
+    StakedView,
     StorageResource,
     SystemState,
 )
@@ -268,6 +270,19 @@ class SuiChain:
             tuple(
                 NodeInfo(k, v["name"], v["url"], _vec_u8(v["public_key"]), v["node_address"])
                 for k, v in nodes.items()
+            ),
+            _committee(d.get("previous_committee"), nodes, int(d["epoch"]), int(d["n_shards"])),
+            int(d.get("change_epoch", 0)),
+            bool(d.get("changing", False)),
+            tuple(str(x) for x in d.get("received", ())),
+            tuple(
+                PoolInfo(
+                    e["key"],
+                    int(e["value"]["stake"]),
+                    int(e["value"]["shares"]),
+                    bool(e["value"]["active"]),
+                )
+                for e in (d.get("pools") or {}).get("contents", ())
             ),
         )
 
@@ -598,6 +613,84 @@ class SuiChain:
         tx.force_advance_epoch(self._sys, self._owned(self.admin_cap_id))
         self._execute(admin, tx)
         return self.system().epoch
+
+    # -- epoch change and staking -------------------------------------------------------------
+
+    def register_candidate(
+        self, signer: Account, name: str, url: str, public_key: bytes, pop: bytes
+    ) -> str:
+        tx = self._tx()
+        tx.register_candidate(self._sys, name, url, public_key, pop)
+        executed = self._execute(signer, tx)
+        mine = [
+            n.node_id for n in self.system().nodes if n.public_key == public_key
+        ]  # the ID is not an object: read it back by key
+        if not mine:
+            raise ChainError(f"the transaction {executed.digest} registered no node")
+        return mine[0]
+
+    def leave_committee(self, signer: Account, node_id: str) -> None:
+        tx = self._tx()
+        tx.leave_committee(self._sys, node_id)
+        self._execute(signer, tx)
+
+    def shards_received(
+        self, signer: Account, node_id: str, epoch: int, shards: Sequence[int]
+    ) -> None:
+        tx = self._tx()
+        tx.shards_received(self._sys, node_id, epoch, sorted(shards))
+        self._execute(signer, tx)
+
+    def stake(self, signer: Account, node_id: str, amount: int) -> StakedView:
+        tx = self._tx()
+        tx.transfer([tx.stake(self._sys, node_id, amount)], signer.address)
+        return self.get_staked(self._created(self._execute(signer, tx), "::staking::StakedSui"))
+
+    def request_withdraw_stake(self, signer: Account, staked_id: str) -> StakedView:
+        tx = self._tx()
+        tx.request_withdraw_stake(self._sys, self._owned(staked_id))
+        self._execute(signer, tx)
+        return self.get_staked(staked_id)
+
+    def withdraw_stake(self, signer: Account, staked_id: str) -> int:
+        amount = self.get_staked(staked_id).withdraw_amount
+        tx = self._tx()
+        tx.transfer([tx.withdraw_stake(self._sys, self._owned(staked_id))], signer.address)
+        self._execute(signer, tx)
+        return amount
+
+    def get_staked(self, object_id: str) -> StakedView:
+        """A stake receipt (JSON view)."""
+        d = _to_py(self._object(object_id).json)
+        return StakedView(
+            object_id,
+            str(d["node_id"]),
+            int(d["shares"]),
+            int(d["principal"]),
+            bool(d["withdrawing"]),
+            int(d["withdraw_epoch"]),
+            int(d["withdraw_amount"]),
+        )
+
+
+def _committee(raw: Any, nodes: dict[str, Any], epoch: int, n_shards: int) -> Committee | None:
+    """A `committee::Committee` JSON view (None when absent or empty)."""
+    if not raw or not raw.get("members"):
+        return None
+    return Committee(
+        epoch,
+        n_shards,
+        tuple(
+            Member(
+                m["node_id"],
+                nodes[m["node_id"]]["name"],
+                nodes[m["node_id"]]["url"],
+                _vec_u8(m["public_key"]),
+                tuple(int(s) for s in m["shards"]),
+            )
+            for m in raw["members"]
+        ),
+    )
 
 
 def localnet_faucet(address: str, faucet_url: str = "http://127.0.0.1:9123") -> None:

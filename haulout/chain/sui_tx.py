@@ -340,6 +340,58 @@ class HauloutTransaction:
             ],
         )
 
+    # -- epoch change and staking (system.move) -------------------------------------------
+
+    def split_gas(self, amount: int) -> bcs.Argument:
+        """`SplitCoins(gas, [amount])`: a new coin of `amount` MIST paid from the gas coin."""
+        return self.ptb.command(
+            bcs.Command("SplitCoins", bcs.SplitCoin(self.gas, [self.pure(Pure.u64(amount))]))
+        )
+
+    def register_candidate(
+        self, system: SharedRef, name: str, url: str, public_key: bytes, pop: bytes
+    ) -> bcs.Argument:
+        return self.call(
+            "system",
+            "register_candidate",
+            [
+                self.obj(system),
+                self.pure(Pure.string(name)),
+                self.pure(Pure.string(url)),
+                self.pure(Pure.bytes_(public_key)),
+                self.pure(Pure.bytes_(pop)),
+            ],
+        )
+
+    def leave_committee(self, system: SharedRef, node_id: str) -> None:
+        self.call("system", "leave_committee", [self.obj(system), self.pure(Pure.address(node_id))])
+
+    def shards_received(
+        self, system: SharedRef, node_id: str, epoch: int, shards: Sequence[int]
+    ) -> None:
+        self.call(
+            "system",
+            "shards_received",
+            [
+                self.obj(system),
+                self.pure(Pure.address(node_id)),
+                self.pure(Pure.u32(epoch)),
+                self.pure(_uleb(len(shards)) + b"".join(Pure.u16(s) for s in shards)),
+            ],
+        )
+
+    def stake(self, system: SharedRef, node_id: str, amount: int) -> bcs.Argument:
+        coin = self.split_gas(amount)
+        return self.call(
+            "system", "stake", [self.obj(system), self.pure(Pure.address(node_id)), coin]
+        )
+
+    def request_withdraw_stake(self, system: SharedRef, staked: OwnedRef) -> None:
+        self.call("system", "request_withdraw_stake", [self.obj(system), self.obj(staked)])
+
+    def withdraw_stake(self, system: SharedRef, staked: OwnedRef) -> bcs.Argument:
+        return self.call("system", "withdraw_stake", [self.obj(system), self.obj(staked)])
+
     def set_prices(
         self, system: SharedRef, cap: OwnedRef, storage_price: int, write_price: int
     ) -> None:
