@@ -58,6 +58,8 @@ class Handover:
         while it stays (uploads, sync and recovery store owned shards only)."""
         self.waiting = 0
         """Foreign slivers of blobs not yet certified, kept at the last pass."""
+        self.foreign_seen = 0
+        """`service.foreign_writes` at the last pass."""
 
     def foreign(self, committee: Committee) -> dict[int, list[tuple[BlobId, int]]]:
         """Stored slivers of shards this node does not own, of certified blobs: shard →
@@ -87,8 +89,9 @@ class Handover:
     def run_once(self) -> int:
         """Delete what was handed over; returns how many slivers were deleted."""
         committee = self.service.committee()
-        if committee == self.done_for:
+        if committee == self.done_for and self.service.foreign_writes == self.foreign_seen:
             return 0
+        self.foreign_seen = self.service.foreign_writes
         foreign = self.foreign(committee)
         if not foreign:
             if not self.waiting:

@@ -20,7 +20,7 @@ from haulout.logs import event
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 from haulout.protocol.bls import BlsKeyPair
 from haulout.protocol.committee import Committee
-from haulout.protocol.errors import InvalidMetadata, InvalidSliver
+from haulout.protocol.errors import InvalidCommittee, InvalidMetadata, InvalidSliver
 from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
 
@@ -89,6 +89,9 @@ class NodeService:
         self.syncing = False
         """A shard-sync pass is fetching gained shards from their previous owners: recovery
         waits (the pass itself falls back to it for what they do not give)."""
+        self.foreign_writes = 0
+        """Uploads that could bring slivers of shards this node owned only before the last
+        change (see `acceptable_slivers`): the handover looks for foreign slivers again."""
         self.held: tuple[Committee | None, frozenset[int]] = (None, frozenset())
         """Shards this node holds completely (every live certified blob's sliver), as the last
         shard-sync pass found them for that committee; what old owners ask before deleting."""
@@ -280,8 +283,27 @@ class NodeService:
         self._registered(blob_id)
 
     def owned_slivers(self, blob_id: BlobId) -> list[int]:
-        """Sliver indices this node stores for `blob_id`."""
-        return self.committee().slivers_of(self.member_index, int(blob_id))
+        """Sliver indices this node stores for `blob_id` (none while it is not a member: a
+        node that joined waits for its first epoch change, one that left owns nothing)."""
+        committee = self.committee()
+        if not any(m.node_id == self.node_id for m in committee.members):
+            return []
+        return committee.slivers_of(self.member_index, int(blob_id))
+
+    def acceptable_slivers(self, blob_id: BlobId) -> list[int]:
+        """Sliver indices an upload may bring here: those this node owns, and those it owned
+        in the previous committee (a store that began before the epoch change pushes to the
+        old owners; the new owners pull from them when asked to confirm, and the handover
+        deletes them once the new owners hold their shards)."""
+        owned = self.owned_slivers(blob_id)
+        previous, committee = self.previous_committee(), self.committee()
+        if previous is None or previous.n_shards != committee.n_shards:
+            return owned
+        try:
+            before = previous.slivers_of(previous.index_of(self.node_id), int(blob_id))
+        except InvalidCommittee:
+            return owned
+        return sorted(set(owned) | set(before))
 
     def metadata(self, blob_id: BlobId) -> BlobMetadata:
         """Stored metadata (404 when absent)."""
