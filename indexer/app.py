@@ -17,6 +17,7 @@ from haulout.http_errors import install_error_handlers
 from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
+from . import staking
 from .monitor import Monitor, MonitorStats
 from .queries import BlobFilter, Queries
 from .runner import RunnerStats
@@ -59,6 +60,7 @@ def create_app(
     runner_stats = stats or RunnerStats()
     install_metrics(app, "indexer", runner_stats, monitor.stats if monitor else MonitorStats())
     download_url = download_url.rstrip("/")
+    app.include_router(staking.router(queries.engine))
 
     def with_links(blob: dict[str, Any]) -> dict[str, Any]:
         blob["reads"] = queries.reads_of(blob["blobId"])

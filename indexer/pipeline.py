@@ -43,6 +43,7 @@ from .models import (
     Price,
     StorageReservation,
 )
+from .staking import StakingRows
 from .text import text_hash
 
 PIPELINE = "haulout_events"
@@ -64,6 +65,7 @@ class Batch:
     prices: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    staking: StakingRows = field(default_factory=StakingRows)
 
 
 def process(events: Sequence[ChainEvent], cursor: int) -> Batch:
@@ -199,6 +201,8 @@ def process(events: Sequence[ChainEvent], cursor: int) -> Batch:
                 batch.epochs.append({"epoch": 0, "start_ms": ce.timestamp_ms})
         elif isinstance(ev, InvalidBlobID):
             batch.invalid.append({"blob_id": str(ev.blob_id), "epoch": ev.epoch})
+        else:
+            batch.staking.add(ce)
         batch.cursor = ce.cursor
     return batch
 
@@ -307,6 +311,8 @@ def write_rows(conn: Connection, batch: Batch, fault: Fault | None = None) -> No
     _upsert(conn, _t(CommitteeMember), batch.members, ["cursor", "position"])
     _upsert(conn, _t(Price), batch.prices, ["cursor"])
     _upsert(conn, _t(InvalidBlob), batch.invalid, ["blob_id"])
+    step("staking")
+    batch.staking.write(conn, _upsert)
 
 
 def stored_cursor(conn: Connection) -> int:

@@ -155,6 +155,14 @@ def problems(
     return out
 
 
+def metric(url: str, name: str) -> float:
+    """One counter of a node's /metrics."""
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{url}/metrics has no {name}")
+
+
 def change_epoch(system: LocalSystem, chain: DevChain) -> tuple[int, Committee, Committee]:
     """Advance the epoch (the admin forces it here; the launcher's ticker does it by time):
     the chain fixes the next committee from stake. Returns (epoch, before, after)."""
@@ -286,6 +294,9 @@ def test_every_shard_rotates_to_nodes_that_joined(pair: LocalSystem) -> None:
         reader.finish(took)
         for name in ("node-0", "node-1"):
             assert not any(held(system, name).values()), name
+        for m in after.members:  # in bulk from the previous owners, not rebuilt
+            assert metric(m.url, "haulout_node_slivers_synced") > 0
+            assert metric(m.url, "haulout_node_shard_reports") == 1
         for blob_id, blob in data.items():
             assert client.read(blob_id, strict=True) == blob
 
@@ -305,7 +316,8 @@ def test_a_node_killed_for_good_has_its_shards_rebuilt(system: LocalSystem) -> N
         took = wait_over(system, chain, epoch, list(data), dead=frozenset({"node-1"}))
         reader.finish(took)
         # Its shards were rebuilt by their new owners from the other nodes.
-        heirs = {after.members[after.owner_of_shard(s)].name for s in lost}
-        assert heirs and "node-1" not in heirs
+        heirs = {after.members[after.owner_of_shard(s)] for s in lost}
+        assert heirs and "node-1" not in {h.name for h in heirs}
+        assert sum(metric(h.url, "haulout_node_slivers_recovered") for h in heirs) > 0
         for blob_id, blob in data.items():
             assert client.read(blob_id, strict=True) == blob

@@ -136,7 +136,10 @@ def test_migrations_match_models(database_url: str) -> None:
     with engine.connect() as c:
         diff = compare_metadata(MigrationContext.configure(c), Base.metadata)
         assert diff == []
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert (
+            c.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            == "0005_epoch_staking"
+        )
 
 
 @pytest.fixture
