@@ -48,6 +48,8 @@ class NodeStats:
     waiters_rejected: int = 0
     slivers_synced: int = 0
     """Slivers of gained shards fetched from their previous owner after a committee change."""
+    bytes_synced: int = 0
+    """Bytes of those slivers (what moving shards cost this node, recovery aside)."""
     slivers_handed_over: int = 0
     """Slivers of shards this node no longer owns, deleted once their new owner held them."""
     shard_reports: int = 0
