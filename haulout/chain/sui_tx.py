@@ -345,7 +345,7 @@ class HauloutTransaction:
     def split_gas(self, amount: int) -> bcs.Argument:
         """`SplitCoins(gas, [amount])`: a new coin of `amount` MIST paid from the gas coin."""
         return self.ptb.command(
-            bcs.Command("SplitCoins", bcs.SplitCoin(self.gas, [self.pure(Pure.u64(amount))]))
+            bcs.Command("SplitCoin", bcs.SplitCoin(self.gas, [self.pure(Pure.u64(amount))]))
         )
 
     def register_candidate(

@@ -241,3 +241,34 @@ def test_a_tree_extension_is_one_ptb_with_a_call_per_member() -> None:
     assert [object_kind(inputs, c.value.Arguments[1])[1] for c in cmds] == [
         m.object_id for m in members
     ]
+
+
+def test_epoch_change_and_staking_calls() -> None:
+    """`stake` pays from a coin split off the gas coin and hands the receipt to the sender;
+    `shards_received` carries the node id, the epoch (u32) and the shards (vector<u16>)."""
+    tx = HauloutTransaction(PACKAGE)
+    node = "0x" + "07" * 32
+    tx.transfer([tx.stake(SYSTEM, node, 5_000)], SENDER.address)
+    tx.shards_received(SYSTEM, node, 3, [2, 9])
+    tx.leave_committee(SYSTEM, node)
+    tx.register_candidate(SYSTEM, "node-4", "http://h:1", b"\xaa" * 48, b"\xbb" * 96)
+    staked = OwnedRef("0x" + "08" * 32, 4, DIGEST)
+    tx.request_withdraw_stake(SYSTEM, staked)
+    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    kinds = [c.enum_name for c in cmds]
+    assert kinds == ["SplitCoin", "MoveCall", "TransferObjects", *["MoveCall"] * 4]
+    assert pure_bytes(inputs, cmds[0].value.Amount[0]) == struct.pack("<Q", 5_000)
+    calls = [c.value for c in cmds if c.enum_name == "MoveCall"]
+    assert [(c.Module, c.Function) for c in calls] == [
+        ("system", "stake"),
+        ("system", "shards_received"),
+        ("system", "leave_committee"),
+        ("system", "register_candidate"),
+        ("system", "request_withdraw_stake"),
+    ]
+    stake, report = calls[0].Arguments, calls[1].Arguments
+    assert pure_bytes(inputs, stake[1]) == b"\x07" * 32
+    assert stake[2].enum_name == "NestedResult" or stake[2].enum_name == "Result"
+    assert pure_bytes(inputs, report[2]) == struct.pack("<I", 3)
+    assert pure_bytes(inputs, report[3]) == b"\x02\x02\x00\x09\x00"
+    assert object_kind(inputs, calls[4].Arguments[1])[0] == "ImmOrOwnedObject"
