@@ -21,9 +21,10 @@ NO_SUI = (
 
 def sui_world(tmp: Path) -> World:
     """Publish and set up the package on the localnet, with a user funded by its faucet."""
-    from haulout.chain.sui import SuiChain, deploy_sui, localnet_faucet
+    from haulout.chain.sui import SuiChain, localnet_faucet
+    from haulout.deployment import DeployParams, deploy_sui
 
-    dep = deploy_sui(SUI_RPC, tmp, n_nodes=4, n_shards=10)
+    dep = deploy_sui(SUI_RPC, DeployParams(n_nodes=4, n_shards=10))
     user = Account.generate()
     localnet_faucet(user.address)
     return World(SuiChain.from_deployment(dep), dep, user, None)

@@ -12,17 +12,18 @@ codes, same events.
 - `register_candidate` (anyone, the sender becomes the node's account) and
   `leave_committee` (the node's own account) let nodes join and leave.
 
-Registered into DevChain's `FUNCTIONS` by `register`; `before_next_epoch` and
-`start_epoch_change` are called by DevChain's `_next_epoch`.
+The mirrors register with `@mirrors`; `before_next_epoch` and `start_epoch_change` are
+called by `machine/system.py`'s `_next_epoch`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
-from .errors import MoveAbort
-from .events import (
+from .. import calls
+from ..errors import MoveAbort
+from ..events import (
     CommitteeChanged,
     EpochChangeDone,
     EpochChangeStart,
@@ -33,15 +34,14 @@ from .events import (
     StakeWithdrawn,
     StakeWithdrawRequested,
 )
+from ..txcontext import MoveObj, TxContext, abort
+from .registry import mirrors
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .devchain import _Ctx, _Obj
-
-STAKED_TYPE = "staking::StakedSui"
+STAKED_TYPE = calls.system.STAKED
 
 
 def _abort(name: str, detail: str = "") -> MoveAbort:
-    return MoveAbort.named("system", name, detail)
+    return abort("system", name, detail)
 
 
 def new_pool() -> dict[str, Any]:
@@ -93,7 +93,7 @@ def assign(owner: Sequence[int], counts: Sequence[int]) -> list[list[int]]:
     return [sorted(lst) for lst in lists]
 
 
-def before_next_epoch(ctx: _Ctx, system: _Obj) -> None:
+def before_next_epoch(ctx: TxContext, system: MoveObj) -> None:
     """`next_epoch`'s first steps: no change in progress, then the ending epoch's rewards."""
     d = system.data
     if d.get("changing"):
@@ -117,7 +117,7 @@ def before_next_epoch(ctx: _Ctx, system: _Obj) -> None:
         ctx.emit(RewardsDistributed(d["epoch"], m["node_id"], shards, paid, pool["stake"]))
 
 
-def start_epoch_change(ctx: _Ctx, system: _Obj) -> None:
+def start_epoch_change(ctx: TxContext, system: MoveObj) -> None:
     """`start_epoch_change`: fix the new epoch's committee from stake (no stake anywhere: keep
     it); when shards move, the change runs until a quorum of shards is reported received."""
     d = system.data
@@ -159,7 +159,7 @@ def start_epoch_change(ctx: _Ctx, system: _Obj) -> None:
         ctx.emit(EpochChangeDone(d["epoch"]))
 
 
-def _node_account(ctx: _Ctx, d: dict[str, Any], node_id: str) -> None:
+def _node_account(ctx: TxContext, d: dict[str, Any], node_id: str) -> None:
     if node_id not in d["nodes"]:
         raise _abort("EUnknownNode", node_id)
     if d["nodes"][node_id]["address"] != ctx.sender:
@@ -168,8 +168,9 @@ def _node_account(ctx: _Ctx, d: dict[str, Any], node_id: str) -> None:
         )
 
 
+@mirrors(calls.system.SHARDS_RECEIVED)
 def fn_shards_received(
-    ctx: _Ctx, system: _Obj, node_id: str, epoch: int, shards: list[int]
+    ctx: TxContext, system: MoveObj, node_id: str, epoch: int, shards: list[int]
 ) -> None:
     d = system.data
     if epoch != d["epoch"]:
@@ -193,7 +194,8 @@ def fn_shards_received(
         ctx.emit(EpochChangeDone(epoch))
 
 
-def fn_leave_committee(ctx: _Ctx, system: _Obj, node_id: str) -> None:
+@mirrors(calls.system.LEAVE_COMMITTEE)
+def fn_leave_committee(ctx: TxContext, system: MoveObj, node_id: str) -> None:
     d = system.data
     _node_account(ctx, d, node_id)
     pool = _pools(d)[node_id]
@@ -203,21 +205,17 @@ def fn_leave_committee(ctx: _Ctx, system: _Obj, node_id: str) -> None:
     ctx.emit(NodeLeaving(d["epoch"], node_id))
 
 
+@mirrors(calls.system.REGISTER_CANDIDATE)
 def fn_register_candidate(
-    ctx: _Ctx, system: _Obj, name: str, url: str, public_key: bytes, pop: bytes
+    ctx: TxContext, system: MoveObj, name: str, url: str, public_key: bytes, pop: bytes
 ) -> str:
-    from .devchain import fn_register_node
+    from .system import fn_register_node
 
     return fn_register_node(ctx, system, None, name, url, public_key, pop, ctx.sender)  # type: ignore[arg-type]
 
 
-def _take(ctx: _Ctx, amount: int) -> None:
-    from .devchain import _take_coin
-
-    _take_coin(ctx, amount)
-
-
-def fn_stake(ctx: _Ctx, system: _Obj, node_id: str, amount: int) -> str:
+@mirrors(calls.system.STAKE)
+def fn_stake(ctx: TxContext, system: MoveObj, node_id: str, amount: int) -> str:
     d = system.data
     if node_id not in d["nodes"]:
         raise _abort("EUnknownNode", node_id)
@@ -226,7 +224,9 @@ def fn_stake(ctx: _Ctx, system: _Obj, node_id: str, amount: int) -> str:
     pool = _pools(d)[node_id]
     if not pool["active"]:
         raise _abort("ENodeLeaving", f"node {node_id} is leaving; stake to another")
-    _take(ctx, amount)
+    from .shared_blob import take_coin  # (blob → system → staking would cycle)
+
+    take_coin(ctx, amount)
     shares = amount if pool["shares"] == 0 else amount * pool["shares"] // pool["stake"]
     pool["stake"] += amount
     pool["shares"] += shares
@@ -246,7 +246,8 @@ def fn_stake(ctx: _Ctx, system: _Obj, node_id: str, amount: int) -> str:
     return staked.id
 
 
-def fn_request_withdraw_stake(ctx: _Ctx, system: _Obj, staked: _Obj) -> None:
+@mirrors(calls.system.REQUEST_WITHDRAW_STAKE)
+def fn_request_withdraw_stake(ctx: TxContext, system: MoveObj, staked: MoveObj) -> None:
     d, s = system.data, staked.data
     if s["withdrawing"]:
         raise _abort("EAlreadyWithdrawing")
@@ -258,7 +259,8 @@ def fn_request_withdraw_stake(ctx: _Ctx, system: _Obj, staked: _Obj) -> None:
     ctx.emit(StakeWithdrawRequested(d["epoch"], s["node_id"], staked.id, amount, d["epoch"] + 1))
 
 
-def fn_withdraw_stake(ctx: _Ctx, system: _Obj, staked: _Obj) -> int:
+@mirrors(calls.system.WITHDRAW_STAKE)
+def fn_withdraw_stake(ctx: TxContext, system: MoveObj, staked: MoveObj) -> None:
     d, s = system.data, staked.data
     if not s["withdrawing"] or d["epoch"] < s["withdraw_epoch"]:
         raise _abort(
@@ -269,24 +271,9 @@ def fn_withdraw_stake(ctx: _Ctx, system: _Obj, staked: _Obj) -> int:
     ctx.emit(StakeWithdrawn(d["epoch"], s["node_id"], staked.id, amount))
     ctx.delete(staked)
     d["stakes"] = d.get("stakes", 0) - amount
-    ctx.conn.execute(
+    ctx.conn.execute(  # the Coin<SUI> it returns: DevChain keeps coins as balances
         "INSERT INTO balances VALUES (?, ?) ON CONFLICT(address) DO UPDATE SET "
         "amount = amount + excluded.amount",
         (ctx.sender, amount),
     )
-    return amount
-
-
-def register(functions: dict[str, tuple[Callable[..., Any], list[str]]]) -> None:
-    """Add these calls to DevChain's function table."""
-    sys_, staked = "o:system::System", f"o:{STAKED_TYPE}"
-    functions.update(
-        {
-            "system::shards_received": (fn_shards_received, [sys_, "p", "p", "p"]),
-            "system::leave_committee": (fn_leave_committee, [sys_, "p"]),
-            "system::register_candidate": (fn_register_candidate, [sys_, "p", "p", "b", "b"]),
-            "system::stake": (fn_stake, [sys_, "p", "p"]),
-            "system::request_withdraw_stake": (fn_request_withdraw_stake, [sys_, staked]),
-            "system::withdraw_stake": (fn_withdraw_stake, [sys_, staked]),
-        }
-    )
+    return None
