@@ -623,11 +623,27 @@ def cmd_uncertified(a: argparse.Namespace) -> int:
 
 def _service_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=int, default=None, help="node index (for `haulout node`)")
+    p.add_argument(
+        "action", nargs="?", choices=["join", "leave"], help="join or leave the committee"
+    )
+    p.add_argument("node", nargs="?", help="the node that leaves (name, index or node id)")
+    p.add_argument("--url", default=None, help="join: where the new node listens")
+    p.add_argument("--name", default=None, help="join: the new node's name")
+    p.add_argument("--stake", type=int, default=100 * 10**9, help="join: MIST it stakes")
+    p.add_argument("--deployment", default=None, help="deployment file (join/leave)")
 
 
-@command("node", "run one storage node (settings from HAULOUT_NODE_*)", _service_args)
+@command(
+    "node",
+    "run one storage node (settings from HAULOUT_NODE_*), or `join` / `leave` the committee",
+    _service_args,
+)
 def cmd_node(a: argparse.Namespace) -> int:
-    """Serve a storage node."""
+    """Serve a storage node, or join or leave the committee."""
+    if a.action:
+        from haulout.cli_epoch import node_membership
+
+        return node_membership(a)
     from storage_node.__main__ import main as node_main
 
     return node_main([str(a.index)] if a.index is not None else None)
@@ -698,7 +714,10 @@ def cmd_localnet(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered sub-command."""
-    from haulout import cli_quilts  # noqa: F401 - registers store-quilt, read-quilt, ...
+    from haulout import (
+        cli_epoch,  # noqa: F401  (registers stake, unstake, withdraw)
+        cli_quilts,  # noqa: F401 - registers store-quilt, read-quilt, ...
+    )
 
     parser = argparse.ArgumentParser(prog="haulout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

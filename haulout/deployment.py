@@ -17,6 +17,7 @@ from typing import Protocol
 from haulout.chain.accounts import Account
 from haulout.chain.devchain import DevChain
 from haulout.chain.errors import NotDeployed
+from haulout.chain.objects import StakedView
 from haulout.chain.port import ChainPort
 from haulout.protocol.bls import BlsKeyPair
 from haulout.protocol.committee import even_shards
@@ -24,6 +25,8 @@ from haulout.protocol.messages import proof_of_possession
 from haulout.protocol.params import DEFAULT_ENCODING, ENCODING_RS, check_shards
 
 LEGACY_ENCODING = ENCODING_RS
+NODE_STAKE = 100 * 10**9
+"""MIST each node of a local deployment stakes to its own pool (100 SUI)."""
 """Encoding of deployment files written before the field existed: they wrote type 0."""
 
 
@@ -155,6 +158,10 @@ class Deployable(Protocol):
         """Set the committee."""
         ...
 
+    def stake(self, signer: Account, node_id: str, amount: int) -> StakedView:
+        """Stake to a node's pool."""
+        ...
+
     def deployment_fields(self) -> dict[str, str]:
         """`chain`, `ledger` and, on Sui, `rpc_url` and `package_id`."""
         ...
@@ -176,6 +183,10 @@ class DeployParams:
     encoding_type: int = DEFAULT_ENCODING
     relayer_funds: int = 1_000_000 * 10**9
     """MIST the relayer's account gets (DevChain; a localnet faucet gives a fixed amount)."""
+    node_stake: int = 0
+    """MIST each node's account stakes to its own pool (equal for all, so the committee stake
+    picks at each epoch change is the one set here until stake moves: `haulout stake`,
+    `haulout node join|leave`); 0 leaves the committee to the admin's `set_committee`."""
 
 
 def deploy(chain: Deployable, params: DeployParams = DeployParams()) -> Deployment:
@@ -206,6 +217,10 @@ def deploy(chain: Deployable, params: DeployParams = DeployParams()) -> Deployme
         node_id = chain.register_node(admin, f"node-{i}", url, key.public_key, pop, account.address)
         nodes.append(NodeConfig(f"node-{i}", url, key.secret.hex(), account.seed.hex(), node_id))
     chain.set_committee(admin, [n.node_id for n in nodes], even_shards(p.n_shards, p.n_nodes))
+    if p.node_stake:
+        for n in nodes:
+            chain.fund(n.account.address)
+            chain.stake(n.account, n.node_id, p.node_stake)
     fields = chain.deployment_fields()
     return Deployment(
         fields["chain"],
@@ -233,8 +248,9 @@ def deploy_devchain(
     max_epochs_ahead: int = 53,
     host: str = "127.0.0.1",
     encoding_type: int = DEFAULT_ENCODING,
+    node_stake: int = NODE_STAKE,
 ) -> Deployment:
-    """`deploy` to a fresh DevChain file."""
+    """`deploy` to a fresh DevChain file; each node stakes `node_stake` MIST to itself."""
     params = DeployParams(
         n_nodes=n_nodes,
         n_shards=n_shards,
@@ -246,6 +262,7 @@ def deploy_devchain(
         total_capacity=total_capacity,
         max_epochs_ahead=max_epochs_ahead,
         encoding_type=encoding_type,
+        node_stake=node_stake,
     )
     check_shards(n_shards, encoding_type)  # before the ledger file is created
     return deploy(DevChain(ledger), params)

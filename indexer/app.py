@@ -17,6 +17,7 @@ from haulout.http_errors import install_error_handlers
 from haulout.metrics import install_metrics
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
+from . import staking
 from .buckets import BucketQueries, install_bucket_routes
 from .monitor import Monitor, MonitorStats
 from .queries import BlobFilter, Queries
@@ -61,6 +62,7 @@ def create_app(
     install_metrics(app, "indexer", runner_stats, monitor.stats if monitor else MonitorStats())
     download_url = download_url.rstrip("/")
     install_bucket_routes(app, BucketQueries(queries.engine))
+    app.include_router(staking.router(queries.engine))
 
     def with_links(blob: dict[str, Any]) -> dict[str, Any]:
         blob["reads"] = queries.reads_of(blob["blobId"])

@@ -224,3 +224,50 @@ class BucketTag(Base):
     tag: Mapped[str] = mapped_column(SafeString(64), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
     updated_cursor: Mapped[int] = mapped_column(BigInteger)
+
+
+class EpochNode(Base):
+    """What each member of an epoch's committee held and earned (`RewardsDistributed`, at
+    the end of that epoch): shards, its share of the epoch's fees, its pool's stake after."""
+
+    __tablename__ = "epoch_nodes"
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    node_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    shards: Mapped[int] = mapped_column(Integer)
+    reward: Mapped[int] = mapped_column(BigInteger)
+    stake: Mapped[int] = mapped_column(BigInteger)
+
+
+class StakeChange(Base):
+    """Stake put into (`deposit`, positive) or taken out of (`withdraw`, negative, when
+    requested) a node's pool."""
+
+    __tablename__ = "stake_changes"
+    cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(Integer)
+    node_id: Mapped[str] = mapped_column(String(66), index=True)
+    staked_id: Mapped[str] = mapped_column(String(66))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class EpochChange(Base):
+    """One epoch change: shards moved, when it started and completed (`done_ms` null while
+    in progress)."""
+
+    __tablename__ = "epoch_changes"
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    shards_moved: Mapped[int] = mapped_column(Integer)
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    done_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ShardReport(Base):
+    """A member's `shards_received` report in an epoch change."""
+
+    __tablename__ = "shard_reports"
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    node_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    shards: Mapped[int] = mapped_column(Integer)
+    """How many shards it gained (and now holds) in that change."""
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)

@@ -44,6 +44,7 @@ from .models import (
     Price,
     StorageReservation,
 )
+from .staking import StakingRows
 from .text import text_hash
 
 PIPELINE = "haulout_events"
@@ -66,6 +67,7 @@ class Batch:
     invalid: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     bucket_events: list[ChainEvent] = field(default_factory=list)
+    staking: StakingRows = field(default_factory=StakingRows)
 
 
 def process(events: Sequence[ChainEvent], cursor: int) -> Batch:
@@ -203,6 +205,8 @@ def process(events: Sequence[ChainEvent], cursor: int) -> Batch:
             batch.invalid.append({"blob_id": str(ev.blob_id), "epoch": ev.epoch})
         elif isinstance(ev, BUCKET_EVENTS):
             batch.bucket_events.append(ce)
+        else:
+            batch.staking.add(ce)
         batch.cursor = ce.cursor
     return batch
 
@@ -313,6 +317,8 @@ def write_rows(conn: Connection, batch: Batch, fault: Fault | None = None) -> No
     _upsert(conn, _t(InvalidBlob), batch.invalid, ["blob_id"])
     step("buckets")
     write_buckets(conn, batch.bucket_events)
+    step("staking")
+    batch.staking.write(conn, _upsert)
 
 
 def stored_cursor(conn: Connection) -> int:

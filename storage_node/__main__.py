@@ -17,6 +17,7 @@ from haulout.settings import NodeSettings
 
 from . import handover
 from .app import create_app
+from .epoch_change import EpochReporter
 from .recovery import Recovery
 from .registry import Registry
 from .service import NodeService
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             handover.Handover(service),
             settings.recovery_interval,
             stop_recovery,
+            EpochReporter(service, node.account),
         ),
         daemon=True,
     ).start()

@@ -40,6 +40,7 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 from haulout.protocol.params import shard_for_sliver
 
+from .epoch_change import EpochReporter
 from .service import NodeService
 from .shard_sync import ShardSync, my_shards
 
@@ -57,6 +58,8 @@ class Handover:
         while it stays (uploads, sync and recovery store owned shards only)."""
         self.waiting = 0
         """Foreign slivers of blobs not yet certified, kept at the last pass."""
+        self.foreign_seen = 0
+        """`service.foreign_writes` at the last pass."""
 
     def foreign(self, committee: Committee) -> dict[int, list[tuple[BlobId, int]]]:
         """Stored slivers of shards this node does not own, of certified blobs: shard →
@@ -86,15 +89,19 @@ class Handover:
     def run_once(self) -> int:
         """Delete what was handed over; returns how many slivers were deleted."""
         committee = self.service.committee()
-        if committee == self.done_for:
+        if committee == self.done_for and self.service.foreign_writes == self.foreign_seen:
             return 0
+        self.foreign_seen = self.service.foreign_writes
         foreign = self.foreign(committee)
         if not foreign:
             if not self.waiting:
                 self.done_for = committee
             return 0
         owners = {committee.owner_of_shard(s) for s in foreign}
-        held = asyncio.run(self._held(committee, owners))
+        reported = self.reported_on_chain(committee)
+        held = asyncio.run(self._held(committee, owners - reported))
+        for position in reported:  # reported on chain: it holds every shard it gained
+            held[position] = set(committee.members[position].shards)
         deleted = 0
         for shard, slivers in foreign.items():
             if shard not in held.get(committee.owner_of_shard(shard), ()):
@@ -106,6 +113,17 @@ class Handover:
             self.service.stats.slivers_handed_over += deleted
             event(log, "handed over", slivers=deleted, shards=len(foreign))
         return deleted
+
+    def reported_on_chain(self, committee: Committee) -> set[int]:
+        """Positions of members that reported `shards_received` for this committee's change
+        (the chain resets the list at each change that moves shards)."""
+        try:
+            system = self.service.chain.system()
+        except Exception:  # the chain is unreachable: ask the owners instead
+            return set()
+        if system.committee is None or system.committee.members != committee.members:
+            return set()
+        return {p for p, m in enumerate(committee.members) if m.node_id in set(system.received)}
 
     async def _held(self, committee: Committee, owners: set[int]) -> dict[int, set[int]]:
         """Shards each owner says it holds (an owner that does not answer holds none)."""
@@ -123,16 +141,23 @@ class Handover:
         return out
 
 
-def run(sync: ShardSync, handover: Handover, interval: float, stop: threading.Event) -> None:
-    """Sync and hand over in the background until `stop`: at once when the committee
-    changes, and every `interval` seconds while anything is left to do."""
+def run(
+    sync: ShardSync,
+    handover: Handover,
+    interval: float,
+    stop: threading.Event,
+    reporter: EpochReporter | None = None,
+) -> None:
+    """Sync, report on chain and hand over in the background until `stop`: at once when the
+    committee changes or the epoch change moves on, and every `interval` seconds."""
     service = sync.service
     while not stop.is_set():
         service.handover_due.wait(interval)
         if stop.is_set():
             return
         service.handover_due.clear()
-        for step in (sync.run_once, handover.run_once):
+        steps = (sync.run_once, *((reporter.run_once,) if reporter else ()), handover.run_once)
+        for step in steps:
             try:
                 step()
             except Exception:  # pragma: no cover - logged and retried

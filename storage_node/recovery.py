@@ -201,7 +201,9 @@ class Recovery:
         """Metadata from the first peer serving a valid one, then slivers streamed to files
         in `work` until `k` verified ones are in hand."""
         committee = self.service.committee()
-        me = self.service.member_index
+        me = next(
+            (p for p, m in enumerate(committee.members) if m.node_id == self.service.node_id), -1
+        )
         async with httpx.AsyncClient(timeout=30) as http:
             peers = {
                 p: NodeClient(m.url, http, retries=1)

@@ -13,13 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from haulout.chain.events import EpochChangeDone, EpochChangeStart, ShardsReceived
 from haulout.chain.port import ChainPort
 from haulout.http_errors import ApiError
 from haulout.logs import event
 from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 from haulout.protocol.bls import BlsKeyPair
 from haulout.protocol.committee import Committee
-from haulout.protocol.errors import InvalidMetadata, InvalidSliver
+from haulout.protocol.errors import InvalidCommittee, InvalidMetadata, InvalidSliver
 from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
 
@@ -28,6 +29,8 @@ from .store import SliverStore
 from .waiters import RegistrationWaiters
 
 log = logging.getLogger("haulout.node")
+
+EPOCH_CHANGE_EVENTS = (EpochChangeStart, ShardsReceived, EpochChangeDone)
 
 
 @dataclass
@@ -45,8 +48,12 @@ class NodeStats:
     waiters_rejected: int = 0
     slivers_synced: int = 0
     """Slivers of gained shards fetched from their previous owner after a committee change."""
+    bytes_synced: int = 0
+    """Bytes of those slivers (what moving shards cost this node, recovery aside)."""
     slivers_handed_over: int = 0
     """Slivers of shards this node no longer owns, deleted once their new owner held them."""
+    shard_reports: int = 0
+    """`shards_received` reports this node sent on chain (one per epoch change it gained in)."""
 
 
 @dataclass
@@ -84,6 +91,9 @@ class NodeService:
         self.syncing = False
         """A shard-sync pass is fetching gained shards from their previous owners: recovery
         waits (the pass itself falls back to it for what they do not give)."""
+        self.foreign_writes = 0
+        """Uploads that could bring slivers of shards this node owned only before the last
+        change (see `acceptable_slivers`): the handover looks for foreign slivers again."""
         self.held: tuple[Committee | None, frozenset[int]] = (None, frozenset())
         """Shards this node holds completely (every live certified blob's sliver), as the last
         shard-sync pass found them for that committee; what old owners ask before deleting."""
@@ -150,6 +160,8 @@ class NodeService:
             if rows.committee_changed:
                 self._committee = None
                 self.handover_due.set()
+            if any(isinstance(e.event, EPOCH_CHANGE_EVENTS) for e in events):
+                self.handover_due.set()  # report, or let go of what new owners hold
             self.stats.events_processed += len(events)
             if rows.deleted or rows.epoch is not None:
                 self._gc_due.set()
@@ -273,8 +285,27 @@ class NodeService:
         self._registered(blob_id)
 
     def owned_slivers(self, blob_id: BlobId) -> list[int]:
-        """Sliver indices this node stores for `blob_id`."""
-        return self.committee().slivers_of(self.member_index, int(blob_id))
+        """Sliver indices this node stores for `blob_id` (none while it is not a member: a
+        node that joined waits for its first epoch change, one that left owns nothing)."""
+        committee = self.committee()
+        if not any(m.node_id == self.node_id for m in committee.members):
+            return []
+        return committee.slivers_of(self.member_index, int(blob_id))
+
+    def acceptable_slivers(self, blob_id: BlobId) -> list[int]:
+        """Sliver indices an upload may bring here: those this node owns, and those it owned
+        in the previous committee (a store that began before the epoch change pushes to the
+        old owners; the new owners pull from them when asked to confirm, and the handover
+        deletes them once the new owners hold their shards)."""
+        owned = self.owned_slivers(blob_id)
+        previous, committee = self.previous_committee(), self.committee()
+        if previous is None or previous.n_shards != committee.n_shards:
+            return owned
+        try:
+            before = previous.slivers_of(previous.index_of(self.node_id), int(blob_id))
+        except InvalidCommittee:
+            return owned
+        return sorted(set(owned) | set(before))
 
     def metadata(self, blob_id: BlobId) -> BlobMetadata:
         """Stored metadata (404 when absent)."""

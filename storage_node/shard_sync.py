@@ -107,6 +107,7 @@ class _ShardRecords:
         self.service, self.shard, self.n_shards = service, shard, n_shards
         self.wanted, self.max_sliver = wanted, max_sliver
         self.good: list[PendingFile] = []
+        self.good_bytes = 0
         self.rejected = self.records = 0
         self.last: BlobId | None = None
         self.head = bytearray()
@@ -155,6 +156,7 @@ class _ShardRecords:
             return
         if self.hash.digest() == self.meta.sliver_hashes[self.index]:
             self.good.append(pending)
+            self.good_bytes += self.size
         else:
             pending.discard()
             self.rejected += 1
@@ -307,6 +309,7 @@ class ShardSync:
                     await asyncio.to_thread(store.commit, sink.good)
                     stored += len(sink.good)
                     self.service.stats.slivers_synced += len(sink.good)
+                    self.service.stats.bytes_synced += sink.good_bytes
             if sink.rejected:
                 event(log, "previous owner sent bad slivers", shard=shard, count=sink.rejected)
             if following is None:
@@ -362,6 +365,7 @@ class ShardSync:
                         count=sink.rejected,
                     )
         self.service.stats.slivers_synced += stored
+        self.service.stats.bytes_synced += stored * meta.params.sliver_len if meta else 0
         owned = self.service.owned_slivers(blob_id)
         if store.get_metadata(blob_id) is None or store.has_slivers(blob_id, owned):
             try:  # the previous owner is gone or lied: rebuild from the other nodes
@@ -456,6 +460,7 @@ async def pull_from_previous(service: NodeService, blob_id: BlobId, timeout: flo
                     await asyncio.to_thread(store.commit, list(sink.good.values()))
                     stored += len(sink.good)
         service.stats.slivers_synced += stored
+        service.stats.bytes_synced += stored * meta.params.sliver_len
         if stored:
             event(log, "slivers pulled from previous owners", blob_id=str(blob_id), slivers=stored)
         return stored

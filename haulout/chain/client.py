@@ -31,6 +31,8 @@ from .events import (
     InvalidBlobID,
     NodeRegistered,
     SharedBlobCreated,
+    StakeDeposited,
+    StakeWithdrawn,
     StorageReserved,
 )
 from .objects import (
@@ -41,6 +43,7 @@ from .objects import (
     ExecutedTransaction,
     PaidRegistration,
     SharedBlobView,
+    StakedView,
     StorageResource,
     SystemState,
 )
@@ -110,6 +113,10 @@ class Backend(Protocol):
 
     def get_bucket(self, bucket_id: str) -> BucketObject:
         """Read a Bucket (raises `ObjectNotFound`)."""
+        ...
+
+    def get_staked(self, object_id: str) -> StakedView:
+        """Read a stake receipt (raises `ObjectNotFound`)."""
         ...
 
     def events(self, after: int | None, limit: int) -> Sequence[ChainEvent]:
@@ -578,6 +585,59 @@ class ChainClient:
         if storages:
             tx.transfer(storages, signer.address)
         return BatchResult(self._run(signer, tx).digest)
+
+    # -- the epoch change and staking ---------------------------------------------------------
+
+    def get_staked(self, object_id: str) -> StakedView:
+        """A stake receipt (raises `ObjectNotFound`)."""
+        return self.backend.get_staked(object_id)
+
+    def register_candidate(
+        self, signer: Account, name: str, url: str, public_key: bytes, pop: bytes
+    ) -> str:
+        """Register a node without the AdminCap (the signer's address becomes the node's
+        account; `pop` binds the BLS key to it); it gets shards once stake backs it."""
+        e = self._run(
+            signer,
+            single(calls.system.REGISTER_CANDIDATE(self.system_id, name, url, public_key, pop)),
+        )
+        return e.event(NodeRegistered).node_id
+
+    def leave_committee(self, signer: Account, node_id: str) -> None:
+        """The node's own account withdraws it: no shards for it from the next change on."""
+        self._run(signer, single(calls.system.LEAVE_COMMITTEE(self.system_id, node_id)))
+
+    def shards_received(
+        self, signer: Account, node_id: str, epoch: int, shards: Sequence[int]
+    ) -> None:
+        """The node's own account reports it holds every shard it gained in this change."""
+        self._run(
+            signer,
+            single(
+                calls.system.SHARDS_RECEIVED(
+                    self.system_id, node_id, epoch, sorted(int(s) for s in shards)
+                )
+            ),
+        )
+
+    def stake(self, signer: Account, node_id: str, amount: int) -> StakedView:
+        """Stake `amount` MIST of the signer's to the pool of `node_id`; the receipt."""
+        tx = Transaction()
+        staked = tx.add(calls.system.STAKE(self.system_id, node_id, amount))
+        tx.transfer([staked], signer.address)
+        return self.get_staked(self._run(signer, tx).event(StakeDeposited).staked_id)
+
+    def request_withdraw_stake(self, signer: Account, staked_id: str) -> StakedView:
+        """Stop a stake counting for the next committee; withdrawable from the next epoch."""
+        self._run(signer, single(calls.system.REQUEST_WITHDRAW_STAKE(self.system_id, staked_id)))
+        return self.get_staked(staked_id)
+
+    def withdraw_stake(self, signer: Account, staked_id: str) -> int:
+        """Pay out a stake whose withdrawal was requested earlier; the MIST paid."""
+        tx = Transaction()
+        coin = tx.add(calls.system.WITHDRAW_STAKE(self.system_id, staked_id))
+        tx.transfer([coin], signer.address)
+        return self._run(signer, tx).event(StakeWithdrawn).amount
 
 
 __all__ = ["Backend", "ChainClient", "Executed"]

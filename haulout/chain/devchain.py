@@ -28,7 +28,9 @@ from .objects import (
     BucketObject,
     ExecutedTransaction,
     NodeInfo,
+    PoolInfo,
     SharedBlobView,
+    StakedView,
     StorageResource,
     SystemState,
 )
@@ -135,6 +137,26 @@ class DevBackend:
             d["max_epochs_ahead"],
             nodes,
             committee_of(d, "previous_members") if d.get("previous_members") else None,
+            int(d.get("change_epoch", 0)),
+            bool(d.get("changing")),
+            tuple(d.get("received", ())),
+            tuple(
+                PoolInfo(nid, p["stake"], p["shares"], p["active"])
+                for nid, p in d.get("pools", {}).items()
+            ),
+        )
+
+    def get_staked(self, object_id: str) -> StakedView:
+        """A stake receipt."""
+        s = self.ledger.row(object_id, calls.system.STAKED).data
+        return StakedView(
+            object_id,
+            s["node_id"],
+            s["shares"],
+            s["principal"],
+            s["withdrawing"],
+            s["withdraw_epoch"],
+            s["withdraw_amount"],
         )
 
     def get_blob(self, object_id: str) -> BlobObject:

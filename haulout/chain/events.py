@@ -43,6 +43,8 @@ class Event:
                 v = bool(v)
             elif t is str:
                 v = str(v)
+            elif t == list[int]:
+                v = [int(x) for x in v]
             kwargs[f.name] = v
         return cls(**kwargs)
 
@@ -241,6 +243,94 @@ class BucketDeleted(Event):
     version: int
 
 
+@dataclass(frozen=True)
+class EpochChangeStart(Event):
+    """The committee of `epoch` is fixed (from stake); `shards_moved` shards change owner,
+    and the change runs until owners of a quorum of shards report them received (none
+    moved: `EpochChangeDone` follows at once)."""
+
+    NAME: ClassVar[str] = "EpochChangeStart"
+    epoch: int
+    members: list[str]
+    shards_moved: int
+
+
+@dataclass(frozen=True)
+class ShardsReceived(Event):
+    """A member of the new committee holds every shard it gained (`shards`) in this change."""
+
+    NAME: ClassVar[str] = "ShardsReceived"
+    epoch: int
+    node_id: str
+    shards: list[int]
+
+
+@dataclass(frozen=True)
+class EpochChangeDone(Event):
+    """Owners of a quorum of shards hold them: previous owners may let go of what they lost."""
+
+    NAME: ClassVar[str] = "EpochChangeDone"
+    epoch: int
+
+
+@dataclass(frozen=True)
+class RewardsDistributed(Event):
+    """At the end of `epoch`, a member's share of that epoch's fees (by `shards` held) went
+    into its pool (`reward`, 0 when nobody stakes to it); `stake` is the pool after."""
+
+    NAME: ClassVar[str] = "RewardsDistributed"
+    epoch: int
+    node_id: str
+    shards: int
+    reward: int
+    stake: int
+
+
+@dataclass(frozen=True)
+class StakeDeposited(Event):
+    """SUI staked to a node's pool; the receipt `staked_id` holds `shares` of it."""
+
+    NAME: ClassVar[str] = "StakeDeposited"
+    epoch: int
+    node_id: str
+    staked_id: str
+    amount: int
+    shares: int
+
+
+@dataclass(frozen=True)
+class StakeWithdrawRequested(Event):
+    """A stake stops counting; `amount` (principal and rewards) is withdrawable from
+    `withdraw_epoch`."""
+
+    NAME: ClassVar[str] = "StakeWithdrawRequested"
+    epoch: int
+    node_id: str
+    staked_id: str
+    amount: int
+    withdraw_epoch: int
+
+
+@dataclass(frozen=True)
+class StakeWithdrawn(Event):
+    """A stake was paid out to its holder."""
+
+    NAME: ClassVar[str] = "StakeWithdrawn"
+    epoch: int
+    node_id: str
+    staked_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class NodeLeaving(Event):
+    """A node withdrew: no shards for it from the next epoch change on."""
+
+    NAME: ClassVar[str] = "NodeLeaving"
+    epoch: int
+    node_id: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.NAME: cls
     for cls in (
@@ -262,6 +352,14 @@ EVENT_TYPES: dict[str, type[Event]] = {
         BucketTagged,
         BucketExtended,
         BucketDeleted,
+        EpochChangeStart,
+        ShardsReceived,
+        EpochChangeDone,
+        RewardsDistributed,
+        StakeDeposited,
+        StakeWithdrawRequested,
+        StakeWithdrawn,
+        NodeLeaving,
     )
 }
 

@@ -121,6 +121,31 @@ class NodeInfo:
 
 
 @dataclass(frozen=True)
+class PoolInfo:
+    """A node's staking pool: SUI staked to it with its rewards, the stakers' shares of it,
+    and whether the node still takes shards (false once it asked to leave)."""
+
+    node_id: str
+    stake: int
+    shares: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class StakedView:
+    """A stake receipt (`staking::StakedSui`): shares of one node's pool; once a withdrawal
+    is requested, `withdraw_amount` pays out from `withdraw_epoch`."""
+
+    id: str
+    node_id: str
+    shares: int
+    principal: int
+    withdrawing: bool
+    withdraw_epoch: int
+    withdraw_amount: int
+
+
+@dataclass(frozen=True)
 class SystemState:
     """The shared System object: epoch, committee, capacity, prices, parameters."""
 
@@ -140,6 +165,19 @@ class SystemState:
     previous_committee: Committee | None = None
     """The committee before the last change (DevChain only so far; None on Sui): a shard's
     previous owner serves it until its new owner has it."""
+    change_epoch: int = 0
+    """The epoch whose start last moved shards: its members report `shards_received`."""
+    changing: bool = False
+    """An epoch change is in progress: shards moved and owners of a quorum of shards have
+    not yet reported them received."""
+    received: tuple[str, ...] = ()
+    """Members that reported `shards_received` in the change in progress (or the last one)."""
+    pools: tuple[PoolInfo, ...] = ()
+    """One staking pool per registered node, in registration order."""
+
+    def pool_of(self, node_id: str) -> PoolInfo | None:
+        """The staking pool of `node_id` (None when not registered)."""
+        return next((p for p in self.pools if p.node_id == node_id), None)
 
     def require_committee(self) -> Committee:
         """The committee, or an error saying the deployment has none yet."""

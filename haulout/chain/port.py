@@ -18,6 +18,7 @@ from .objects import (
     ExecutedTransaction,
     PaidRegistration,
     SharedBlobView,
+    StakedView,
     StorageResource,
     SystemState,
 )
@@ -231,6 +232,39 @@ class ChainPort(Protocol):
 
     def get_bucket(self, bucket_id: str) -> BucketObject:
         """A live Bucket object (raises `ObjectNotFound`)."""
+        ...
+
+    def register_candidate(
+        self, signer: Account, name: str, url: str, public_key: bytes, pop: bytes
+    ) -> str:
+        """Register a node without the AdminCap (the signer's address becomes the node's
+        account; `pop` binds the BLS key to it); it gets shards once stake backs it."""
+        ...
+
+    def leave_committee(self, signer: Account, node_id: str) -> None:
+        """The node's own account withdraws it: no shards for it from the next change on."""
+        ...
+
+    def shards_received(
+        self, signer: Account, node_id: str, epoch: int, shards: Sequence[int]
+    ) -> None:
+        """The node's own account reports it holds every shard it gained in this change."""
+        ...
+
+    def stake(self, signer: Account, node_id: str, amount: int) -> StakedView:
+        """Stake `amount` MIST of the signer's to the pool of `node_id`; returns the receipt."""
+        ...
+
+    def request_withdraw_stake(self, signer: Account, staked_id: str) -> StakedView:
+        """Stop a stake counting for the next committee; withdrawable from the next epoch."""
+        ...
+
+    def withdraw_stake(self, signer: Account, staked_id: str) -> int:
+        """Pay out a stake whose withdrawal was requested earlier; returns the MIST paid."""
+        ...
+
+    def get_staked(self, object_id: str) -> StakedView:
+        """A stake receipt (raises `ObjectNotFound`)."""
         ...
 
     def balance(self, address: str) -> int:

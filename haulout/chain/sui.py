@@ -32,7 +32,7 @@ from .calls.blob import BLOB
 from .calls.bucket import BUCKET
 from .calls.shared_blob import SHARED_BLOB
 from .calls.storage_resource import STORAGE
-from .calls.system import ADMIN_CAP, SYSTEM
+from .calls.system import ADMIN_CAP, STAKED, SYSTEM
 from .client import ChainClient, Executed
 from .errors import (
     ChainError,
@@ -48,7 +48,9 @@ from .objects import (
     BucketObject,
     ExecutedTransaction,
     NodeInfo,
+    PoolInfo,
     SharedBlobView,
+    StakedView,
     StorageResource,
     SystemState,
 )
@@ -612,6 +614,34 @@ class SuiBackend:
                 NodeInfo(k, v["name"], v["url"], _vec_u8(v["public_key"]), v["node_address"])
                 for k, v in nodes.items()
             ),
+            _committee_view(
+                d.get("previous_committee"), nodes, int(d["epoch"]), int(d["n_shards"])
+            ),
+            int(d.get("change_epoch", 0)),
+            bool(d.get("changing", False)),
+            tuple(str(x) for x in d.get("received", ())),
+            tuple(
+                PoolInfo(
+                    e["key"],
+                    int(e["value"]["stake"]),
+                    int(e["value"]["shares"]),
+                    bool(e["value"]["active"]),
+                )
+                for e in (d.get("pools") or {}).get("contents", ())
+            ),
+        )
+
+    def get_staked(self, object_id: str) -> StakedView:
+        """A stake receipt (`staking::StakedSui`)."""
+        _, d = self._typed(object_id, STAKED)
+        return StakedView(
+            object_id,
+            str(d["node_id"]),
+            int(d["shares"]),
+            int(d["principal"]),
+            bool(d["withdrawing"]),
+            int(d["withdraw_epoch"]),
+            int(d["withdraw_amount"]),
         )
 
     def attributes(self, object_id: str) -> dict[str, str]:
@@ -773,6 +803,26 @@ class SuiBackend:
                 if typed is not None:
                     out.append(ChainEvent(cursor, str(tx.digest), str(ev.sender), ts, typed))
         return out
+
+
+def _committee_view(raw: Any, nodes: dict[str, Any], epoch: int, n_shards: int) -> Committee | None:
+    """A `committee::Committee` JSON view (None when absent or empty)."""
+    if not raw or not raw.get("members"):
+        return None
+    return Committee(
+        epoch,
+        n_shards,
+        tuple(
+            Member(
+                m["node_id"],
+                nodes[m["node_id"]]["name"],
+                nodes[m["node_id"]]["url"],
+                _vec_u8(m["public_key"]),
+                tuple(int(s) for s in m["shards"]),
+            )
+            for m in raw["members"]
+        ),
+    )
 
 
 def _failure(error: Any) -> ChainError:

@@ -39,6 +39,29 @@ MOVE_ERRORS: dict[str, dict[int, AbortInfo]] = {
             "EInvalidShardCount",
             "n_shards must be between 1 and 4096 (encoding type 0 needs at most 256)",
         ),
+        11: AbortInfo(
+            "EChangeInProgress",
+            "the epoch change is still moving shards; wait for EpochChangeDone, then advance",
+        ),
+        12: AbortInfo(
+            "ENoChangeInProgress", "no shards moved in this epoch; there is nothing to report"
+        ),
+        13: AbortInfo(
+            "ENotCommitteeMember", "only members of the current committee report shards received"
+        ),
+        14: AbortInfo("EAlreadyReported", "this node reported its shards in this change already"),
+        15: AbortInfo("EShardNotOwned", "report only shards the node owns in the new committee"),
+        16: AbortInfo("ENotNodeAccount", "sign with the node's own account (its node_address)"),
+        17: AbortInfo(
+            "EWrongChangeEpoch", "report for the current epoch; read the System and retry"
+        ),
+        18: AbortInfo("EZeroStake", "stake a positive amount of MIST"),
+        19: AbortInfo("ENodeLeaving", "the node is leaving the committee; stake to another node"),
+        20: AbortInfo("EAlreadyWithdrawing", "the withdrawal of this stake is requested already"),
+        21: AbortInfo(
+            "ENotWithdrawable",
+            "request the withdrawal first (haulout unstake); it pays out from the next epoch",
+        ),
     },
     "blob": {
         1: AbortInfo(

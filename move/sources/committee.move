@@ -93,3 +93,17 @@ public fun verify(c: &Committee, signature: &vector<u8>, bitmap: &vector<u8>, me
     let key_bytes = *group_ops::bytes(&aggregate);
     assert!(bls12381::bls12381_min_pk_verify(signature, &key_bytes, message), EInvalidSignature);
 }
+
+public fun member_node(c: &Committee, position: u64): ID { c.members[position].node_id }
+
+public fun member_shards(c: &Committee, position: u64): vector<u16> { c.members[position].shards }
+
+/// The position of `node_id` in the committee, or `size()` when it is not a member.
+public fun position_of(c: &Committee, node_id: ID): u64 {
+    let mut i = 0;
+    while (i < c.members.length()) {
+        if (c.members[i].node_id == node_id) return i;
+        i = i + 1;
+    };
+    c.members.length()
+}

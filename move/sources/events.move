@@ -147,6 +147,58 @@ public(package) fun bucket_deleted(bucket_id: ID, version: u64) {
     event::emit(BucketDeleted { bucket_id, version })
 }
 
+public struct EpochChangeStart has copy, drop {
+    epoch: u32,
+    members: vector<ID>,
+    shards_moved: u64,
+}
+
+public struct ShardsReceived has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    shards: vector<u16>,
+}
+
+public struct EpochChangeDone has copy, drop {
+    epoch: u32,
+}
+
+public struct RewardsDistributed has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    shards: u64,
+    reward: u64,
+    stake: u64,
+}
+
+public struct StakeDeposited has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    staked_id: ID,
+    amount: u64,
+    shares: u64,
+}
+
+public struct StakeWithdrawRequested has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    staked_id: ID,
+    amount: u64,
+    withdraw_epoch: u32,
+}
+
+public struct StakeWithdrawn has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    staked_id: ID,
+    amount: u64,
+}
+
+public struct NodeLeaving has copy, drop {
+    epoch: u32,
+    node_id: ID,
+}
+
 public(package) fun shared_blob_created(shared_blob_id: ID, blob_id: u256, object_id: ID, funds: u64) {
     event::emit(SharedBlobCreated { shared_blob_id, blob_id, object_id, funds })
 }
@@ -235,4 +287,36 @@ public fun new_bucket_committed(bucket_id: ID, version: u64, base_version: u64, 
 #[test_only]
 public fun new_bucket_extended(bucket_id: ID, version: u64, manifest_blob_id: u256, end_epoch: u32): BucketExtended {
     BucketExtended { bucket_id, version, manifest_blob_id, end_epoch }
+}
+
+public(package) fun epoch_change_start(epoch: u32, members: vector<ID>, shards_moved: u64) {
+    event::emit(EpochChangeStart { epoch, members, shards_moved })
+}
+
+public(package) fun shards_received(epoch: u32, node_id: ID, shards: vector<u16>) {
+    event::emit(ShardsReceived { epoch, node_id, shards })
+}
+
+public(package) fun epoch_change_done(epoch: u32) {
+    event::emit(EpochChangeDone { epoch })
+}
+
+public(package) fun rewards_distributed(epoch: u32, node_id: ID, shards: u64, reward: u64, stake: u64) {
+    event::emit(RewardsDistributed { epoch, node_id, shards, reward, stake })
+}
+
+public(package) fun stake_deposited(epoch: u32, node_id: ID, staked_id: ID, amount: u64, shares: u64) {
+    event::emit(StakeDeposited { epoch, node_id, staked_id, amount, shares })
+}
+
+public(package) fun stake_withdraw_requested(epoch: u32, node_id: ID, staked_id: ID, amount: u64, withdraw_epoch: u32) {
+    event::emit(StakeWithdrawRequested { epoch, node_id, staked_id, amount, withdraw_epoch })
+}
+
+public(package) fun stake_withdrawn(epoch: u32, node_id: ID, staked_id: ID, amount: u64) {
+    event::emit(StakeWithdrawn { epoch, node_id, staked_id, amount })
+}
+
+public(package) fun node_leaving(epoch: u32, node_id: ID) {
+    event::emit(NodeLeaving { epoch, node_id })
 }

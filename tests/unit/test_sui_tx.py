@@ -284,3 +284,32 @@ def test_an_upload_relay_registration_carries_the_auth_package_first_and_the_tip
     assert pure_bytes(inputs, transfer.Address) == bytes.fromhex(relay[2:])
     register = cmds[3].value.Arguments
     assert register[1].enum_name == "Result" and register[1].value == 2  # reserve's PTB result
+
+
+def test_epoch_change_and_staking_calls() -> None:
+    """`stake` pays with a coin split off the gas coin and hands the receipt to the sender;
+    `shards_received` carries the node id, the epoch (u32) and the shards (vector<u16>)."""
+    node = "0x" + "07" * 32
+    staked = OwnedRef("0x" + "08" * 32, 4, DIGEST)
+    tx = Transaction()
+    tx.transfer([tx.add(calls.system.STAKE(SYSTEM.object_id, node, 5_000))], SENDER.address)
+    tx.add(calls.system.SHARDS_RECEIVED(SYSTEM.object_id, node, 3, [2, 9]))
+    tx.add(calls.system.LEAVE_COMMITTEE(SYSTEM.object_id, node))
+    tx.add(calls.system.REQUEST_WITHDRAW_STAKE(SYSTEM.object_id, staked.object_id))
+    inputs, cmds = commands(encode(tx, staked))
+    kinds = [c.enum_name for c in cmds]
+    assert kinds[0] == "SplitCoin" and "TransferObjects" in kinds
+    calls_ = [c.value for c in cmds if c.enum_name == "MoveCall"]
+    assert [(c.Module, c.Function) for c in calls_] == [
+        ("system", "stake"),
+        ("system", "shards_received"),
+        ("system", "leave_committee"),
+        ("system", "request_withdraw_stake"),
+    ]
+    assert pure_bytes(inputs, cmds[0].value.Amount[0]) == struct.pack("<Q", 5_000)
+    stake, report = calls_[0].Arguments, calls_[1].Arguments
+    assert pure_bytes(inputs, stake[1]) == b"\x07" * 32
+    assert stake[2].enum_name in ("Result", "NestedResult")
+    assert pure_bytes(inputs, report[2]) == struct.pack("<I", 3)
+    assert pure_bytes(inputs, report[3]) == b"\x02\x02\x00\x09\x00"
+    assert object_kind(inputs, calls_[3].Arguments[1])[0] == "ImmOrOwnedObject"

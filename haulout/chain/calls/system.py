@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .core import CLOCK, PAYMENT, move_function, mut, pure, ref
+from .core import CLOCK, COIN, PAYMENT, move_function, mut, pure, ref, value
 
 SYSTEM = "system::System"
 ADMIN_CAP = "system::AdminCap"
@@ -64,4 +64,33 @@ INVALIDATE_BLOB_ID = move_function(
     pure("vector<u8>"),  # signers bitmap
     pure("vector<u8>"),  # message
     returns="u256",
+)
+
+# -- the epoch change and staking (DevChain: machine/staking.py) ---------------------------
+
+STAKED = "staking::StakedSui"
+
+REGISTER_CANDIDATE = move_function(
+    "system",
+    "register_candidate",
+    mut(SYSTEM),
+    pure("String"),  # name
+    pure("String"),  # url
+    pure("vector<u8>"),  # BLS public key
+    pure("vector<u8>"),  # proof of possession (bound to the sender's address)
+    returns="ID",
+)
+LEAVE_COMMITTEE = move_function("system", "leave_committee", mut(SYSTEM), pure("ID"))
+SHARDS_RECEIVED = move_function(
+    "system",
+    "shards_received",
+    mut(SYSTEM),
+    pure("ID"),  # node_id
+    pure("u32"),  # epoch
+    pure("vector<u16>"),  # the shards it gained
+)
+STAKE = move_function("system", "stake", mut(SYSTEM), pure("ID"), COIN, returns=STAKED)
+REQUEST_WITHDRAW_STAKE = move_function("system", "request_withdraw_stake", mut(SYSTEM), mut(STAKED))
+WITHDRAW_STAKE = move_function(
+    "system", "withdraw_stake", mut(SYSTEM), value(STAKED), returns="Coin<SUI>"
 )

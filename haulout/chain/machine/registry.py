@@ -100,7 +100,10 @@ def run(ctx: TxContext, commands: list[dict[str, Any]]) -> list[Any]:
                 raise InvalidTransaction("transfer takes objects and then a recipient")
             recipient = args[-1]["pure"]
             for a in args[:-1]:
-                ctx.load(str(_arg(ctx, results, a, "raw"))).owner = recipient
+                value = _arg(ctx, results, a, "raw")
+                if value is None:  # a Coin<SUI> result: already in the sender's balance
+                    continue
+                ctx.load(str(value)).owner = recipient
             results.append(None)
             continue
         if target == "pay":  # SplitCoins + TransferObjects: not a Move function

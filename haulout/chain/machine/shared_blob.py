@@ -69,6 +69,7 @@ def fn_shared_blobextend(
             )
         shared.data["funds"] -= cost
         system.data["balance"] += cost
+        system.data["epoch_fees"] = system.data.get("epoch_fees", 0) + cost
         ctx.paid += cost
 
     extend(ctx, system, blob, extended_epochs, from_funds)

@@ -19,6 +19,7 @@ from ..events import (
     StorageReserved,
 )
 from ..txcontext import MoveObj, TxContext, abort
+from . import staking
 from .committee import parse_message, verify_signers
 from .registry import mirrors
 
@@ -37,6 +38,7 @@ def pay(ctx: TxContext, system: MoveObj, amount: int) -> None:
         "UPDATE balances SET amount = amount - ? WHERE address = ?", (amount, ctx.sender)
     )
     system.data["balance"] += amount
+    system.data["epoch_fees"] = system.data.get("epoch_fees", 0) + amount
     ctx.paid += amount
     ctx.change_balance(ctx.sender, -amount)
 
@@ -94,6 +96,13 @@ def fn_create_system(
             "max_epochs_ahead": max_epochs_ahead,
             "balance": 0,
             "invalid_ids": [],
+            "changing": False,
+            "change_epoch": 0,
+            "received": [],
+            "received_weight": 0,
+            "pools": {},
+            "stakes": 0,
+            "epoch_fees": 0,
         },
     )
     system.owner = None  # transfer::share_object
@@ -126,6 +135,7 @@ def fn_register_node(
         "public_key": public_key.hex(),
         "address": node_address,
     }
+    d.setdefault("pools", {})[node_id] = staking.new_pool()
     ctx.emit(NodeRegistered(node_id, name, url, public_key.hex()))
     return node_id
 
@@ -155,6 +165,7 @@ def fn_set_committee(
     d["members"] = [
         {"node_id": n, "shards": list(s)} for n, s in zip(node_ids, shards, strict=True)
     ]
+    d["changing"], d["received"], d["received_weight"] = False, [], 0
     ctx.emit(CommitteeChanged(d["epoch"], list(node_ids), d["n_shards"]))
 
 
@@ -173,11 +184,13 @@ def fn_set_capacity(ctx: TxContext, system: MoveObj, cap: MoveObj, total_capacit
 
 def _next_epoch(ctx: TxContext, system: MoveObj) -> int:
     d = system.data
+    staking.before_next_epoch(ctx, system)
     usage, length = _ring(system), d["max_epochs_ahead"]
     usage[d["epoch"] % length] = 0  # that slot now stands for epoch + max_epochs_ahead
     d["epoch"] += 1
     d["epoch_start_ms"] = ctx.now_ms
     ctx.emit(EpochAdvanced(d["epoch"], ctx.now_ms))
+    staking.start_epoch_change(ctx, system)
     return int(d["epoch"])
 
 
