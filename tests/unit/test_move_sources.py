@@ -69,4 +69,4 @@ def test_move_package_builds_publishable_bytecode() -> None:
     import json
 
     built = json.loads((move_tools.PACKAGE / "build" / "bytecode.json").read_text())
-    assert len(built["modules"]) == 9 and len(built["dependencies"]) == 2
+    assert len(built["modules"]) == 10 and len(built["dependencies"]) == 2
