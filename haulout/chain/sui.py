@@ -178,11 +178,25 @@ class SuiChain:
             )
         best = max(objects, key=lambda c: int(getattr(c, "balance", 0) or 0))
         state = self._grpc(GetLatestSuiSystemState())
-        price = int(getattr(getattr(state, "epoch", state), "reference_gas_price", 1000) or 1000)
+        price = int(getattr(state, "reference_gas_price", None) or 1000)  # a SystemState
         return OwnedRef(best.object_id, int(best.version), best.digest), price
 
+    @staticmethod
+    def _check_status(status: Any) -> None:
+        """A failed execution status as the typed error (a Move abort keeps module and code)."""
+        if status.success:
+            return
+        err = status.error
+        abort = getattr(err, "abort", None)
+        if abort is not None and abort.location is not None:
+            raise MoveAbort(abort.location.module, int(abort.abort_code), err.description or "")
+        raise ChainError(f"transaction failed: {err.description if err else status}")
+
     def _execute(self, signer: Account, tx: HauloutTransaction) -> Any:
-        from pysui.sui.sui_grpc.pgrpc_requests import ExecuteTransaction
+        """Simulate, then execute: a transaction that would abort is refused before it is
+        sent, as Sui's SDKs do with their dry run, so it costs no gas (on Sui an executed
+        failure still pays gas and bumps its inputs' versions)."""
+        from pysui.sui.sui_grpc.pgrpc_requests import ExecuteTransaction, SimulateTransaction
 
         for ref in tx.owned:  # the same refusal DevChain gives, before paying for a failure
             if ref.owner and ref.owner != signer.address:
@@ -192,16 +206,13 @@ class SuiChain:
                 )
         gas, price = self._gas(signer)
         data = tx.transaction_data(signer.address, gas, price, GAS_BUDGET)
+        self._check_status(
+            self._grpc(SimulateTransaction(transaction=data)).transaction.effects.status
+        )
         executed = self._grpc(
             ExecuteTransaction(tx_bytestr=data, sig_array=[signer.sign_transaction(data)])
         )
-        status = executed.effects.status
-        if not status.success:
-            err = status.error
-            abort = getattr(err, "abort", None)
-            if abort is not None and abort.location is not None:
-                raise MoveAbort(abort.location.module, int(abort.abort_code), err.description or "")
-            raise ChainError(f"transaction failed: {err.description if err else status}")
+        self._check_status(executed.effects.status)
         return executed
 
     @staticmethod
@@ -324,11 +335,11 @@ class SuiChain:
         from pysui.sui.sui_grpc.pgrpc_requests import GetCheckpointBySequence, GetLatestCheckpoint
 
         start_cp = (after or 0) >> 24
-        latest = int(self._grpc(GetLatestCheckpoint()).sequence_number)
+        latest = int(self._grpc(GetLatestCheckpoint()).checkpoint.sequence_number)
         out: list[ChainEvent] = []
         prefix = f"{self.package_id}::events::"
         for cp in range(start_cp, latest + 1):
-            checkpoint = self._grpc(
+            checkpoint = self._grpc(  # GetCheckpointResponse: the checkpoint is inside
                 GetCheckpointBySequence(
                     sequence_number=cp,
                     field_mask=[
@@ -338,7 +349,7 @@ class SuiChain:
                         "transactions.events",
                     ],
                 )
-            )
+            ).checkpoint
             _ = sui_prot
             for ti, tx in enumerate(checkpoint.transactions or []):
                 for ei, ev in enumerate((tx.events.events if tx.events else []) or []):
@@ -600,10 +611,14 @@ class SuiChain:
         return self.system().epoch
 
 
-def localnet_faucet(address: str, faucet_url: str = "http://127.0.0.1:9123") -> None:
-    """Ask a localnet faucet for SUI."""
+def localnet_faucet(address: str, faucet_url: str = "") -> None:
+    """Ask a localnet faucet for SUI (`faucet_url`, else HAULOUT_SUI_FAUCET_URL, else the
+    localnet default http://127.0.0.1:9123)."""
+    import os
+
     import httpx
 
+    faucet_url = faucet_url or os.environ.get("HAULOUT_SUI_FAUCET_URL", "http://127.0.0.1:9123")
     httpx.post(
         f"{faucet_url}/v2/gas", json={"FixedAmountRequest": {"recipient": address}}, timeout=30
     ).raise_for_status()
@@ -620,10 +635,10 @@ def deploy_sui(rpc_url: str, workdir: Any, n_nodes: int = 4, n_shards: int = 100
     from haulout.protocol.committee import even_shards
     from haulout.protocol.messages import proof_of_possession
 
-    code, out = move_tools.run("build")
-    if code != 0:
-        raise ChainError(f"building the Move package failed:\n{out[-2000:]}")
-    built = json.loads((move_tools.PACKAGE / "build" / "bytecode.json").read_text())
+    try:
+        built = move_tools.built_package()
+    except move_tools.MoveBuildFailed as exc:
+        raise ChainError(str(exc)) from exc
     admin, relayer = Account.generate(), Account.generate()
     localnet_faucet(admin.address)
     localnet_faucet(relayer.address)
