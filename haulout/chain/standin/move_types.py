@@ -8,6 +8,7 @@ sources (the compiled modules a transaction publishes are not interpreted).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,8 +182,9 @@ def _strip_comments(src: str) -> str:
     return re.sub(r"//[^\n]*", "", src)
 
 
+@functools.cache
 def load(sources: Path = SOURCES) -> Package:
-    """Parse every module of the package."""
+    """Parse every module of the package (once per process; treat the result as read-only)."""
     pkg = Package()
     for path in sorted(sources.glob("*.move")):
         src = _strip_comments(path.read_text())
