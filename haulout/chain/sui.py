@@ -624,8 +624,17 @@ def localnet_faucet(address: str, faucet_url: str = "") -> None:
     ).raise_for_status()
 
 
-def deploy_sui(rpc_url: str, workdir: Any, n_nodes: int = 4, n_shards: int = 100) -> Deployment:
-    """Publish the package, create the System, register nodes with PoPs and the committee."""
+def deploy_sui(
+    rpc_url: str,
+    workdir: Any,
+    n_nodes: int = 4,
+    n_shards: int = 100,
+    base_port: int = 9300,
+    epoch_duration_ms: int = 3_600_000,
+    encoding_type: int | None = None,
+) -> Deployment:
+    """Publish the package, create the System, register nodes with PoPs and the committee
+    (node i at http://127.0.0.1:`base_port + i`)."""
     import base64
     from pathlib import Path
 
@@ -667,7 +676,7 @@ def deploy_sui(rpc_url: str, workdir: Any, n_nodes: int = 4, n_shards: int = 100
             cap_id = str(ch.object_id)
     chain.package_id = package_id
     tx = HauloutTransaction(package_id)
-    tx.create_system(chain._owned(cap_id), n_shards, 3_600_000, 1000, 2000, 1 << 40, 53)
+    tx.create_system(chain._owned(cap_id), n_shards, epoch_duration_ms, 1000, 2000, 1 << 40, 53)
     executed = chain._execute(admin, tx)
     system_id = chain._created(executed, "::system::System")
     version = int(chain._object(system_id).version)
@@ -676,7 +685,7 @@ def deploy_sui(rpc_url: str, workdir: Any, n_nodes: int = 4, n_shards: int = 100
     for i in range(n_nodes):
         key, account = BlsKeyPair.generate(), Account.generate()
         pop = key.sign(proof_of_possession(0, key.public_key, bytes.fromhex(account.address[2:])))
-        url = f"http://127.0.0.1:{9300 + i}"
+        url = f"http://127.0.0.1:{base_port + i}"
         nodes.append(NodeConfig(f"node-{i}", url, key.secret.hex(), account.seed.hex()))
         tx = HauloutTransaction(package_id)
         tx.register_node(
@@ -706,4 +715,5 @@ def deploy_sui(rpc_url: str, workdir: Any, n_nodes: int = 4, n_shards: int = 100
         rpc_url,
         package_id,
         nodes,
+        *([] if encoding_type is None else [encoding_type]),
     )

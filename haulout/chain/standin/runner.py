@@ -91,6 +91,11 @@ class StandIn:
 
 def _faucet_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
     class Faucet(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if self.path == "/healthz":
+                return self._answer(200, {"status": "ok"})
+            return self._answer(404, {"error": "POST /v2/gas"})
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             if self.path not in ("/v2/gas", "/gas"):
                 return self._answer(404, {"error": "POST /v2/gas"})

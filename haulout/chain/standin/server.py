@@ -158,7 +158,7 @@ class Services:
         end = min(tip + 1, req.end_checkpoint if req.end_checkpoint is not None else tip + 1)
         limit = min(MAX_PAGE, (req.options.limit if req.options and req.options.limit else 50))
         tree = mask_tree(paths(req.read_mask), CHECKPOINT_MASK_DEFAULT)
-        frames = []
+        frames: list[rpc.ListCheckpointsResponse] = []
         seq = start
         while seq < end and len(frames) < limit:
             cp = checkpoint_proto(conn, seq)
@@ -352,9 +352,7 @@ class Services:
 class _Service:
     """One gRPC service for grpclib's Server (its `__mapping__` protocol)."""
 
-    def __init__(
-        self, name: str, methods: list[tuple[str, Callable[[Any], Any], type, type]]
-    ) -> None:
+    def __init__(self, name: str, methods: list[tuple[Any, ...]]) -> None:
         self.name, self.methods = name, methods
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
