@@ -73,8 +73,10 @@ def standin_world(
     dep = dataclasses.replace(dep, rpc_url=standin.url)
     user = Account.generate()
     localnet_faucet(user.address)
+    world = World(SuiChain.from_deployment(dep), dep, user, None)
+    world.standin = standin  # type: ignore[attr-defined]  # its counters, for tests
     try:
-        yield World(SuiChain.from_deployment(dep), dep, user, None)
+        yield world
     finally:
         standin.stop()
 

@@ -148,6 +148,8 @@ class Executor:
 
     def __init__(self, chain: devchain.DevChain, pkg: Package) -> None:
         self.chain, self.pkg = chain, pkg
+        self.stale_inputs = 0
+        """Transactions refused because an input was at an old version (coin contention)."""
 
     # -- entry ------------------------------------------------------------------------------
 
@@ -204,6 +206,7 @@ class Executor:
             raise Rejected(Status.INVALID_ARGUMENT, f"Object {oid} not found")
         version, dig = int(ref.SequenceNumber), ref.ObjectDigest.to_digest_str()
         if (row.version, row.digest) != (version, dig):
+            self.stale_inputs += 1
             raise Rejected(
                 Status.INVALID_ARGUMENT,
                 f"Object ID {oid} Version {version} Digest {dig} is not available for "

@@ -54,7 +54,7 @@ class StandIn:
     def start(self) -> StandIn:
         """Serve in background threads; returns once both ports listen."""
         ready = threading.Event()
-        services = Services(devchain.DevChain(self.ledger), self.pkg)
+        services = self.services = Services(devchain.DevChain(self.ledger), self.pkg)
 
         async def serve() -> None:
             self._server = Server(services.handlers())
