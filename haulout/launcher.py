@@ -141,7 +141,8 @@ class LocalSystem:
 
         for name in ("standin.sqlite", "standin.sqlite-wal", "standin.sqlite-shm"):
             (self.workdir / name).unlink(missing_ok=True)
-        url = self._start_standin(free_port(), free_port())
+        faucet_port = free_port()
+        url = self._start_standin(free_port(), faucet_port)
         return deploy_sui(
             url,
             self.workdir,
@@ -150,11 +151,11 @@ class LocalSystem:
             base_port=self.node_base_port,
             epoch_duration_ms=self.epoch_duration_ms,
             encoding_type=DEFAULT_ENCODING if self.encoding_type is None else self.encoding_type,
+            faucet_url=f"http://127.0.0.1:{faucet_port}",
         )
 
     def _start_standin(self, port: int, faucet_port: int) -> str:
-        """Run `python -m haulout.chain.standin` on the workdir's ledger; its gRPC URL. The
-        faucet's URL goes to every service started after it (HAULOUT_SUI_FAUCET_URL)."""
+        """Run `python -m haulout.chain.standin` on the workdir's ledger; its gRPC URL."""
         self._spawn(
             "sui-standin",
             "haulout.chain.standin",
@@ -168,9 +169,7 @@ class LocalSystem:
                 str(faucet_port),
             ],
         )
-        faucet = f"http://127.0.0.1:{faucet_port}"
-        os.environ["HAULOUT_SUI_FAUCET_URL"] = faucet
-        self.wait_healthy([f"{faucet}/healthz"], 30)
+        self.wait_healthy([f"http://127.0.0.1:{faucet_port}/healthz"], 30)
         return f"http://127.0.0.1:{port}"
 
     def _spawn(

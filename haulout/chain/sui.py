@@ -632,9 +632,11 @@ def deploy_sui(
     base_port: int = 9300,
     epoch_duration_ms: int = 3_600_000,
     encoding_type: int | None = None,
+    faucet_url: str = "",
 ) -> Deployment:
     """Publish the package, create the System, register nodes with PoPs and the committee
-    (node i at http://127.0.0.1:`base_port + i`)."""
+    (node i at http://127.0.0.1:`base_port + i`); accounts are funded by `faucet_url`'s
+    faucet (see `localnet_faucet`)."""
     import base64
     from pathlib import Path
 
@@ -649,8 +651,8 @@ def deploy_sui(
     except move_tools.MoveBuildFailed as exc:
         raise ChainError(str(exc)) from exc
     admin, relayer = Account.generate(), Account.generate()
-    localnet_faucet(admin.address)
-    localnet_faucet(relayer.address)
+    localnet_faucet(admin.address, faucet_url)
+    localnet_faucet(relayer.address, faucet_url)
     chain = SuiChain(rpc_url, "0x0", None)
     gas, price = chain._gas(admin)
     data = publish_transaction(
