@@ -50,6 +50,8 @@ from .move_types import MoveType, Package, parse_type
 from .values import BcsError, canonical_address, decode, encode, to_json
 
 CLOCK = canonical_address("0x6")
+SUI_TYPE = parse_type("0x2::sui::SUI").tag("")
+"""`0x…02::sui::SUI`: Sui prints type tags with full 64-hex addresses."""
 REFERENCE_GAS_PRICE = 1000
 MAX_GAS_BUDGET = 50_000_000_000
 COMPUTATION_UNITS = 1000
@@ -475,7 +477,7 @@ class Executor:
             events=tx_events,
             timestamp=datetime.datetime.fromtimestamp(now / 1000, datetime.UTC),
             balance_changes=[
-                rpc.BalanceChange(address=a, coin_type="0x2::sui::SUI", amount=str(v))
+                rpc.BalanceChange(address=a, coin_type=SUI_TYPE, amount=str(v))
                 for a, v in sorted(balances.items())
                 if v
             ],
@@ -715,9 +717,12 @@ class _Run:
         try:
             result = self.ex.chain._run(self.ctx, [{"call": target, "args": dev_args}])[0]
         except MoveAbort as exc:
+            fn_name = f'Some("{function}")' if exc.module == module else "None"
             raise Failure(
                 Kind.MOVE_ABORT,
-                f"MoveAbort in command {cmd}: {exc}",
+                f"MoveAbort(MoveLocation {{ module: ModuleId {{ address: {package[2:]}, "
+                f'name: Identifier("{exc.module}") }}, function_name: {fn_name} }}, '
+                f"{exc.code}) in command {cmd}",
                 cmd,
                 exc,
                 (package, module, function),

@@ -21,9 +21,9 @@ from grpclib.server import Stream
 
 from haulout.chain import devchain
 
-from .executor import REFERENCE_GAS_PRICE, Executor, Rejected
-from .ledger import SUI_COIN, Objects
-from .move_types import Package
+from .executor import REFERENCE_GAS_PRICE, SUI_TYPE, Executor, Rejected
+from .ledger import Objects
+from .move_types import Package, parse_type
 from .values import canonical_address
 from .views import (
     CHECKPOINT_MASK_DEFAULT,
@@ -209,18 +209,19 @@ class Services:
         owner = _object_id(req.owner)
         size = min(MAX_PAGE, req.page_size or 50)
         after = req.page_token.decode() if req.page_token else ""
-        move_type = None
+        wanted = None
         if req.object_type:
-            move_type = (
-                SUI_COIN
-                if req.object_type.replace(" ", "")
-                in (
-                    "0x2::coin::Coin<0x2::sui::SUI>",
-                    "0x0000000000000000000000000000000000000000000000000000000000000002::coin::Coin<0x0000000000000000000000000000000000000000000000000000000000000002::sui::SUI>",
-                )
-                else req.object_type
-            )
-        rows = self._objs().owned_by(owner, move_type, after, size + 1)
+            try:
+                wanted = parse_type(req.object_type).tag("")
+            except (IndexError, ValueError) as exc:
+                raise _bad(f"invalid object_type: {req.object_type!r}") from exc
+        rows, after_id = [], after
+        while len(rows) <= size:  # filter by the full type tag, page by object id
+            batch = self._objs().owned_by(owner, None, after_id, MAX_PAGE)
+            if not batch:
+                break
+            rows += [r for r in batch if wanted is None or r.type_tag() == wanted]
+            after_id = batch[-1].id
         tree = mask_tree(paths(req.read_mask), OBJECT_MASK_DEFAULT)
         page = rows[:size]
         return rpc.ListOwnedObjectsResponse(
@@ -230,13 +231,11 @@ class Services:
 
     def _balance(self, owner: str) -> rpc.Balance:
         total, _ = self._objs().balance(owner)
-        return rpc.Balance(
-            coin_type="0x2::sui::SUI", balance=total, coin_balance=total, address_balance=0
-        )
+        return rpc.Balance(coin_type=SUI_TYPE, balance=total, coin_balance=total, address_balance=0)
 
     def get_balance(self, req: rpc.GetBalanceRequest) -> rpc.GetBalanceResponse:
         owner = _object_id(req.owner)
-        if (req.coin_type or "0x2::sui::SUI") not in ("0x2::sui::SUI", SUI_COIN):
+        if parse_type(req.coin_type or "0x2::sui::SUI").tag("") != SUI_TYPE:
             return rpc.GetBalanceResponse(balance=rpc.Balance(coin_type=req.coin_type, balance=0))
         return rpc.GetBalanceResponse(balance=self._balance(owner))
 
