@@ -283,17 +283,19 @@ def _encoding_arg(p: argparse.ArgumentParser, default: int | None, default_text:
 )
 def cmd_deploy(a: argparse.Namespace) -> int:
     """Write `<dir>/deployment.json` for the services."""
-    from haulout.deployment import deploy_devchain
+    from haulout.deployment import DeployParams, deploy_devchain, deploy_sui
 
     out = Path(a.dir) / "deployment.json"
     check_shards(a.shards, a.encoding_type)
     if a.rpc:
-        from haulout.chain.sui import deploy_sui
-
         _require_reachable(a.rpc)
-
-        dep = deploy_sui(a.rpc, Path(a.dir), n_nodes=a.nodes, n_shards=a.shards)
-        dep.encoding_type = a.encoding_type
+        params = DeployParams(
+            n_nodes=a.nodes,
+            n_shards=a.shards,
+            epoch_duration_ms=a.epoch_ms,
+            encoding_type=a.encoding_type,
+        )
+        dep = deploy_sui(a.rpc, params)
     else:
         ledger = Path(a.dir) / "ledger.sqlite"
         if ledger.exists():

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from haulout.chain.accounts import Account
 from haulout.chain.devchain import DevChain
@@ -116,6 +118,109 @@ class Deployment:
         return SuiChain.from_deployment(self)
 
 
+class Deployable(Protocol):
+    """A chain `deploy` can set up: the port's admin calls, funding, and what the deployment
+    record keeps of it (DevChain and SuiChain)."""
+
+    def fund(self, address: str, amount: int | None = None) -> None:
+        """Give an address SUI."""
+        ...
+
+    def publish(self, admin: Account) -> str:
+        """Publish the package; the AdminCap's id."""
+        ...
+
+    def create_system(
+        self,
+        admin: Account,
+        n_shards: int,
+        epoch_duration_ms: int,
+        storage_price: int,
+        write_price: int,
+        total_capacity: int,
+        max_epochs_ahead: int,
+    ) -> str:
+        """Create and share the System; its id."""
+        ...
+
+    def register_node(
+        self, admin: Account, name: str, url: str, public_key: bytes, pop: bytes, node_address: str
+    ) -> str:
+        """Register a storage node; its id."""
+        ...
+
+    def set_committee(
+        self, admin: Account, node_ids: Sequence[str], shards: Sequence[Sequence[int]]
+    ) -> None:
+        """Set the committee."""
+        ...
+
+    def deployment_fields(self) -> dict[str, str]:
+        """`chain`, `ledger` and, on Sui, `rpc_url` and `package_id`."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeployParams:
+    """What a new deployment is made of (the `haulout deploy` options)."""
+
+    n_nodes: int = 4
+    n_shards: int = 100
+    base_port: int = 9300
+    host: str = "127.0.0.1"
+    epoch_duration_ms: int = 3_600_000
+    storage_price: int = 1_000
+    write_price: int = 2_000
+    total_capacity: int = 1 << 40
+    max_epochs_ahead: int = 53
+    encoding_type: int = DEFAULT_ENCODING
+    relayer_funds: int = 1_000_000 * 10**9
+    """MIST the relayer's account gets (DevChain; a localnet faucet gives a fixed amount)."""
+
+
+def deploy(chain: Deployable, params: DeployParams = DeployParams()) -> Deployment:
+    """Set up Haulout on `chain`, whichever it is: fund a new admin and relayer, publish the
+    package, create the System, register the nodes with proofs of possession of their BLS
+    keys, and set the committee (shards spread evenly). Refuses (`InvalidParameters`, before
+    touching the chain) an `encoding_type` that cannot encode over `n_shards`."""
+    p = params
+    check_shards(p.n_shards, p.encoding_type)
+    admin, relayer = Account.generate(), Account.generate()
+    chain.fund(admin.address)
+    chain.fund(relayer.address, p.relayer_funds)
+    cap = chain.publish(admin)
+    system_id = chain.create_system(
+        admin,
+        p.n_shards,
+        p.epoch_duration_ms,
+        p.storage_price,
+        p.write_price,
+        p.total_capacity,
+        p.max_epochs_ahead,
+    )
+    nodes = []
+    for i in range(p.n_nodes):
+        key, account = BlsKeyPair.generate(), Account.generate()
+        pop = key.sign(proof_of_possession(0, key.public_key, bytes.fromhex(account.address[2:])))
+        url = f"http://{p.host}:{p.base_port + i}"
+        node_id = chain.register_node(admin, f"node-{i}", url, key.public_key, pop, account.address)
+        nodes.append(NodeConfig(f"node-{i}", url, key.secret.hex(), account.seed.hex(), node_id))
+    chain.set_committee(admin, [n.node_id for n in nodes], even_shards(p.n_shards, p.n_nodes))
+    fields = chain.deployment_fields()
+    return Deployment(
+        fields["chain"],
+        fields["ledger"],
+        system_id,
+        cap,
+        admin.seed.hex(),
+        relayer.seed.hex(),
+        fields.get("rpc_url", ""),
+        fields.get("package_id", ""),
+        nodes=nodes,
+        encoding_type=p.encoding_type,
+    )
+
+
 def deploy_devchain(
     ledger: str | Path,
     n_nodes: int = 4,
@@ -129,41 +234,31 @@ def deploy_devchain(
     host: str = "127.0.0.1",
     encoding_type: int = DEFAULT_ENCODING,
 ) -> Deployment:
-    """Publish to a fresh DevChain file, create the System, register nodes and the committee.
-
-    Refuses (`InvalidParameters`, before touching the ledger) an `encoding_type` that cannot
-    encode over `n_shards`, e.g. type 0 with more than 256 shards.
-    """
-    check_shards(n_shards, encoding_type)
-    chain = DevChain(ledger)
-    admin, relayer = Account.generate(), Account.generate()
-    chain.faucet(admin.address)
-    chain.faucet(relayer.address, 1_000_000 * 10**9)
-    cap = chain.publish(admin)
-    system_id = chain.create_system(
-        admin,
-        n_shards,
-        epoch_duration_ms,
-        storage_price,
-        write_price,
-        total_capacity,
-        max_epochs_ahead,
-    )
-    nodes = []
-    for i in range(n_nodes):
-        key, account = BlsKeyPair.generate(), Account.generate()
-        pop = key.sign(proof_of_possession(0, key.public_key, bytes.fromhex(account.address[2:])))
-        url = f"http://{host}:{base_port + i}"
-        node_id = chain.register_node(admin, f"node-{i}", url, key.public_key, pop, account.address)
-        nodes.append(NodeConfig(f"node-{i}", url, key.secret.hex(), account.seed.hex(), node_id))
-    chain.set_committee(admin, [n.node_id for n in nodes], even_shards(n_shards, n_nodes))
-    return Deployment(
-        "devchain",
-        str(Path(ledger).resolve()),
-        system_id,
-        cap,
-        admin.seed.hex(),
-        relayer.seed.hex(),
-        nodes=nodes,
+    """`deploy` to a fresh DevChain file."""
+    params = DeployParams(
+        n_nodes=n_nodes,
+        n_shards=n_shards,
+        base_port=base_port,
+        host=host,
+        epoch_duration_ms=epoch_duration_ms,
+        storage_price=storage_price,
+        write_price=write_price,
+        total_capacity=total_capacity,
+        max_epochs_ahead=max_epochs_ahead,
         encoding_type=encoding_type,
     )
+    check_shards(n_shards, encoding_type)  # before the ledger file is created
+    return deploy(DevChain(ledger), params)
+
+
+def deploy_sui(rpc_url: str, params: DeployParams = DeployParams()) -> Deployment:
+    """`deploy` to the Sui network at `rpc_url` (the Move package is built first; accounts
+    are funded by the localnet faucet)."""
+    from haulout.chain.sui import SuiChain
+
+    check_shards(params.n_shards, params.encoding_type)
+    chain = SuiChain(rpc_url)
+    try:
+        return deploy(chain, params)
+    finally:
+        chain.close()

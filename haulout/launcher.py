@@ -137,22 +137,29 @@ class LocalSystem:
 
     def _deploy_standin(self) -> Deployment:
         """Start the stand-in on a fresh ledger and deploy through SuiChain to it."""
-        from haulout.chain.sui import deploy_sui
+        from haulout.chain.sui import SuiChain
+        from haulout.deployment import DeployParams, deploy
 
         for name in ("standin.sqlite", "standin.sqlite-wal", "standin.sqlite-shm"):
             (self.workdir / name).unlink(missing_ok=True)
         faucet_port = free_port()
         url = self._start_standin(free_port(), faucet_port)
-        return deploy_sui(
-            url,
-            self.workdir,
-            n_nodes=self.n_nodes,
-            n_shards=self.n_shards,
-            base_port=self.node_base_port,
-            epoch_duration_ms=self.epoch_duration_ms,
-            encoding_type=DEFAULT_ENCODING if self.encoding_type is None else self.encoding_type,
-            faucet_url=f"http://127.0.0.1:{faucet_port}",
-        )
+        chain = SuiChain(url, faucet_url=f"http://127.0.0.1:{faucet_port}")
+        try:
+            return deploy(
+                chain,
+                DeployParams(
+                    n_nodes=self.n_nodes,
+                    n_shards=self.n_shards,
+                    base_port=self.node_base_port,
+                    epoch_duration_ms=self.epoch_duration_ms,
+                    encoding_type=DEFAULT_ENCODING
+                    if self.encoding_type is None
+                    else self.encoding_type,
+                ),
+            )
+        finally:
+            chain.close()
 
     def _start_standin(self, port: int, faucet_port: int) -> str:
         """Run `python -m haulout.chain.standin` on the workdir's ledger; its gRPC URL."""

@@ -1,13 +1,14 @@
-"""SuiChain: the chain port on a real Sui network through pysui 1.5's gRPC messages.
+"""SuiChain: the chain port on a Sui full node, over its `sui.rpc.v2` gRPC API.
 
-pysui opens every channel with TLS; a localnet (`http://127.0.0.1:9000`) speaks plaintext,
-so this adapter opens its own grpclib channel with TLS only for `https` URLs and drives
-pysui's request objects and generated stubs over it. Transactions are built by
-`sui_tx.HauloutTransaction` (also tested offline); aborts in effects become `MoveAbort`;
-events come from checkpoints, cursor = checkpoint << 24 | transaction << 12 | event.
+The port's methods are `client.ChainClient`'s (written once for every chain); this module is
+the thin backend: it resolves a described transaction's objects, encodes it to BCS
+(`sui_tx`), signs and executes it, and reads effects, objects (their JSON views) and events.
 
-Not yet run against a node on this project's machines (no `sui` binary there): the
-localnet tests in tests/contract/test_sui_localnet.py run when HAULOUT_SUI_RPC is set.
+pysui opens every gRPC channel with TLS; a localnet (`http://127.0.0.1:9000`) speaks
+plaintext, so `SuiNode` opens its own grpclib channel (TLS only for `https`) and drives
+pysui's generated stubs and messages over it, on one event-loop thread of its own, so any
+thread may call. Events come from checkpoints: cursor = checkpoint << 24 | transaction << 12 |
+event.
 """
 
 from __future__ import annotations
@@ -15,35 +16,45 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlparse
 
 from haulout.protocol.blob_id import BlobId
-from haulout.protocol.certificate import Certificate
 from haulout.protocol.committee import Committee, Member
 
 from .accounts import Account
-from .encoding_rules import reservation_length
-from .errors import ChainError, MoveAbort, NotSupported, ObjectNotFound, ObjectNotOwned
-from .events import ChainEvent, parse_event
-from .objects import (
-    BatchResult,
-    BlobObject,
-    NodeInfo,
-    PaidRegistration,
-    SharedBlobView,
-    StorageResource,
-    SystemState,
-)
+from .calls import Transaction
+from .calls.blob import BLOB
+from .calls.shared_blob import SHARED_BLOB
+from .calls.storage_resource import STORAGE
+from .calls.system import ADMIN_CAP, SYSTEM
+from .client import ChainClient, Executed
+from .errors import ChainError, MoveAbort, NotDeployed, ObjectNotFound, ObjectNotOwned
+from .events import ChainEvent, Event, parse_event
+from .objects import BlobObject, NodeInfo, SharedBlobView, StorageResource, SystemState
 from .sui_ids import attributes_field_id
-from .sui_tx import HauloutTransaction, OwnedRef, SharedRef, publish_transaction
-
-if TYPE_CHECKING:
-    from haulout.deployment import Deployment
+from .sui_tx import OwnedRef, SharedRef, encode_kind, publish_kind, transaction_data
 
 GAS_BUDGET = 500_000_000
+RPC_TIMEOUT_S = 30.0
+T = TypeVar("T")
+
+OBJECT_FIELDS = ["object_id", "version", "digest", "owner", "object_type", "json"]
+EXECUTED_FIELDS = [
+    "digest",
+    "effects.status",
+    "effects.gas_used",
+    "effects.gas_object",
+    "effects.changed_objects",
+    "events.events.event_type",
+    "events.events.sender",
+    "events.events.json",
+    "balance_changes",
+]
 
 
 def _to_py(value: Any) -> Any:
@@ -78,145 +89,339 @@ def _event_fields(name: str, fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-class SuiChain:
-    """Chain port over a Sui fullnode's gRPC API."""
+def normalize_address(text: str) -> str:
+    """`0x` and 64 lowercase hex digits, as Sui prints ids in full."""
+    return "0x" + text.removeprefix("0x").lower().rjust(64, "0")
 
-    def __init__(
-        self,
-        rpc_url: str,
-        package_id: str,
-        system: SharedRef | None,
-        admin_cap_id: str = "",
-        admin: Account | None = None,
-    ) -> None:
-        self.rpc_url, self.package_id, self.system_ref, self.admin_cap_id, self.admin = (
-            rpc_url,
-            package_id,
-            system,
-            admin_cap_id,
-            admin,
-        )
-        self._loop = asyncio.new_event_loop()
+
+def short_type(object_type: str, package_id: str) -> str:
+    """`0x<package>::module::Struct` → `module::Struct` for the package's own types (others,
+    and generic types, are returned unchanged)."""
+    head, sep, rest = str(object_type).partition("::")
+    if sep and head.startswith("0x") and normalize_address(head) == normalize_address(package_id):
+        return rest
+    return str(object_type)
+
+
+# -- transport ------------------------------------------------------------------------------
+
+
+class SuiNode:
+    """A gRPC connection to a Sui full node, callable from any thread: the channel lives on a
+    private event-loop thread and calls are handed to it (`run_coroutine_threadsafe`)."""
+
+    def __init__(self, rpc_url: str, timeout_s: float = RPC_TIMEOUT_S) -> None:
+        u = urlparse(rpc_url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ChainError(f"Sui RPC URL {rpc_url!r} is not an http(s) URL")
+        self.rpc_url, self.timeout_s = rpc_url, timeout_s
+        self._host = u.hostname
+        self._port = u.port or (443 if u.scheme == "https" else 80)
+        self._ssl = u.scheme == "https"
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._channel: Any = None
 
-    @classmethod
-    def from_deployment(cls, dep: Deployment) -> SuiChain:
-        """The adapter a Sui deployment file names."""
-        version = int(dep.ledger) if dep.ledger.isdigit() else 1
-        return cls(
-            dep.rpc_url,
-            dep.package_id,
-            SharedRef(dep.system_id, version),
-            dep.admin_cap_id,
-            dep.admin,
-        )
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name=f"sui-rpc {self.rpc_url}", daemon=True
+                )
+                thread.start()
+                self._loop = loop
+            return self._loop
 
-    # -- transport ----------------------------------------------------------------------------
-
-    def _chan(self) -> Any:
+    def _chan(self) -> Any:  # only ever called on the loop thread
         if self._channel is None:
             from grpclib.client import Channel
 
-            u = urlparse(self.rpc_url)
-            self._channel = Channel(
-                host=u.hostname or "127.0.0.1",
-                port=u.port or (443 if u.scheme == "https" else 9000),
-                ssl=u.scheme == "https",
-                loop=self._loop,
-            )
+            self._channel = Channel(host=self._host, port=self._port, ssl=self._ssl)
         return self._channel
 
-    def _grpc(self, request: Any) -> Any:
-        import pysui.sui.sui_grpc.pgrpc_absreq as absreq
+    def stub(self, service: str) -> Any:
+        """A generated stub of `sui.rpc.v2` (`ledger`, `state`, `transaction`) on the channel
+        (loop thread only)."""
         import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
 
-        stub_cls = {
-            absreq.Service.LEDGER: sui_prot.LedgerServiceStub,
-            absreq.Service.TRANSACTION: sui_prot.TransactionExecutionServiceStub,
-            absreq.Service.STATE: sui_prot.StateServiceStub,
-        }[request.service]
-        call, message = request.to_request(stub=stub_cls(self._chan()))
-        try:
-            response = self._loop.run_until_complete(call(message))
-        except Exception as exc:
-            raise ChainError(
-                f"Sui RPC at {self.rpc_url} failed: {exc}; is the localnet running (haulout localnet)?"
-            ) from exc
-        return request.render(response) if hasattr(request, "render") else response
+        cls = {
+            "ledger": sui_prot.LedgerServiceStub,
+            "state": sui_prot.StateServiceStub,
+            "transaction": sui_prot.TransactionExecutionServiceStub,
+        }[service]
+        return cls(self._chan(), timeout=self.timeout_s)
 
-    def _object(self, object_id: str) -> Any:
-        from pysui.sui.sui_grpc.pgrpc_requests import GetObject
+    def submit(self, make: Callable[[], Awaitable[T]]) -> Future[T]:
+        """Start the coroutine `make()` on the loop thread; its future."""
 
+        async def run() -> T:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._running_loop())
+
+    def run(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run `make()` on the loop thread and wait for it (from any other thread)."""
         try:
-            obj = self._grpc(
-                GetObject(
-                    object_id=object_id,
-                    field_mask=["object_id", "version", "digest", "owner", "object_type", "json"],
-                )
-            )
-        except ChainError as exc:
-            if "not found" in str(exc).lower():
-                raise ObjectNotFound(f"no live object {object_id} on {self.rpc_url}") from exc
+            return self.submit(make).result(self.timeout_s * 2)
+        except ChainError:
             raise
-        return obj.object if hasattr(obj, "object") else obj
+        except Exception as exc:
+            raise self.error(exc) from exc
 
-    def _owned(self, object_id: str) -> OwnedRef:
-        o = self._object(object_id)
-        owner = getattr(getattr(o, "owner", None), "address", "") or ""
-        return OwnedRef(o.object_id, int(o.version), o.digest, str(owner))
+    def call(self, service: str, method: str, request: Any) -> Any:
+        """One unary call, e.g. `call("ledger", "get_object", GetObjectRequest(...))`."""
+        return self.run(lambda: getattr(self.stub(service), method)(request))
 
-    def _gas(self, signer: Account) -> tuple[OwnedRef, int]:
-        from pysui.sui.sui_grpc.pgrpc_requests import GetGas, GetLatestSuiSystemState
+    def error(self, exc: BaseException) -> ChainError:
+        """A failed call as one clear typed error."""
+        from grpclib.const import Status
+        from grpclib.exceptions import GRPCError
 
-        coins = self._grpc(GetGas(owner=signer.address))
-        objects = getattr(coins, "objects", coins)
-        if not objects:
+        if isinstance(exc, GRPCError):
+            if exc.status == Status.NOT_FOUND:
+                return ObjectNotFound(f"{exc.message or 'not found'} (Sui node at {self.rpc_url})")
+            if exc.status != Status.UNAVAILABLE:
+                return ChainError(
+                    f"Sui node at {self.rpc_url} refused the request: "
+                    f"{exc.status.name} {exc.message or ''}".rstrip()
+                )
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return ChainError(
+            f"no Sui node answers at {self.rpc_url} ({reason}); start one with "
+            "`haulout localnet` or check the URL"
+        )
+
+    def close(self) -> None:
+        """Close the channel and stop the loop thread."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is None:
+            return
+
+        async def shut() -> None:
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
+
+        asyncio.run_coroutine_threadsafe(shut(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+
+
+def _mask(paths: Sequence[str]) -> Any:
+    from pysui.sui.sui_grpc.suimsgs.google.protobuf import FieldMask
+
+    return FieldMask(paths=list(paths))
+
+
+def localnet_faucet(address: str, faucet_url: str = "") -> None:
+    """Ask a localnet faucet for SUI (`faucet_url`, else HAULOUT_SUI_FAUCET_URL, else the
+    localnet default http://127.0.0.1:9123)."""
+    import os
+
+    import httpx
+
+    faucet_url = faucet_url or os.environ.get("HAULOUT_SUI_FAUCET_URL", "http://127.0.0.1:9123")
+    try:
+        httpx.post(
+            f"{faucet_url}/v2/gas", json={"FixedAmountRequest": {"recipient": address}}, timeout=30
+        ).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ChainError(
+            f"the localnet faucet at {faucet_url} did not answer ({exc}); "
+            "is the localnet running (`haulout localnet`)?"
+        ) from exc
+
+
+# -- the backend ------------------------------------------------------------------------------
+
+
+class SuiBackend:
+    """The `client.Backend` primitives on a Sui full node."""
+
+    def __init__(
+        self,
+        node: SuiNode,
+        package_id: str,
+        system: SharedRef | None,
+        admin_cap_id: str = "",
+        faucet_url: str = "",
+    ) -> None:
+        self.node, self.package_id, self.system_ref = node, package_id, system
+        self._admin_cap_id, self.faucet_url = admin_cap_id, faucet_url
+        self._gas_price: int | None = None
+
+    @property
+    def system_id(self) -> str:
+        """The shared System's id."""
+        if self.system_ref is None:
+            raise NotDeployed(f"no System on {self.node.rpc_url} yet; run `haulout deploy --rpc`")
+        return self.system_ref.object_id
+
+    @property
+    def admin_cap_id(self) -> str:
+        """The AdminCap's id."""
+        if not self._admin_cap_id:
+            raise NotDeployed(f"the package is not published on {self.node.rpc_url}")
+        return self._admin_cap_id
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def object(self, object_id: str, fields: Sequence[str] = OBJECT_FIELDS) -> Any:
+        """An object's current version (raises `ObjectNotFound`)."""
+        import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
+
+        try:
+            r = self.node.call(
+                "ledger",
+                "get_object",
+                sui_prot.GetObjectRequest(object_id=object_id, read_mask=_mask(fields)),
+            )
+        except ObjectNotFound as exc:
+            raise ObjectNotFound(f"no live object {object_id} on {self.node.rpc_url}") from exc
+        return r.object
+
+    def _typed(self, object_id: str, type_: str) -> tuple[Any, dict[str, Any]]:
+        o = self.object(object_id)
+        if short_type(o.object_type or "", self.package_id) != type_:
+            raise ObjectNotFound(f"no live {type_.split('::')[-1]} object {object_id}")
+        return o, _to_py(o.json)
+
+    def reference(self, object_id: str, signer: str) -> OwnedRef | SharedRef:
+        """What a transaction of `signer` passes for an object: a shared object by its
+        initial version; an owned one at its version, refused here when it is not the
+        signer's (DevChain's refusal, before paying for a failed transaction)."""
+        from pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 import OwnerOwnerKind
+
+        if self.system_ref is not None and object_id == self.system_ref.object_id:
+            return self.system_ref
+        o = self.object(object_id, ["object_id", "version", "digest", "owner", "object_type"])
+        kind = o.owner.kind if o.owner else None
+        if kind == OwnerOwnerKind.SHARED:
+            return SharedRef(o.object_id, int(o.owner.version))
+        owner = o.owner.address if o.owner and kind == OwnerOwnerKind.ADDRESS else ""
+        if kind in (OwnerOwnerKind.ADDRESS, OwnerOwnerKind.OBJECT) and owner != signer:
+            raise ObjectNotOwned(
+                f"object {object_id} ({short_type(o.object_type or '', self.package_id)}) is "
+                f"owned by {owner or 'another object'}, not by the sender {signer}; only its "
+                "owner may use it"
+            )
+        return OwnedRef(o.object_id, int(o.version), o.digest, owner)
+
+    # -- transactions --------------------------------------------------------------------------
+
+    def gas_price(self) -> int:
+        """The reference gas price (read once)."""
+        import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
+
+        if self._gas_price is None:
+            r = self.node.call(
+                "ledger",
+                "get_epoch",
+                sui_prot.GetEpochRequest(read_mask=_mask(["reference_gas_price"])),
+            )
+            self._gas_price = int((r.epoch and r.epoch.reference_gas_price) or 1000)
+        return self._gas_price
+
+    def gas_coin(self, signer: Account) -> OwnedRef:
+        """A SUI coin of the signer's to pay gas with: the richest one."""
+        import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
+
+        r = self.node.call(
+            "state",
+            "list_owned_objects",
+            sui_prot.ListOwnedObjectsRequest(
+                owner=signer.address,
+                object_type="0x2::coin::Coin<0x2::sui::SUI>",
+                page_size=100,
+                read_mask=_mask(["object_id", "version", "digest", "balance"]),
+            ),
+        )
+        if not r.objects:
             raise MoveAbort.named(
                 "system",
                 "EInsufficientPayment",
                 f"{signer.address} has no SUI coin; use the localnet faucet",
             )
-        best = max(objects, key=lambda c: int(getattr(c, "balance", 0) or 0))
-        state = self._grpc(GetLatestSuiSystemState())
-        price = int(getattr(state, "reference_gas_price", None) or 1000)  # a SystemState
-        return OwnedRef(best.object_id, int(best.version), best.digest), price
+        best = max(r.objects, key=lambda c: int(c.balance or 0))
+        return OwnedRef(best.object_id, int(best.version), best.digest, signer.address)
 
-    @staticmethod
-    def _check_status(status: Any) -> None:
-        """A failed execution status as the typed error (a Move abort keeps module and code)."""
-        if status.success:
-            return
-        err = status.error
-        abort = getattr(err, "abort", None)
-        if abort is not None and abort.location is not None:
-            raise MoveAbort(abort.location.module, int(abort.abort_code), err.description or "")
-        raise ChainError(f"transaction failed: {err.description if err else status}")
+    def send(self, signer: Account, data: bytes) -> Any:
+        """Simulate, then execute signed `data`; the executed transaction (aborts raise
+        `MoveAbort`). A transaction that would abort is refused before it is sent, as Sui's
+        SDKs do with their dry run: an executed failure would still pay gas and move its
+        inputs to new versions."""
+        import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
 
-    def _execute(self, signer: Account, tx: HauloutTransaction) -> Any:
-        """Simulate, then execute: a transaction that would abort is refused before it is
-        sent, as Sui's SDKs do with their dry run, so it costs no gas (on Sui an executed
-        failure still pays gas and bumps its inputs' versions)."""
-        from pysui.sui.sui_grpc.pgrpc_requests import ExecuteTransaction, SimulateTransaction
-
-        for ref in tx.owned:  # the same refusal DevChain gives, before paying for a failure
-            if ref.owner and ref.owner != signer.address:
-                raise ObjectNotOwned(
-                    f"object {ref.object_id} is owned by {ref.owner}, not by the sender "
-                    f"{signer.address}; only its owner may use it"
+        simulated = self.node.call(
+            "transaction",
+            "simulate_transaction",
+            sui_prot.SimulateTransactionRequest(
+                transaction=sui_prot.Transaction(
+                    bcs=sui_prot.Bcs(name="TransactionData", value=data)
+                ),
+                read_mask=_mask(["transaction.effects.status"]),
+            ),
+        ).transaction
+        if not simulated.effects.status.success:
+            raise _failure(simulated.effects.status.error)
+        request = sui_prot.ExecuteTransactionRequest(
+            transaction=sui_prot.Transaction(bcs=sui_prot.Bcs(name="TransactionData", value=data)),
+            signatures=[
+                sui_prot.UserSignature(
+                    bcs=sui_prot.Bcs(name="UserSignature", value=signer.sign_transaction(data))
                 )
-        gas, price = self._gas(signer)
-        data = tx.transaction_data(signer.address, gas, price, GAS_BUDGET)
-        self._check_status(
-            self._grpc(SimulateTransaction(transaction=data)).transaction.effects.status
+            ],
+            read_mask=_mask([f"transaction.{p}" for p in EXECUTED_FIELDS]),
         )
-        executed = self._grpc(
-            ExecuteTransaction(tx_bytestr=data, sig_array=[signer.sign_transaction(data)])
-        )
-        self._check_status(executed.effects.status)
+        executed = self.node.call("transaction", "execute_transaction", request).transaction
+        status = executed.effects.status
+        if not status.success:
+            raise _failure(status.error)
         return executed
 
+    def execute(self, signer: Account, tx: Transaction) -> Executed:
+        """Resolve, encode, sign and execute a described transaction."""
+        enc = encode_kind(tx, self.package_id, lambda oid: self.reference(oid, signer.address))
+        data = transaction_data(
+            enc.kind, signer.address, [self.gas_coin(signer)], self.gas_price(), GAS_BUDGET
+        )
+        return self.executed(self.send(signer, data), signer.address)
+
+    def executed(self, executed: Any, address: str) -> Executed:
+        """What every chain reports of an executed transaction."""
+        from pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 import (
+            ChangedObjectInputObjectState,
+            ChangedObjectOutputObjectState,
+        )
+
+        created = {
+            str(ch.object_id): short_type(ch.object_type or "", self.package_id)
+            for ch in executed.effects.changed_objects
+            if ch.input_state == ChangedObjectInputObjectState.DOES_NOT_EXIST
+            and ch.output_state == ChangedObjectOutputObjectState.OBJECT_WRITE
+        }
+        events = [
+            e
+            for ev in ((executed.events.events if executed.events else None) or [])
+            if (e := self.event(ev)) is not None
+        ]
+        return Executed(str(executed.digest or ""), created, events, self.paid(executed, address))
+
+    def event(self, ev: Any) -> Event | None:
+        """A typed event, or None for another package's or module's."""
+        head, sep, rest = str(ev.event_type or "").partition("::")
+        if not sep or not head.startswith("0x"):
+            return None
+        if normalize_address(head) != normalize_address(self.package_id):
+            return None
+        module, _, name = rest.partition("::")
+        if module != "events":
+            return None
+        return parse_event(name, _event_fields(name, _to_py(ev.json)))
+
     @staticmethod
-    def _paid(executed: Any, address: str) -> int:
+    def paid(executed: Any, address: str) -> int:
         """MIST the transaction took from `address`: the SUI balance changes in its effects
         (fees paid from a split of the gas coin, and gas, net of rebates); without them, the
         gas summary alone."""
@@ -236,20 +441,47 @@ class SuiChain:
             - int(gas.storage_rebate or 0)
         )
 
-    def _created(self, executed: Any, type_suffix: str) -> str:
+    # -- deployment -----------------------------------------------------------------------------
+
+    def fund(self, address: str, amount: int | None = None) -> None:
+        """SUI from the localnet faucet (a fixed amount; `amount` is DevChain's only)."""
+        localnet_faucet(address, self.faucet_url)
+
+    def publish(self, admin: Account) -> str:
+        """Build the Move package and publish it; the AdminCap's id."""
+        from haulout import move_tools
+
+        try:  # built once per source change
+            built = move_tools.built_package()
+        except move_tools.MoveBuildFailed as exc:
+            raise ChainError(str(exc)) from exc
+        kind = publish_kind(
+            [base64.b64decode(m) for m in built["modules"]], built["dependencies"], admin.address
+        )
+        data = transaction_data(
+            kind, admin.address, [self.gas_coin(admin)], self.gas_price(), GAS_BUDGET
+        )
+        executed = self.send(admin, data)
         for ch in executed.effects.changed_objects:
-            if str(ch.input_state).endswith("DOES_NOT_EXIST") and ch.object_id:
-                obj = self._object(ch.object_id)
-                if str(obj.object_type).endswith(type_suffix):
-                    return str(ch.object_id)
-        raise ChainError(f"the transaction created no {type_suffix}")
+            if str(ch.object_type or "") == "package":
+                self.package_id = str(ch.object_id)
+        self._admin_cap_id = self.executed(executed, admin.address).created_one(ADMIN_CAP)
+        return self._admin_cap_id
+
+    def adopt_system(self, system_id: str) -> None:
+        """Pass the System by its initial shared version from now on."""
+        from pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 import OwnerOwnerKind
+
+        o = self.object(system_id, ["object_id", "owner"])
+        if not o.owner or o.owner.kind != OwnerOwnerKind.SHARED:
+            raise ChainError(f"{system_id} is not a shared object")
+        self.system_ref = SharedRef(system_id, int(o.owner.version))
 
     # -- reads --------------------------------------------------------------------------------
 
     def system(self) -> SystemState:
         """The System object (JSON view)."""
-        assert self.system_ref is not None
-        d = _to_py(self._object(self.system_ref.object_id).json)
+        _, d = self._typed(self.system_id, SYSTEM)
         nodes = {e["key"]: e["value"] for e in d["nodes"]["contents"]}
         members = tuple(
             Member(
@@ -264,7 +496,7 @@ class SuiChain:
         committee = Committee(int(d["epoch"]), int(d["n_shards"]), members) if members else None
         usage = [int(x) for x in d["usage"]]
         return SystemState(
-            self.system_ref.object_id,
+            self.system_id,
             int(d["version"]),
             int(d["epoch"]),
             int(d["epoch_start_ms"]),
@@ -286,20 +518,14 @@ class SuiChain:
         """A Blob's attributes: the `VecMap<String, String>` in its `b"attributes"` dynamic
         field, found by its derived id (no field listing); empty when the field is absent."""
         try:
-            field = self._object(attributes_field_id(object_id))
+            field = self.object(attributes_field_id(object_id))
         except ObjectNotFound:
             return {}
         entries = (_to_py(field.json).get("value") or {}).get("contents") or []
         return {str(e["key"]): str(e["value"]) for e in entries}
 
-    def get_blob(self, object_id: str) -> BlobObject:
-        """A Blob object with its attributes."""
-        o = self._object(object_id)
-        if not str(o.object_type).endswith("::blob::Blob"):
-            raise ObjectNotFound(f"{object_id} is not a Blob")
-        d = _to_py(o.json)
+    def _blob(self, object_id: str, d: dict[str, Any], owner: str) -> BlobObject:
         s = d["storage"]
-        owner = getattr(getattr(o, "owner", None), "address", "") or ""
         return BlobObject(
             object_id,
             int(d["registered_epoch"]),
@@ -315,407 +541,149 @@ class SuiChain:
             self.attributes(object_id),
         )
 
+    def get_blob(self, object_id: str) -> BlobObject:
+        """A Blob object with its attributes."""
+        o, d = self._typed(object_id, BLOB)
+        return self._blob(object_id, d, (o.owner.address if o.owner else "") or "")
+
     def get_storage(self, object_id: str) -> StorageResource:
         """A Storage object."""
-        d = _to_py(self._object(object_id).json)
+        _, d = self._typed(object_id, STORAGE)
         return StorageResource(
             object_id, int(d["start_epoch"]), int(d["end_epoch"]), int(d["storage_size"])
         )
 
+    def get_shared_blob(self, shared_blob_id: str) -> SharedBlobView:
+        """A SharedBlob: its wrapped Blob (shown inside it) and funds (a `Balance`, a u64)."""
+        _, d = self._typed(shared_blob_id, SHARED_BLOB)
+        blob = self._blob(d["blob"]["id"], d["blob"], shared_blob_id)
+        return SharedBlobView(shared_blob_id, blob, int(d["funds"]))
+
     def balance(self, address: str) -> int:
         """SUI balance."""
-        from pysui.sui.sui_grpc.pgrpc_requests import GetAddressCoinBalance
+        import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
 
-        r = self._grpc(GetAddressCoinBalance(owner=address))
-        return int(getattr(getattr(r, "balance", r), "balance", 0) or 0)
+        r = self.node.call(
+            "state",
+            "get_balance",
+            sui_prot.GetBalanceRequest(owner=address, coin_type="0x2::sui::SUI"),
+        )
+        return int((r.balance and r.balance.balance) or 0)
 
-    def events(self, after: int | None = None, limit: int = 1000) -> list[ChainEvent]:
+    def events(self, after: int | None, limit: int) -> list[ChainEvent]:
         """Haulout events from checkpoints after the cursor."""
         import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
-        from pysui.sui.sui_grpc.pgrpc_requests import GetCheckpointBySequence, GetLatestCheckpoint
+
+        def checkpoint(seq: int | None, fields: list[str]) -> Any:
+            return self.node.call(
+                "ledger",
+                "get_checkpoint",
+                sui_prot.GetCheckpointRequest(sequence_number=seq, read_mask=_mask(fields)),
+            ).checkpoint
 
         start_cp = (after or 0) >> 24
-        latest = int(self._grpc(GetLatestCheckpoint()).checkpoint.sequence_number)
+        latest = int(checkpoint(None, ["sequence_number"]).sequence_number)
         out: list[ChainEvent] = []
-        prefix = f"{self.package_id}::events::"
         for cp in range(start_cp, latest + 1):
-            checkpoint = self._grpc(  # GetCheckpointResponse: the checkpoint is inside
-                GetCheckpointBySequence(
-                    sequence_number=cp,
-                    field_mask=[
-                        "sequence_number",
-                        "summary.timestamp",
-                        "transactions.digest",
-                        "transactions.events",
-                    ],
-                )
-            ).checkpoint
-            _ = sui_prot
-            for ti, tx in enumerate(checkpoint.transactions or []):
-                for ei, ev in enumerate((tx.events.events if tx.events else []) or []):
-                    cursor = cp << 24 | ti << 12 | ei
-                    if after is not None and cursor <= after:
-                        continue
-                    if not str(ev.event_type).startswith(prefix):
-                        continue
-                    name = str(ev.event_type)[len(prefix) :]
-                    ts = (
-                        int(checkpoint.summary.timestamp.timestamp() * 1000)
-                        if checkpoint.summary and checkpoint.summary.timestamp
-                        else int(time.time() * 1000)
-                    )
-                    out.append(
-                        ChainEvent(
-                            cursor,
-                            str(tx.digest),
-                            str(ev.sender),
-                            ts,
-                            parse_event(name, _event_fields(name, _to_py(ev.json))),
-                        )
-                    )
-                    if len(out) >= limit:
-                        return out
+            c = checkpoint(
+                cp,
+                [
+                    "sequence_number",
+                    "summary.timestamp",
+                    "transactions.digest",
+                    "transactions.events.events.event_type",
+                    "transactions.events.events.sender",
+                    "transactions.events.events.json",
+                ],
+            )
+            out.extend(self._checkpoint_events(cp, c, after))
+            if len(out) >= limit:
+                return out[:limit]
         return out
 
-    # -- writes -------------------------------------------------------------------------------
+    def _checkpoint_events(self, seq: int, checkpoint: Any, after: int | None) -> list[ChainEvent]:
+        ts = (
+            int(checkpoint.summary.timestamp.timestamp() * 1000)
+            if checkpoint.summary and checkpoint.summary.timestamp
+            else int(time.time() * 1000)
+        )
+        out = []
+        for ti, tx in enumerate(checkpoint.transactions or []):
+            for ei, ev in enumerate((tx.events.events if tx.events else None) or []):
+                cursor = seq << 24 | ti << 12 | ei
+                if after is not None and cursor <= after:
+                    continue
+                typed = self.event(ev)
+                if typed is not None:
+                    out.append(ChainEvent(cursor, str(tx.digest), str(ev.sender), ts, typed))
+        return out
 
-    def _tx(self) -> HauloutTransaction:
-        return HauloutTransaction(self.package_id)
+
+def _failure(error: Any) -> ChainError:
+    """A failed transaction's status as a typed error: a Move abort as `MoveAbort`."""
+    abort = getattr(error, "abort", None) if error is not None else None
+    if abort is not None and abort.location is not None and abort.abort_code is not None:
+        return MoveAbort(
+            str(abort.location.module), int(abort.abort_code), str(error.description or "")
+        )
+    kind = str(getattr(error, "kind", "") or "")
+    if kind.endswith("INSUFFICIENT_COIN_BALANCE"):
+        return MoveAbort.named("system", "EInsufficientPayment", str(error.description or ""))
+    return ChainError(f"transaction failed: {getattr(error, 'description', None) or error}")
+
+
+class SuiDeployment(Protocol):
+    """What SuiChain reads of a deployment record (`haulout.deployment.Deployment`)."""
+
+    rpc_url: str
+    package_id: str
+    system_id: str
+    admin_cap_id: str
+    ledger: str
+
+
+class SuiChain(ChainClient):
+    """The chain port on a Sui full node."""
+
+    backend: SuiBackend
+
+    def __init__(
+        self,
+        rpc_url: str,
+        package_id: str = "0x0",
+        system: SharedRef | None = None,
+        admin_cap_id: str = "",
+        faucet_url: str = "",
+    ) -> None:
+        self.rpc_url = rpc_url
+        super().__init__(SuiBackend(SuiNode(rpc_url), package_id, system, admin_cap_id, faucet_url))
+
+    @classmethod
+    def from_deployment(cls, dep: SuiDeployment) -> SuiChain:
+        """The adapter a Sui deployment file names (its `ledger` is the System's initial
+        shared version)."""
+        version = int(dep.ledger) if dep.ledger.isdigit() else 1
+        return cls(dep.rpc_url, dep.package_id, SharedRef(dep.system_id, version), dep.admin_cap_id)
 
     @property
-    def _sys(self) -> SharedRef:
-        assert self.system_ref is not None
-        return self.system_ref
+    def package_id(self) -> str:
+        """The published package."""
+        return self.backend.package_id
 
-    def reserve_space(
-        self, signer: Account, storage_size: int, epochs_ahead: int
-    ) -> StorageResource:
-        tx = self._tx()
-        st = tx.reserve_space(self._sys, storage_size, epochs_ahead)
-        tx.transfer([st], signer.address)
-        return self.get_storage(
-            self._created(self._execute(signer, tx), "::storage_resource::Storage")
-        )
+    def fund(self, address: str, amount: int | None = None) -> None:
+        """SUI from the localnet faucet."""
+        self.backend.fund(address, amount)
 
-    def register_blob(
-        self,
-        signer: Account,
-        storage_id: str,
-        blob_id: BlobId,
-        root: bytes,
-        size: int,
-        encoding_type: int,
-        deletable: bool,
-    ) -> BlobObject:
-        tx = self._tx()
-        b = tx.register_blob(
-            self._sys,
-            self._owned(storage_id),
-            int(blob_id),
-            int.from_bytes(root, "little"),
-            size,
-            encoding_type,
-            deletable,
-        )
-        tx.transfer([b], signer.address)
-        return self.get_blob(self._created(self._execute(signer, tx), "::blob::Blob"))
+    def deployment_fields(self) -> dict[str, str]:
+        """What a deployment record keeps of this chain."""
+        ref = self.backend.system_ref
+        return {
+            "chain": "sui",
+            "ledger": str(ref.initial_version if ref else ""),
+            "rpc_url": self.rpc_url,
+            "package_id": self.package_id,
+        }
 
-    def reserve_and_register(
-        self,
-        signer: Account,
-        blob_id: BlobId,
-        root: bytes,
-        size: int,
-        encoding_type: int,
-        epochs_ahead: int,
-        deletable: bool,
-    ) -> BlobObject:
-        return self.reserve_and_register_paid(
-            signer, blob_id, root, size, encoding_type, epochs_ahead, deletable
-        ).blob
-
-    def reserve_and_register_paid(
-        self,
-        signer: Account,
-        blob_id: BlobId,
-        root: bytes,
-        size: int,
-        encoding_type: int,
-        epochs_ahead: int,
-        deletable: bool,
-        attributes: Mapping[str, str] | None = None,
-    ) -> PaidRegistration:
-        """Reserve and register in one transaction, setting `attributes` on the new Blob in
-        the same PTB; the cost is read from its effects."""
-        tx = self._tx()
-        needed = reservation_length(self.system().n_shards, size, encoding_type)
-        st = tx.reserve_space(self._sys, needed, epochs_ahead)
-        b = tx.register_blob(
-            self._sys,
-            st,
-            int(blob_id),
-            int.from_bytes(root, "little"),
-            size,
-            encoding_type,
-            deletable,
-        )
-        for key, value in (attributes or {}).items():
-            tx.set_attribute(b, key, value)
-        tx.transfer([b], signer.address)
-        executed = self._execute(signer, tx)
-        return PaidRegistration(
-            self.get_blob(self._created(executed, "::blob::Blob")),
-            self._paid(executed, signer.address),
-            str(executed.digest or ""),
-        )
-
-    def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:
-        tx = self._tx()
-        tx.certify_blob(
-            self._sys,
-            self._owned(object_id),
-            certificate.signature,
-            certificate.signers,
-            certificate.message,
-        )
-        self._execute(signer, tx)
-        return self.get_blob(object_id)
-
-    def extend_blob(self, signer: Account, object_id: str, epochs: int) -> BlobObject:
-        tx = self._tx()
-        tx.extend_blob(self._sys, self._owned(object_id), epochs)
-        self._execute(signer, tx)
-        return self.get_blob(object_id)
-
-    def extend_blobs(self, signer: Account, extensions: Sequence[tuple[str, int]]) -> BatchResult:
-        """One PTB with an `extend_blob` call per member: all or none."""
-        tx = self._tx()
-        for oid, epochs in extensions:
-            tx.extend_blob(self._sys, self._owned(oid), epochs)
-        return BatchResult(str(self._execute(signer, tx).digest or ""))
-
-    def delete_blobs(self, signer: Account, object_ids: Sequence[str]) -> BatchResult:
-        """One PTB deleting every member; the freed Storage objects go back to the signer."""
-        tx = self._tx()
-        storages = [tx.delete_blob(self._sys, self._owned(oid)) for oid in object_ids]
-        if storages:
-            tx.transfer(storages, signer.address)
-        executed = self._execute(signer, tx)
-        created = []
-        for ch in executed.effects.changed_objects:  # as delete_blob: the live Storage ones
-            try:
-                if str(self._object(ch.object_id).object_type).endswith(
-                    "::storage_resource::Storage"
-                ):
-                    created.append(str(ch.object_id))
-            except ChainError:
-                continue
-        return BatchResult(str(executed.digest or ""), tuple(created))
-
-    def burn_blobs(self, signer: Account, object_ids: Sequence[str]) -> BatchResult:
-        """One PTB burning every member."""
-        tx = self._tx()
-        for oid in object_ids:
-            tx.burn(self._owned(oid))
-        return BatchResult(str(self._execute(signer, tx).digest or ""))
-
-    def share_blob(self, signer: Account, object_id: str, funds: int = 0) -> str:
-        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
-
-    def fund_shared_blob(self, signer: Account, shared_blob_id: str, amount: int) -> SharedBlobView:
-        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
-
-    def extend_shared_blob(
-        self, signer: Account, shared_blob_id: str, epochs: int
-    ) -> SharedBlobView:
-        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
-
-    def get_shared_blob(self, shared_blob_id: str) -> SharedBlobView:
-        raise NotSupported("shared blobs are on DevChain only for now (haulout/chain/devchain.py)")
-
-    def delete_blob(self, signer: Account, object_id: str) -> StorageResource:
-        tx = self._tx()
-        st = tx.delete_blob(self._sys, self._owned(object_id))
-        tx.transfer([st], signer.address)
-        executed = self._execute(signer, tx)
-        for ch in executed.effects.changed_objects:
-            try:
-                if str(self._object(ch.object_id).object_type).endswith(
-                    "::storage_resource::Storage"
-                ):
-                    return self.get_storage(ch.object_id)
-            except ChainError:
-                continue
-        raise ChainError("delete_blob returned no Storage")
-
-    def split_storage_by_epoch(
-        self, signer: Account, storage_id: str, epoch: int
-    ) -> StorageResource:
-        tx = self._tx()
-        tx.transfer([tx.split_storage_by_epoch(self._owned(storage_id), epoch)], signer.address)
-        return self.get_storage(
-            self._created(self._execute(signer, tx), "::storage_resource::Storage")
-        )
-
-    def split_storage_by_size(self, signer: Account, storage_id: str, size: int) -> StorageResource:
-        tx = self._tx()
-        tx.transfer([tx.split_storage_by_size(self._owned(storage_id), size)], signer.address)
-        return self.get_storage(
-            self._created(self._execute(signer, tx), "::storage_resource::Storage")
-        )
-
-    def fuse_storage(self, signer: Account, first: str, second: str) -> StorageResource:
-        tx = self._tx()
-        tx.fuse_storage(self._owned(first), self._owned(second))
-        self._execute(signer, tx)
-        return self.get_storage(first)
-
-    def burn(self, signer: Account, object_id: str) -> None:
-        tx = self._tx()
-        tx.burn(self._owned(object_id))
-        self._execute(signer, tx)
-
-    def set_attribute(self, signer: Account, object_id: str, key: str, value: str) -> None:
-        tx = self._tx()
-        tx.set_attribute(self._owned(object_id), key, value)
-        self._execute(signer, tx)
-
-    def remove_attribute(self, signer: Account, object_id: str, key: str) -> None:
-        tx = self._tx()
-        tx.remove_attribute(self._owned(object_id), key)
-        self._execute(signer, tx)
-
-    def invalidate_blob_id(self, signer: Account, certificate: Certificate) -> BlobId:
-        tx = self._tx()
-        tx.invalidate_blob_id(
-            self._sys, certificate.signature, certificate.signers, certificate.message
-        )
-        self._execute(signer, tx)
-        return BlobId(certificate.message[7:39])
-
-    def transfer(self, signer: Account, object_id: str, recipient: str) -> None:
-        tx = self._tx()
-        tx.transfer([tx.obj(self._owned(object_id))], recipient)
-        self._execute(signer, tx)
-
-    def advance_epoch(self, signer: Account) -> int:
-        tx = self._tx()
-        tx.advance_epoch(self._sys)
-        self._execute(signer, tx)
-        return self.system().epoch
-
-    def force_advance_epoch(self, admin: Account) -> int:
-        tx = self._tx()
-        tx.force_advance_epoch(self._sys, self._owned(self.admin_cap_id))
-        self._execute(admin, tx)
-        return self.system().epoch
-
-
-def localnet_faucet(address: str, faucet_url: str = "") -> None:
-    """Ask a localnet faucet for SUI (`faucet_url`, else HAULOUT_SUI_FAUCET_URL, else the
-    localnet default http://127.0.0.1:9123)."""
-    import os
-
-    import httpx
-
-    faucet_url = faucet_url or os.environ.get("HAULOUT_SUI_FAUCET_URL", "http://127.0.0.1:9123")
-    httpx.post(
-        f"{faucet_url}/v2/gas", json={"FixedAmountRequest": {"recipient": address}}, timeout=30
-    ).raise_for_status()
-
-
-def deploy_sui(
-    rpc_url: str,
-    workdir: Any,
-    n_nodes: int = 4,
-    n_shards: int = 100,
-    base_port: int = 9300,
-    epoch_duration_ms: int = 3_600_000,
-    encoding_type: int | None = None,
-    faucet_url: str = "",
-) -> Deployment:
-    """Publish the package, create the System, register nodes with PoPs and the committee
-    (node i at http://127.0.0.1:`base_port + i`); accounts are funded by `faucet_url`'s
-    faucet (see `localnet_faucet`)."""
-    import base64
-    from pathlib import Path
-
-    from haulout import move_tools
-    from haulout.deployment import Deployment, NodeConfig
-    from haulout.protocol.bls import BlsKeyPair
-    from haulout.protocol.committee import even_shards
-    from haulout.protocol.messages import proof_of_possession
-
-    try:
-        built = move_tools.built_package()
-    except move_tools.MoveBuildFailed as exc:
-        raise ChainError(str(exc)) from exc
-    admin, relayer = Account.generate(), Account.generate()
-    localnet_faucet(admin.address, faucet_url)
-    localnet_faucet(relayer.address, faucet_url)
-    chain = SuiChain(rpc_url, "0x0", None)
-    gas, price = chain._gas(admin)
-    data = publish_transaction(
-        [base64.b64decode(m) for m in built["modules"]],
-        built["dependencies"],
-        admin.address,
-        gas,
-        price,
-        GAS_BUDGET,
-    )
-    from pysui.sui.sui_grpc.pgrpc_requests import ExecuteTransaction
-
-    executed = chain._grpc(
-        ExecuteTransaction(tx_bytestr=data, sig_array=[admin.sign_transaction(data)])
-    )
-    package_id = cap_id = ""
-    for ch in executed.effects.changed_objects:
-        o = chain._object(ch.object_id)
-        kind = str(o.object_type)
-        if kind == "package":
-            package_id = str(ch.object_id)
-        elif kind.endswith("::system::AdminCap"):
-            cap_id = str(ch.object_id)
-    chain.package_id = package_id
-    tx = HauloutTransaction(package_id)
-    tx.create_system(chain._owned(cap_id), n_shards, epoch_duration_ms, 1000, 2000, 1 << 40, 53)
-    executed = chain._execute(admin, tx)
-    system_id = chain._created(executed, "::system::System")
-    version = int(chain._object(system_id).version)
-    chain.system_ref, chain.admin_cap_id = SharedRef(system_id, version), cap_id
-    nodes = []
-    for i in range(n_nodes):
-        key, account = BlsKeyPair.generate(), Account.generate()
-        pop = key.sign(proof_of_possession(0, key.public_key, bytes.fromhex(account.address[2:])))
-        url = f"http://127.0.0.1:{base_port + i}"
-        nodes.append(NodeConfig(f"node-{i}", url, key.secret.hex(), account.seed.hex()))
-        tx = HauloutTransaction(package_id)
-        tx.register_node(
-            chain.system_ref,
-            chain._owned(cap_id),
-            f"node-{i}",
-            url,
-            key.public_key,
-            pop,
-            account.address,
-        )
-        chain._execute(admin, tx)
-    ids = [n.node_id for n in chain.system().nodes]
-    for n, nid in zip(nodes, ids, strict=True):
-        n.node_id = nid
-    tx = HauloutTransaction(package_id)
-    tx.set_committee(chain.system_ref, chain._owned(cap_id), ids, even_shards(n_shards, n_nodes))
-    chain._execute(admin, tx)
-    _ = Path(workdir)
-    return Deployment(
-        "sui",
-        str(version),
-        system_id,
-        cap_id,
-        admin.seed.hex(),
-        relayer.seed.hex(),
-        rpc_url,
-        package_id,
-        nodes,
-        *([] if encoding_type is None else [encoding_type]),
-    )
+    def close(self) -> None:
+        """Close the gRPC channel."""
+        self.backend.node.close()

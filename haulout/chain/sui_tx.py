@@ -1,72 +1,37 @@
-"""Programmable transactions for the `haulout` Move package, built offline with pysui's
-`ProgrammableTransactionBuilder` and BCS types, so tests can decode and check them.
+"""Described transactions (`calls.Transaction`) encoded to Sui's BCS `TransactionData`, offline,
+with pysui's BCS types, so tests and the Sui stand-in can decode and check them.
 
-Pure arguments are BCS-encoded here with their exact Move types (u8, u16, u32, u64, u256,
-bool, address, String, vector<u8>, vector<ID>, vector<vector<u16>>); the gas coin pays as
-`&mut Coin<SUI>`; the System is a shared input, Storage/Blob/AdminCap owned inputs.
+Pure arguments are BCS-encoded with the Move type their parameter declares (`calls.pure`);
+a payment (`&mut Coin<SUI>`) is the gas coin; a `Coin<SUI>` by value is split off the gas coin
+(`SplitCoins`, one command before the call); the clock is the shared `0x6`, immutable. Object
+inputs are given once each; a shared one is mutable when any command takes it `&mut` or by
+value.
 """
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pysui.sui.sui_bcs import bcs
-from pysui.sui.sui_common.txn_transaction_builder import ProgrammableTransactionBuilder
 
-from .sui_ids import uleb128 as _uleb
+from .calls import (
+    Clock,
+    Coin,
+    GasCoin,
+    MoveCall,
+    Object,
+    ObjectParam,
+    Pure,
+    Result,
+    Transaction,
+    TransferObjects,
+)
+from .calls.pure import address_bytes, encode
 
 CLOCK_ID = "0x6"
-
-
-class Pure:
-    """BCS encodings of pure Move values."""
-
-    @staticmethod
-    def u8(v: int) -> bytes:
-        return struct.pack("<B", v)
-
-    @staticmethod
-    def u16(v: int) -> bytes:
-        return struct.pack("<H", v)
-
-    @staticmethod
-    def u32(v: int) -> bytes:
-        return struct.pack("<I", v)
-
-    @staticmethod
-    def u64(v: int) -> bytes:
-        return struct.pack("<Q", v)
-
-    @staticmethod
-    def u256(v: int) -> bytes:
-        return v.to_bytes(32, "little")
-
-    @staticmethod
-    def bool(v: bool) -> bytes:
-        return b"\x01" if v else b"\x00"
-
-    @staticmethod
-    def address(v: str) -> bytes:
-        return bytes.fromhex(v.removeprefix("0x").rjust(64, "0"))
-
-    @staticmethod
-    def bytes_(v: bytes) -> bytes:
-        return _uleb(len(v)) + v
-
-    @staticmethod
-    def string(v: str) -> bytes:
-        return Pure.bytes_(v.encode())
-
-    @staticmethod
-    def ids(v: Sequence[str]) -> bytes:
-        return _uleb(len(v)) + b"".join(Pure.address(x) for x in v)
-
-    @staticmethod
-    def shard_lists(v: Sequence[Sequence[int]]) -> bytes:
-        return _uleb(len(v)) + b"".join(_uleb(len(s)) + b"".join(Pure.u16(x) for x in s) for s in v)
+CLOCK_INITIAL_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -89,290 +54,179 @@ class SharedRef:
 
 
 ObjectInput = OwnedRef | SharedRef
+Resolver = Callable[[str], ObjectInput]
+"""Looks an object id up on the chain: its current reference (owned) or shared version."""
 
 
-def _object_arg(ref: ObjectInput) -> tuple[bcs.BuilderArg, bcs.ObjectArg]:
+def _object_arg(ref: ObjectInput) -> bcs.ObjectArg:
     addr = bcs.Address.from_str(ref.object_id)
     if isinstance(ref, SharedRef):
-        arg = bcs.ObjectArg(
+        return bcs.ObjectArg(
             "SharedObject", bcs.SharedObjectReference(addr, ref.initial_version, ref.mutable)
         )
-    else:
-        arg = bcs.ObjectArg(
-            "ImmOrOwnedObject",
-            bcs.ObjectReference(addr, ref.version, bcs.Digest.from_str(ref.digest)),
-        )
-    return bcs.BuilderArg("Object", addr), arg
+    return bcs.ObjectArg(
+        "ImmOrOwnedObject",
+        bcs.ObjectReference(addr, ref.version, bcs.Digest.from_str(ref.digest)),
+    )
 
 
-class HauloutTransaction:
-    """One PTB against the package; each method adds a Move call and returns its result."""
+def _pure_input(data: bytes) -> bcs.CallArg:
+    return bcs.CallArg("Pure", list(data))
 
-    def __init__(self, package_id: str) -> None:
+
+def shared_mutability(tx: Transaction) -> dict[str, bool]:
+    """For each input object, whether a command takes it `&mut` or by value."""
+    out: dict[str, bool] = {}
+    for cmd in tx.commands:
+        if isinstance(cmd, MoveCall):
+            for param, arg in cmd.with_params():
+                if isinstance(arg, Object) and isinstance(param, ObjectParam):
+                    out[arg.id] = out.get(arg.id, False) or param.mutable
+        else:
+            for o in cmd.objects:
+                if isinstance(o, Object):
+                    out[o.id] = True
+    return out
+
+
+class _Encoder:
+    def __init__(self, package_id: str, resolve: Resolver, mutability: dict[str, bool]) -> None:
         self.package = bcs.Address.from_str(package_id)
-        # Pure inputs stay distinct (bytes 0x00 may be a u8 here and a bool there); object
-        # inputs are deduplicated below, since Sui rejects the same object given twice.
-        self.ptb = ProgrammableTransactionBuilder(compress_inputs=False)
-        self._objects: dict[str, bcs.Argument] = {}
+        self.resolve, self.mutability = resolve, mutability
+        self.inputs: list[bcs.CallArg] = []
+        self.commands: list[bcs.Command] = []
+        self.objects: dict[str, bcs.Argument] = {}
+        self.results: list[bcs.Argument] = []  # description index → PTB result
         self.owned: list[OwnedRef] = []
 
     def pure(self, data: bytes) -> bcs.Argument:
-        """A pure input."""
-        return self.ptb.input_pure(bcs.BuilderArg("Pure", list(data)))
+        self.inputs.append(_pure_input(data))
+        return bcs.Argument("Input", len(self.inputs) - 1)
 
     def obj(self, ref: ObjectInput) -> bcs.Argument:
-        """An object input (deduplicated)."""
-        if ref.object_id not in self._objects:
-            self._objects[ref.object_id] = self.ptb.input_obj(*_object_arg(ref))
+        if ref.object_id not in self.objects:
+            self.inputs.append(bcs.CallArg("Object", _object_arg(ref)))
+            self.objects[ref.object_id] = bcs.Argument("Input", len(self.inputs) - 1)
             if isinstance(ref, OwnedRef):
                 self.owned.append(ref)
-        return self._objects[ref.object_id]
+        return self.objects[ref.object_id]
 
-    def call(self, module: str, function: str, args: list[Any], results: int = 1) -> Any:
-        """A Move call with already-resolved arguments."""
-        return self.ptb.command(
-            bcs.Command(
-                "MoveCall", bcs.ProgrammableMoveCall(self.package, module, function, [], args)
-            ),
-            results,
-        )
+    def command(self, command: bcs.Command) -> bcs.Argument:
+        self.commands.append(command)
+        return bcs.Argument("Result", len(self.commands) - 1)
 
-    @property
-    def gas(self) -> bcs.Argument:
-        """The gas coin, passed as `&mut Coin<SUI>` for payments."""
-        return bcs.Argument("GasCoin", None)
-
-    def transfer(self, objects: list[bcs.Argument], recipient: str) -> None:
-        """`TransferObjects`."""
-        self.ptb.command(
-            bcs.Command(
-                "TransferObjects", bcs.TransferObjects(objects, self.pure(Pure.address(recipient)))
+    def arg(self, arg: Any) -> bcs.Argument:
+        if isinstance(arg, Object):
+            ref = self.resolve(arg.id)
+            if isinstance(ref, SharedRef):
+                ref = SharedRef(ref.object_id, ref.initial_version, self.mutability[arg.id])
+            return self.obj(ref)
+        if isinstance(arg, Result):
+            if not 0 <= arg.index < len(self.results):
+                raise ValueError(f"result {arg.index} is not of an earlier command")
+            return self.results[arg.index]
+        if isinstance(arg, Pure):
+            return self.pure(encode(arg.type, arg.value))
+        if isinstance(arg, GasCoin):
+            return bcs.Argument("GasCoin", None)
+        if isinstance(arg, Coin):
+            amount = self.pure(encode("u64", arg.amount))
+            return self.command(
+                bcs.Command("SplitCoin", bcs.SplitCoin(bcs.Argument("GasCoin", None), [amount]))
             )
-        )
+        if isinstance(arg, Clock):
+            return self.obj(SharedRef(CLOCK_ID, CLOCK_INITIAL_VERSION, False))
+        raise TypeError(f"cannot encode argument {arg!r}")
 
-    # -- the package's public functions ------------------------------------------------------
+    def add(self, cmd: MoveCall | TransferObjects) -> None:
+        if isinstance(cmd, TransferObjects):
+            objects = [self.arg(o) for o in cmd.objects]
+            recipient = self.pure(address_bytes(cmd.recipient))
+            self.results.append(
+                self.command(
+                    bcs.Command("TransferObjects", bcs.TransferObjects(objects, recipient))
+                )
+            )
+            return
+        args = [self.arg(a) for a in cmd.args]
+        fn = cmd.function
+        call = bcs.ProgrammableMoveCall(self.package, fn.module, fn.name, [], args)
+        self.results.append(self.command(bcs.Command("MoveCall", call)))
 
-    def reserve_space(
-        self, system: SharedRef, storage_size: int, epochs_ahead: int
-    ) -> bcs.Argument:
-        return self.call(
-            "system",
-            "reserve_space",
-            [
-                self.obj(system),
-                self.pure(Pure.u64(storage_size)),
-                self.pure(Pure.u32(epochs_ahead)),
-                self.gas,
-            ],
-        )
 
-    def register_blob(
-        self,
-        system: SharedRef,
-        storage: bcs.Argument | OwnedRef,
-        blob_id: int,
-        root: int,
-        size: int,
-        encoding_type: int,
-        deletable: bool,
-    ) -> bcs.Argument:
-        st = self.obj(storage) if isinstance(storage, OwnedRef) else storage
-        return self.call(
-            "blob",
-            "register_blob",
-            [
-                self.obj(system),
-                st,
-                self.pure(Pure.u256(blob_id)),
-                self.pure(Pure.u256(root)),
-                self.pure(Pure.u64(size)),
-                self.pure(Pure.u8(encoding_type)),
-                self.pure(Pure.bool(deletable)),
-                self.gas,
-            ],
-        )
+@dataclass(frozen=True)
+class Encoded:
+    """A transaction's `TransactionKind` and the owned objects it takes (their owners are
+    checked before paying for a refusal)."""
 
-    def certify_blob(
-        self, system: SharedRef, blob: OwnedRef, signature: bytes, signers: bytes, message: bytes
-    ) -> None:
-        self.call(
-            "blob",
-            "certify_blob",
-            [
-                self.obj(system),
-                self.obj(blob),
-                self.pure(Pure.bytes_(signature)),
-                self.pure(Pure.bytes_(signers)),
-                self.pure(Pure.bytes_(message)),
-            ],
-        )
+    kind: bcs.TransactionKind
+    owned: tuple[OwnedRef, ...]
 
-    def extend_blob(self, system: SharedRef, blob: OwnedRef, epochs: int) -> None:
-        self.call(
-            "blob",
-            "extend_blob",
-            [self.obj(system), self.obj(blob), self.pure(Pure.u32(epochs)), self.gas],
-        )
 
-    def delete_blob(self, system: SharedRef, blob: OwnedRef) -> bcs.Argument:
-        return self.call("blob", "delete_blob", [self.obj(system), self.obj(blob)])
+def encode_kind(tx: Transaction, package_id: str, resolve: Resolver) -> Encoded:
+    """The programmable transaction of `tx` against `package_id`."""
+    enc = _Encoder(package_id, resolve, shared_mutability(tx))
+    for cmd in tx.commands:
+        enc.add(cmd)
+    kind = bcs.TransactionKind(
+        "ProgrammableTransaction", bcs.ProgrammableTransaction(enc.inputs, enc.commands)
+    )
+    return Encoded(kind, tuple(enc.owned))
 
-    def burn(self, blob: OwnedRef) -> None:
-        self.call("blob", "burn", [self.obj(blob)])
 
-    def set_attribute(self, blob: OwnedRef | bcs.Argument, key: str, value: str) -> None:
-        target = self.obj(blob) if isinstance(blob, OwnedRef) else blob  # or a new Blob
-        self.call(
-            "blob",
-            "set_attribute",
-            [target, self.pure(Pure.string(key)), self.pure(Pure.string(value))],
-        )
+def transaction_data(
+    kind: bcs.TransactionKind,
+    sender: str,
+    gas: Sequence[OwnedRef],
+    gas_price: int,
+    gas_budget: int,
+) -> bytes:
+    """BCS `TransactionData::V1` ready to sign."""
+    owner = bcs.Address.from_str(sender)
+    payment = [_object_arg(g).value for g in gas]
+    data = bcs.TransactionData(
+        "V1",
+        bcs.TransactionDataV1(
+            kind,
+            owner,
+            bcs.GasData(payment, owner, gas_price, gas_budget),
+            bcs.TransactionExpiration("None", None),
+        ),
+    )
+    return bytes(data.serialize())
 
-    def remove_attribute(self, blob: OwnedRef, key: str) -> None:
-        self.call("blob", "remove_attribute", [self.obj(blob), self.pure(Pure.string(key))])
 
-    def invalidate_blob_id(
-        self, system: SharedRef, signature: bytes, signers: bytes, message: bytes
-    ) -> bcs.Argument:
-        return self.call(
-            "system",
-            "invalidate_blob_id",
-            [
-                self.obj(system),
-                self.pure(Pure.bytes_(signature)),
-                self.pure(Pure.bytes_(signers)),
-                self.pure(Pure.bytes_(message)),
-            ],
-        )
+def encode_transaction(
+    tx: Transaction,
+    package_id: str,
+    resolve: Resolver,
+    sender: str,
+    gas: Sequence[OwnedRef],
+    gas_price: int,
+    gas_budget: int,
+) -> bytes:
+    """`tx` as signed-ready BCS `TransactionData`, paid with `gas`."""
+    return transaction_data(
+        encode_kind(tx, package_id, resolve).kind, sender, gas, gas_price, gas_budget
+    )
 
-    def split_storage_by_epoch(self, storage: OwnedRef, epoch: int) -> bcs.Argument:
-        """`storage_resource::split_by_epoch`: the returned Storage covers `[epoch, end)`."""
-        return self.call(
-            "storage_resource", "split_by_epoch", [self.obj(storage), self.pure(Pure.u32(epoch))]
-        )
 
-    def split_storage_by_size(self, storage: OwnedRef, size: int) -> bcs.Argument:
-        """`storage_resource::split_by_size`: the returned Storage holds `size` bytes."""
-        return self.call(
-            "storage_resource", "split_by_size", [self.obj(storage), self.pure(Pure.u64(size))]
-        )
-
-    def fuse_storage(self, first: OwnedRef, second: OwnedRef) -> None:
-        """`storage_resource::fuse`: `second` is consumed into `first`."""
-        self.call("storage_resource", "fuse", [self.obj(first), self.obj(second)])
-
-    def advance_epoch(self, system: SharedRef) -> None:
-        self.call(
-            "system", "advance_epoch", [self.obj(system), self.obj(SharedRef(CLOCK_ID, 1, False))]
-        )
-
-    def force_advance_epoch(self, system: SharedRef, cap: OwnedRef) -> None:
-        self.call(
-            "system",
-            "force_advance_epoch",
-            [self.obj(system), self.obj(cap), self.obj(SharedRef(CLOCK_ID, 1, False))],
-        )
-
-    def create_system(
-        self,
-        cap: OwnedRef,
-        n_shards: int,
-        epoch_duration_ms: int,
-        storage_price: int,
-        write_price: int,
-        total_capacity: int,
-        max_epochs_ahead: int,
-    ) -> None:
-        self.call(
-            "system",
-            "create_system",
-            [
-                self.obj(cap),
-                self.pure(Pure.u16(n_shards)),
-                self.pure(Pure.u64(epoch_duration_ms)),
-                self.pure(Pure.u64(storage_price)),
-                self.pure(Pure.u64(write_price)),
-                self.pure(Pure.u64(total_capacity)),
-                self.pure(Pure.u32(max_epochs_ahead)),
-                self.obj(SharedRef(CLOCK_ID, 1, False)),
-            ],
-        )
-
-    def register_node(
-        self,
-        system: SharedRef,
-        cap: OwnedRef,
-        name: str,
-        url: str,
-        public_key: bytes,
-        pop: bytes,
-        node_address: str,
-    ) -> bcs.Argument:
-        return self.call(
-            "system",
-            "register_node",
-            [
-                self.obj(system),
-                self.obj(cap),
-                self.pure(Pure.string(name)),
-                self.pure(Pure.string(url)),
-                self.pure(Pure.bytes_(public_key)),
-                self.pure(Pure.bytes_(pop)),
-                self.pure(Pure.address(node_address)),
-            ],
-        )
-
-    def set_committee(
-        self,
-        system: SharedRef,
-        cap: OwnedRef,
-        node_ids: Sequence[str],
-        shards: Sequence[Sequence[int]],
-    ) -> None:
-        self.call(
-            "system",
-            "set_committee",
-            [
-                self.obj(system),
-                self.obj(cap),
-                self.pure(Pure.ids(node_ids)),
-                self.pure(Pure.shard_lists(shards)),
-            ],
-        )
-
-    def set_prices(
-        self, system: SharedRef, cap: OwnedRef, storage_price: int, write_price: int
-    ) -> None:
-        self.call(
-            "system",
-            "set_prices",
-            [
-                self.obj(system),
-                self.obj(cap),
-                self.pure(Pure.u64(storage_price)),
-                self.pure(Pure.u64(write_price)),
-            ],
-        )
-
-    def set_capacity(self, system: SharedRef, cap: OwnedRef, total: int) -> None:
-        self.call(
-            "system", "set_capacity", [self.obj(system), self.obj(cap), self.pure(Pure.u64(total))]
-        )
-
-    # -- finishing --------------------------------------------------------------------------
-
-    def transaction_data(
-        self, sender: str, gas: OwnedRef, gas_price: int, gas_budget: int
-    ) -> bytes:
-        """BCS `TransactionData::V1` ready to sign."""
-        kind = self.ptb.finish_for_inspect()
-        owner = bcs.Address.from_str(sender)
-        gas_data = bcs.GasData([_object_arg(gas)[1].value], owner, gas_price, gas_budget)
-        data = bcs.TransactionData(
-            "V1",
-            bcs.TransactionDataV1(kind, owner, gas_data, bcs.TransactionExpiration("None", None)),
-        )
-        return bytes(data.serialize())
+def publish_kind(modules: list[bytes], dependencies: list[str], sender: str) -> bcs.TransactionKind:
+    """Publish the package and send the UpgradeCap to the sender."""
+    publish = bcs.Publish(
+        [list(m) for m in modules], [bcs.Address.from_str(d) for d in dependencies]
+    )
+    commands = [
+        bcs.Command("Publish", publish),
+        bcs.Command(
+            "TransferObjects",
+            bcs.TransferObjects([bcs.Argument("Result", 0)], bcs.Argument("Input", 0)),
+        ),
+    ]
+    return bcs.TransactionKind(
+        "ProgrammableTransaction",
+        bcs.ProgrammableTransaction([_pure_input(address_bytes(sender))], commands),
+    )
 
 
 def publish_transaction(
@@ -383,26 +237,9 @@ def publish_transaction(
     gas_price: int,
     gas_budget: int,
 ) -> bytes:
-    """Publish the package and send the UpgradeCap to the sender."""
-    ptb = ProgrammableTransactionBuilder()
-    cap = ptb.command(
-        bcs.Command(
-            "Publish",
-            bcs.Publish(
-                [list(m) for m in modules], [bcs.Address.from_str(d) for d in dependencies]
-            ),
-        )
-    )
-    recipient = ptb.input_pure(bcs.BuilderArg("Pure", list(Pure.address(sender))))
-    ptb.command(bcs.Command("TransferObjects", bcs.TransferObjects([cap], recipient)))
-    kind = ptb.finish_for_inspect()
-    owner = bcs.Address.from_str(sender)
-    gas_data = bcs.GasData([_object_arg(gas)[1].value], owner, gas_price, gas_budget)
-    return bytes(
-        bcs.TransactionData(
-            "V1",
-            bcs.TransactionDataV1(kind, owner, gas_data, bcs.TransactionExpiration("None", None)),
-        ).serialize()
+    """BCS `TransactionData` publishing the package (UpgradeCap to the sender)."""
+    return transaction_data(
+        publish_kind(modules, dependencies, sender), sender, [gas], gas_price, gas_budget
     )
 
 

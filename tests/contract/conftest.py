@@ -26,9 +26,10 @@ NO_SUI = (
 
 def sui_world(tmp: Path) -> World:
     """Publish and set up the package on the localnet, with a user funded by its faucet."""
-    from haulout.chain.sui import SuiChain, deploy_sui, localnet_faucet
+    from haulout.chain.sui import SuiChain, localnet_faucet
+    from haulout.deployment import DeployParams, deploy_sui
 
-    dep = deploy_sui(SUI_RPC, tmp, n_nodes=4, n_shards=10)
+    dep = deploy_sui(SUI_RPC, DeployParams(n_nodes=4, n_shards=10))
     user = Account.generate()
     localnet_faucet(user.address)
     return World(SuiChain.from_deployment(dep), dep, user, None)
@@ -40,7 +41,7 @@ def standin_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, De
     stand-in on a copy of that ledger (a fresh System in well under a second)."""
     from haulout import move_tools
     from haulout.chain.standin import StandIn
-    from haulout.chain.sui import deploy_sui
+    from haulout.deployment import DeployParams, deploy_sui
 
     try:
         move_tools.built_package()
@@ -50,7 +51,7 @@ def standin_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, De
     standin = StandIn(tmp / "ledger.sqlite").start()
     os.environ["HAULOUT_SUI_FAUCET_URL"] = standin.faucet_url
     try:
-        dep = deploy_sui(standin.url, tmp, n_nodes=4, n_shards=10)
+        dep = deploy_sui(standin.url, DeployParams(n_nodes=4, n_shards=10))
     finally:
         os.environ.pop("HAULOUT_SUI_FAUCET_URL", None)
         standin.stop()

@@ -15,17 +15,12 @@ import httpx
 import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as rpc
 import pytest
 from pysui.sui.sui_bcs import bcs
-from pysui.sui.sui_grpc.pgrpc_requests import (
-    ExecuteTransaction,
-    GetCheckpointBySequence,
-    GetObject,
-    SimulateTransaction,
-)
 
+from haulout.chain import calls
 from haulout.chain.accounts import Account
 from haulout.chain.errors import ChainError, MoveAbort
-from haulout.chain.sui import GAS_BUDGET, SuiChain
-from haulout.chain.sui_tx import HauloutTransaction, Pure
+from haulout.chain.sui import GAS_BUDGET, SuiChain, _failure, _mask
+from haulout.chain.sui_tx import OwnedRef, encode_kind, transaction_data
 from haulout.deployment import Deployment
 from tests.conftest import World, register
 
@@ -39,27 +34,56 @@ def sw(
     yield from standin_world(tmp_path, standin_template, monkeypatch)
 
 
-def _reserve(world: World, epochs: int = 1, transfer: bool = True) -> tuple[bytes, SuiChain]:
-    chain: SuiChain = world.chain
-    tx = HauloutTransaction(chain.package_id)
-    storage = tx.reserve_space(chain._sys, 1000, epochs)
+def _data(world: World, tx: calls.Transaction, gas: OwnedRef | None = None) -> bytes:
+    """`tx` as signed-ready bytes, paid with `gas` (default: a coin of the user's)."""
+    b = world.chain.backend
+    enc = encode_kind(tx, b.package_id, lambda oid: b.reference(oid, world.user.address))
+    gas = gas or b.gas_coin(world.user)
+    return transaction_data(enc.kind, world.user.address, [gas], b.gas_price(), GAS_BUDGET)
+
+
+def _reserve(world: World, size: int = 1000, epochs: int = 1, transfer: bool = True) -> bytes:
+    tx = calls.Transaction()
+    storage = tx.add(calls.system.RESERVE_SPACE(world.chain.system_id, size, epochs))
     if transfer:
         tx.transfer([storage], world.user.address)
-    gas, price = chain._gas(world.user)
-    return tx.transaction_data(world.user.address, gas, price, GAS_BUDGET), chain
+    return _data(world, tx)
+
+
+def _grpc(chain: SuiChain, service: str, method: str, request: object) -> object:
+    return chain.backend.node.call(service, method, request)
 
 
 def _execute(chain: SuiChain, data: bytes, signature: bytes) -> rpc.ExecutedTransaction:
-    return chain._grpc(ExecuteTransaction(tx_bytestr=data, sig_array=[signature]))
+    request = rpc.ExecuteTransactionRequest(
+        transaction=rpc.Transaction(bcs=rpc.Bcs(name="TransactionData", value=data)),
+        signatures=[rpc.UserSignature(bcs=rpc.Bcs(name="UserSignature", value=signature))],
+        read_mask=_mask(["*"]),
+    )
+    return _grpc(chain, "transaction", "execute_transaction", request).transaction  # type: ignore[attr-defined,no-any-return]
+
+
+def _simulate(chain: SuiChain, data: bytes) -> rpc.ExecutedTransaction:
+    request = rpc.SimulateTransactionRequest(
+        transaction=rpc.Transaction(bcs=rpc.Bcs(name="TransactionData", value=data)),
+        read_mask=_mask(["*"]),
+    )
+    return _grpc(chain, "transaction", "simulate_transaction", request).transaction  # type: ignore[attr-defined,no-any-return]
+
+
+def _object(chain: SuiChain, object_id: str, fields: list[str]) -> rpc.Object:
+    request = rpc.GetObjectRequest(object_id=object_id, read_mask=_mask(fields))
+    return _grpc(chain, "ledger", "get_object", request).object  # type: ignore[attr-defined,no-any-return]
 
 
 def test_tampered_bytes_and_foreign_signatures_are_rejected_without_effects(sw: World) -> None:
-    data, chain = _reserve(sw)
+    chain: SuiChain = sw.chain
+    data = _reserve(sw)
     signature = sw.user.sign_transaction(data)
     before = chain.balance(sw.user.address)
     bad = bytearray(data)
     bad[-60] ^= 1  # inside the gas data
-    with pytest.raises(ChainError, match="invalid signature"):
+    with pytest.raises(ChainError, match="INVALID_ARGUMENT invalid signature"):
         _execute(chain, bytes(bad), signature)
     with pytest.raises(ChainError, match="sender"):
         _execute(chain, data, Account.generate().sign_transaction(data))
@@ -75,17 +99,16 @@ def test_tampered_bytes_and_foreign_signatures_are_rejected_without_effects(sw: 
 
 
 def test_a_stale_gas_reference_is_refused(sw: World) -> None:
-    data, chain = _reserve(sw)
+    chain: SuiChain = sw.chain
+    data = _reserve(sw)
     _execute(chain, data, sw.user.sign_transaction(data))
-    tx = HauloutTransaction(chain.package_id)
-    tx.transfer([tx.reserve_space(chain._sys, 2000, 1)], sw.user.address)  # another tx
     stale = bcs.TransactionData.deserialize(data).value.GasData.Payment[0]
-    from haulout.chain.sui_tx import OwnedRef
-
     ref = OwnedRef(
         stale.ObjectID.to_address_str(), stale.SequenceNumber, stale.ObjectDigest.to_digest_str()
     )
-    again = tx.transaction_data(sw.user.address, ref, 1000, GAS_BUDGET)
+    tx = calls.Transaction()
+    tx.transfer([tx.add(calls.system.RESERVE_SPACE(chain.system_id, 2000, 1))], sw.user.address)
+    again = _data(sw, tx, ref)
     with pytest.raises(ChainError, match="not available for consumption"):
         _execute(chain, again, sw.user.sign_transaction(again))
 
@@ -93,7 +116,8 @@ def test_a_stale_gas_reference_is_refused(sw: World) -> None:
 def test_an_executed_abort_pays_gas_moves_the_gas_coin_and_keeps_its_location(
     sw: World,
 ) -> None:
-    data, chain = _reserve(sw, epochs=54)  # max_epochs_ahead is 53
+    chain: SuiChain = sw.chain
+    data = _reserve(sw, epochs=54)  # max_epochs_ahead is 53
     gas = bcs.TransactionData.deserialize(data).value.GasData.Payment[0]
     before = chain.balance(sw.user.address)
     events = len(chain.events())
@@ -103,7 +127,7 @@ def test_an_executed_abort_pays_gas_moves_the_gas_coin_and_keeps_its_location(
     assert status.error.kind == rpc.ExecutionErrorExecutionErrorKind.MOVE_ABORT
     assert (status.error.abort.location.module, status.error.abort.abort_code) == ("system", 1)
     with pytest.raises(MoveAbort, match="EInvalidEpochsAhead"):
-        chain._check_status(status)
+        raise _failure(status.error)
     paid = before - chain.balance(sw.user.address)
     gas_used = done.effects.gas_used
     assert paid == gas_used.computation_cost + gas_used.storage_cost - gas_used.storage_rebate > 0
@@ -114,29 +138,32 @@ def test_an_executed_abort_pays_gas_moves_the_gas_coin_and_keeps_its_location(
 
 
 def test_a_result_without_drop_must_be_used(sw: World) -> None:
-    data, chain = _reserve(sw, transfer=False)
-    status = chain._grpc(SimulateTransaction(transaction=data)).transaction.effects.status
+    status = _simulate(sw.chain, _reserve(sw, transfer=False)).effects.status
     assert status.error.kind == rpc.ExecutionErrorExecutionErrorKind.UNUSED_VALUE_WITHOUT_DROP
 
 
 def test_coins_split_transfer_and_merge(sw: World) -> None:
     chain: SuiChain = sw.chain
     friend = Account.generate()
-    tx = HauloutTransaction(chain.package_id)
-    amounts = [tx.pure(Pure.u64(7_000)), tx.pure(Pure.u64(5_000))]
-    split = tx.ptb.command(bcs.Command("SplitCoin", bcs.SplitCoin(tx.gas, amounts)), 2)
-    tx.ptb.command(
+    amounts = [bcs.CallArg("Pure", list((n).to_bytes(8, "little"))) for n in (7_000, 5_000)]
+    recipient = bcs.CallArg("Pure", list(bytes.fromhex(friend.address[2:])))
+    nested = [bcs.Argument("NestedResult", (0, j)) for j in (0, 1)]
+    commands = [
         bcs.Command(
-            "MergeCoins",
-            bcs.MergeCoins(
-                bcs.Argument("NestedResult", (0, 0)), [bcs.Argument("NestedResult", (0, 1))]
+            "SplitCoin",
+            bcs.SplitCoin(
+                bcs.Argument("GasCoin", None),
+                [bcs.Argument("Input", 0), bcs.Argument("Input", 1)],
             ),
-        )
+        ),
+        bcs.Command("MergeCoins", bcs.MergeCoins(nested[0], [nested[1]])),
+        bcs.Command("TransferObjects", bcs.TransferObjects([nested[0]], bcs.Argument("Input", 2))),
+    ]
+    kind = bcs.TransactionKind(
+        "ProgrammableTransaction", bcs.ProgrammableTransaction([*amounts, recipient], commands)
     )
-    _ = split
-    tx.transfer([bcs.Argument("NestedResult", (0, 0))], friend.address)
-    gas, price = chain._gas(sw.user)
-    data = tx.transaction_data(sw.user.address, gas, price, GAS_BUDGET)
+    b = chain.backend
+    data = transaction_data(kind, sw.user.address, [b.gas_coin(sw.user)], b.gas_price(), GAS_BUDGET)
     done = _execute(chain, data, sw.user.sign_transaction(data))
     assert done.effects.status.success, done.effects.status
     assert chain.balance(friend.address) == 12_000
@@ -148,7 +175,7 @@ def test_object_views_follow_sui_rendering_and_read_masks(sw: World) -> None:
     chain: SuiChain = sw.chain
     blob = register(sw, b"views")
     chain.set_attribute(sw.user, blob.id, "content-type", "text/plain")
-    full = chain._grpc(GetObject(object_id=blob.id, field_mask=["*"])).object
+    full = _object(chain, blob.id, ["*"])
     j = full.json.to_dict()
     assert j["blob_id"] == str(int(blob.blob_id)) and j["size"] == "5"  # u256, u64: text
     assert j["encoding_type"] == 0 and j["registered_epoch"] == 0  # u8, u32: numbers
@@ -157,46 +184,38 @@ def test_object_views_follow_sui_rendering_and_read_masks(sw: World) -> None:
     assert full.owner.kind == rpc.OwnerOwnerKind.ADDRESS and full.owner.address == sw.user.address
     digest = hashlib.blake2b(b"Object::" + bytes(full.bcs.value), digest_size=32).digest()
     assert base58.b58encode(digest).decode() == full.digest
-    lean = chain._grpc(GetObject(object_id=blob.id, field_mask=["object_id", "version"])).object
+    lean = _object(chain, blob.id, ["object_id", "version"])
     assert lean.json is None and lean.digest is None and lean.version == full.version
-    system = chain._grpc(
-        GetObject(object_id=chain._sys.object_id, field_mask=["json", "owner"])
-    ).object
+    system = _object(chain, chain.system_id, ["json", "owner"])
     s = system.json.to_dict()
     key = s["nodes"]["contents"][0]["value"]["public_key"]
     assert base64.b64decode(key) == sw.committee.members[0].public_key  # vector<u8>: Base64
     assert s["balance"].isdigit() and all(isinstance(u, str) for u in s["usage"])
     assert (
         system.owner.kind == rpc.OwnerOwnerKind.SHARED
-        and system.owner.version == chain._sys.initial_version
+        and system.owner.version == chain.backend.system_ref.initial_version  # type: ignore[union-attr]
     )
     with pytest.raises(ChainError, match="not found"):
-        chain._grpc(GetObject(object_id="0x" + "cd" * 32))
+        _object(chain, "0x" + "cd" * 32, ["object_id"])
 
 
 def test_checkpoints_carry_transactions_and_event_json(sw: World) -> None:
     chain: SuiChain = sw.chain
     register(sw, b"cp")
-    tip = chain._grpc(GetCheckpointBySequence(sequence_number=0)).checkpoint
-    assert tip.sequence_number == 0
-    found = []
-    import asyncio
+    genesis = _grpc(chain, "ledger", "get_checkpoint", rpc.GetCheckpointRequest(sequence_number=0))
+    assert genesis.checkpoint.sequence_number == 0  # type: ignore[attr-defined]
+    node = chain.backend.node
 
     async def listing() -> list[rpc.ListCheckpointsResponse]:
-        stub = rpc.LedgerServiceStub(chain._chan())
-        return [
-            f
-            async for f in stub.list_checkpoints(
-                rpc.ListCheckpointsRequest(start_checkpoint=1, read_mask=None)
-            )
-        ]
+        stub = node.stub("ledger")
+        request = rpc.ListCheckpointsRequest(start_checkpoint=1)
+        return [f async for f in stub.list_checkpoints(request)]
 
-    frames = chain._loop.run_until_complete(listing())
+    frames = node.run(listing)
     found = [f.checkpoint.sequence_number for f in frames if f.checkpoint]
     assert found == sorted(found) and found[0] == 1 and frames[-1].end is not None
     reg = [e for e in chain.events() if e.event.NAME == "NodeRegistered"]
     assert len(reg) == 4 and reg[0].event.public_key == sw.committee.members[0].public_key.hex()
-    _ = asyncio
 
 
 def test_the_faucet_refuses_what_is_not_a_fixed_amount_request(sw: World) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from haulout.chain.sui import SuiChain
+from haulout.chain.sui import SuiBackend
 
 ME = "0x" + "ab" * 32
 OTHER = "0x" + "cd" * 32
@@ -20,11 +20,11 @@ def test_cost_is_the_signers_sui_balance_change_in_the_effects() -> None:
         SimpleNamespace(address=OTHER, coin_type="0x2::sui::SUI", amount="1000000"),
         SimpleNamespace(address=ME, coin_type="0xabc::wal::WAL", amount="-5"),
     ]
-    assert SuiChain._paid(executed(changes), ME) == 1234567
+    assert SuiBackend.paid(executed(changes), ME) == 1234567
 
 
 def test_without_balance_changes_the_gas_summary_is_the_cost() -> None:
     gas = SimpleNamespace(
         computation_cost=1000, storage_cost=3000, storage_rebate=500, non_refundable_storage_fee=5
     )
-    assert SuiChain._paid(executed([], gas), ME) == 3500
+    assert SuiBackend.paid(executed([], gas), ME) == 3500

@@ -1,5 +1,6 @@
-"""SuiChain's transactions, built offline and decoded: targets, arguments, object kinds, BCS
-values and the signature a Sui validator checks."""
+"""SuiChain's transactions, described once (`haulout.chain.calls`), encoded offline and
+decoded: targets, arguments, object kinds, BCS values and the signature a Sui validator
+checks."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import struct
 import base58
 import pytest
 
+from haulout.chain import calls
 from haulout.chain.accounts import Account, verify_transaction
+from haulout.chain.calls import Transaction, single
 from haulout.chain.sui_tx import (
     CLOCK_ID,
-    HauloutTransaction,
+    ObjectInput,
     OwnedRef,
     SharedRef,
     decode,
+    encode_transaction,
     publish_transaction,
 )
 from haulout.protocol.blob_id import BlobId
@@ -24,6 +28,12 @@ SYSTEM = SharedRef("0x" + "11" * 32, 5)
 DIGEST = base58.b58encode(bytes(range(32))).decode()
 GAS = OwnedRef("0x" + "33" * 32, 7, DIGEST)
 SENDER = Account(bytes(32))
+
+
+def encode(tx: Transaction, *refs: ObjectInput, budget: int = 10**7) -> bytes:
+    """`tx` as BCS TransactionData, its objects resolved from `refs` (and the System)."""
+    known = {r.object_id: r for r in (SYSTEM, *refs)}
+    return encode_transaction(tx, PACKAGE, known.__getitem__, SENDER.address, [GAS], 1000, budget)
 
 
 def commands(tx_bytes: bytes) -> tuple[list, list]:  # type: ignore[type-arg]
@@ -48,11 +58,11 @@ def object_kind(inputs: list, arg) -> tuple[str, str, bool | None]:  # type: ign
 
 
 def test_reserve_and_register_in_one_transaction() -> None:
-    tx = HauloutTransaction(PACKAGE)
-    storage = tx.reserve_space(SYSTEM, 1_000_000, 3)
+    tx = Transaction()
+    storage = tx.add(calls.system.RESERVE_SPACE(SYSTEM.object_id, 1_000_000, 3))
     blob_id = BlobId.derive(0, 5, bytes(range(32)))
-    tx.register_blob(SYSTEM, storage, int(blob_id), 12345, 5, 0, True)
-    data = tx.transaction_data(SENDER.address, GAS, 1000, 50_000_000)
+    tx.add(calls.blob.REGISTER_BLOB(SYSTEM.object_id, storage, int(blob_id), 12345, 5, 0, True))
+    data = encode(tx, budget=50_000_000)
     inputs, cmds = commands(data)
     assert [(c.value.Module, c.value.Function) for c in cmds] == [
         ("system", "reserve_space"),
@@ -77,10 +87,12 @@ def test_reserve_and_register_in_one_transaction() -> None:
 
 
 def test_certify_uses_owned_blob_and_byte_vectors() -> None:
-    tx = HauloutTransaction(PACKAGE)
     blob = OwnedRef("0x" + "44" * 32, 9, DIGEST)
-    tx.certify_blob(SYSTEM, blob, b"\x01" * 96, b"\x07", b"\x01\x00\x48" + bytes(4) + bytes(33))
-    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    message = b"\x01\x00\x48" + bytes(4) + bytes(33)
+    tx = single(
+        calls.blob.CERTIFY_BLOB(SYSTEM.object_id, blob.object_id, b"\x01" * 96, b"\x07", message)
+    )
+    inputs, cmds = commands(encode(tx, blob))
     args = cmds[0].value.Arguments
     assert (cmds[0].value.Module, cmds[0].value.Function) == ("blob", "certify_blob")
     assert object_kind(inputs, args[1]) == ("ImmOrOwnedObject", blob.object_id, None)
@@ -91,10 +103,9 @@ def test_certify_uses_owned_blob_and_byte_vectors() -> None:
 
 
 def test_epoch_calls_take_the_clock_immutably() -> None:
-    tx = HauloutTransaction(PACKAGE)
     cap = OwnedRef("0x" + "55" * 32, 2, DIGEST)
-    tx.force_advance_epoch(SYSTEM, cap)
-    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    tx = single(calls.system.FORCE_ADVANCE_EPOCH(SYSTEM.object_id, cap.object_id))
+    inputs, cmds = commands(encode(tx, cap))
     args = cmds[0].value.Arguments
     assert object_kind(inputs, args[2]) == (
         "SharedObject",
@@ -105,13 +116,25 @@ def test_epoch_calls_take_the_clock_immutably() -> None:
 
 
 def test_committee_and_node_registration_values() -> None:
-    tx = HauloutTransaction(PACKAGE)
     cap = OwnedRef("0x" + "55" * 32, 2, DIGEST)
-    tx.register_node(
-        SYSTEM, cap, "node-0", "http://127.0.0.1:9300", b"\xaa" * 48, b"\xbb" * 96, "0x" + "66" * 32
+    tx = Transaction()
+    tx.add(
+        calls.system.REGISTER_NODE(
+            SYSTEM.object_id,
+            cap.object_id,
+            "node-0",
+            "http://127.0.0.1:9300",
+            b"\xaa" * 48,
+            b"\xbb" * 96,
+            "0x" + "66" * 32,
+        )
     )
-    tx.set_committee(SYSTEM, cap, ["0x" + "01" * 32, "0x" + "02" * 32], [[0, 1], [2]])
-    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    tx.add(
+        calls.system.SET_COMMITTEE(
+            SYSTEM.object_id, cap.object_id, ["0x" + "01" * 32, "0x" + "02" * 32], [[0, 1], [2]]
+        )
+    )
+    inputs, cmds = commands(encode(tx, cap))
     reg, com = cmds[0].value.Arguments, cmds[1].value.Arguments
     assert pure_bytes(inputs, reg[2]) == b"\x06node-0"
     assert pure_bytes(inputs, reg[6]) == b"\x66" * 32
@@ -120,16 +143,16 @@ def test_committee_and_node_registration_values() -> None:
 
 
 def test_storage_split_returns_a_new_object_and_fuse_consumes_one() -> None:
-    tx = HauloutTransaction(PACKAGE)
     storage = OwnedRef("0x" + "77" * 32, 3, DIGEST)
     other = OwnedRef("0x" + "88" * 32, 4, DIGEST)
-    late = tx.split_storage_by_epoch(storage, 4)
-    part = tx.split_storage_by_size(storage, 3000)
+    tx = Transaction()
+    late = tx.add(calls.storage_resource.SPLIT_BY_EPOCH(storage.object_id, 4))
+    part = tx.add(calls.storage_resource.SPLIT_BY_SIZE(storage.object_id, 3000))
     tx.transfer([late, part], SENDER.address)
-    tx.fuse_storage(storage, other)
-    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
-    calls = [(c.value.Module, c.value.Function) for c in cmds if c.enum_name == "MoveCall"]
-    assert calls == [
+    tx.add(calls.storage_resource.FUSE(storage.object_id, other.object_id))
+    inputs, cmds = commands(encode(tx, storage, other))
+    move_calls = [(c.value.Module, c.value.Function) for c in cmds if c.enum_name == "MoveCall"]
+    assert move_calls == [
         ("storage_resource", "split_by_epoch"),
         ("storage_resource", "split_by_size"),
         ("storage_resource", "fuse"),
@@ -148,9 +171,7 @@ def test_storage_split_returns_a_new_object_and_fuse_consumes_one() -> None:
 
 
 def test_signature_is_a_sui_ed25519_intent_signature() -> None:
-    tx = HauloutTransaction(PACKAGE)
-    tx.advance_epoch(SYSTEM)
-    data = tx.transaction_data(SENDER.address, GAS, 1000, 10**7)
+    data = encode(single(calls.system.ADVANCE_EPOCH(SYSTEM.object_id)))
     sig = SENDER.sign_transaction(data)
     assert sig[0] == 0 and len(sig) == 97
     assert verify_transaction(data, sig) == SENDER.address
@@ -218,12 +239,12 @@ def test_sui_json_byte_vectors_give_the_same_events_as_devchain() -> None:
 def test_attribute_set_on_the_new_blob_in_the_registration_ptb() -> None:
     """The content type rides in the registration's PTB: set_attribute takes register's
     result (the new Blob) before it is transferred."""
-    tx = HauloutTransaction(PACKAGE)
-    storage = tx.reserve_space(SYSTEM, 1000, 2)
-    blob = tx.register_blob(SYSTEM, storage, 7, 8, 5, 0, False)
-    tx.set_attribute(blob, "content-type", "text/csv")
+    tx = Transaction()
+    storage = tx.add(calls.system.RESERVE_SPACE(SYSTEM.object_id, 1000, 2))
+    blob = tx.add(calls.blob.REGISTER_BLOB(SYSTEM.object_id, storage, 7, 8, 5, 0, False))
+    tx.add(calls.blob.SET_ATTRIBUTE(blob, "content-type", "text/csv"))
     tx.transfer([blob], SENDER.address)
-    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+    inputs, cmds = commands(encode(tx))
     call = cmds[2].value
     assert (call.Module, call.Function) == ("blob", "set_attribute")
     assert call.Arguments[0].enum_name == "Result" and call.Arguments[0].value == 1
@@ -232,11 +253,11 @@ def test_attribute_set_on_the_new_blob_in_the_registration_ptb() -> None:
 
 
 def test_a_tree_extension_is_one_ptb_with_a_call_per_member() -> None:
-    tx = HauloutTransaction(PACKAGE)
     members = [OwnedRef("0x" + f"{i:02x}" * 32, i + 1, DIGEST) for i in range(0x50, 0x53)]
+    tx = Transaction()
     for m in members:
-        tx.extend_blob(SYSTEM, m, 3)
-    inputs, cmds = commands(tx.transaction_data(SENDER.address, GAS, 1000, 10**7))
+        tx.add(calls.blob.EXTEND_BLOB(SYSTEM.object_id, m.object_id, 3))
+    inputs, cmds = commands(encode(tx, *members))
     assert [(c.value.Module, c.value.Function) for c in cmds] == [("blob", "extend_blob")] * 3
     assert [object_kind(inputs, c.value.Arguments[1])[1] for c in cmds] == [
         m.object_id for m in members

@@ -29,10 +29,12 @@ import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as rpc
 from grpclib.const import Status
 from pysui.sui.sui_bcs import bcs
 
-from haulout.chain import devchain
+from haulout.chain import machine
 from haulout.chain.accounts import verify_transaction
 from haulout.chain.errors import InvalidTransaction, MoveAbort, ObjectNotFound, ObjectNotOwned
+from haulout.chain.ledger import Ledger
 from haulout.chain.sui_ids import attributes_field_id
+from haulout.chain.txcontext import TxContext
 
 from . import render
 from .ledger import (
@@ -148,7 +150,7 @@ def _value(v: Any) -> gproto.Value:
 class Executor:
     """Runs transactions against one DevChain ledger file."""
 
-    def __init__(self, chain: devchain.DevChain, pkg: Package) -> None:
+    def __init__(self, chain: Ledger, pkg: Package) -> None:
         self.chain, self.pkg = chain, pkg
         self.stale_inputs = 0
         """Transactions refused because an input was at an old version (coin contention)."""
@@ -181,7 +183,7 @@ class Executor:
                 )
         raw_digest = tx_digest(tx_bytes)
         digest = digest_text(raw_digest)
-        conn = self.chain._conn()
+        conn = self.chain.conn()
         if not simulate:
             done = conn.execute(
                 "SELECT executed FROM sui_transactions WHERE digest = ?", (digest,)
@@ -510,12 +512,10 @@ class Executor:
 
 
 def _wrapped(writes: dict[str, tuple[Row | None, Row | None]], oid: str) -> bool:
-    """A deleted Storage whose id a Blob written in the same transaction now holds."""
+    """An object gone from the ledger whose id an object written in the same transaction now
+    holds in its fields (a Storage in a Blob, a Blob in a SharedBlob): wrapped, not deleted."""
     needle = bytes.fromhex(oid[2:])
-    return any(
-        new is not None and new.move_type == "haulout::blob::Blob" and needle in new.contents[32:]
-        for _, new in writes.values()
-    )
+    return any(new is not None and needle in new.contents[32:] for _, new in writes.values())
 
 
 def owner_proto(row: Row) -> rpc.Owner:
@@ -578,7 +578,7 @@ class _Run:
     ) -> None:
         self.ex, self.pkg, self.conn, self.objs = ex, ex.pkg, conn, objs
         self.sender, self.inputs, self.gas = sender, inputs, gas
-        self.ctx = devchain._Ctx(conn, sender, digest_hex, now)
+        self.ctx = TxContext(conn, sender, digest_hex, now)
         self.results: list[list[Value]] = []
         self.coins: dict[str, Coin] = {gas.id: gas}
         self.outcome = Outcome()
@@ -680,7 +680,7 @@ class _Run:
                 cmd,
             )
         target = f"{module}::{function}"
-        if target not in devchain.FUNCTIONS:
+        if target not in machine.FUNCTIONS:
             raise Failure(
                 Kind.FEATURE_NOT_YET_SUPPORTED, f"the stand-in does not run {target}", cmd
             )
@@ -692,13 +692,18 @@ class _Run:
                 if not (isinstance(v, Input) and v.row is not None and v.row.id == CLOCK):
                     raise Failure(Kind.COMMAND_ARGUMENT_ERROR, "expected the Clock 0x6", cmd)
             elif t.name == "0x2::coin::Coin":
-                if not isinstance(v, Coin) or t.ref != "&mut":
-                    raise Failure(
-                        Kind.FEATURE_NOT_YET_SUPPORTED,
-                        "the stand-in takes payments from a `&mut Coin<SUI>` only",
-                        cmd,
-                    )
+                if not isinstance(v, Coin) or t.ref == "&":
+                    raise Failure(Kind.COMMAND_ARGUMENT_ERROR, f"expected a {t}", cmd)
                 payment = v
+                if not t.ref:  # by value: the coin's whole value goes into the call
+                    if v is self.gas:
+                        raise Failure(
+                            Kind.COMMAND_ARGUMENT_ERROR,
+                            "the gas coin can be taken by value only by TransferObjects",
+                            cmd,
+                        )
+                    self._consume(v, cmd)
+                    dev_args.append({"pure": v.value})
             elif t.is_struct and t.name in self.pkg.structs:
                 dev_args.append({"object": self._object_arg(v, t, cmd)})
             else:
@@ -715,7 +720,7 @@ class _Run:
         )
         events_before = len(self.ctx.events)
         try:
-            result = self.ex.chain._run(self.ctx, [{"call": target, "args": dev_args}])[0]
+            result = machine.run(self.ctx, [{"call": target, "args": dev_args}])[0]
         except MoveAbort as exc:
             fn_name = f'Some("{function}")' if exc.module == module else "None"
             raise Failure(
@@ -810,7 +815,7 @@ class _Run:
                 raise Failure(Kind.COMMAND_ARGUMENT_ERROR, "transfer of a non-object", cmd)
             oid = v.row.id if isinstance(v, Input) and v.row else str(v.data)  # type: ignore[union-attr]
             self._consume(v, cmd)
-            self.ex.chain._run(
+            machine.run(
                 self.ctx, [{"call": "transfer", "args": [{"object": oid}, {"pure": recipient}]}]
             )
         return []
@@ -875,7 +880,7 @@ class _Run:
             field = objs.get(attributes_field_id(oid))
             if field is not None:
                 writes[field.id] = (field, None)
-        for oid, obj in ctx.objects.items():
+        for oid, obj in list(ctx.objects.items()):
             old = objs.get(oid)
             if not obj.created and oid not in mutable_inputs:
                 continue  # read through an immutable reference, or loaded through a wrapper

@@ -8,7 +8,7 @@ import hashlib
 import os
 import struct
 
-from haulout.chain import devchain
+from haulout.chain.ledger import Ledger
 
 from .executor import CLOCK, record_checkpoint
 from .ledger import SCHEMA, SUI_COIN, Objects, Row, coin_contents, digest_text
@@ -20,9 +20,9 @@ FAUCET_COIN_MIST = 200 * 10**9
 """What one faucet request sends: five coins of 200 SUI (a Sui localnet faucet's default)."""
 
 
-def init_ledger(chain: devchain.DevChain, pkg: Package) -> None:
+def init_ledger(chain: Ledger, pkg: Package) -> None:
     """Create the stand-in's tables, and genesis (checkpoint 0 with the Clock) once."""
-    conn = chain._conn()
+    conn = chain.conn()
     conn.executescript(SCHEMA)
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -50,10 +50,10 @@ def init_ledger(chain: devchain.DevChain, pkg: Package) -> None:
         raise
 
 
-def faucet(chain: devchain.DevChain, pkg: Package, recipient: str) -> list[tuple[str, int, str]]:
+def faucet(chain: Ledger, pkg: Package, recipient: str) -> list[tuple[str, int, str]]:
     """Mint coins for `recipient`: (coin id, amount, transaction digest) per coin."""
     recipient = canonical_address(recipient)
-    conn = chain._conn()
+    conn = chain.conn()
     objs = Objects(conn, pkg)
     digest = digest_text(hashlib.blake2b(b"faucet" + os.urandom(16), digest_size=32).digest())
     sent = []

@@ -14,7 +14,7 @@ from typing import Any
 
 from grpclib.server import Server
 
-from haulout.chain import devchain
+from haulout.chain.ledger import Ledger
 
 from . import genesis
 from .move_types import Package, load
@@ -33,7 +33,7 @@ class StandIn:
         self.ledger, self.host = str(ledger), host
         self._port, self._faucet_port = port, faucet_port
         self.pkg: Package = load()
-        self.chain = devchain.DevChain(self.ledger)
+        self.chain = Ledger(self.ledger)
         genesis.init_ledger(self.chain, self.pkg)
         self._loop = asyncio.new_event_loop()
         self._server: Server | None = None
@@ -54,7 +54,7 @@ class StandIn:
     def start(self) -> StandIn:
         """Serve in background threads; returns once both ports listen."""
         ready = threading.Event()
-        services = self.services = Services(devchain.DevChain(self.ledger), self.pkg)
+        services = self.services = Services(Ledger(self.ledger), self.pkg)
 
         async def serve() -> None:
             self._server = Server(services.handlers())

@@ -19,10 +19,10 @@ import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as rpc
 from grpclib.exceptions import GRPCError
 from grpclib.server import Stream
 
-from haulout.chain import devchain
+from haulout.chain.ledger import Ledger
 
 from .executor import REFERENCE_GAS_PRICE, SUI_TYPE, Executor, Rejected
-from .ledger import Objects
+from .ledger import Objects, Row
 from .move_types import Package, parse_type
 from .values import canonical_address
 from .views import (
@@ -59,17 +59,17 @@ def _object_id(text: str | None) -> str:
 class Services:
     """Every served method, over one DevChain ledger."""
 
-    def __init__(self, chain: devchain.DevChain, pkg: Package) -> None:
+    def __init__(self, chain: Ledger, pkg: Package) -> None:
         self.chain, self.pkg = chain, pkg
         self.executor = Executor(chain, pkg)
 
     def _objs(self) -> Objects:
-        return Objects(self.chain._conn(), self.pkg)
+        return Objects(self.chain.conn(), self.pkg)
 
     # -- LedgerService --------------------------------------------------------------------
 
     def get_service_info(self, _: rpc.GetServiceInfoRequest) -> rpc.GetServiceInfoResponse:
-        conn = self.chain._conn()
+        conn = self.chain.conn()
         tip = latest_checkpoint(conn)
         cp = checkpoint_proto(conn, tip)
         return rpc.GetServiceInfoResponse(
@@ -119,7 +119,7 @@ class Services:
 
     def get_transaction(self, req: rpc.GetTransactionRequest) -> rpc.GetTransactionResponse:
         row = (
-            self.chain._conn()
+            self.chain.conn()
             .execute("SELECT executed FROM sui_transactions WHERE digest = ?", (req.digest or "",))
             .fetchone()
         )
@@ -131,7 +131,7 @@ class Services:
         )
 
     def get_checkpoint(self, req: rpc.GetCheckpointRequest) -> rpc.GetCheckpointResponse:
-        conn = self.chain._conn()
+        conn = self.chain.conn()
         if req.digest:
             row = conn.execute(
                 "SELECT seq FROM sui_checkpoints WHERE digest = ?", (req.digest,)
@@ -152,7 +152,7 @@ class Services:
     def list_checkpoints(
         self, req: rpc.ListCheckpointsRequest
     ) -> list[rpc.ListCheckpointsResponse]:
-        conn = self.chain._conn()
+        conn = self.chain.conn()
         tip = latest_checkpoint(conn)
         start = req.start_checkpoint or 0
         end = min(tip + 1, req.end_checkpoint if req.end_checkpoint is not None else tip + 1)
@@ -215,7 +215,8 @@ class Services:
                 wanted = parse_type(req.object_type).tag("")
             except (IndexError, ValueError) as exc:
                 raise _bad(f"invalid object_type: {req.object_type!r}") from exc
-        rows, after_id = [], after
+        rows: list[Row] = []
+        after_id = after
         while len(rows) <= size:  # filter by the full type tag, page by object id
             batch = self._objs().owned_by(owner, None, after_id, MAX_PAGE)
             if not batch:
