@@ -30,15 +30,17 @@ def test_store_and_read_with_every_service_on_suichain(tmp_path: Path) -> None:
         chain="sui-standin",
     )
     try:
-        system.start(fresh=True)
+        system.start(fresh=True, wait=240)  # six Python services starting at once; slow when loaded
         dep = Deployment.load(system.deployment_path)
         assert dep.chain == "sui" and dep.rpc_url.startswith("http://127.0.0.1:")
         data = os.urandom(100_000)
         with HauloutClient(system.relayer_url) as client:
             stored = client.store(data, epochs=2)
             assert client.read(stored.blob_id) == data
-        blob = dep.chain_port().get_blob(stored.object_id)
-        assert blob.certified_epoch == 0 and blob.blob_id == stored.blob_id
+        chain = dep.chain_port()
+        blob = chain.get_blob(stored.object_id or "")
+        chain.close()  # type: ignore[attr-defined]
+        assert blob.certified_epoch == 0 and str(blob.blob_id) == stored.blob_id
         deadline = time.monotonic() + 30
         while True:
             r = httpx.get(f"{system.indexer_url}/v1/blobs/{stored.blob_id}", timeout=5)
