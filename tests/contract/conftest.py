@@ -79,6 +79,7 @@ def standin_world(
     try:
         yield world
     finally:
+        world.chain.close()
         standin.stop()
 
 
