@@ -226,3 +226,17 @@ def test_the_faucet_refuses_what_is_not_a_fixed_amount_request(sw: World) -> Non
     assert httpx.post(f"{url}/v2/gas", content=b"x" * 5000).status_code == 400
     ok = httpx.post(f"{url}/v2/gas", json={"FixedAmountRequest": {"recipient": "0x" + "ab" * 32}})
     assert ok.json()["status"] == "Success" and len(ok.json()["coins_sent"]) == 5
+
+
+def test_a_budget_too_small_for_the_storage_fails_and_spends_it(sw: World) -> None:
+    chain: SuiChain = sw.chain
+    b = chain.backend
+    tx = calls.Transaction()
+    tx.transfer([tx.add(calls.system.RESERVE_SPACE(chain.system_id, 1000, 1))], sw.user.address)
+    enc = encode_kind(tx, b.package_id, lambda oid: b.reference(oid, sw.user.address))
+    budget = b.gas_price() * 1000 + 10  # computation only: nothing left for storage
+    data = transaction_data(enc.kind, sw.user.address, [b.gas_coin(sw.user)], 1000, budget)
+    before = chain.balance(sw.user.address)
+    done = _execute(chain, data, sw.user.sign_transaction(data))
+    assert done.effects.status.error.kind == rpc.ExecutionErrorExecutionErrorKind.INSUFFICIENT_GAS
+    assert before - chain.balance(sw.user.address) == budget

@@ -317,6 +317,13 @@ class Executor:
             run = _Run(self, conn, objs, sender, raw_digest.hex(), now, inputs, gas_coin)
             outcome = run.commands(list(ptb.Command))
             writes = run.finish(lamport, digest)
+            needed = price * COMPUTATION_UNITS + sum(
+                storage_cost(new) for _, new in writes.values() if new is not None
+            )
+            if needed + storage_cost(gas_rows[0]) > budget:  # the gas coin is rewritten too
+                raise Failure(
+                    Kind.INSUFFICIENT_GAS, f"InsufficientGas: {needed} MIST > budget {budget}"
+                )
         except Failure as exc:
             conn.execute("ROLLBACK TO run")
             failure = exc
@@ -337,9 +344,10 @@ class Executor:
         storage = sum(storage_cost(new) for _, new in writes.values() if new is not None)
         old_rebates = sum(old.rebate for old, _ in writes.values() if old is not None)
         rebate = int(old_rebates * REBATE_SHARE)
-        if computation + storage > budget and failure is None:
-            raise Rejected(Status.INVALID_ARGUMENT, f"gas budget {budget} is too small")
         used = computation + storage - rebate
+        if failure is not None and failure.kind == Kind.INSUFFICIENT_GAS:
+            used = budget  # out of gas: the whole budget is spent (Sui)
+            computation = budget - storage + rebate
         gas_new.contents = coin_contents(gas_new.id, gas_coin.value + budget - used)
         if gas_coin.owner != sender:
             gas_new.owner = gas_coin.owner
