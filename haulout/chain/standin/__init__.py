@@ -6,7 +6,8 @@ DevChain, SuiChain through this stand-in, and a real node when HAULOUT_SUI_RPC i
 
 Modules: `move_types` (the package's layouts and signatures from move/sources), `values`
 (BCS and JSON views of Move values), `render` (DevChain rows as Move structs), `ledger` (the
-Sui-side object and checkpoint records), `executor` (checks and runs a transaction),
+Sui-side object and checkpoint records), `executor` (checks a transaction, charges gas, answers effects), `ptb` (runs its
+commands on DevChain's state machine),
 `views` (answers and read masks), `server` (the gRPC methods), `genesis` (genesis and the
 faucet), `runner` (start it in a thread or as `python -m haulout.chain.standin`).
 """

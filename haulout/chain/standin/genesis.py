@@ -10,9 +10,10 @@ import struct
 
 from haulout.chain.ledger import Ledger
 
-from .executor import CLOCK, record_checkpoint
+from .executor import record_checkpoint
 from .ledger import SCHEMA, SUI_COIN, Objects, Row, coin_contents, digest_text
 from .move_types import Package
+from .ptb import CLOCK
 from .values import canonical_address
 
 FAUCET_COINS = 5
