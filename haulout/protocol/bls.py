@@ -18,8 +18,8 @@ from .hashing import blake2b256
 DST = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_"
 PUBLIC_KEY_LEN = 48
 SIGNATURE_LEN = 96
-_IDENTITY_G1 = G1Point.identity().to_compressed_bytes()
-_IDENTITY_G2 = G2Point.identity().to_compressed_bytes()
+_IDENTITY_G1_POINT = G1Point.identity()
+_IDENTITY_G2_POINT = G2Point.identity()
 
 
 @lru_cache(maxsize=4096)
@@ -27,12 +27,16 @@ def parse_public_key(data: bytes) -> G1Point:
     """A checked G1 public key; rejects wrong lengths, the identity and non-subgroup points."""
     if len(data) != PUBLIC_KEY_LEN:
         raise InvalidKey(f"a BLS public key is {PUBLIC_KEY_LEN} bytes; got {len(data)}")
-    if data == _IDENTITY_G1:
-        raise InvalidKey("the identity is not a valid BLS public key")
     try:
         point = G1Point.from_compressed_bytes(data)
     except Exception as exc:
         raise InvalidKey(f"not a compressed BLS12-381 G1 point: {exc}") from exc
+    # arkworks reads any bytes with the infinity flag (0xc0 ‖ anything) as the identity; Sui's
+    # fastcrypto accepts only the canonical encoding and never the identity.
+    if point == _IDENTITY_G1_POINT:
+        raise InvalidKey("the identity is not a valid BLS public key")
+    if point.to_compressed_bytes() != data:
+        raise InvalidKey("not the canonical compressed encoding of a BLS12-381 G1 point")
     if not point.is_in_subgroup():  # pragma: no cover - from_compressed_bytes checks it
         raise InvalidKey("public key is not in the prime-order subgroup")
     return point
@@ -42,12 +46,14 @@ def parse_signature(data: bytes) -> G2Point:
     """A checked G2 signature; rejects wrong lengths, the identity and non-subgroup points."""
     if len(data) != SIGNATURE_LEN:
         raise InvalidSignature(f"a BLS signature is {SIGNATURE_LEN} bytes; got {len(data)}")
-    if data == _IDENTITY_G2:
-        raise InvalidSignature("the identity is not a valid BLS signature")
     try:
         point = G2Point.from_compressed_bytes(data)
     except Exception as exc:
         raise InvalidSignature(f"not a compressed BLS12-381 G2 point: {exc}") from exc
+    if point == _IDENTITY_G2_POINT:  # also 0xc0 ‖ non-zero bytes, which arkworks reads as it
+        raise InvalidSignature("the identity is not a valid BLS signature")
+    if point.to_compressed_bytes() != data:
+        raise InvalidSignature("not the canonical compressed encoding of a BLS12-381 G2 point")
     if not point.is_in_subgroup():  # pragma: no cover
         raise InvalidSignature("signature is not in the prime-order subgroup")
     return point
