@@ -250,6 +250,8 @@ class SuiBackend:
         self.node, self.package_id, self.system_ref = node, package_id, system
         self._admin_cap_id, self.faucet_url = admin_cap_id, faucet_url
         self._gas_price: int | None = None
+        self._lent: set[str] = set()  # gas coins paying for a transaction in flight
+        self._coins = threading.Condition()
 
     @property
     def system_id(self) -> str:
@@ -324,7 +326,38 @@ class SuiBackend:
         return self._gas_price
 
     def gas_coin(self, signer: Account) -> OwnedRef:
-        """A SUI coin of the signer's to pay gas with: the richest one."""
+        """A SUI coin of the signer's to pay gas with, lent to one transaction at a time: the
+        richest coin worth the budget that no transaction in flight holds (waits while all
+        are lent; give it back with `return_coin`). Two transactions paying with one coin
+        would conflict on Sui: the second is refused, the coin possibly locked."""
+        deadline = time.monotonic() + RPC_TIMEOUT_S * 4
+        with self._coins:
+            while True:
+                coins = [
+                    c
+                    for c in self._list_coins(signer)
+                    if c.object_id not in self._lent and int(c.balance or 0) >= GAS_BUDGET
+                ]
+                if coins:
+                    best = max(coins, key=lambda c: int(c.balance or 0))
+                    self._lent.add(best.object_id)
+                    return OwnedRef(best.object_id, int(best.version), best.digest, signer.address)
+                if not self._lent or time.monotonic() > deadline:
+                    raise MoveAbort.named(
+                        "system",
+                        "EInsufficientPayment",
+                        f"{signer.address} has no free SUI coin of {GAS_BUDGET} MIST to pay gas "
+                        "with; use the localnet faucet",
+                    )
+                self._coins.wait(1.0)
+
+    def return_coin(self, coin: OwnedRef) -> None:
+        """A lent gas coin is free again (its transaction is done)."""
+        with self._coins:
+            self._lent.discard(coin.object_id)
+            self._coins.notify_all()
+
+    def _list_coins(self, signer: Account) -> list[Any]:
         import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
 
         r = self.node.call(
@@ -337,14 +370,7 @@ class SuiBackend:
                 read_mask=_mask(["object_id", "version", "digest", "balance"]),
             ),
         )
-        if not r.objects:
-            raise MoveAbort.named(
-                "system",
-                "EInsufficientPayment",
-                f"{signer.address} has no SUI coin; use the localnet faucet",
-            )
-        best = max(r.objects, key=lambda c: int(c.balance or 0))
-        return OwnedRef(best.object_id, int(best.version), best.digest, signer.address)
+        return list(r.objects)
 
     def send(self, signer: Account, data: bytes) -> Any:
         """Simulate, then execute signed `data`; the executed transaction (aborts raise
@@ -383,10 +409,12 @@ class SuiBackend:
     def execute(self, signer: Account, tx: Transaction) -> Executed:
         """Resolve, encode, sign and execute a described transaction."""
         enc = encode_kind(tx, self.package_id, lambda oid: self.reference(oid, signer.address))
-        data = transaction_data(
-            enc.kind, signer.address, [self.gas_coin(signer)], self.gas_price(), GAS_BUDGET
-        )
-        return self.executed(self.send(signer, data), signer.address)
+        gas = self.gas_coin(signer)
+        try:
+            data = transaction_data(enc.kind, signer.address, [gas], self.gas_price(), GAS_BUDGET)
+            return self.executed(self.send(signer, data), signer.address)
+        finally:
+            self.return_coin(gas)
 
     def executed(self, executed: Any, address: str) -> Executed:
         """What every chain reports of an executed transaction."""
@@ -458,10 +486,12 @@ class SuiBackend:
         kind = publish_kind(
             [base64.b64decode(m) for m in built["modules"]], built["dependencies"], admin.address
         )
-        data = transaction_data(
-            kind, admin.address, [self.gas_coin(admin)], self.gas_price(), GAS_BUDGET
-        )
-        executed = self.send(admin, data)
+        gas = self.gas_coin(admin)
+        try:
+            data = transaction_data(kind, admin.address, [gas], self.gas_price(), GAS_BUDGET)
+            executed = self.send(admin, data)
+        finally:
+            self.return_coin(gas)
         for ch in executed.effects.changed_objects:
             if str(ch.object_type or "") == "package":
                 self.package_id = str(ch.object_id)
