@@ -104,6 +104,13 @@ def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shards", type=int, default=100)
     _encoding_arg(p, None, "default: the deployment's; 1 for a new one")
     p.add_argument("--fresh", action="store_true", help="deploy anew, dropping old data")
+    p.add_argument(
+        "--chain",
+        choices=("devchain", "sui-standin"),
+        default="devchain",
+        help="devchain (default), or sui-standin: every service on SuiChain through the Sui "
+        "full-node stand-in (Sui's gRPC protocol over DevChain's state machine)",
+    )
     p.add_argument("--no-indexer", action="store_true")
     p.add_argument("--demo", action="store_true", help="store and read a 1 MiB blob once up")
     p.add_argument("--exit", action="store_true", help="stop after the demo")
@@ -145,6 +152,7 @@ def cmd_up(a: argparse.Namespace) -> int:
         indexer_port=a.indexer_port,
         node_base_port=a.node_base_port or 9300,
         indexer_database_url=a.database_url,
+        chain=a.chain,
     )
     system.encoding_type = a.encoding_type
     check_shards(a.shards, DEFAULT_ENCODING if a.encoding_type is None else a.encoding_type)
@@ -168,7 +176,10 @@ def cmd_up(a: argparse.Namespace) -> int:
         )
     dep = system.start(fresh=fresh)
     try:
-        print(f"  DevChain ledger  {dep.ledger}")
+        if dep.chain == "devchain":
+            print(f"  DevChain ledger  {dep.ledger}")
+        else:
+            print(f"  Sui stand-in     {dep.rpc_url}   (package {dep.package_id})")
         for n in dep.nodes:
             print(f"  {n.name:<15}  {n.url}")
         print(f"  relayer          {system.relayer_url}   (PUT /v1/blobs, GET /v1/blobs/<id>)")
@@ -202,8 +213,10 @@ def _shape_changed(system: LocalSystem, a: argparse.Namespace) -> bool:
     from haulout.deployment import Deployment
 
     dep = Deployment.load(system.deployment_path)
-    if len(dep.nodes) != a.nodes:
+    if len(dep.nodes) != a.nodes or (dep.chain == "devchain") != (a.chain == "devchain"):
         return True
+    if dep.chain != "devchain":
+        return False  # the stand-in is not up yet to ask; --fresh redeploys another shape
     from haulout.chain.devchain import DevChain
 
     return DevChain(dep.ledger).system().n_shards != a.shards

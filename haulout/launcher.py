@@ -79,6 +79,9 @@ class LocalSystem:
     encoding_type: int | None = None  # new uploads' encoding; None: the deployment's (new: 1)
     relayer_env: dict[str, str] = field(default_factory=dict)
     indexer_database_url: str | None = None  # None: SQLite in workdir
+    chain: str = "devchain"
+    """`devchain`, or `sui-standin`: every service on SuiChain through the Sui full-node
+    stand-in (haulout/chain/standin), started here as its own process."""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _ticker_stop: threading.Event = field(default_factory=threading.Event)
 
@@ -106,6 +109,10 @@ class LocalSystem:
         import shutil
 
         shutil.rmtree(self.workdir / "nodes", ignore_errors=True)
+        if self.chain == "sui-standin":
+            dep = self._deploy_standin()
+            dep.save(self.deployment_path)
+            return dep
         dep = deploy_devchain(
             self.workdir / "ledger.sqlite",
             n_nodes=self.n_nodes,
@@ -123,17 +130,63 @@ class LocalSystem:
         nothing is redeployed. `InvalidParameters` when the System cannot hold that type."""
         if self.encoding_type is None or self.encoding_type == dep.encoding_type:
             return dep
-        n_shards = DevChain(dep.ledger).system().n_shards
+        n_shards = dep.chain_port().system().n_shards
         dep.encoding_type = dep.write_encoding(n_shards, self.encoding_type)
         dep.save(self.deployment_path)
         return dep
 
-    def _spawn(self, name: str, module: str, env: dict[str, str], log: Path) -> None:
+    def _deploy_standin(self) -> Deployment:
+        """Start the stand-in on a fresh ledger and deploy through SuiChain to it."""
+        from haulout.chain.sui import SuiChain
+        from haulout.deployment import DeployParams, deploy
+
+        for name in ("standin.sqlite", "standin.sqlite-wal", "standin.sqlite-shm"):
+            (self.workdir / name).unlink(missing_ok=True)
+        faucet_port = free_port()
+        url = self._start_standin(free_port(), faucet_port)
+        chain = SuiChain(url, faucet_url=f"http://127.0.0.1:{faucet_port}")
+        try:
+            return deploy(
+                chain,
+                DeployParams(
+                    n_nodes=self.n_nodes,
+                    n_shards=self.n_shards,
+                    base_port=self.node_base_port,
+                    epoch_duration_ms=self.epoch_duration_ms,
+                    encoding_type=DEFAULT_ENCODING
+                    if self.encoding_type is None
+                    else self.encoding_type,
+                ),
+            )
+        finally:
+            chain.close()
+
+    def _start_standin(self, port: int, faucet_port: int) -> str:
+        """Run `python -m haulout.chain.standin` on the workdir's ledger; its gRPC URL."""
+        self._spawn(
+            "sui-standin",
+            "haulout.chain.standin",
+            {},
+            self.workdir / "logs" / "sui-standin.log",
+            [
+                str(self.workdir / "standin.sqlite"),
+                "--port",
+                str(port),
+                "--faucet-port",
+                str(faucet_port),
+            ],
+        )
+        self.wait_healthy([f"http://127.0.0.1:{faucet_port}/healthz"], 30)
+        return f"http://127.0.0.1:{port}"
+
+    def _spawn(
+        self, name: str, module: str, env: dict[str, str], log: Path, args: list[str] | None = None
+    ) -> None:
         log.parent.mkdir(parents=True, exist_ok=True)
         full = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         with open(log, "ab") as out:
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", module],
+                [sys.executable, "-m", module, *(args or [])],
                 env=full,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -154,7 +207,15 @@ class LocalSystem:
         else:
             node_ports = [n.port for n in Deployment.load(self.deployment_path).nodes]
         self.check_ports(node_ports)
-        dep = self.deploy(fresh)
+        try:
+            if self.chain == "sui-standin" and self.deployment_path.exists() and not fresh:
+                old = Deployment.load(self.deployment_path)
+                port = int(old.rpc_url.rsplit(":", 1)[1])
+                self._start_standin(port, free_port())
+            dep = self.deploy(fresh)
+        except BaseException:
+            self.stop()
+            raise
         try:
             self._start_services(dep, wait)
         except BaseException:
@@ -255,11 +316,12 @@ class LocalSystem:
 
     def _tick_epochs(self, dep: Deployment) -> None:
         """Advance the epoch whenever its duration has passed (anyone may; we do it here)."""
-        chain = DevChain(dep.ledger)
+        chain = dep.chain_port()
         while not self._ticker_stop.wait(1.0):
             try:
                 sysobj = chain.system()
-                if chain.now_ms() >= sysobj.epoch_start_ms + sysobj.epoch_duration_ms:
+                now = chain.now_ms() if isinstance(chain, DevChain) else int(time.time() * 1000)
+                if now >= sysobj.epoch_start_ms + sysobj.epoch_duration_ms:
                     chain.advance_epoch(dep.admin)
             except MoveAbort:
                 continue
@@ -281,5 +343,5 @@ class LocalSystem:
     def stop(self) -> None:
         """Stop everything."""
         self._ticker_stop.set()
-        for name in list(self.procs):
+        for name in sorted(self.procs, key=lambda n: n == "sui-standin"):  # the chain last
             self.stop_service(name)

@@ -7,12 +7,14 @@ tests in `move/tests/crypto/` run only under the `sui` CLI and are reported as s
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "move"
@@ -109,3 +111,23 @@ def run(action: str, toolchain: Toolchain | None = None) -> tuple[int, str]:
     if action == "test":
         out += "\n" + WASM_CRYPTO_NOTE + "\n"
     return p.returncode, out
+
+
+def built_package(toolchain: Toolchain | None = None) -> dict[str, Any]:
+    """The package's compiled modules and dependencies (`build/bytecode.json`), building only
+    when a source or `Move.toml` is newer than the last build (deploys and test sessions
+    publish the same package many times). Raises `MoveBuildFailed` with the compiler's
+    report when the build fails."""
+    out_file = PACKAGE / "build" / "bytecode.json"
+    sources = [PACKAGE / "Move.toml", *sorted((PACKAGE / "sources").glob("*.move"))]
+    newest = max(p.stat().st_mtime for p in sources)
+    if not out_file.exists() or out_file.stat().st_mtime < newest:
+        code, out = run("build", toolchain)
+        if code != 0:
+            raise MoveBuildFailed(f"building the Move package failed:\n{out[-2000:]}")
+    built: dict[str, Any] = json.loads(out_file.read_text())
+    return built
+
+
+class MoveBuildFailed(Exception):
+    """The Move compiler rejected the package (its report is the message)."""

@@ -266,9 +266,13 @@ def _mask(paths: Sequence[str]) -> Any:
     return FieldMask(paths=list(paths))
 
 
-def localnet_faucet(address: str, faucet_url: str = "http://127.0.0.1:9123") -> None:
+def localnet_faucet(address: str, faucet_url: str = "") -> None:
     """Ask a localnet faucet for SUI."""
+    import os
+
     import httpx
+
+    faucet_url = faucet_url or os.environ.get("HAULOUT_SUI_FAUCET_URL", "http://127.0.0.1:9123")
 
     try:
         httpx.post(
@@ -293,7 +297,7 @@ class SuiBackend:
         package_id: str,
         system: SharedRef | None,
         admin_cap_id: str = "",
-        faucet_url: str = "http://127.0.0.1:9123",
+        faucet_url: str = "",
         gas_coins: int = POOL_SIZE,
     ) -> None:
         self.node, self.package_id, self.system_ref = node, package_id, system
@@ -449,6 +453,24 @@ class SuiBackend:
             raise _failure(status.error)
         return executed
 
+    def simulate(self, data: bytes) -> None:
+        """Dry-run `data` and raise what it would fail with (as Sui's SDKs do before they
+        send): an executed failure would still pay gas and move its inputs to new versions."""
+        import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
+
+        simulated = self.node.call(
+            "transaction",
+            "simulate_transaction",
+            sui_prot.SimulateTransactionRequest(
+                transaction=sui_prot.Transaction(
+                    bcs=sui_prot.Bcs(name="TransactionData", value=data)
+                ),
+                read_mask=_mask(["transaction.effects.status"]),
+            ),
+        ).transaction
+        if not simulated.effects.status.success:
+            raise _failure(simulated.effects.status.error)
+
     def send_raw(self, signer: Account, data: bytes) -> Any:
         """Execute signed `data`; the executed transaction, failed or not."""
         import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
@@ -472,6 +494,7 @@ class SuiBackend:
             data = transaction_data(
                 enc.kind, signer.address, [lease.coin.ref], self.gas_price(), GAS_BUDGET
             )
+            self.simulate(data)
             executed = self.send_raw(signer, data)
             lease.returned = self.gas_after(executed, lease.coin, signer.address)
         status = executed.effects.status
@@ -542,10 +565,10 @@ class SuiBackend:
         """Build the Move package and publish it; the AdminCap's id."""
         from haulout import move_tools
 
-        code, out = move_tools.run("build")
-        if code != 0:
-            raise ChainError(f"building the Move package failed:\n{out[-2000:]}")
-        built = json.loads((move_tools.PACKAGE / "build" / "bytecode.json").read_text())
+        try:  # built once per source change
+            built = move_tools.built_package()
+        except move_tools.MoveBuildFailed as exc:
+            raise ChainError(str(exc)) from exc
         kind = publish_kind(
             [base64.b64decode(m) for m in built["modules"]], built["dependencies"], admin.address
         )
@@ -861,10 +884,11 @@ class SuiChain(ChainClient):
         system: SharedRef | None = None,
         admin_cap_id: str = "",
         gas_coins: int = POOL_SIZE,
+        faucet_url: str = "",
     ) -> None:
         self.rpc_url = rpc_url
         backend = SuiBackend(
-            SuiNode(rpc_url), package_id, system, admin_cap_id, gas_coins=gas_coins
+            SuiNode(rpc_url), package_id, system, admin_cap_id, faucet_url, gas_coins=gas_coins
         )
         super().__init__(backend)
 
