@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import struct
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,15 @@ class Confirmation:
     epoch: int
     message: bytes
     signature: bytes
+
+
+def _confirmation(answer: dict[str, object]) -> Confirmation:
+    """A confirmation from its JSON answer."""
+    return Confirmation(
+        int(answer["epoch"]),  # type: ignore[call-overload]
+        base64.b64decode(answer["message"]),  # type: ignore[arg-type]
+        base64.b64decode(answer["signature"]),  # type: ignore[arg-type]
+    )
 
 
 def _raise_for(resp: httpx.Response) -> None:
@@ -232,6 +242,26 @@ class NodeClient:
         stored: list[int] = resp.json()["stored"]
         return stored
 
+    async def upload(
+        self,
+        blob_id: BlobId,
+        metadata: bytes,
+        slivers: Mapping[int, bytes | bytearray],
+        object_id: str | None = None,
+    ) -> Confirmation:
+        """Metadata and this node's (in-memory) slivers in one request; the answer is the
+        node's signed confirmation, given once they are durable (a store's one call to a
+        node when its part is small)."""
+        order = sorted(slivers)
+        parts: list[bytes | bytearray] = [struct.pack("<I", len(metadata)), metadata]
+        for i in order:
+            parts += [frame_header(i, len(slivers[i])), slivers[i]]
+        body = b"".join(parts)
+        params = {"object_id": object_id} if object_id else None
+        path = f"/v1/blobs/{blob_id}/upload"
+        resp = await self._request("PUT", path, CONFIRMATION_LIMIT, content=body, params=params)
+        return _confirmation(resp.json())
+
     async def get_metadata(self, blob_id: BlobId, n_shards: int | None = None) -> bytes:
         """Serialised metadata (read up to what `n_shards` hashes take; pass it when known)."""
         path = f"/v1/blobs/{blob_id}/metadata"
@@ -308,9 +338,8 @@ class NodeClient:
         """The node's BLS-signed confirmation (an answer over `CONFIRMATION_LIMIT` is refused)."""
         params = {"object_id": object_id} if object_id else None
         path = f"/v1/blobs/{blob_id}/confirmation"
-        r = (await self._request("GET", path, CONFIRMATION_LIMIT, params=params)).json()
-        return Confirmation(
-            int(r["epoch"]), base64.b64decode(r["message"]), base64.b64decode(r["signature"])
+        return _confirmation(
+            (await self._request("GET", path, CONFIRMATION_LIMIT, params=params)).json()
         )
 
     async def status(self, blob_id: BlobId) -> dict[str, object]:
