@@ -106,7 +106,7 @@ class FileSink:
         self.paths = [root / f"{i}.sliver" for i in range(n)]
         self.files = [open(p, "wb", buffering=1 << 16) for p in self.paths]  # noqa: SIM115
 
-    def write(self, index: int, block: bytes) -> None:
+    def write(self, index: int, block: bytes | memoryview) -> None:
         """Append a block to sliver `index`."""
         self.files[index].write(block)
 
