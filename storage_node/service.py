@@ -310,7 +310,7 @@ class NodeService:
                 raise
         had_metadata = self.store.get_metadata(blob_id) == raw
         try:
-            self.store.write_upload(blob_id, None if had_metadata else raw, slivers)
+            self.store.write_upload(blob_id, raw, slivers)
         except FileNotFoundError:  # the blob's directory went: deleted or expired meanwhile
             raise ApiError(
                 404,

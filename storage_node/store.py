@@ -161,10 +161,10 @@ class SliverStore:
         d = self._dir(blob_id)
         if not d.is_dir():
             d.mkdir(parents=True, exist_ok=True)  # its entry: durable by checkpoint or replay
-        if metadata is not None and self.get_metadata(blob_id) == metadata:
-            metadata = None  # stored already (durably)
-        if metadata is not None:
+        if metadata is not None and self.get_metadata(blob_id) != metadata:
             write_quickly(d / "metadata", metadata)
+        # the record carries the metadata even when the file was there: that file may come
+        # from an upload whose own record is not durable yet
         for i, data in slivers.items():
             write_quickly(d / f"{i}.sliver", data)
         if metadata is not None or slivers:
