@@ -118,25 +118,27 @@ def write_quickly(path: Path, data: bytes) -> None:
         raise
 
 
-JOURNAL_DIR = ".journal"
-"""Under the store's root; not a blob id, so `blob_ids` never lists it."""
+def journal_dir(root: Path) -> Path:
+    """The journal of a store: beside its root (`slivers` → `slivers.journal`), so the root
+    holds only blob directories."""
+    return root.with_name(root.name + ".journal")
 
 
 class SliverStore:
     """`<root>/<blob id>/metadata` and `<root>/<blob id>/<sliver index>`, and the journal of
-    small uploads in `<root>/.journal`."""
+    small uploads in `<root>.journal`."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.discarded = self.sweep_temporaries()
         self.replayed = self.replay_journal()
-        self.journal = wal.Journal(self.root / JOURNAL_DIR)
+        self.journal = wal.Journal(journal_dir(self.root))
 
     def replay_journal(self) -> int:
         """Rewrite the uploads a crash left in the journal (their files may not have reached
         the disk), make them durable, and drop the journal; called at start."""
-        directory = self.root / JOURNAL_DIR
+        directory = journal_dir(self.root)
 
         def write(blob: bytes, metadata: bytes | None, slivers: dict[int, bytes]) -> None:
             d = self._dir(BlobId(blob))

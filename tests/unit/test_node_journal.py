@@ -12,7 +12,7 @@ import pytest
 
 from haulout.protocol.blob_id import BlobId
 from storage_node import journal as wal
-from storage_node.store import JOURNAL_DIR, SliverStore
+from storage_node.store import SliverStore, journal_dir
 
 
 def test_an_upload_is_fsynced_in_the_journal_before_it_returns(
@@ -38,7 +38,7 @@ def test_a_crash_is_replayed_at_start_and_a_torn_record_dropped(tmp_path: Path) 
     store.write_upload(torn, b"other", {5: b"five"})
     store.journal.close()
     # the crash: the files never reached the disk, and the last record was cut short
-    journal_file = next((root / JOURNAL_DIR).glob("*.journal"))
+    journal_file = next(journal_dir(root).glob("*.journal"))
     with open(journal_file, "r+b") as fh:
         fh.truncate(journal_file.stat().st_size - 2)
     shutil.rmtree(root / str(kept))
@@ -49,7 +49,7 @@ def test_a_crash_is_replayed_at_start_and_a_torn_record_dropped(tmp_path: Path) 
     assert again.get_metadata(kept) == b"meta"
     assert again.get_sliver(kept, 1) == b"one" and again.get_sliver(kept, 2) == b"two"
     assert again.get_metadata(torn) is None  # never acknowledged: its fsync had not returned
-    assert [p.name for p in (root / JOURNAL_DIR).iterdir()] == [f"{again.journal.gen:012d}.journal"]
+    assert [p.name for p in journal_dir(root).iterdir()] == [f"{again.journal.gen:012d}.journal"]
 
 
 def test_a_checkpoint_syncs_the_file_system_then_drops_the_old_records(
