@@ -7,14 +7,16 @@ from pathlib import Path
 from haulout.launcher import LocalSystem, free_port, free_port_block
 
 
-def start_local_system(workdir: Path, relayer_env: dict[str, str]) -> LocalSystem:
-    """Deploy and start relayer + 4 storage nodes (100 shards); the read cache is off so reads
-    are measured, not cached."""
+def start_local_system(
+    workdir: Path, relayer_env: dict[str, str], n_nodes: int = 4, n_shards: int = 100
+) -> LocalSystem:
+    """Deploy and start relayer + storage nodes (4 nodes, 100 shards unless told); the read
+    cache is off so reads are measured, not cached."""
     system = LocalSystem(
         workdir,
-        n_nodes=4,
-        n_shards=100,
-        node_base_port=free_port_block(4),
+        n_nodes=n_nodes,
+        n_shards=n_shards,
+        node_base_port=free_port_block(n_nodes),
         relayer_port=free_port(),
         with_indexer=False,
         relayer_env={"HAULOUT_RELAYER_READ_CACHE_BYTES": "0", **relayer_env},

@@ -134,11 +134,18 @@ async def read_back(url: str, stored: dict[str, tuple[int, bytes]]) -> tuple[int
         async def one(blob_id: str, size: int, digest: bytes) -> None:
             nonlocal ok
             async with sem:
-                try:
-                    resp = await http.get(f"{url}/v1/blobs/{blob_id}")
-                except httpx.HTTPError as exc:
-                    bad[type(exc).__name__] += 1
-                    return
+                for attempt in range(2):  # a GET is retried once after a dropped connection
+                    try:  # (a keep-alive connection the server closed as it was reused)
+                        resp = await http.get(f"{url}/v1/blobs/{blob_id}")
+                        break
+                    except httpx.TransportError as exc:
+                        if attempt:
+                            bad[type(exc).__name__] += 1
+                            return
+                        bad[f"retried after {type(exc).__name__}"] += 1
+                    except httpx.HTTPError as exc:
+                        bad[type(exc).__name__] += 1
+                        return
             if resp.status_code != 200:
                 bad[reason_of(resp)] += 1
             elif hashlib.blake2b(resp.content, digest_size=16).digest() != digest:
@@ -274,7 +281,7 @@ async def run_step(
         f" CPU ms/store relayer {cpu.get('relayer', 0) * per:.1f}, nodes {nodes_cpu * per:.1f},"
         f" bench client {me * per:.1f}\n"
         f"            read back {ok}/{len(step.stored)} identical"
-        + (f" (failures: {dict(bad)})" if bad else ""),
+        + (f" (failures and retries: {dict(bad)})" if bad else ""),
         flush=True,
     )
     if a.slow_body:

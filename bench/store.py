@@ -1,10 +1,13 @@
-"""Store and read through the relayer to 4 local nodes (n=100), type 1 and type 0 on the
+"""Store and read through the relayer to local nodes (4, n=100 by default), type 1 and type 0 on the
 same data in the same run, beside raw reed-solomon-leopard and raw zfec on 2 threads and
 Walrus's RedStuff encode/decode (n=100 and n=1000); then where the store's CPU goes (relayer
 phases from its `certified` log line, nodes from /proc), and the relayer's peak RSS for a
 large upload.
 
-    python -m bench.store [--mib 128] [--repeat 1] [--big-mib 0]
+    python -m bench.store [--mib 128] [--repeat 1] [--big-mib 0] [--nodes 4 --shards 100]
+                          [--types 1,0]
+
+`--nodes 10 --shards 1000` measures Walrus's committee size (type 1 only: type 0 stops at 256).
 """
 
 from __future__ import annotations
@@ -111,16 +114,25 @@ def main() -> None:
     ap.add_argument("--mib", type=int, default=128)
     ap.add_argument("--repeat", type=int, default=1, help="runs per figure; the best is kept")
     ap.add_argument("--big-mib", type=int, default=0, help="relayer RSS for a large upload")
+    ap.add_argument("--nodes", type=int, default=4, help="storage nodes (1-16)")
+    ap.add_argument("--shards", type=int, default=100, help="shards n (type 0: at most 256)")
+    ap.add_argument("--types", default="1,0", help="encoding types to store, e.g. 1")
     a = ap.parse_args()
+    if not 1 <= a.nodes <= 16 or not a.nodes <= a.shards <= 1000:
+        ap.error("--nodes is 1-16 and --shards between the node count and 1000")
+    types = [int(t) for t in a.types.split(",")]
+    if any(t not in (0, 1) for t in types) or (0 in types and a.shards > 256):
+        ap.error("--types are 0 and/or 1; type 0 allows at most 256 shards")
     mib = a.mib
+    n = a.shards
     with tempfile.TemporaryDirectory(dir=os.environ.get("HAULOUT_BENCH_DIR")) as tmp:
         system = start_local_system(
-            Path(tmp) / "sys", {"HAULOUT_RELAYER_MAX_BLOB_SIZE": str(2 << 30)}
+            Path(tmp) / "sys", {"HAULOUT_RELAYER_MAX_BLOB_SIZE": str(2 << 30)}, a.nodes, n
         )
         try:
             client = HauloutClient(system.relayer_url, timeout=3600)
             print(
-                "haulout store bench — relayer + 4 storage nodes + DevChain, n=100 (k=34), "
+                f"haulout store bench — relayer + {a.nodes} storage nodes + DevChain, n={n}, "
                 f"{mib} MiB, {os.cpu_count()} cores (shared machine)",
                 flush=True,
             )
@@ -147,42 +159,43 @@ def main() -> None:
             red_cpu: dict[int, float] = {}
             for _ in range(a.repeat):
                 data = os.urandom(mib << 20)  # fresh every run: never alreadyCertified
-                t_leo = min(t_leo, anchors.leopard_encode(data, 100))
-                t_zfec = min(t_zfec, anchors.zfec_encode(data, 100))
-                for t in (1, 0):
+                t_leo = min(t_leo, anchors.leopard_encode(data, n))
+                t_zfec = min(t_zfec, anchors.zfec_encode(data, min(n, 256)))
+                for t in types:
                     r = store_and_read(system, client, data, t)
                     if t not in results or r["store"] < results[t]["store"]:
                         results[t] = r
                         phases[t] = last_certified(system)
                 if anchors.redstuff_available():
-                    for n in (100, 1000):
-                        e, d, cpu = anchors.redstuff(data, n)
-                        red_cpu[n] = min(red_cpu.get(n, float("inf")), cpu)
-                        old = red.get(n, (float("inf"), float("inf")))
-                        red[n] = (min(old[0], e), min(old[1], d))
+                    for rn in (100, 1000):
+                        e, d, cpu = anchors.redstuff(data, rn)
+                        red_cpu[rn] = min(red_cpu.get(rn, float("inf")), cpu)
+                        old = red.get(rn, (float("inf"), float("inf")))
+                        red[rn] = (min(old[0], e), min(old[1], d))
                 del data
 
             def line(label: str, seconds: float) -> None:
                 print(f"  {label:<58} {mib / seconds:8.1f} MiB/s")
 
             print()
-            for t in (1, 0):
+            for t in types:
                 r = results[t]
                 line(f"type {t} store until certified", r["store"])
                 line(f"type {t} store until every node holds its slivers", r["store_all"])
                 line(f"type {t} read (known consistent)", r["read"])
                 line(f"type {t} read with strict_consistency_check", r["strict"])
-            line("raw reed-solomon-leopard encode, 2 threads, n=100", t_leo)
-            line("raw zfec encode, 2 threads, n=100", t_zfec)
-            for n, (e, d) in sorted(red.items()):
-                line(f"Walrus RedStuff encode, n={n}", e)
-                line(f"Walrus RedStuff decode, n={n}", d)
-            if 100 in red:
-                e, d = red[100]
+            line(f"raw reed-solomon-leopard encode, 2 threads, n={n}", t_leo)
+            line(f"raw zfec encode, 2 threads, n={min(n, 256)}", t_zfec)
+            for rn, (e, d) in sorted(red.items()):
+                line(f"Walrus RedStuff encode, n={rn}", e)
+                line(f"Walrus RedStuff decode, n={rn}", d)
+            if n in red and 1 in results:
+                e, d = red[n]
                 r = results[1]
+                target = "≥ 2" if n <= 100 else "≥ 1"
                 print(
-                    f"\n  type 1 store / RedStuff encode (n=100): {e / r['store']:.2f} (target ≥ 2)"
-                    f"\n  type 1 read / RedStuff decode (n=100):  {d / r['read']:.2f} (target ≥ 1.5)"
+                    f"\n  type 1 store / RedStuff encode (n={n}): {e / r['store']:.2f} (target {target})"
+                    f"\n  type 1 read / RedStuff decode (n={n}):  {d / r['read']:.2f} (target ≥ 1.5 at n=100)"
                 )
             print(
                 "\n  CPU per MiB (less sensitive to a shared machine than wall time): "
@@ -192,7 +205,7 @@ def main() -> None:
                 )
             )
             print("  CPU seconds per MiB during the store (relayer phases from its log):")
-            for t in (1, 0):
+            for t in types:
                 r, ph = results[t], phases[t]
                 per = {k: round(1000 * v / mib, 2) for k, v in ph["cpu"].items()}
                 wall = {k: round(v, 3) for k, v in ph["seconds"].items()}
@@ -200,7 +213,7 @@ def main() -> None:
                     f"  type {t}: relayer {1000 * r['relayer_cpu'] / mib:.2f} ms/MiB "
                     f"(by phase, ms/MiB: {per}; wall s: {wall}), "
                     f"its encoding lane {1000 * r['lanes_cpu'] / mib:.2f} ms/MiB, "
-                    f"4 nodes {1000 * r['nodes_cpu'] / mib:.2f} ms/MiB; all "
+                    f"{a.nodes} nodes {1000 * r['nodes_cpu'] / mib:.2f} ms/MiB; all "
                     f"{1000 * (r['relayer_cpu'] + r['lanes_cpu'] + r['nodes_cpu']) / mib:.2f} ms/MiB",
                     flush=True,
                 )

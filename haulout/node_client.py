@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Mapping
+import json
+import socket
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 
 from haulout.protocol.blob_id import BlobId
@@ -71,6 +75,15 @@ class Confirmation:
     signature: bytes
 
 
+def _confirmation(answer: dict[str, object]) -> Confirmation:
+    """A confirmation from its JSON answer."""
+    return Confirmation(
+        int(answer["epoch"]),  # type: ignore[call-overload]
+        base64.b64decode(answer["message"]),  # type: ignore[arg-type]
+        base64.b64decode(answer["signature"]),  # type: ignore[arg-type]
+    )
+
+
 def _raise_for(resp: httpx.Response) -> None:
     if resp.status_code < 400:
         return
@@ -108,6 +121,68 @@ async def _raw(resp: httpx.Response) -> AsyncIterator[bytes]:
         return
     async for chunk in resp.aiter_raw():
         yield chunk
+
+
+SENDFILE_ABOVE = 1 << 20
+"""A batch of slivers in files from this size on goes through `sendfile`."""
+
+
+def _send_files(
+    host: str,
+    port: int,
+    target: str,
+    files: list[tuple[int, Path, int]],
+    total: int,
+    timeout: float,
+) -> tuple[int, bytes]:
+    """PUT frames whose slivers come from files (`socket.sendfile`); the answer's status and
+    body, bounded: headers to 16 KiB, a success to `SMALL_ANSWER_LIMIT`, an error cut at
+    `ERROR_ANSWER_LIMIT`. `timeout` bounds each socket operation."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(
+            (
+                f"PUT {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                "Content-Type: application/octet-stream\r\n"
+                f"Content-Length: {total}\r\nConnection: close\r\n\r\n"
+            ).encode()
+        )
+        for index, file, size in files:
+            sock.sendall(frame_header(index, size))
+            with open(file, "rb") as fh:
+                if sock.sendfile(fh, 0, size) != size:
+                    raise ValueError(f"sliver file {file.name} is shorter than {size} bytes")
+        answer = bytearray()
+        while b"\r\n\r\n" not in answer:
+            if len(answer) > 16 << 10:
+                raise ValueError("the answer's headers are too long")
+            chunk = sock.recv(16 << 10)
+            if not chunk:
+                raise EOFError("the node closed the connection before answering")
+            answer += chunk
+        head, _, body = bytes(answer).partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise ValueError("not an HTTP answer")
+        status = int(parts[1])
+        length = -1
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit():
+                length = int(value.strip())
+        cap = ERROR_ANSWER_LIMIT if status >= 400 else SMALL_ANSWER_LIMIT
+        if length >= 0 and length > cap and status < 400:
+            raise ValueError(f"the answer of {length} bytes passes the {cap} it can have")
+        want = length if length >= 0 else cap + 1
+        buf = bytearray(body)
+        while len(buf) < want and len(buf) <= cap:
+            chunk = sock.recv(64 << 10)
+            if not chunk:
+                break
+            buf += chunk
+        if len(buf) > cap and status < 400:
+            raise ValueError(f"the answer passes the {cap} bytes it can have")
+        return status, bytes(buf[:cap])
 
 
 class NodeClient:
@@ -176,6 +251,41 @@ class NodeClient:
             reason="ANSWER_TOO_LARGE",
         )
 
+    async def _retried(self, call: Callable[[], Awaitable[dict[str, object]]]) -> dict[str, object]:
+        """`call()` retried as `_request` retries (connection errors and 5xx)."""
+        last: NodeError | None = None
+        for attempt in range(self.retries):
+            try:
+                return await call()
+            except NodeError as exc:
+                if exc.status is not None and exc.status < 500:
+                    raise
+                last = exc
+            if attempt + 1 < self.retries:
+                await asyncio.sleep(0.2 * (2**attempt))
+        assert last is not None
+        raise last
+
+    async def _put_files(
+        self, path: str, files: list[tuple[int, Path, int]], total: int
+    ) -> dict[str, object]:
+        """A batch of slivers from their files with `sendfile` (the kernel copies them from
+        the page cache to the socket; no pass through Python), on its own connection, on a
+        worker thread (the event loop may be uvloop, which has no `sendfile`)."""
+        url = httpx.URL(self.url + path)
+        timeout = self.client.timeout.read or 60.0
+        try:
+            status, body = await anyio.to_thread.run_sync(
+                _send_files, url.host, url.port or 80, url.raw_path.decode(), files, total, timeout
+            )
+        except (OSError, EOFError, ValueError) as exc:
+            raise NodeError(self.url, f"{type(exc).__name__}: {exc}") from exc
+        _raise_for(
+            httpx.Response(status, content=body, request=httpx.Request("PUT", self.url + path))
+        )
+        answer: dict[str, object] = json.loads(body)
+        return answer
+
     async def put_metadata(self, blob_id: BlobId, metadata: bytes) -> None:
         """Upload serialised metadata."""
         await self._request("PUT", f"/v1/blobs/{blob_id}/metadata", content=metadata)
@@ -215,6 +325,13 @@ class NodeClient:
                         yield piece
 
         total = sum(6 + sizes[i] for i in order)
+        if total >= SENDFILE_ABOVE and all(isinstance(v, Path) for v in slivers.values()):
+            files = [(i, slivers[i], sizes[i]) for i in order]
+            answer = await self._retried(
+                lambda: self._put_files(f"/v1/blobs/{blob_id}/slivers", files, total)  # type: ignore[arg-type]
+            )
+            stored_files: list[int] = answer["stored"]  # type: ignore[assignment]
+            return stored_files
         body: object = frames
         if total <= SMALL_BATCH and not any(isinstance(v, Path) for v in slivers.values()):
             # One write instead of two per sliver: each write of a streamed body costs a trip
@@ -231,6 +348,26 @@ class NodeClient:
         )
         stored: list[int] = resp.json()["stored"]
         return stored
+
+    async def upload(
+        self,
+        blob_id: BlobId,
+        metadata: bytes,
+        slivers: Mapping[int, bytes | bytearray],
+        object_id: str | None = None,
+    ) -> Confirmation:
+        """Metadata and this node's (in-memory) slivers in one request; the answer is the
+        node's signed confirmation, given once they are durable (a store's one call to a
+        node when its part is small)."""
+        order = sorted(slivers)
+        parts: list[bytes | bytearray] = [struct.pack("<I", len(metadata)), metadata]
+        for i in order:
+            parts += [frame_header(i, len(slivers[i])), slivers[i]]
+        body = b"".join(parts)
+        params = {"object_id": object_id} if object_id else None
+        path = f"/v1/blobs/{blob_id}/upload"
+        resp = await self._request("PUT", path, CONFIRMATION_LIMIT, content=body, params=params)
+        return _confirmation(resp.json())
 
     async def get_metadata(self, blob_id: BlobId, n_shards: int | None = None) -> bytes:
         """Serialised metadata (read up to what `n_shards` hashes take; pass it when known)."""
@@ -308,9 +445,8 @@ class NodeClient:
         """The node's BLS-signed confirmation (an answer over `CONFIRMATION_LIMIT` is refused)."""
         params = {"object_id": object_id} if object_id else None
         path = f"/v1/blobs/{blob_id}/confirmation"
-        r = (await self._request("GET", path, CONFIRMATION_LIMIT, params=params)).json()
-        return Confirmation(
-            int(r["epoch"]), base64.b64decode(r["message"]), base64.b64decode(r["signature"])
+        return _confirmation(
+            (await self._request("GET", path, CONFIRMATION_LIMIT, params=params)).json()
         )
 
     async def status(self, blob_id: BlobId) -> dict[str, object]:

@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     store = SliverStore(data_dir / "slivers")
     if store.discarded:
         event(log, "discarded unfinished writes", files=store.discarded)
+    if store.replayed:
+        event(log, "replayed journaled uploads", records=store.replayed)
     service = NodeService(
         dep.chain_port(),
         store,
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         backoff=settings.recovery_backoff,
     )
     stop_recovery = threading.Event()
+    threading.Thread(target=store.run_checkpoints, args=(stop_recovery,), daemon=True).start()
     threading.Thread(
         target=recovery.run, args=(settings.recovery_interval, stop_recovery), daemon=True
     ).start()

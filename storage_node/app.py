@@ -17,7 +17,7 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, encode_frames, frame_header
 from haulout.protocol.params import MAX_SHARDS_RS16 as MAX_SHARDS  # largest committee, any type
 
-from . import shard_route, shard_sync
+from . import shard_route, shard_sync, upload
 from .batch import BatchReceiver
 from .service import NodeService
 from .waiters import NodeBusy
@@ -148,6 +148,25 @@ def create_app(service: NodeService) -> FastAPI:
         return JSONResponse(
             {"blobId": blob_id, "stored": True}, status_code=201 if created else 200
         )
+
+    budget = upload.MemoryBudget()
+
+    @app.put(
+        "/v1/blobs/{blob_id}/upload",
+        openapi_extra=_octets(
+            "`metadata length u32 LE ‖ metadata ‖ frames` (frames as in the batch upload, "
+            "for slivers this node holds)",
+            1 << 30,
+        ),
+    )
+    async def put_upload(
+        blob_id: BlobIdPath, request: Request, object_id: ObjectIdQuery = None
+    ) -> JSONResponse:
+        """Metadata and this node's slivers in one request, answered with the signed
+        confirmation once they are durable (`storage_node.upload`): a store's one call to
+        this node. Waits briefly (asynchronously) for the registration."""
+        bid = BlobId.parse(blob_id)
+        return JSONResponse(await upload.upload(service, budget, bid, request, object_id))
 
     @app.get("/v1/blobs/{blob_id}/metadata")
     async def get_metadata(blob_id: BlobIdPath) -> Response:

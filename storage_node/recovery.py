@@ -69,7 +69,7 @@ class _RebuiltSlivers:
         self.pending = pending
         self.hashes = {i: meta.sliver_hasher() for i in pending}
 
-    def write(self, index: int, block: bytes) -> None:
+    def write(self, index: int, block: bytes | memoryview) -> None:
         if index in self.pending:
             self.pending[index].write(block)
             self.hashes[index].update(block)

@@ -318,6 +318,42 @@ class NodeService:
 
     def put_metadata(self, blob_id: BlobId, raw: bytes) -> bool:
         """Check and store metadata; returns False when it was already stored."""
+        self.check_metadata(blob_id, raw)
+        if self.store.get_metadata(blob_id) == raw:
+            return False
+        self.store.put_metadata(blob_id, raw)
+        self.stats.metadata_stored += 1
+        return True
+
+    def store_upload(
+        self, blob_id: BlobId, raw: bytes, meta: BlobMetadata, slivers: dict[int, bytes]
+    ) -> None:
+        """Check a small upload's slivers against its (checked) metadata and store metadata
+        and slivers durably together (one journal record, see `SliverStore.write_upload`);
+        nothing is stored when one sliver is bad."""
+        owned = set(self.owned_slivers(blob_id))
+        for index, data in slivers.items():
+            self.check_sliver_index(blob_id, index, meta, owned)
+            try:
+                meta.check_sliver(index, data)
+            except InvalidSliver:
+                self.stats.slivers_rejected += 1
+                raise
+        had_metadata = self.store.get_metadata(blob_id) == raw
+        try:
+            self.store.write_upload(blob_id, raw, slivers)
+        except FileNotFoundError:  # the blob's directory went: deleted or expired meanwhile
+            raise ApiError(
+                404,
+                "BLOB_NOT_REGISTERED",
+                f"blob {blob_id} was deleted or expired during the upload; nothing was stored",
+            ) from None
+        self.stats.metadata_stored += not had_metadata
+        self.stats.slivers_stored += len(slivers)
+
+    def check_metadata(self, blob_id: BlobId, raw: bytes) -> BlobMetadata:
+        """Parse metadata and check it against the blob id and its registration (404/409
+        unless registered, 400 when it does not match)."""
         state = self._registered(blob_id)
         meta = BlobMetadata.from_bytes(raw)
         meta.verify(blob_id)
@@ -329,11 +365,7 @@ class NodeService:
             raise InvalidMetadata(
                 f"metadata says {meta.size} bytes but the blob was registered with {state.size}"
             )
-        if self.store.get_metadata(blob_id) == raw:
-            return False
-        self.store.put_metadata(blob_id, raw)
-        self.stats.metadata_stored += 1
-        return True
+        return meta
 
     def put_sliver(
         self,

@@ -1,4 +1,6 @@
-"""Durable sliver and metadata files: write to a temp file, fsync, rename, fsync the directory.
+"""Durable sliver and metadata files: write to a temp file, fsync, rename, fsync the directory;
+or, for small uploads, write and rename without fsync and make the upload durable through the
+journal (`storage_node.journal`: one fsync shared by the uploads arriving together).
 
 Nothing is confirmed before it is on disk, so a crash loses nothing a node has confirmed.
 """
@@ -6,12 +8,18 @@ Nothing is confirmed before it is on disk, so a crash loses nothing a node has c
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from haulout.protocol.blob_id import BlobId
+
+from . import journal as wal
+
+log = logging.getLogger("haulout.node")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -92,13 +100,93 @@ class PendingFile:
         self.tmp.unlink(missing_ok=True)
 
 
+def write_quickly(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically (temporary file, rename) but without fsync: for
+    writes the journal makes durable."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_unique)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def journal_dir(root: Path) -> Path:
+    """The journal of a store: beside its root (`slivers` → `slivers.journal`), so the root
+    holds only blob directories."""
+    return root.with_name(root.name + ".journal")
+
+
 class SliverStore:
-    """`<root>/<blob id>/metadata` and `<root>/<blob id>/<sliver index>`."""
+    """`<root>/<blob id>/metadata` and `<root>/<blob id>/<sliver index>`, and the journal of
+    small uploads in `<root>.journal`."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.discarded = self.sweep_temporaries()
+        self.replayed = self.replay_journal()
+        self.journal = wal.Journal(journal_dir(self.root))
+
+    def replay_journal(self) -> int:
+        """Rewrite the uploads a crash left in the journal (their files may not have reached
+        the disk), make them durable, and drop the journal; called at start."""
+        directory = journal_dir(self.root)
+
+        def write(blob: bytes, metadata: bytes | None, slivers: dict[int, bytes]) -> None:
+            d = self._dir(BlobId(blob))
+            d.mkdir(parents=True, exist_ok=True)
+            if metadata is not None:
+                write_quickly(d / "metadata", metadata)
+            for i, data in slivers.items():
+                write_quickly(d / f"{i}.sliver", data)
+
+        count = wal.replay(directory, write)
+        if count or any(directory.glob("*.journal")):
+            wal.sync_filesystem(self.root)
+            wal.discard(directory)
+        return count
+
+    def write_upload(
+        self, blob_id: BlobId, metadata: bytes | None, slivers: dict[int, bytes]
+    ) -> None:
+        """Store a small upload (checked metadata and slivers) durably: files written and
+        renamed into place, then one journal record, fsynced (shared with concurrent
+        uploads). Durable once this returns."""
+        d = self._dir(blob_id)
+        if not d.is_dir():
+            d.mkdir(parents=True, exist_ok=True)  # its entry: durable by checkpoint or replay
+        if metadata is not None and self.get_metadata(blob_id) != metadata:
+            write_quickly(d / "metadata", metadata)
+        # the record carries the metadata even when the file was there: that file may come
+        # from an upload whose own record is not durable yet
+        for i, data in slivers.items():
+            write_quickly(d / f"{i}.sliver", data)
+        if metadata is not None or slivers:
+            self.journal.append(blob_id.raw, wal.encode_payload(metadata, slivers))
+
+    def checkpoint(self) -> bool:
+        """Sync the file system once and drop the journal's older records (see `journal`)."""
+        return self.journal.checkpoint(lambda: wal.sync_filesystem(self.root))
+
+    def checkpoint_when_due(self) -> bool:
+        """`checkpoint` if the journal's current file is large or old enough."""
+        return self.checkpoint() if self.journal.due() else False
+
+    def run_checkpoints(self, stop: threading.Event, interval: float = 0.5) -> None:
+        """Checkpoint the journal when due until `stop` (a background thread's loop)."""
+        while not stop.wait(interval):
+            try:
+                self.checkpoint_when_due()
+            except Exception:  # pragma: no cover - logged and retried
+                log.exception("journal checkpoint failed; retrying")
 
     def sweep_temporaries(self) -> int:
         """Remove temporary files a crash left behind (writes that were never committed, so

@@ -3,14 +3,15 @@
 
 Sliver `i < k` is block `i` of every stripe (systematic); the `n - k` parity blocks of a
 stripe come from one call. Blocks are even (the codec works on 16-bit symbols). Sliver
-hashes are BLAKE3. The library holds the GIL while it encodes, so one worker thread encodes
-and hashes stripe after stripe while the calling thread reads the source and writes the sink
-(file writes and BLAKE3 release the GIL, so they overlap with encoding).
+hashes are BLAKE3. The library holds the GIL while it encodes, so blobs of several stripes
+encode on a lane (a child process, the second core) when one is free; the others encode
+here one stripe at a time, with a process-wide bound on stripes in flight.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -157,46 +158,36 @@ def _encode_on_lane(
     return BlobMetadata(ENCODING_RS16, params.size, tuple(digests))
 
 
+IN_PROCESS_STRIPES = threading.BoundedSemaphore(2)
+"""Stripes encoded in this process at once, whatever the number of uploads: a stripe's
+blocks and parity take about 3x its size (up to ~9 MiB at n=100), so 32 uploads encoding
+at once must not each hold their own. The library holds the GIL, so more would not run
+faster on this machine anyway. Held only while a stripe is encoded and written, never while
+its bytes arrive: a slow client holds none."""
+
+
 def _encode_here(
     source: Source, params: EncodingParams, sink: SliverSink, progress: Progress | None
 ) -> BlobMetadata:
-    """In this process: a worker thread encodes and hashes while this one cuts stripes and
-    writes the sink (the library holds the GIL, so they mostly take turns)."""
+    """In this process, one stripe at a time: encode, hash, write to the sink, under
+    `IN_PROCESS_STRIPES` (bounded memory across concurrent uploads)."""
     size = params.size
     n, k, block = params.n_shards, params.k, params.block_size
     m = n - k
     hashers = [sliver_hasher(ENCODING_RS16) for _ in range(n)]
-
-    def work(stripe: bytes) -> list[bytes]:
-        """All `n` blocks of one stripe, hashed into their slivers' running hashes."""
-        blocks = [stripe[j * block : (j + 1) * block] for j in range(k)]
-        blocks += parity_blocks(blocks, m)
-        for h, b in zip(hashers, blocks, strict=True):
-            h.update(b)
-        return blocks
-
     done = 0
-    pending: deque[Future[list[bytes]]] = deque()
-
-    def emit_oldest() -> None:
-        nonlocal done
-        for index, b in enumerate(pending.popleft().result()):
-            sink.write(index, b)
+    for stripe in stripes(source, params):
+        with IN_PROCESS_STRIPES:
+            blocks = [stripe[j * block : (j + 1) * block] for j in range(k)]
+            del stripe
+            blocks += parity_blocks(blocks, m)
+            for index, (h, b) in enumerate(zip(hashers, blocks, strict=True)):
+                h.update(b)
+                sink.write(index, b)
+            del blocks
         done += params.stripe_size
         if progress:
             progress(min(done, size))
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode-rs16") as worker:
-        try:
-            for stripe in stripes(source, params):
-                pending.append(worker.submit(work, stripe))
-                if len(pending) >= PIPELINE_DEPTH:
-                    emit_oldest()
-            while pending:
-                emit_oldest()
-        finally:
-            for fut in pending:
-                fut.cancel()
     if progress:
         progress(size)
     return BlobMetadata(ENCODING_RS16, size, tuple(h.digest() for h in hashers))

@@ -250,9 +250,11 @@ class Session:
         _view(self.shm)[base : base + len(stripe)] = stripe
         self.lane.send(("stripe", slot))
 
-    def collect(self, slot: int, blocks: bool = True) -> list[bytes]:
+    def collect(self, slot: int, blocks: bool = True) -> list[memoryview]:
         """Wait for the oldest queued stripe (`slot`); its `k + m` blocks (none when only
-        the hashes matter, as for a consistency check)."""
+        the hashes matter, as for a consistency check). The blocks are views of the shared
+        memory, not copies: valid until the slot is submitted again (the caller writes
+        them out first)."""
         answer = self.lane.receive()
         if answer != ("done", slot):
             raise LaneError(f"the encoding lane answered {answer[0]!r} out of order")
@@ -260,7 +262,7 @@ class Session:
             return []
         base, b = slot * self.slot_size, self.block
         buf = _view(self.shm)
-        return [bytes(buf[base + i * b : base + (i + 1) * b]) for i in range(self.k + self.m)]
+        return [buf[base + i * b : base + (i + 1) * b] for i in range(self.k + self.m)]
 
     def finish(self) -> list[bytes]:
         """The `n` sliver digests; ends the session."""

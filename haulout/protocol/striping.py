@@ -28,16 +28,18 @@ to bound memory at about `3 * n * 64 KiB`."""
 
 
 class SliverSink(Protocol):
-    """Receives each sliver's blocks in stripe order (e.g. appends to one file per sliver)."""
+    """Receives each sliver's blocks in stripe order (e.g. appends to one file per sliver).
+    A block may be a view of the encoder's buffer, valid only during the call (no copy is
+    made for the sink): a sink that keeps it must copy it."""
 
-    def write(self, index: int, block: bytes) -> None:
+    def write(self, index: int, block: bytes | memoryview) -> None:
         """Append `block` to sliver `index`."""
 
 
 class NullSink:
     """Drops every block (for computing a blob id, or measuring the codec alone)."""
 
-    def write(self, index: int, block: bytes) -> None:
+    def write(self, index: int, block: bytes | memoryview) -> None:
         """Discard `block`."""
 
 
@@ -54,8 +56,8 @@ class MemorySink:
         self.buffers = [bytearray(sliver_len) for _ in range(n)]
         self.filled = [0] * n
 
-    def write(self, index: int, block: bytes) -> None:
-        """Append a block to sliver `index`."""
+    def write(self, index: int, block: bytes | memoryview) -> None:
+        """Append a block to sliver `index` (copied)."""
         at, buf = self.filled[index], self.buffers[index]
         if at + len(block) <= len(buf):
             buf[at : at + len(block)] = block
