@@ -241,7 +241,17 @@ def main() -> None:
     )
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument(
+        "--database-url",
+        action="append",
+        default=[],
+        help="load an already indexed database instead (repeatable; skips the ingest)",
+    )
     a = ap.parse_args()
+    if a.database_url:
+        for url in a.database_url:
+            serve_and_load(url, url.split(":", 1)[0], a.rate, a.seconds)
+        return
     chain = SyntheticChain(a.blobs)
     print(
         f"haulout indexer bench — {a.blobs:,} blobs ({chain.total:,} synthetic events over "
