@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse
@@ -36,6 +38,7 @@ class JSONResponse(StarletteJSONResponse):
             return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
 
 
+T = TypeVar("T")
 log = logging.getLogger("haulout.indexer")
 DASHBOARD = Path(__file__).parent / "static" / "dashboard.html"
 I64 = 2**63 - 1
@@ -51,10 +54,12 @@ def create_app(
 ) -> FastAPI:
     """Build the API over a `Queries` object.
 
-    Lookups are indexed and take a few milliseconds, so they run on the event loop: sending
-    them to the thread pool made the loop and the workers fight over the GIL, which put a
-    50–100 ms tail on p99 at 200 req/s. Only the stats aggregation (recomputed at most every
-    5 s) goes to a thread. `monitor` supplies node health (polled in the background);
+    Lookups are indexed and take a few milliseconds. On SQLite they run on the event loop:
+    sending them to the thread pool made the loop and the workers fight over the GIL, which put
+    a 50–100 ms tail on p99 at 200 req/s. On PostgreSQL a lookup mostly waits for the server's
+    answer, and on the loop those waits queue every request behind each other, so there they go
+    to the thread pool. The stats aggregation always runs in a thread, started at startup
+    and recomputed in the background (no request waits for it but those before the first). `monitor` supplies node health (polled in the background);
     `download_url` is the relayer the explorer's download links go through."""
     app = FastAPI(title="Haulout indexer", version="1")
     install_error_handlers(app)
@@ -63,6 +68,11 @@ def create_app(
     download_url = download_url.rstrip("/")
     install_bucket_routes(app, BucketQueries(queries.engine))
     app.include_router(staking.router(queries.engine))
+    offload = queries.engine.dialect.name != "sqlite"
+
+    async def run(fn: Callable[..., T], *args: Any) -> T:
+        """Run a lookup: on the loop for SQLite, in a worker thread for a database server."""
+        return await run_in_threadpool(fn, *args) if offload else fn(*args)
 
     def with_links(blob: dict[str, Any]) -> dict[str, Any]:
         blob["reads"] = queries.reads_of(blob["blobId"])
@@ -94,25 +104,26 @@ def create_app(
             min_size,
             max_size,
         )
-        return JSONResponse(queries.list_blobs(f, limit, cursor))
+        return JSONResponse(await run(queries.list_blobs, f, limit, cursor))
 
     @app.get("/v1/blobs/by-object-id/{object_id}")
     async def by_object(object_id: str) -> JSONResponse:
         oid = format_object_id(parse_object_id(object_id))
-        return JSONResponse(with_links(queries.by_object(oid)))
+        return JSONResponse(await run(lambda: with_links(queries.by_object(oid))))
 
     @app.get("/v1/blobs/by-object-id/{object_id}/events")
     async def object_events(object_id: str) -> JSONResponse:
         oid = format_object_id(parse_object_id(object_id))
-        return JSONResponse({"events": queries.object_events(oid)})
+        return JSONResponse({"events": await run(queries.object_events, oid)})
 
     @app.get("/v1/search")
     async def search(q: str = Query(..., min_length=1, max_length=2048)) -> JSONResponse:
-        return JSONResponse(queries.search(q))
+        return JSONResponse(await run(queries.search, q))
 
     @app.get("/v1/blobs/{blob_id}")
     async def by_blob(blob_id: str) -> JSONResponse:
-        return JSONResponse(queries.by_blob_id(str(BlobId.parse(blob_id))))
+        bid = str(BlobId.parse(blob_id))
+        return JSONResponse(await run(queries.by_blob_id, bid))
 
     @app.get("/v1/events")
     async def events(
@@ -120,11 +131,11 @@ def create_app(
         limit: int = Query(100, ge=1, le=1000),
         type: str | None = Query(None, max_length=40),
     ) -> JSONResponse:
-        return JSONResponse(queries.events(after, limit, type))
+        return JSONResponse(await run(queries.events, after, limit, type))
 
     @app.get("/v1/epochs")
     async def epochs() -> JSONResponse:
-        return JSONResponse({"epochs": queries.epochs()})
+        return JSONResponse({"epochs": await run(queries.epochs)})
 
     @app.get("/v1/nodes")
     async def nodes() -> JSONResponse:
@@ -132,7 +143,7 @@ def create_app(
         (`state`: up, lagging, down, unknown before the first poll, or not in committee)."""
         health = {n["nodeId"]: n for n in (monitor.nodes() if monitor else [])}
         out = []
-        for node in queries.nodes():
+        for node in await run(queries.nodes):
             seen = health.get(node["nodeId"])
             state = "unknown" if node["committeePosition"] is not None else "not in committee"
             extra = {k: v for k, v in (seen or {}).items() if k not in node}
@@ -149,17 +160,36 @@ def create_app(
         finally:
             refreshing.release()
 
+    first_stats = asyncio.Lock()
+
+    async def computed_stats() -> dict[str, Any]:
+        """The stats, computed once by one thread however many requests wait for them."""
+        async with first_stats:
+            if queries.last_stats is None:
+                await run_in_threadpool(queries.stats)
+        assert queries.last_stats is not None
+        return queries.last_stats
+
     @app.get("/v1/stats")
     async def stats_() -> JSONResponse:
         """Fresh stats when cached; else the previous ones while one background thread
-        computes new ones (no request waits for the aggregation but the very first)."""
-        if (fresh := queries.cached_stats()) is not None:
+        computes new ones (no request waits for the aggregation but those before the first,
+        which starts with the service)."""
+        if (fresh := await run(queries.cached_stats)) is not None:
             return JSONResponse(fresh)
         if queries.last_stats is None:
-            return JSONResponse(await run_in_threadpool(queries.stats))
+            return JSONResponse(await computed_stats())
         if refreshing.acquire(blocking=False):
             threading.Thread(target=refresh_stats, daemon=True).start()
         return JSONResponse(queries.last_stats)
+
+    warming: set[asyncio.Task[dict[str, Any]]] = set()
+
+    @app.on_event("startup")
+    async def warm_stats() -> None:
+        task = asyncio.create_task(computed_stats())
+        warming.add(task)
+        task.add_done_callback(warming.discard)
 
     page = DASHBOARD.read_text()
 
@@ -169,13 +199,13 @@ def create_app(
 
     @app.get("/v1/dead-letters")
     async def dead_letters() -> JSONResponse:
-        return JSONResponse({"deadLetters": queries.dead_letters()})
+        return JSONResponse({"deadLetters": await run(queries.dead_letters)})
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         """`ok`, or `degraded` when events were dead-lettered or indexing keeps failing; the
         cursor is the persisted one (the same after a restart)."""
-        health = queries.health()
+        health = await run(queries.health)
         failing = runner_stats.consecutive_errors >= FAILING_AFTER
         degraded = health["deadLetters"] > 0 or failing
         return JSONResponse(

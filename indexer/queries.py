@@ -91,6 +91,8 @@ class Queries:
         self.engine = engine
         self.epoch_duration_ms: int | None = None  # from the chain, set by the node monitor
         self._stats_cache: tuple[float, int, dict[str, Any]] | None = None
+        self.stats_seconds = 0.0
+        """How long the last full stats computation took (it sets how often one may run)."""
         self.last_stats: dict[str, Any] | None = None
         """The latest stats computed, however old (served while fresher ones are computed)."""
 
@@ -355,13 +357,15 @@ class Queries:
         self._stats_cache = None
 
     def cached_stats(self) -> dict[str, Any] | None:
-        """The last stats while they are under 5 s old, or under a minute old and no event
-        arrived since (the wall-clock end of the charts moves on even when the chain is idle)."""
+        """The last stats while they are fresh: under 5 s old (or ten times as long as they took
+        to compute, so that with millions of blobs the aggregation uses at most a tenth of a
+        core however fast events arrive), or under a minute old and no event arrived since (the
+        wall-clock end of the charts moves on even when the chain is idle)."""
         cached = self._stats_cache
         if cached is None:
             return None
         age = time.monotonic() - cached[0]
-        if age < 5:
+        if age < max(5.0, 10 * self.stats_seconds):
             return cached[2]
         if age >= 60:
             return None
@@ -376,6 +380,7 @@ class Queries:
         not deleted, end epoch not reached."""
         if (fresh := self.cached_stats()) is not None:
             return fresh
+        started = time.monotonic()
         epoch = self.current_epoch()
         with self.engine.connect() as c:
             version = int(c.execute(select(func.max(ChainEventRow.cursor))).scalar() or 0)
@@ -415,6 +420,7 @@ class Queries:
                 "expiringSoon": dashboard.expiring_soon(c, epoch, starts, self.epoch_duration_ms),
                 "readsWrites": dashboard.reads_and_writes(c, as_of),
             }
+        self.stats_seconds = time.monotonic() - started
         self._stats_cache = (time.monotonic(), version, out)
         self.last_stats = out
         return out

@@ -35,6 +35,7 @@ from storage_node.registry import Registry
 from storage_node.service import NodeService
 from storage_node.store import SliverStore
 from tests.conftest import World, make_world, register, sign_certificate
+from tests.integration.cdp import Browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -294,3 +295,48 @@ def test_screenshots_at_desktop_and_phone_width(site: Site, tmp_path: Path) -> N
             profile=tmp_path / f"s-{name}",
         )
         assert shot.exists() and shot.stat().st_size > 20_000, name
+
+
+def test_the_dashboard_is_usable_by_keyboard_alone(site: Site, tmp_path: Path) -> None:
+    """Tab from the top: a visible skip link first, then the sections' links, each with a focus
+    ring; type a search into the search box and press Enter; Tab to the result and press Enter
+    to open the blob's page, whose heading takes the focus; its back link returns."""
+    assert CHROMIUM is not None
+    browser = Browser(CHROMIUM, tmp_path / "kb")
+    try:
+        browser.goto(site.url)
+        browser.wait_for("document.querySelectorAll('#blob-table a').length >= 3")
+        browser.press("Tab")
+        first = browser.focused()
+        assert first["cls"] == "skip" and first["onScreen"] and first["ring"], first
+        browser.press("Enter")
+        assert browser.eval("location.hash") == "#main"
+        seen = []
+        for _ in range(60):
+            browser.press("Tab")
+            now = browser.focused()
+            seen.append(now)
+            if now["id"] == "q":
+                break
+        assert seen[-1]["id"] == "q", [s["text"] or s["id"] for s in seen]
+        links = [s for s in seen if s["tag"] in ("a", "button", "input", "summary")]
+        assert links and all(s["ring"] for s in links), [s for s in links if not s["ring"]]
+        browser.type("team=walrus-watchers")
+        browser.press("Enter")
+        browser.wait_for(
+            "document.getElementById('results-title').textContent.includes('1 blob(s)')"
+        )
+        browser.press("Tab")  # the Search button
+        browser.press("Tab")  # the one result's link
+        result = browser.focused()
+        assert result["tag"] == "a" and result["text"] == site.blob_ids["c"], result
+        browser.press("Enter")
+        browser.wait_for("document.activeElement.id === 'h-blob'")
+        assert site.blob_ids["c"] in browser.eval("document.getElementById('h-blob').textContent")
+        browser.press("Tab")
+        back = browser.focused()
+        assert back["id"] == "blob-back" and back["ring"], back
+        browser.press("Enter")
+        browser.wait_for("document.getElementById('blob-page').hidden")
+    finally:
+        browser.close()
