@@ -20,6 +20,8 @@ DEVCHAIN_TYPES = {
     "storage_resource::Storage": "haulout::storage_resource::Storage",
     "blob::Blob": "haulout::blob::Blob",
     "shared_blob::SharedBlob": "haulout::shared_blob::SharedBlob",
+    "bucket::Bucket": "haulout::bucket::Bucket",
+    "staking::StakedSui": "haulout::staking::StakedSui",
 }
 """DevChain object type → Move struct in the package."""
 
@@ -79,17 +81,7 @@ def _system(oid: str, d: dict[str, Any]) -> dict[str, Any]:
                 for nid, n in nodes.items()
             ]
         },
-        "committee": {
-            "members": [
-                {
-                    "node_id": m["node_id"],
-                    "public_key": bytes.fromhex(nodes[m["node_id"]]["public_key"]),
-                    "shards": list(m["shards"]),
-                }
-                for m in d["members"]
-            ],
-            "n_shards": d["n_shards"],
-        },
+        "committee": _committee(d["members"], nodes, d["n_shards"]),
         "total_capacity": d["total_capacity"],
         "usage": list(d["usage"]),
         "storage_price": d["storage_price"],
@@ -97,7 +89,49 @@ def _system(oid: str, d: dict[str, Any]) -> dict[str, Any]:
         "max_epochs_ahead": d["max_epochs_ahead"],
         "balance": d["balance"],
         "invalid_ids": {"id": table_id(oid, "invalid_ids"), "size": len(d["invalid_ids"])},
+        "previous_committee": _committee(d.get("previous_members", []), nodes, d["n_shards"]),
+        "changing": bool(d.get("changing", False)),
+        "change_epoch": d.get("change_epoch", 0),
+        "received": list(d.get("received", [])),
+        "received_weight": d.get("received_weight", 0),
+        "pools": {
+            "contents": [
+                {
+                    "key": nid,
+                    "value": {"stake": p["stake"], "shares": p["shares"], "active": p["active"]},
+                }
+                for nid, p in d.get("pools", {}).items()
+            ]
+        },
+        "stakes": d.get("stakes", 0),
+        "epoch_fees": d.get("epoch_fees", 0),
     }
+
+
+def _committee(members: list[dict[str, Any]], nodes: dict[str, Any], n_shards: int) -> Any:
+    """A `committee::Committee` value from DevChain's member list."""
+    return {
+        "members": [
+            {
+                "node_id": m["node_id"],
+                "public_key": bytes.fromhex(nodes[m["node_id"]]["public_key"]),
+                "shards": list(m["shards"]),
+            }
+            for m in members
+        ],
+        "n_shards": n_shards,
+    }
+
+
+STAKED_FIELDS = (
+    "node_id",
+    "shares",
+    "principal",
+    "withdraw_amount",
+    "withdraw_epoch",
+    "withdrawing",
+)
+"""`staking::StakedSui`'s fields after its id, in declaration order."""
 
 
 def move_value(devchain_type: str, oid: str, data: dict[str, Any], wrapped: Any = None) -> Any:
@@ -110,6 +144,16 @@ def move_value(devchain_type: str, oid: str, data: dict[str, Any], wrapped: Any 
         return _storage(oid, data)
     if devchain_type == "blob::Blob":
         return _blob(oid, data)
+    if devchain_type == "bucket::Bucket":
+        return {
+            "id": oid,
+            "name": data["name"],
+            "version": data["version"],
+            "manifest_blob_id": int(data["manifest_blob_id"]),
+            "tags": {"contents": [{"key": k, "value": v} for k, v in data["tags"].items()]},
+        }
+    if devchain_type == "staking::StakedSui":
+        return {"id": oid, **{k: data[k] for k in STAKED_FIELDS}}
     if devchain_type == "shared_blob::SharedBlob":
         return {"id": oid, "blob": _blob(data["blob"], wrapped), "funds": data["funds"]}
     raise KeyError(f"no Move mapping for DevChain type {devchain_type}")
