@@ -16,6 +16,7 @@ in `calls/` is cross-checked even before the port uses it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,12 +31,13 @@ from haulout.chain import calls, sui_tx
 from haulout.chain.accounts import Account
 from haulout.chain.client import ChainClient
 from haulout.chain.devchain import DevChain
+from haulout.chain.errors import MoveAbort
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.bls import BlsKeyPair
 from haulout.protocol.certificate import Certificate, aggregate
 from haulout.protocol.committee import Committee
 from haulout.protocol.hashing import blake2b256
-from haulout.protocol.messages import BlobCertification
+from haulout.protocol.messages import BlobCertification, proof_of_possession
 
 from .move_signatures import public_functions
 from .tx_expect import CLOCK, GAS, Call, Meant, Owned, Res, Shared, Split, Transfer
@@ -54,6 +56,8 @@ READS = {
     "events",
     "balance",
     "publish",
+    "get_staked",
+    "transaction",
 }
 """ChainClient methods that send no transaction (publish is its own transaction, below)."""
 
@@ -229,8 +233,29 @@ def run_scenario(tmp: Path) -> list[Recorded]:
             user,
             Certificate(*(bytes.fromhex(invalid[k]) for k in ("signature", "signers", "message"))),
         )
+        relay = Account(blake2b256(b"relay")).address
+        chain.register_for_upload_relay(
+            user, BlobId.derive(0, 9, bytes(32)), bytes(32), 9, 0, 2, True, bytes(72), (relay, 777)
+        )
+        operator = Account(blake2b256(b"candidate"))
+        chain.faucet(operator.address)
+        key = BlsKeyPair.generate(b"candidate")
+        pop = key.sign(
+            proof_of_possession(
+                chain.system().epoch, key.public_key, bytes.fromhex(operator.address[2:])
+            )
+        )
+        candidate = chain.register_candidate(
+            operator, "candidate", "http://127.0.0.1:9399", key.public_key, pop
+        )
+        staked = chain.stake(user, candidate, 10**9)
+        chain.request_withdraw_stake(user, staked.id)
+        chain.leave_committee(operator, candidate)
+        with contextlib.suppress(MoveAbort):  # recorded as sent; no change is in progress
+            chain.shards_received(operator, candidate, chain.system().epoch, [0, 3])
         chain.shift_clock(2000)
         chain.advance_epoch(user)
+        chain.withdraw_stake(user, staked.id)
     counts: dict[str, int] = {}
     for r in rec.log:
         counts[r.method] = counts.get(r.method, 0) + 1
@@ -318,6 +343,8 @@ def meant(r: Recorded) -> Meant:
         if isinstance(cmd, calls.TransferObjects):
             writes |= {o.id for o in cmd.objects if isinstance(o, calls.Object)}
             continue
+        if isinstance(cmd, calls.Pay):
+            continue
         for param, arg in zip(move.get(cmd.function.target, []), cmd.args, strict=False):
             if isinstance(arg, calls.Object) and not param.startswith("&"):
                 writes.add(arg.id)  # by value
@@ -351,6 +378,9 @@ def meant(r: Recorded) -> Meant:
     for i, cmd in enumerate(r.tx.commands):
         if isinstance(cmd, calls.TransferObjects):
             commands.append(Transfer(tuple(meaning(o) for o in cmd.objects), cmd.recipient))
+        elif isinstance(cmd, calls.Pay):  # a tip: split off the gas coin, sent on
+            commands.append(Split(GAS, (cmd.amount,)))
+            commands.append(Transfer((Res(len(commands) - 1),), cmd.recipient))
         else:
             args = tuple(meaning(a) for a in cmd.args)
             commands.append(Call(cmd.function.target, args))
@@ -362,6 +392,7 @@ def meant(r: Recorded) -> Meant:
         GAS_PRICE,
         GAS_BUDGET,
         tuple(commands),
+        len(r.tx.inputs),
     )
 
 

@@ -189,9 +189,12 @@ def test_declared_calls_match_the_move_sources() -> None:
 SENDERS = {
     ("haulout/chain/sui.py", "SuiBackend.execute"),
     ("haulout/chain/sui.py", "SuiBackend.publish"),
+    ("haulout/chain/sui.py", "SuiBackend.split_coins"),
 }
 """Where Haulout turns a transaction into bytes: the described calls and the publish, both
-cross-checked above."""
+cross-checked above, and the gas pool's one-time coin split (`sui_tx.split_coins_kind`:
+SplitCoins of the gas coin, TransferObjects to the sender), checked by the stand-in's protocol
+tests only."""
 
 
 def test_no_transaction_is_built_outside_the_cross_checked_paths() -> None:

@@ -95,6 +95,8 @@ class Meant:
     gas_price: int
     gas_budget: int
     commands: tuple[Any, ...]
+    free_inputs: int = 0
+    """Leading pure inputs no command uses, on purpose (an upload relay's auth package)."""
 
 
 CLOCK = Shared("0x6", 1, False)
@@ -203,8 +205,11 @@ def differences(meant: Meant, seen: dict[str, Any], signer: str | None = None) -
         out.append(f"gas data {seen['gas']}, meant {gas}")
     if seen["expiration"] is not None:
         out.append(f"expiration {seen['expiration']}, meant none")
-    if seen["unused_inputs"]:
-        out.append(f"inputs {seen['unused_inputs']} are used by no command")
+    if seen["unused_inputs"] != list(range(meant.free_inputs)):
+        out.append(
+            f"inputs {seen['unused_inputs']} are used by no command, "
+            f"meant {list(range(meant.free_inputs))}"
+        )
     commands = seen["commands"]
     if len(commands) != len(meant.commands):
         out.append(f"{len(commands)} commands, meant {len(meant.commands)}")
