@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.vectors import scenario_gen
+from tests.vectors.scenario_gen import move_test
 
 HERE = Path(__file__).parent
 TARGET = HERE.parents[1] / "move" / "tests" / "bucket_scenario_tests.move"
@@ -77,33 +78,9 @@ def render() -> str:
         for line in head[:end]
     ]
     for sc in scenarios():
-        steps = sc["steps"]
-        abort = steps[-1].get("abort")
-        attr = (
-            "#[test]"
-            if not abort
-            else f"#[test, expected_failure(abort_code = {abort[0]}::{abort[1]})]"
+        out += move_test(
+            sc, "    let (mut scenario, clock, cap, mut system, mut coin) = setup();", render_step
         )
-        out += [
-            attr,
-            f"fun {sc['name']}() {{",
-            "    let (mut scenario, clock, cap, mut system, mut coin) = setup();",
-        ]
-        live: set[str] = set()
-        for step in steps:
-            out += ["    " + line for line in render_step(step, live)]
-        if abort:
-            out.append("    abort 0")
-        else:
-            out += [f"    destroy({name});" for name in sorted(live)]
-            out += [
-                "    ts::return_shared(system);",
-                "    clock.destroy_for_testing();",
-                "    destroy(cap);",
-                "    destroy(coin);",
-                "    scenario.end();",
-            ]
-        out += ["}", ""]
     return "\n".join(out)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from haulout.chain.accounts import Account
 from haulout.protocol.bls import BlsKeyPair
 from haulout.protocol.messages import proof_of_possession
+from tests.vectors.scenario_gen import move_test
 
 HERE = Path(__file__).parent
 TARGET = HERE.parents[1] / "move" / "tests" / "epoch_scenario_tests.move"
@@ -174,33 +175,11 @@ def render() -> str:
         "",
     ]
     for sc in scenarios():
-        steps = sc["steps"]
-        abort = steps[-1].get("abort")
-        attr = (
-            "#[test]"
-            if not abort
-            else f"#[test, expected_failure(abort_code = {abort[0]}::{abort[1]})]"
-        )
-        out += [
-            attr,
-            f"fun {sc['name']}() {{",
+        out += move_test(
+            sc,
             "    let (mut scenario, clock, cap, mut system, mut coin, mut ids) = setup();",
-        ]
-        live: set[str] = set()
-        for step in steps:
-            out += ["    " + line for line in render_step(step, live)]
-        if abort:
-            out.append("    abort 0")
-        else:
-            out += [f"    destroy({name});" for name in sorted(live)]
-            out += [
-                "    ts::return_shared(system);",
-                "    clock.destroy_for_testing();",
-                "    destroy(cap);",
-                "    destroy(coin);",
-                "    scenario.end();",
-            ]
-        out += ["}", ""]
+            render_step,
+        )
     return "\n".join(out)
 
 

@@ -12,7 +12,9 @@ the blob id is then derived from (type, size, the vector root) on both sides.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from haulout.chain.encoding_rules import reservation_length
 from haulout.protocol.blob_id import BlobId
@@ -200,35 +202,44 @@ def render() -> str:
         "",
     ]
     for sc in scenarios():
-        steps = sc["steps"]
-        abort = steps[-1].get("abort")
-        attr = (
-            "#[test]"
-            if not abort
-            else f"#[test, expected_failure(abort_code = {abort[0]}::{abort[1]})]"
+        setup = "setup();" if "n_shards" not in sc else f"setup_bare({shards_of(sc)});"
+        out += move_test(
+            sc,
+            "    let (mut scenario, clock, cap, mut system, mut coin) = " + setup,
+            lambda step, live, sc=sc: render_step(step, live, shards_of(sc)),
         )
-        out += [
-            attr,
-            f"fun {sc['name']}() {{",
-            "    let (mut scenario, clock, cap, mut system, mut coin) = "
-            + ("setup();" if "n_shards" not in sc else f"setup_bare({shards_of(sc)});"),
-        ]
-        live: set[str] = set()
-        for step in steps:
-            out += ["    " + line for line in render_step(step, live, shards_of(sc))]
-        if abort:
-            out.append("    abort 0")
-        else:
-            out += [f"    destroy({name});" for name in sorted(live)]
-            out += [
-                "    ts::return_shared(system);",
-                "    clock.destroy_for_testing();",
-                "    destroy(cap);",
-                "    destroy(coin);",
-                "    scenario.end();",
-            ]
-        out += ["}", ""]
     return "\n".join(out)
+
+
+def move_test(
+    sc: dict[str, Any], setup: str, render: Callable[[dict[str, Any], set[str]], list[str]]
+) -> list[str]:
+    """One scenario as a Move `#[test]` (expecting the last step's abort, if any): `setup`,
+    each step as `render` writes it, then every object still live destroyed and the
+    scenario ended. Shared by every scenario generator (blobs, buckets, epoch changes)."""
+    steps = sc["steps"]
+    abort = steps[-1].get("abort")
+    attr = (
+        "#[test]"
+        if not abort
+        else f"#[test, expected_failure(abort_code = {abort[0]}::{abort[1]})]"
+    )
+    out = [attr, f"fun {sc['name']}() {{", setup]
+    live: set[str] = set()
+    for step in steps:
+        out += ["    " + line for line in render(step, live)]
+    if abort:
+        out.append("    abort 0")
+    else:
+        out += [f"    destroy({name});" for name in sorted(live)]
+        out += [
+            "    ts::return_shared(system);",
+            "    clock.destroy_for_testing();",
+            "    destroy(cap);",
+            "    destroy(coin);",
+            "    scenario.end();",
+        ]
+    return out + ["}", ""]
 
 
 def main() -> None:
