@@ -307,6 +307,16 @@ class NodeService:
             return owned
         return sorted(set(owned) | set(before))
 
+    def accept_upload(self, blob_id: BlobId) -> list[int]:
+        """Sliver indices one upload request may bring here (`acceptable_slivers`), for every
+        upload route alike. When they include shards this node owned only before the last
+        change, the handover is told to look for foreign slivers again (it deletes them once
+        the blob is certified and the shard's new owner holds it)."""
+        accepted = self.acceptable_slivers(blob_id)
+        if len(accepted) > len(self.owned_slivers(blob_id)):
+            self.foreign_writes += 1
+        return accepted
+
     def metadata(self, blob_id: BlobId) -> BlobMetadata:
         """Stored metadata (404 when absent)."""
         raw = self.store.get_metadata(blob_id)
@@ -326,14 +336,20 @@ class NodeService:
         return True
 
     def store_upload(
-        self, blob_id: BlobId, raw: bytes, meta: BlobMetadata, slivers: dict[int, bytes]
+        self,
+        blob_id: BlobId,
+        raw: bytes,
+        meta: BlobMetadata,
+        slivers: dict[int, bytes],
+        accepted: set[int],
     ) -> None:
         """Check a small upload's slivers against its (checked) metadata and store metadata
         and slivers durably together (one journal record, see `SliverStore.write_upload`);
-        nothing is stored when one sliver is bad."""
-        owned = set(self.owned_slivers(blob_id))
+        nothing is stored when one sliver is bad. `accepted` is what `accept_upload` said
+        this request may bring (a store begun before an epoch change brings the shards this
+        node owned then)."""
         for index, data in slivers.items():
-            self.check_sliver_index(blob_id, index, meta, owned)
+            self.check_sliver_index(blob_id, index, meta, accepted)
             try:
                 meta.check_sliver(index, data)
             except InvalidSliver:

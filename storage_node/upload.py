@@ -120,7 +120,9 @@ async def upload(
     await service.await_registration(blob_id, service.confirmation_wait, until)
     with service.uploading(blob_id):
         meta = await run_in_threadpool(service.check_metadata, blob_id, raw)
-        owned = await run_in_threadpool(service.owned_slivers, blob_id)
+        # as the batch route: the slivers owned now, and those owned before the last epoch
+        # change (a store begun before it pushes to the old owners; the new ones pull)
+        owned = await run_in_threadpool(service.accept_upload, blob_id)
         limit = len(owned) * (FRAME_HEADER + meta.params.sliver_len)
         if length is not None and length.isdigit() and int(length) > 4 + meta_len + limit:
             raise ApiError(
@@ -137,7 +139,9 @@ async def upload(
                 except ValueError as exc:
                     raise ApiError(400, "TRUNCATED_BATCH", f"{exc}; resend it") from None
                 del body
-                await run_in_threadpool(service.store_upload, blob_id, raw, meta, slivers)
+                await run_in_threadpool(
+                    service.store_upload, blob_id, raw, meta, slivers, set(owned)
+                )
             finally:
                 budget.give_back(limit)
         else:

@@ -231,11 +231,6 @@ def test_a_node_leaves_then_another_back_to_back(system: LocalSystem) -> None:
             assert client.read(blob_id, strict=True) == blob
 
 
-@pytest.mark.xfail(
-    reason="known bug after merging the one-request store path (storage_node/upload.py) with the "
-    "epoch change: a store racing the change can get 503 NOT_ENOUGH_CONFIRMATIONS (issue #17)",
-    strict=False,
-)
 def test_a_node_joins_while_a_store_runs_across_the_change(system: LocalSystem) -> None:
     dep = Deployment.load(system.deployment_path)
     chain = DevChain(dep.ledger)
