@@ -137,6 +137,17 @@ class NodeService:
             self.handover_due.set()
         return changed
 
+    def adopt_committee(self, committee: Committee | None, previous: Committee | None) -> None:
+        """Take the committee a fresh read of the System names when this node's follower has
+        not seen its change yet: a confirmation is signed for the chain's epoch, so the
+        slivers it vouches for must be those this node owns in that epoch's committee (a
+        node that just gained shards must not sign before it holds them)."""
+        if committee is None or committee == self._committee:
+            return
+        self._committee, self._previous = committee, previous
+        self._refreshed = time.monotonic()
+        self.handover_due.set()
+
     def held_shards(self) -> list[int]:
         """Shards of the current committee this node holds completely (see `held`)."""
         committee, shards = self.held
@@ -478,6 +489,8 @@ class NodeService:
                 f"blob {blob_id} has no permanent registration; pass ?object_id= for a deletable one",
             )
         self.metadata_for_upload(blob_id)
+        system = self.chain.system()
+        self.adopt_committee(system.committee, system.previous_committee)
         missing = self.store.has_slivers(blob_id, self.owned_slivers(blob_id))
         if missing:
             raise ApiError(
@@ -485,7 +498,7 @@ class NodeService:
                 "SLIVERS_MISSING",
                 f"this node still lacks slivers {missing[:10]} of blob {blob_id}; upload them first",
             )
-        epoch = self.chain.system().epoch
+        epoch = system.epoch
         body = BlobCertification(blob_id, parse_object_id(object_id) if object_id else None)
         message = body.message(epoch)
         self.stats.confirmations += 1

@@ -145,3 +145,31 @@ def test_a_record_that_does_not_fit_ends_the_answer(world: World, tmp_path: Path
         FrameParser(sink).feed(body)
     sink.abandon()
     assert not list(sink.service.store.root.glob("*/*.sliver"))
+
+
+def test_a_node_signs_only_for_what_it_holds_in_the_committee_the_chain_names(
+    world: World, tmp_path: Path
+) -> None:
+    """A confirmation is for the chain's current epoch. A node whose follower has not seen
+    the change yet still counts the shards it had; asked to confirm, it must first take the
+    committee the chain names, and refuse while it lacks the slivers of the shards it
+    gained, instead of vouching for them with the new epoch's signature."""
+    enc = stored_blob(world, certify=False)
+    service = node(world, tmp_path, 0)
+    while service.follow_once():
+        pass
+    service.store.put_metadata(enc.blob_id, enc.metadata.to_bytes())
+    for i in service.owned_slivers(enc.blob_id):
+        service.store.put_sliver(enc.blob_id, i, enc.slivers[i])
+    assert service.confirmation(enc.blob_id, None)["epoch"] == 0  # all it owns is here
+
+    service.handover_due.clear()
+    first = world.chain.system().require_committee()
+    node_ids = [m.node_id for m in first.members]
+    world.chain.set_committee(world.deployment.admin, node_ids, rotated(first))
+    assert service.committee() == first  # the follower has not seen CommitteeChanged
+    with pytest.raises(ApiError) as refused:
+        service.confirmation(enc.blob_id, None)
+    assert refused.value.reason == "SLIVERS_MISSING"
+    assert service.committee() == world.chain.system().require_committee()
+    assert service.handover_due.is_set()  # and it starts syncing what it gained
