@@ -276,4 +276,5 @@ def fn_withdraw_stake(ctx: TxContext, system: MoveObj, staked: MoveObj) -> None:
         "amount = amount + excluded.amount",
         (ctx.sender, amount),
     )
+    ctx.change_balance(ctx.sender, amount)
     return None
