@@ -163,8 +163,9 @@ class SystemState:
     max_epochs_ahead: int
     nodes: tuple[NodeInfo, ...] = ()
     previous_committee: Committee | None = None
-    """The committee before the last change (DevChain only so far; None on Sui): a shard's
-    previous owner serves it until its new owner has it."""
+    """The committee before the last change (None before the first; SuiChain reads it from
+    the System as DevChain does): a shard's previous owner serves it until its new owner
+    has it."""
     change_epoch: int = 0
     """The epoch whose start last moved shards: its members report `shards_received`."""
     changing: bool = False
