@@ -23,6 +23,7 @@ from starlette.requests import Request
 from haulout.http_errors import ApiError
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, decode_frames
+from haulout.protocol.metadata import BlobMetadata
 from haulout.protocol.params import MAX_SHARDS_RS16
 
 from . import shard_sync
@@ -100,6 +101,25 @@ class BodyReader:
             yield chunk
 
 
+def _checked(service: NodeService, blob_id: BlobId, raw: bytes) -> tuple[BlobMetadata, list[int]]:
+    """The checked metadata and the slivers this node owns (one worker-thread trip)."""
+    return service.check_metadata(blob_id, raw), service.owned_slivers(blob_id)
+
+
+def _store_and_confirm(
+    service: NodeService,
+    blob_id: BlobId,
+    raw: bytes,
+    meta: BlobMetadata,
+    slivers: dict[int, bytes],
+    object_id: str | None,
+) -> dict[str, object]:
+    """Store a small upload durably, then sign its confirmation (one worker-thread trip;
+    thread hand-offs were a visible share of a small store's cost)."""
+    service.store_upload(blob_id, raw, meta, slivers)
+    return service.confirmation(blob_id, object_id)
+
+
 async def upload(
     service: NodeService,
     budget: MemoryBudget,
@@ -119,8 +139,7 @@ async def upload(
     raw = await reader.exactly(meta_len, "metadata")
     await service.await_registration(blob_id, service.confirmation_wait, until)
     with service.uploading(blob_id):
-        meta = await run_in_threadpool(service.check_metadata, blob_id, raw)
-        owned = await run_in_threadpool(service.owned_slivers, blob_id)
+        meta, owned = await run_in_threadpool(_checked, service, blob_id, raw)
         limit = len(owned) * (FRAME_HEADER + meta.params.sliver_len)
         if length is not None and length.isdigit() and int(length) > 4 + meta_len + limit:
             raise ApiError(
@@ -137,6 +156,11 @@ async def upload(
                 except ValueError as exc:
                     raise ApiError(400, "TRUNCATED_BATCH", f"{exc}; resend it") from None
                 del body
+                # nothing to pull from a previous committee (the common case): one thread trip
+                if set(owned) <= slivers.keys() or not shard_sync.may_pull(service):
+                    return await run_in_threadpool(
+                        _store_and_confirm, service, blob_id, raw, meta, slivers, object_id
+                    )
                 await run_in_threadpool(service.store_upload, blob_id, raw, meta, slivers)
             finally:
                 budget.give_back(limit)
