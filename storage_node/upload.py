@@ -15,7 +15,7 @@ signed and returned.
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,6 +28,7 @@ from haulout.protocol.params import MAX_SHARDS_RS16
 
 from . import shard_sync
 from .batch import BatchReceiver
+from .registry import BlobState
 from .service import NodeService
 
 MAX_METADATA = 16 + 32 * MAX_SHARDS_RS16
@@ -106,6 +107,17 @@ def _checked(service: NodeService, blob_id: BlobId, raw: bytes) -> tuple[BlobMet
     return service.check_metadata(blob_id, raw), service.owned_slivers(blob_id)
 
 
+def _checked_if_ready(
+    service: NodeService, blob_id: BlobId, raw: bytes, until: Callable[[BlobState], bool]
+) -> tuple[BlobMetadata, list[int]] | None:
+    """`_checked` when the registration the confirmation needs is already known (the
+    usual case), in the same worker-thread trip; None when it must be waited for."""
+    state = service.registry.blob(blob_id)
+    if not (state.registered and until(state)):
+        return None
+    return _checked(service, blob_id, raw)
+
+
 def _store_and_confirm(
     service: NodeService,
     blob_id: BlobId,
@@ -137,9 +149,12 @@ async def upload(
             413, "PAYLOAD_TOO_LARGE", f"metadata of {meta_len} bytes exceeds {MAX_METADATA}"
         )
     raw = await reader.exactly(meta_len, "metadata")
-    await service.await_registration(blob_id, service.confirmation_wait, until)
+    checked = await run_in_threadpool(_checked_if_ready, service, blob_id, raw, until)
+    if checked is None:  # the registration is not seen yet: wait for the follower
+        await service.await_registration(blob_id, service.confirmation_wait, until)
+        checked = await run_in_threadpool(_checked, service, blob_id, raw)
+    meta, owned = checked
     with service.uploading(blob_id):
-        meta, owned = await run_in_threadpool(_checked, service, blob_id, raw)
         limit = len(owned) * (FRAME_HEADER + meta.params.sliver_len)
         if length is not None and length.isdigit() and int(length) > 4 + meta_len + limit:
             raise ApiError(
