@@ -29,6 +29,7 @@ from haulout.launcher import LocalSystem, free_port
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 from haulout.protocol.params import DEFAULT_ENCODING, EncodingParams, shard_for_sliver
+from storage_node.store import stored_slivers
 
 from .common import start_local_system
 
@@ -90,7 +91,7 @@ def on_disk(system: LocalSystem, name: str) -> dict[str, set[int]]:
     out: dict[str, set[int]] = {}
     for d in root.iterdir() if root.exists() else []:
         if d.is_dir():
-            out[d.name] = {int(f.name.split(".")[0]) for f in d.glob("*.sliver")}
+            out[d.name] = set(stored_slivers(d))  # pack and per-sliver files
     return out
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
@@ -19,6 +18,7 @@ from haulout.protocol.params import MAX_SHARDS_RS16 as MAX_SHARDS  # largest com
 
 from . import shard_route, shard_sync, upload
 from .batch import BatchReceiver
+from .pack import SliverRef
 from .service import NodeService
 from .waiters import NodeBusy
 
@@ -82,37 +82,16 @@ STREAM_ABOVE = 4 << 20
 """Batch reads larger than this are streamed from the sliver files, not built in memory."""
 
 
-def _stream_frames(files: dict[int, Path], sizes: dict[int, int]) -> Iterator[bytes]:
-    for i in sorted(files):
-        yield frame_header(i, sizes[i])
-        with open(files[i], "rb") as fh:
-            while chunk := fh.read(1 << 20):
+def _stream_frames(refs: dict[int, SliverRef]) -> Iterator[bytes]:
+    for i in sorted(refs):
+        ref = refs[i]
+        yield frame_header(i, ref.size)
+        with open(ref.path, "rb") as fh:
+            fh.seek(ref.offset)
+            left = ref.size
+            while left > 0 and (chunk := fh.read(min(left, 1 << 20))):
+                left -= len(chunk)
                 yield chunk
-
-
-def _located(
-    service: NodeService, blob_id: BlobId, indices: list[int]
-) -> tuple[dict[int, Path], dict[int, int]]:
-    """The stored slivers among `indices` and their sizes; one deleted meanwhile (garbage
-    collection of a deleted blob) is left out rather than failing the request."""
-    files, sizes = {}, {}
-    for i, path in service.sliver_files(blob_id, indices).items():
-        try:
-            sizes[i] = path.stat().st_size
-        except FileNotFoundError:
-            continue
-        files[i] = path
-    return files, sizes
-
-
-def _read_all(files: dict[int, Path]) -> dict[int, bytes]:
-    out = {}
-    for i, path in files.items():
-        try:
-            out[i] = path.read_bytes()
-        except FileNotFoundError:
-            continue
-    return out
 
 
 def _member(service: NodeService) -> bool:
@@ -240,13 +219,13 @@ def create_app(service: NodeService) -> FastAPI:
             raise ApiError(
                 400, "INVALID_SLIVER_INDEX", f"at most {MAX_SHARDS} indices in 0..{MAX_SHARDS - 1}"
             )
-        files, sizes = await run_in_threadpool(_located, service, bid, wanted)
-        total = sum(FRAME_HEADER + n for n in sizes.values())
+        refs = await run_in_threadpool(service.sliver_refs, bid, wanted)
+        total = sum(FRAME_HEADER + r.size for r in refs.values())
         if total <= STREAM_ABOVE:
-            found = await run_in_threadpool(_read_all, files)
+            found = await run_in_threadpool(service.store.read_slivers, refs)
             return Response(encode_frames(found), media_type="application/octet-stream")
         return StreamingResponse(
-            _stream_frames(files, sizes),
+            _stream_frames(refs),
             media_type="application/octet-stream",
             headers={"content-length": str(total)},
         )

@@ -67,16 +67,12 @@ class Handover:
         and its new owners pull them when asked to confirm (deletion or expiry removes
         them with the blob)."""
         mine = my_shards(committee, self.service.node_id)
-        root, n = self.service.store.root, committee.n_shards
+        n = committee.n_shards
         certified = set(self.service.registry.certified_blobs())
         out: dict[int, list[tuple[BlobId, int]]] = {}
         self.waiting = 0
         for blob_id in self.service.store.blob_ids():
-            for f in (root / str(blob_id)).glob("*.sliver"):
-                try:
-                    index = int(f.name.split(".")[0])
-                except ValueError:
-                    continue
+            for index in sorted(self.service.store.sliver_indices(blob_id)):
                 shard = shard_for_sliver(index, int(blob_id), n)
                 if shard in mine:
                     continue
@@ -103,12 +99,15 @@ class Handover:
         for position in reported:  # reported on chain: it holds every shard it gained
             held[position] = set(committee.members[position].shards)
         deleted = 0
+        letting_go: dict[BlobId, list[int]] = {}
         for shard, slivers in foreign.items():
             if shard not in held.get(committee.owner_of_shard(shard), ()):
                 continue
             for blob_id, index in slivers:
-                self.service.store.sliver_path(blob_id, index).unlink(missing_ok=True)
-                deleted += 1
+                letting_go.setdefault(blob_id, []).append(index)
+        for blob_id, indices in letting_go.items():
+            self.service.store.drop_slivers(blob_id, indices)
+            deleted += len(indices)
         if deleted:
             self.service.stats.slivers_handed_over += deleted
             event(log, "handed over", slivers=deleted, shards=len(foreign))

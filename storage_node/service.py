@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from haulout.chain.events import EpochChangeDone, EpochChangeStart, ShardsReceived
 from haulout.chain.port import ChainPort
@@ -25,6 +24,7 @@ from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
 
 from . import registry as reg
+from .pack import SliverRef
 from .store import SliverStore
 from .waiters import RegistrationWaiters
 
@@ -457,11 +457,10 @@ class NodeService:
             )
         return data
 
-    def sliver_files(self, blob_id: BlobId, indices: list[int]) -> dict[int, Path]:
+    def sliver_refs(self, blob_id: BlobId, indices: list[int]) -> dict[int, SliverRef]:
         """Where the stored slivers among `indices` are (absent ones are left out)."""
         self._registered(blob_id)
-        paths = {i: self.store.sliver_path(blob_id, i) for i in indices}
-        return {i: p for i, p in paths.items() if p.exists()}
+        return self.store.locate(blob_id, indices)
 
     @staticmethod
     def confirmable(object_id: str | None) -> Callable[[reg.BlobState], bool]:

@@ -404,6 +404,17 @@ MAX_PULLS = 64
 _pulling: set[tuple[int, BlobId]] = set()
 
 
+def may_pull(service: NodeService) -> bool:
+    """Whether `pull_from_previous` could fetch anything now (a committee change moved
+    shards to this node); False in the steady state, when a store needs no pull."""
+    committee, previous = service.committee(), service.previous_committee()
+    return (
+        previous is not None
+        and previous.n_shards == committee.n_shards
+        and bool(my_shards(committee, service.node_id))
+    )
+
+
 async def pull_from_previous(service: NodeService, blob_id: BlobId, timeout: float = 10.0) -> int:
     """Before confirming a registered blob this node lacks slivers of, fetch them (and the
     metadata, if missing) from their owners in the previous committee: a store overtaken by

@@ -2,6 +2,11 @@
 or, for small uploads, write and rename without fsync and make the upload durable through the
 journal (`storage_node.journal`: one fsync shared by the uploads arriving together).
 
+A blob's directory holds `metadata`, at most one pack (`storage_node.pack`: the slivers of the
+first small upload, one file) and per-sliver files `<index>.sliver` (large uploads, recovery,
+shard sync, and small uploads that find a pack already there). Readers look in both; data
+directories written before packs existed hold only per-sliver files and read as before.
+
 Nothing is confirmed before it is on disk, so a crash loses nothing a node has confirmed.
 """
 
@@ -18,6 +23,8 @@ from pathlib import Path
 from haulout.protocol.blob_id import BlobId
 
 from . import journal as wal
+from . import pack
+from .pack import SliverRef
 
 log = logging.getLogger("haulout.node")
 
@@ -81,6 +88,22 @@ def _read_or_none(path: Path) -> bytes | None:
         return None
 
 
+def stored_slivers(blob_dir: Path) -> dict[int, SliverRef]:
+    """Every sliver kept in a blob's directory, in its pack or in per-sliver files (read
+    only, no side effects: for tools and tests that look into a node's data directory)."""
+    try:
+        out = dict(pack.read_index(str(blob_dir / pack.PACK_NAME)))
+    except pack.CorruptPack:
+        out = {}
+    for f in blob_dir.glob("*.sliver"):
+        try:
+            index = int(f.name.split(".")[0])
+            out.setdefault(index, SliverRef(str(f), 0, f.stat().st_size))
+        except (ValueError, FileNotFoundError):
+            continue
+    return out
+
+
 class PendingFile:
     """A file being written under a temporary name; invisible until `SliverStore.commit`."""
 
@@ -125,12 +148,13 @@ def journal_dir(root: Path) -> Path:
 
 
 class SliverStore:
-    """`<root>/<blob id>/metadata` and `<root>/<blob id>/<sliver index>`, and the journal of
-    small uploads in `<root>.journal`."""
+    """`<root>/<blob id>/metadata`, `<root>/<blob id>/slivers.pack` and `<root>/<blob
+    id>/<sliver index>.sliver`, and the journal of small uploads in `<root>.journal`."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._locks = [threading.Lock() for _ in range(64)]  # pack creation, per blob (striped)
         self.discarded = self.sweep_temporaries()
         self.replayed = self.replay_journal()
         self.journal = wal.Journal(journal_dir(self.root))
@@ -145,8 +169,10 @@ class SliverStore:
             d.mkdir(parents=True, exist_ok=True)
             if metadata is not None:
                 write_quickly(d / "metadata", metadata)
-            for i, data in slivers.items():
-                write_quickly(d / f"{i}.sliver", data)
+            packed = d / pack.PACK_NAME
+            if not pack.intact(str(packed)):  # absent, or cut by the crash: never durable
+                packed.unlink(missing_ok=True)
+            self._write_slivers(d, slivers)
 
         count = wal.replay(directory, write)
         if count or any(directory.glob("*.journal")):
@@ -165,12 +191,40 @@ class SliverStore:
             d.mkdir(parents=True, exist_ok=True)  # its entry: durable by checkpoint or replay
         if metadata is not None and self.get_metadata(blob_id) != metadata:
             write_quickly(d / "metadata", metadata)
-        # the record carries the metadata even when the file was there: that file may come
-        # from an upload whose own record is not durable yet
-        for i, data in slivers.items():
-            write_quickly(d / f"{i}.sliver", data)
+        # the record carries the metadata (and slivers) even when the files were there: they
+        # may come from an upload whose own record is not durable yet
+        self._write_slivers(d, slivers)
         if metadata is not None or slivers:
             self.journal.append(blob_id.raw, wal.encode_payload(metadata, slivers))
+
+    def _lock_of(self, d: Path) -> threading.Lock:
+        return self._locks[hash(d.name) % len(self._locks)]
+
+    def _write_slivers(self, d: Path, slivers: dict[int, bytes]) -> None:
+        """Write checked slivers without fsync (the journal makes them durable): as the
+        blob's pack when it has none yet, else those the pack lacks as per-sliver files. A
+        pack is never replaced here, so one that is durable stays whole whatever a crash
+        does to these writes."""
+        if not slivers:
+            return
+        packed = d / pack.PACK_NAME
+        with self._lock_of(d):
+            if not packed.exists():
+                write_quickly(packed, b"".join(pack.encode(slivers)))
+                return
+        held = self._pack_index(d)
+        for i, data in slivers.items():
+            if i not in held:
+                write_quickly(d / f"{i}.sliver", data)
+
+    def _pack_index(self, d: Path) -> dict[int, SliverRef]:
+        """The blob directory's pack index ({} without one, or with a damaged one: a crash
+        cut it before it was durable, and the journal's replay writes it again)."""
+        try:
+            return pack.read_index(str(d / pack.PACK_NAME))
+        except pack.CorruptPack:
+            log.warning("ignoring a damaged sliver pack in %s", d)
+            return {}
 
     def checkpoint(self) -> bool:
         """Sync the file system once and drop the journal's older records (see `journal`)."""
@@ -230,16 +284,90 @@ class SliverStore:
 
     def get_sliver(self, blob_id: BlobId, index: int) -> bytes | None:
         """One sliver, or None."""
-        return _read_or_none(self._dir(blob_id) / f"{index}.sliver")
+        ref = self.locate(blob_id, [index]).get(index)
+        return pack.read_ref(ref) if ref is not None else None
 
     def sliver_path(self, blob_id: BlobId, index: int) -> Path:
-        """Where sliver `index` is (or would be) kept."""
+        """Where sliver `index` is (or would be) kept as a per-sliver file."""
         return self._dir(blob_id) / f"{index}.sliver"
+
+    def locate(self, blob_id: BlobId, indices: list[int]) -> dict[int, SliverRef]:
+        """Where the stored slivers among `indices` are (absent ones are left out): in the
+        blob's pack, else in their own files."""
+        d = self._dir(blob_id)
+        held = self._pack_index(d)
+        out = {i: held[i] for i in indices if i in held}
+        for i in indices:
+            if i not in out:
+                path = os.path.join(d, f"{i}.sliver")
+                try:
+                    out[i] = SliverRef(path, 0, os.stat(path).st_size)
+                except FileNotFoundError:
+                    continue
+        return out
+
+    def read_slivers(self, refs: dict[int, SliverRef]) -> dict[int, bytes]:
+        """The bytes of located slivers (one removed meanwhile is left out), one open per
+        file."""
+        out: dict[int, bytes] = {}
+        by_file: dict[str, list[int]] = {}
+        for i, ref in refs.items():
+            by_file.setdefault(ref.path, []).append(i)
+        for path, wanted in by_file.items():
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                for i in wanted:
+                    data = os.pread(fd, refs[i].size, refs[i].offset)
+                    if len(data) == refs[i].size:
+                        out[i] = data
+            finally:
+                os.close(fd)
+        return out
 
     def has_slivers(self, blob_id: BlobId, indices: list[int]) -> list[int]:
         """Which of `indices` are missing."""
         d = self._dir(blob_id)
-        return [i for i in indices if not (d / f"{i}.sliver").exists()]
+        held = self._pack_index(d)
+        return [
+            i
+            for i in indices
+            if i not in held and not os.path.exists(os.path.join(d, f"{i}.sliver"))
+        ]
+
+    def sliver_indices(self, blob_id: BlobId) -> set[int]:
+        """Every sliver index stored for a blob, in its pack or in files."""
+        return set(stored_slivers(self._dir(blob_id)))
+
+    def drop_slivers(self, blob_id: BlobId, indices: list[int]) -> int:
+        """Delete some slivers of a blob (a handover); returns how many were stored. A pack
+        holding some of them is replaced durably by one without them."""
+        d = self._dir(blob_id)
+        gone = set(indices)
+        dropped = 0
+        with self._lock_of(d):
+            packed = d / pack.PACK_NAME
+            try:
+                held = pack.read_all(str(packed))
+            except pack.CorruptPack:
+                held = {}
+            if gone & set(held):
+                dropped += len(gone & set(held))
+                kept = {i: data for i, data in held.items() if i not in gone}
+                if kept:
+                    write_durably(packed, b"".join(pack.encode(kept)))
+                else:
+                    packed.unlink(missing_ok=True)
+                    _fsync_dir(d)
+        for i in gone:
+            try:
+                (d / f"{i}.sliver").unlink()
+                dropped += 1
+            except FileNotFoundError:
+                continue
+        return dropped
 
     def delete(self, blob_id: BlobId) -> bool:
         """Remove everything stored for a blob."""

@@ -15,7 +15,7 @@ signed and returned.
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,10 +23,12 @@ from starlette.requests import Request
 from haulout.http_errors import ApiError
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, decode_frames
+from haulout.protocol.metadata import BlobMetadata
 from haulout.protocol.params import MAX_SHARDS_RS16
 
 from . import shard_sync
 from .batch import BatchReceiver
+from .registry import BlobState
 from .service import NodeService
 
 MAX_METADATA = 16 + 32 * MAX_SHARDS_RS16
@@ -100,6 +102,39 @@ class BodyReader:
             yield chunk
 
 
+def _checked(service: NodeService, blob_id: BlobId, raw: bytes) -> tuple[BlobMetadata, list[int]]:
+    """The checked metadata and the slivers this request may bring (one worker-thread trip):
+    as the batch route, those owned now and those owned before the last epoch change (a store
+    begun before it pushes to the old owners; the new ones pull)."""
+    return service.check_metadata(blob_id, raw), service.accept_upload(blob_id)
+
+
+def _checked_if_ready(
+    service: NodeService, blob_id: BlobId, raw: bytes, until: Callable[[BlobState], bool]
+) -> tuple[BlobMetadata, list[int]] | None:
+    """`_checked` when the registration the confirmation needs is already known (the
+    usual case), in the same worker-thread trip; None when it must be waited for."""
+    state = service.registry.blob(blob_id)
+    if not (state.registered and until(state)):
+        return None
+    return _checked(service, blob_id, raw)
+
+
+def _store_and_confirm(
+    service: NodeService,
+    blob_id: BlobId,
+    raw: bytes,
+    meta: BlobMetadata,
+    slivers: dict[int, bytes],
+    accepted: set[int],
+    object_id: str | None,
+) -> dict[str, object]:
+    """Store a small upload durably, then sign its confirmation (one worker-thread trip;
+    thread hand-offs were a visible share of a small store's cost)."""
+    service.store_upload(blob_id, raw, meta, slivers, accepted)
+    return service.confirmation(blob_id, object_id)
+
+
 async def upload(
     service: NodeService,
     budget: MemoryBudget,
@@ -117,12 +152,12 @@ async def upload(
             413, "PAYLOAD_TOO_LARGE", f"metadata of {meta_len} bytes exceeds {MAX_METADATA}"
         )
     raw = await reader.exactly(meta_len, "metadata")
-    await service.await_registration(blob_id, service.confirmation_wait, until)
+    checked = await run_in_threadpool(_checked_if_ready, service, blob_id, raw, until)
+    if checked is None:  # the registration is not seen yet: wait for the follower
+        await service.await_registration(blob_id, service.confirmation_wait, until)
+        checked = await run_in_threadpool(_checked, service, blob_id, raw)
+    meta, owned = checked
     with service.uploading(blob_id):
-        meta = await run_in_threadpool(service.check_metadata, blob_id, raw)
-        # as the batch route: the slivers owned now, and those owned before the last epoch
-        # change (a store begun before it pushes to the old owners; the new ones pull)
-        owned = await run_in_threadpool(service.accept_upload, blob_id)
         limit = len(owned) * (FRAME_HEADER + meta.params.sliver_len)
         if length is not None and length.isdigit() and int(length) > 4 + meta_len + limit:
             raise ApiError(
@@ -139,6 +174,18 @@ async def upload(
                 except ValueError as exc:
                     raise ApiError(400, "TRUNCATED_BATCH", f"{exc}; resend it") from None
                 del body
+                # nothing to pull from a previous committee (the common case): one thread trip
+                if set(owned) <= slivers.keys() or not shard_sync.may_pull(service):
+                    return await run_in_threadpool(
+                        _store_and_confirm,
+                        service,
+                        blob_id,
+                        raw,
+                        meta,
+                        slivers,
+                        set(owned),
+                        object_id,
+                    )
                 await run_in_threadpool(
                     service.store_upload, blob_id, raw, meta, slivers, set(owned)
                 )

@@ -30,11 +30,9 @@ class Event:
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> Event:
         """Parse JSON fields into the typed event."""
-        hints = get_type_hints(cls)
         kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            v = fields[f.name]
-            t = hints[f.name]
+        for name, t in _field_types(cls):
+            v = fields[name]
             if t is BlobId:
                 v = BlobId.from_int(int(v))
             elif t is int:
@@ -45,8 +43,21 @@ class Event:
                 v = str(v)
             elif t == list[int]:
                 v = [int(x) for x in v]
-            kwargs[f.name] = v
+            kwargs[name] = v
         return cls(**kwargs)
+
+
+_FIELD_TYPES: dict[type[Event], tuple[tuple[str, Any], ...]] = {}
+
+
+def _field_types(cls: type[Event]) -> tuple[tuple[str, Any], ...]:
+    """(name, type) of an event class's fields, resolved once per class: `get_type_hints`
+    was the costliest part of parsing an event (every node parses every event)."""
+    out = _FIELD_TYPES.get(cls)
+    if out is None:
+        hints = get_type_hints(cls)
+        out = _FIELD_TYPES[cls] = tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+    return out
 
 
 @dataclass(frozen=True)

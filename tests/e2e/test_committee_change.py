@@ -25,6 +25,7 @@ from haulout.protocol.params import shard_for_sliver, sliver_for_shard
 from relayer.controller import StoreController
 from relayer.index import BlobIndex
 from relayer.verdicts import ConsistencyVerdicts
+from storage_node.store import stored_slivers
 
 from .conftest import start_system
 
@@ -68,7 +69,7 @@ def held(system: LocalSystem, name: str) -> dict[str, set[int]]:
     out: dict[str, set[int]] = {}
     for d in root.iterdir() if root.exists() else []:
         if d.is_dir():
-            out[d.name] = {int(f.name.split(".")[0]) for f in d.glob("*.sliver")}
+            out[d.name] = set(stored_slivers(d))  # pack and per-sliver files
     return out
 
 

@@ -25,6 +25,7 @@ from haulout.launcher import LocalSystem, free_port, free_port_block
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 from haulout.protocol.params import shard_for_sliver
+from storage_node.store import stored_slivers
 
 N_SHARDS = 10
 SETTLE_WAIT = 120.0
@@ -119,7 +120,7 @@ def held(system: LocalSystem, name: str) -> dict[str, set[int]]:
     out: dict[str, set[int]] = {}
     for d in root.iterdir() if root.exists() else []:
         if d.is_dir():
-            out[d.name] = {int(f.name.split(".")[0]) for f in d.glob("*.sliver")}
+            out[d.name] = set(stored_slivers(d))  # pack and per-sliver files
     return out
 
 

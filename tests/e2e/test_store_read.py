@@ -31,6 +31,7 @@ from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.certificate import aggregate
 from haulout.protocol.metadata import BlobMetadata
+from storage_node.store import stored_slivers
 
 from .conftest import MAX_BLOB
 
@@ -274,12 +275,13 @@ def test_corrupted_sliver_is_detected_and_read_still_correct(
     bid = BlobId.parse(stored.blob_id)
     committee = DevChain(deployment.ledger).system().require_committee()
     owner = committee.member_for_sliver(0, int(bid))
-    path = (
-        system.workdir / "nodes" / deployment.nodes[owner].name / "slivers" / str(bid) / "0.sliver"
-    )
-    raw = bytearray(path.read_bytes())
-    raw[0] ^= 0xFF
-    path.write_bytes(bytes(raw))
+    blob_dir = system.workdir / "nodes" / deployment.nodes[owner].name / "slivers" / str(bid)
+    ref = stored_slivers(blob_dir)[0]  # a small blob's part: in the node's sliver pack
+    with open(ref.path, "r+b") as fh:
+        fh.seek(ref.offset)
+        first = fh.read(1)
+        fh.seek(ref.offset)
+        fh.write(bytes([first[0] ^ 0xFF]))
     before = metric(system.relayer_url, "haulout_relayer_slivers_rejected")
     assert HauloutClient(system.relayer_url).read(stored.blob_id) == data
     assert metric(system.relayer_url, "haulout_relayer_slivers_rejected") == before + 1
