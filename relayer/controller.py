@@ -29,6 +29,7 @@ from haulout.chain.accounts import Account
 from haulout.chain.errors import MoveAbort, ObjectNotFound
 from haulout.chain.objects import BlobObject, SystemState
 from haulout.chain.port import ChainPort
+from haulout.http11 import Http11Pool
 from haulout.http_errors import ApiError
 from haulout.logs import debug, event
 from haulout.node_client import Confirmation, NodeClient, NodeError
@@ -252,8 +253,11 @@ class StoreController:
         memory_limit: int = 32 << 20,
         encoding_type: int = DEFAULT_ENCODING,
         encode_memory: EncodeMemory | None = None,
+        wire: Http11Pool | None = None,
     ) -> None:
         self.chain, self.account, self.index, self.http = chain, account, index, http
+        self.wire = wire
+        """Keep-alive connections for the calls to nodes (None: through `http`)."""
         self.spool_dir = spool_dir
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.max_blob_size = max_blob_size
@@ -601,7 +605,7 @@ class StoreController:
 
         async def ask(position: int) -> None:
             member = committee.members[position]
-            node = NodeClient(member.url, self.http, self.node_retries)
+            node = NodeClient(member.url, self.http, self.node_retries, self.wire)
             try:
                 conf = await node.confirmation(blob.blob_id, object_id)
             except Exception as exc:
@@ -855,11 +859,14 @@ class StoreController:
             waiting = unchecked.setdefault(signed_for, {})
             waiting.update({p: conf for p in right})
             valid = signed.setdefault(signed_for, [])
-            if quorum.is_set() or quorum_reached(
+            if not quorum.is_set() and quorum_reached(
                 committee.weight(valid + list(waiting)), committee.n_shards
             ):
-                # enough for a quorum if they verify: one pairing check for all of them (a
-                # late one is still checked, so a node that signs wrongly is noticed)
+                # enough for a quorum if they verify: one pairing check for all of them. One
+                # that arrives after the quorum is checked on its message only (a stale or
+                # wrong one is still rejected, by name); its signature is paired only if
+                # certification comes to need it (`select`), as the certificate holds the
+                # quorum already verified, so the chain checks exactly that aggregate
                 batch = dict(waiting)
                 waiting.clear()
                 good, bad = select_confirmations(
@@ -904,7 +911,7 @@ class StoreController:
         """A small part: one request (metadata and slivers in, confirmation out). Else metadata,
         then this member's slivers in up to `uploads_per_node` concurrent
         batches (one per `LANE_BYTES`), then its signed confirmation."""
-        node = NodeClient(committee.members[position].url, self.http, self.node_retries)
+        node = NodeClient(committee.members[position].url, self.http, self.node_retries, self.wire)
         owned = committee.slivers_of(position, int(blob.blob_id))
         size = len(owned) * encoded.metadata.params.sliver_len
         object_id = blob.id if blob.deletable else None
