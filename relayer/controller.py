@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import queue
 import shutil
@@ -123,36 +124,50 @@ class FileSink:
 
 class BodyPipe:
     """Hands a request body from the event loop to the encoding thread, in pieces of about
-    1 MiB, holding at most `depth` of them (bounded memory, and backpressure on the client)."""
+    1 MiB, holding at most `depth` of them (bounded memory, and backpressure on the client).
+
+    A piece is the list of chunks as they arrived (never joined: no copy here; the codec cuts
+    stripes from any chunks). When the queue is full the feeder sleeps until the encoding
+    thread takes a piece (it wakes the loop), not polling."""
 
     def __init__(self, depth: int = 2, piece: int = 1 << 20) -> None:
-        self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
+        self.queue: queue.Queue[list[bytes] | BaseException | None] = queue.Queue(depth)
         self.piece = piece
         self.closed = False
         self.arrived = asyncio.Event()  # a first piece (or the end, or an error) is queued
+        self.room = asyncio.Event()  # the encoding thread took a piece
+        self.loop = asyncio.get_running_loop()
 
-    async def _put(self, item: bytes | BaseException | None) -> None:
+    async def _put(self, item: list[bytes] | BaseException | None) -> None:
         while not self.closed:
+            self.room.clear()
             try:
                 self.queue.put_nowait(item)
                 self.arrived.set()
                 return
             except queue.Full:
-                await asyncio.sleep(0.002)
+                pass
+            try:  # woken by `chunks`; the timeout only guards against a lost wake-up
+                async with asyncio.timeout(0.5):
+                    await self.room.wait()
+            except TimeoutError:
+                pass
 
     async def feed(self, body: AsyncIterator[bytes]) -> None:
         """Read the body (on the event loop) into the queue; errors are passed along."""
-        buf = bytearray()
+        parts: list[bytes] = []
+        held = 0
         try:
             async for chunk in body:
                 if self.closed:
                     return
-                buf += chunk
-                if len(buf) >= self.piece:
-                    await self._put(bytes(buf))
-                    buf.clear()
-            if buf:
-                await self._put(bytes(buf))
+                parts.append(chunk)
+                held += len(chunk)
+                if held >= self.piece:
+                    await self._put(parts)
+                    parts, held = [], 0
+            if parts:
+                await self._put(parts)
             await self._put(None)
         except Exception as exc:  # e.g. ClientDisconnect: the encoder raises it
             await self._put(exc)
@@ -166,15 +181,19 @@ class BodyPipe:
                 if self.closed:  # the request was abandoned: do not wait forever
                     raise ClientDisconnect() from None
                 continue
+            if not self.closed:  # (a RuntimeError: the loop is gone, nobody feeds any more)
+                with contextlib.suppress(RuntimeError):
+                    self.loop.call_soon_threadsafe(self.room.set)
             if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item
+            yield from item
 
     def close(self) -> None:
         """Stop feeding (the encoder finished or failed)."""
         self.closed = True
+        self.room.set()
 
 
 @dataclass
@@ -203,6 +222,8 @@ class Distribution:
     confirmations: dict[int, Confirmation] = field(default_factory=dict)
     signatures: dict[int, bytes] = field(default_factory=dict)
     verified: set[tuple[int, bytes, bytes]] = field(default_factory=set)
+    groups: list[frozenset[tuple[int, bytes, bytes]]] = field(default_factory=list)
+    """The verified signatures in the groups they were checked in (each group's sum verifies)."""
     """(position, message, signature) already checked: never paired again."""
     failures: dict[str, str] = field(default_factory=dict)
     tail: list[asyncio.Task[None]] = field(default_factory=list)
@@ -590,7 +611,7 @@ class StoreController:
             dist.signatures = known
             return
         dist.signatures, rejected = select_confirmations(
-            committee, blob, dist.confirmations, epoch, verified=dist.verified
+            committee, blob, dist.confirmations, epoch, verified=dist.verified, groups=dist.groups
         )
         for name, why in rejected.items():
             self.reject(dist, name, why)
@@ -614,7 +635,7 @@ class StoreController:
                 return
             dist.confirmations[position] = conf
             good, _ = select_confirmations(
-                committee, blob, {position: conf}, epoch, verified=dist.verified
+                committee, blob, {position: conf}, epoch, verified=dist.verified, groups=dist.groups
             )
             dist.signatures.update(good)
 
@@ -859,18 +880,15 @@ class StoreController:
             waiting = unchecked.setdefault(signed_for, {})
             waiting.update({p: conf for p in right})
             valid = signed.setdefault(signed_for, [])
-            if not quorum.is_set() and quorum_reached(
+            if quorum.is_set() or quorum_reached(
                 committee.weight(valid + list(waiting)), committee.n_shards
             ):
-                # enough for a quorum if they verify: one pairing check for all of them. One
-                # that arrives after the quorum is checked on its message only (a stale or
-                # wrong one is still rejected, by name); its signature is paired only if
-                # certification comes to need it (`select`), as the certificate holds the
-                # quorum already verified, so the chain checks exactly that aggregate
+                # enough for a quorum if they verify: one pairing check for all of them (a
+                # late one is still checked, so a node that signs wrongly is noticed)
                 batch = dict(waiting)
                 waiting.clear()
                 good, bad = select_confirmations(
-                    committee, blob, batch, signed_for, verified=dist.verified
+                    committee, blob, batch, signed_for, verified=dist.verified, groups=dist.groups
                 )
                 rejected.update(bad)
                 valid.extend(good)
@@ -992,7 +1010,14 @@ class StoreController:
         ).message(epoch)
         cert = aggregate(committee, message, dist.signatures)
         if any((p, message, sig) not in dist.verified for p, sig in dist.signatures.items()):
-            verify_certificate(committee, cert, epoch)  # else: a sum of verified signatures
+            verify_certificate(committee, cert, epoch)
+        else:  # a sum of verified signatures: no pairing here
+            chosen = {(p, message, sig) for p, sig in dist.signatures.items()}
+            covered = set().union(*(g for g in dist.groups if g <= chosen))
+            if covered == chosen:  # whole groups, each of whose sums verified: so does theirs,
+                # and the chain checking it in this process (DevChain) needs no pairing either
+                keys = [committee.parsed_keys[p] for p in sorted(dist.signatures)]
+                bls.remember_verified(bls.aggregate_public_keys(keys), message, cert.signature)
         return cert
 
 
@@ -1003,14 +1028,16 @@ def select_confirmations(
     epoch: int,
     verified: set[tuple[int, bytes, bytes]] | None = None,
     verify: bool = True,
+    groups: list[frozenset[tuple[int, bytes, bytes]]] | None = None,
 ) -> tuple[dict[int, bytes], dict[str, str]]:
     """Keep the confirmations that sign this blob's certification for `epoch` under the
     member's registered key; say why each other one was rejected (stale, wrong, forged).
 
     Signatures are checked together (one pairing check of their sum under the sum of the
     keys; one by one only when that fails, to name the bad ones); those in `verified` are
-    not checked again, and those that pass are added to it. `verify=False` checks only
-    the messages."""
+    not checked again, and those that pass are added to it, and to `groups` as one group
+    of (position, message, signature) whose sum is known to verify. `verify=False` checks
+    only the messages."""
     object_id = bytes.fromhex(blob.id[2:]) if blob.deletable else None
     expected = BlobCertification(blob.blob_id, object_id).message(epoch)
     good: dict[int, bytes] = {}
@@ -1032,6 +1059,12 @@ def select_confirmations(
         else:
             to_check[position] = conf.signature
     passed = verify_together(committee, expected, to_check)
+    if groups is not None and passed:
+        checked = [(p, expected, to_check[p]) for p in sorted(passed)]
+        if passed == set(to_check):  # their sum verified
+            groups.append(frozenset(checked))
+        else:  # each verified alone
+            groups.extend(frozenset([one]) for one in checked)
     for position, signature in to_check.items():
         if position in passed:
             good[position] = signature

@@ -135,6 +135,16 @@ def verify(public_key: bytes | G1Point, message: bytes, signature: bytes) -> boo
     return ok
 
 
+def remember_verified(public_key: G1Point, message: bytes, signature: bytes) -> None:
+    """Record that `signature` verifies `message` under `public_key` without a pairing; only
+    for what follows from checks already made: the sum of signatures that each verified on
+    the same `message` under their keys verifies under the sum of those keys (bilinearity)."""
+    with _VERIFIED_LOCK:
+        _VERIFIED[(public_key.to_compressed_bytes(), bytes(message), bytes(signature))] = None
+        while len(_VERIFIED) > VERIFIED_MEMORY:
+            _VERIFIED.popitem(last=False)
+
+
 def aggregate_signatures(signatures: Sequence[bytes]) -> bytes:
     """Sum of signatures; the aggregate verifies under the sum of the signers' keys."""
     if not signatures:
