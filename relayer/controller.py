@@ -38,7 +38,7 @@ from haulout.protocol import bls, codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.certificate import aggregate, quorum_reached, verify_certificate
 from haulout.protocol.committee import Committee
-from haulout.protocol.errors import InvalidSignature, InvalidSliver
+from haulout.protocol.errors import InvalidSliver
 from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
 from haulout.protocol.params import (
@@ -1080,14 +1080,10 @@ def verify_together(committee: Committee, message: bytes, signatures: dict[int, 
     """The positions whose signature of `message` verifies: one pairing check of the sum of
     the signatures under the sum of the members' keys when they all do (the usual case),
     else one check each."""
-    if len(signatures) > 1:
-        try:
-            total = bls.aggregate_signatures(list(signatures.values()))
-            key = bls.aggregate_public_keys([committee.parsed_keys[p] for p in signatures])
-            if bls.verify(key, message, total):
-                return set(signatures)
-        except InvalidSignature:
-            pass  # one of them is not even a point: find which, one by one
+    if len(signatures) > 1:  # (one of them not even a point: False, then one by one)
+        keys = [committee.parsed_keys[p] for p in signatures]
+        if bls.verify_sum(keys, message, list(signatures.values())):
+            return set(signatures)
     return {
         p for p, sig in signatures.items() if bls.verify(committee.parsed_keys[p], message, sig)
     }

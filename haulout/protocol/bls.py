@@ -145,14 +145,31 @@ def remember_verified(public_key: G1Point, message: bytes, signature: bytes) -> 
             _VERIFIED.popitem(last=False)
 
 
-def aggregate_signatures(signatures: Sequence[bytes]) -> bytes:
-    """Sum of signatures; the aggregate verifies under the sum of the signers' keys."""
+def verify_sum(public_keys: Sequence[G1Point], message: bytes, signatures: Sequence[bytes]) -> bool:
+    """Whether the sum of `signatures` verifies `message` under the sum of `public_keys`: one
+    pairing check, on the summed point itself (no encoding and parsing it again). False when
+    a signature is malformed."""
+    try:
+        total = aggregate_signature_points(signatures)
+        key = aggregate_public_keys(public_keys)
+    except (InvalidKey, InvalidSignature):
+        return False
+    return bool(GT.pairing_check([key, -G1Point()], [_hash_to_g2(message), total]))
+
+
+def aggregate_signature_points(signatures: Sequence[bytes]) -> G2Point:
+    """Sum of parsed signatures, as a point."""
     if not signatures:
         raise InvalidSignature("cannot aggregate zero signatures")
     total = parse_signature(signatures[0])
     for s in signatures[1:]:
         total = total + parse_signature(s)
-    return total.to_compressed_bytes()
+    return total
+
+
+def aggregate_signatures(signatures: Sequence[bytes]) -> bytes:
+    """Sum of signatures; the aggregate verifies under the sum of the signers' keys."""
+    return aggregate_signature_points(signatures).to_compressed_bytes()
 
 
 def aggregate_public_keys(keys: Sequence[G1Point]) -> G1Point:
