@@ -82,22 +82,32 @@ class StoreStats:
     """Certifications that needed confirmations of a newer epoch."""
 
 
-class Phases:
-    """Wall-clock and process CPU seconds per step of one upload, for logs (CPU covers every
-    thread of the relayer, so it also counts concurrent requests)."""
+CPU_PHASES_FROM = 1 << 20
+"""Uploads from this size on (or of unknown size) also log their process CPU per step; for
+smaller ones the clock read (which sums every thread's time in the kernel, ~0.3 ms under
+load) cost more than their steps are worth measuring."""
 
-    def __init__(self) -> None:
+
+class Phases:
+    """Wall-clock and (with `cpu`) process CPU seconds per step of one upload, for logs (CPU
+    covers every thread of the relayer, so it also counts concurrent requests)."""
+
+    def __init__(self, cpu: bool = True) -> None:
+        self.track_cpu = cpu
         self.last = time.perf_counter()
-        self.last_cpu = time.process_time()
+        self.last_cpu = time.process_time() if cpu else 0.0
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
 
     def mark(self, name: str) -> None:
         """Close the current step."""
-        now, cpu = time.perf_counter(), time.process_time()
+        now = time.perf_counter()
         self.seconds[name] = round(now - self.last, 4)
-        self.cpu[name] = round(cpu - self.last_cpu, 4)
-        self.last, self.last_cpu = now, cpu
+        self.last = now
+        if self.track_cpu:
+            cpu = time.process_time()
+            self.cpu[name] = round(cpu - self.last_cpu, 4)
+            self.last_cpu = cpu
 
 
 class FileSink:
@@ -319,7 +329,10 @@ class StoreController:
         encoding = self.encoding_for(encoding_type)
         if declared_size is not None:
             self.check_declared(declared_size)
-        upload = Upload(Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir)))
+        upload = Upload(
+            Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir)),
+            phases=Phases(cpu=declared_size is None or declared_size >= CPU_PHASES_FROM),
+        )
         try:
             system = await run_in_threadpool(self.chain.system)
             system.require_committee()

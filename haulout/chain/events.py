@@ -12,6 +12,17 @@ from typing import Any, ClassVar, get_type_hints
 
 from haulout.protocol.blob_id import BlobId
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """A class's resolved field types, once per class: `get_type_hints` evaluates every
+    annotation string again on each call, which was the relayer's event follower's main cost."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = get_type_hints(cls)
+    return hints
+
 
 @dataclass(frozen=True)
 class Event:
@@ -30,7 +41,7 @@ class Event:
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> Event:
         """Parse JSON fields into the typed event."""
-        hints = get_type_hints(cls)
+        hints = _hints(cls)
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             v = fields[f.name]
