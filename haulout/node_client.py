@@ -12,6 +12,7 @@ import base64
 import json
 import socket
 import struct
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import anyio.to_thread
 import httpx
 
+from haulout.http11 import Answer, AnswerTooLarge, Http11Pool, TransportError
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import (
     FRAME_HEADER,
@@ -84,24 +86,25 @@ def _confirmation(answer: dict[str, object]) -> Confirmation:
     )
 
 
-def _raise_for(resp: httpx.Response) -> None:
+def _raise_for(resp: httpx.Response | Answer, url: str = "") -> None:
     if resp.status_code < 400:
         return
-    reason, message = "", resp.text[:300]
+    reason, message = "", resp.content[:300].decode("utf-8", "replace")
     try:
-        err = resp.json()["error"]
+        err = json.loads(resp.content)["error"]
         message = err["message"]
         reason = err["details"][0]["reason"]
     except Exception:
         pass
-    raise NodeError(str(resp.request.url), message, resp.status_code, reason)
+    where = url or str(resp.request.url)  # type: ignore[union-attr]
+    raise NodeError(where, message, resp.status_code, reason)
 
 
 MAX_RETRY_AFTER = 5.0
 """The longest `Retry-After` (seconds) a node may ask this client to wait before retrying."""
 
 
-def retry_after(resp: httpx.Response) -> float:
+def retry_after(resp: httpx.Response | Answer) -> float:
     """The pause a busy node asks for (`Retry-After` in whole seconds), capped; 0 if none."""
     value = resp.headers.get("retry-after", "")
     return min(float(value), MAX_RETRY_AFTER) if value.isdigit() and len(value) < 6 else 0.0
@@ -186,16 +189,28 @@ def _send_files(
 
 
 class NodeClient:
-    """Talks to one storage node; `retries` applies to connection errors and 5xx answers."""
+    """Talks to one storage node; `retries` applies to connection errors and 5xx answers.
 
-    def __init__(self, url: str, client: httpx.AsyncClient, retries: int = 3) -> None:
+    With a `wire` pool (the relayer's) calls to an `http://` node go over its lean
+    keep-alive connections; else, and for streamed reads, through the httpx `client`."""
+
+    def __init__(
+        self, url: str, client: httpx.AsyncClient, retries: int = 3, wire: Http11Pool | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.client = client
         self.retries = retries
+        self.wire: Http11Pool | None = None
+        if wire is not None:
+            parts = urllib.parse.urlsplit(self.url)
+            if parts.scheme == "http" and parts.hostname:
+                self.wire = wire
+                self._host, self._port = parts.hostname, parts.port or 80
+                self._base = parts.path
 
     async def _request(
         self, method: str, path: str, limit: int = SMALL_ANSWER_LIMIT, **kw: object
-    ) -> httpx.Response:
+    ) -> httpx.Response | Answer:
         """One call, retried on connection errors and 5xx; its answer read up to `limit`."""
         last: Exception | None = None
         for attempt in range(self.retries):
@@ -204,19 +219,48 @@ class NodeClient:
                 body = kw.get("content")
                 # a fresh stream for every attempt (kw keeps the factory for the next one)
                 args = {**kw, "content": body()} if callable(body) else kw
-                request = self.client.build_request(method, self.url + path, **args)  # type: ignore[arg-type]
-                resp = await self._bounded(request, limit)
+                resp: httpx.Response | Answer
+                if self.wire is not None:
+                    resp = await self._wired(method, path, limit, args)
+                else:
+                    request = self.client.build_request(method, self.url + path, **args)  # type: ignore[arg-type]
+                    resp = await self._bounded(request, limit)
                 if resp.status_code >= 500 and attempt + 1 < self.retries:
                     last = NodeError(self.url, f"HTTP {resp.status_code}", resp.status_code)
                     pause = max(pause, retry_after(resp))
                 else:
-                    _raise_for(resp)
+                    _raise_for(resp, self.url + path)
                     return resp
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, TransportError) as exc:
+                if isinstance(exc, AnswerTooLarge):
+                    raise NodeError(
+                        self.url + path,
+                        f"{exc}; the answer was refused",
+                        reason="ANSWER_TOO_LARGE",
+                    ) from exc
                 last = NodeError(self.url, f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(pause)
         assert last is not None
         raise last
+
+    async def _wired(
+        self, method: str, path: str, limit: int, args: Mapping[str, object]
+    ) -> Answer:
+        """One attempt over the `wire` pool."""
+        assert self.wire is not None
+        target = self._base + path
+        if params := args.get("params"):
+            target += "?" + urllib.parse.urlencode(params)  # type: ignore[arg-type]
+        return await self.wire.request(
+            method,
+            self._host,
+            self._port,
+            target,
+            args.get("content"),  # type: ignore[arg-type]
+            args.get("headers"),  # type: ignore[arg-type]
+            limit,
+            ERROR_ANSWER_LIMIT,
+        )
 
     async def _bounded(self, request: httpx.Request, limit: int) -> httpx.Response:
         """Send `request` and read its answer, refusing one over `limit` bytes without
@@ -273,16 +317,14 @@ class NodeClient:
         the page cache to the socket; no pass through Python), on its own connection, on a
         worker thread (the event loop may be uvloop, which has no `sendfile`)."""
         url = httpx.URL(self.url + path)
-        timeout = self.client.timeout.read or 60.0
+        timeout = self.wire.timeout if self.wire is not None else (self.client.timeout.read or 60.0)
         try:
             status, body = await anyio.to_thread.run_sync(
                 _send_files, url.host, url.port or 80, url.raw_path.decode(), files, total, timeout
             )
         except (OSError, EOFError, ValueError) as exc:
             raise NodeError(self.url, f"{type(exc).__name__}: {exc}") from exc
-        _raise_for(
-            httpx.Response(status, content=body, request=httpx.Request("PUT", self.url + path))
-        )
+        _raise_for(Answer(status, {}, body), self.url + path)
         answer: dict[str, object] = json.loads(body)
         return answer
 

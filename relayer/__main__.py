@@ -13,6 +13,7 @@ import uvicorn
 
 from haulout import logs
 from haulout.deployment import Deployment
+from haulout.http11 import Http11Pool
 from haulout.memory import tune_malloc
 from haulout.protocol import leopard_lane
 from haulout.protocol.params import ENCODING_RS16
@@ -50,6 +51,8 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         for n in dep.nodes
     }
     http = httpx.AsyncClient(limits=limits, timeout=timeout, mounts=mounts)
+    # the store path's calls to nodes: lean keep-alive connections, 16 per node (see http11)
+    wire = Http11Pool(settings.node_timeout, connect_timeout=3.0, per_host=16)
     controller = StoreController(
         chain,
         dep.relayer,
@@ -63,6 +66,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         settings.memory_limit,
         encoding_type,
         EncodeMemory(settings.encode_memory),
+        wire,
     )
     reader = BlobReader(
         chain,
@@ -121,6 +125,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         yield
         await controller.drain()  # uploads still finishing on the slower nodes
         await http.aclose()
+        wire.close()
 
     app.router.lifespan_context = lifespan
     return app, index

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import queue
 import shutil
@@ -29,6 +30,7 @@ from haulout.chain.accounts import Account
 from haulout.chain.errors import MoveAbort, ObjectNotFound
 from haulout.chain.objects import BlobObject, SystemState
 from haulout.chain.port import ChainPort
+from haulout.http11 import Http11Pool
 from haulout.http_errors import ApiError
 from haulout.logs import debug, event
 from haulout.node_client import Confirmation, NodeClient, NodeError
@@ -36,7 +38,7 @@ from haulout.protocol import bls, codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.certificate import aggregate, quorum_reached, verify_certificate
 from haulout.protocol.committee import Committee
-from haulout.protocol.errors import InvalidSignature, InvalidSliver
+from haulout.protocol.errors import InvalidSliver
 from haulout.protocol.messages import BlobCertification
 from haulout.protocol.metadata import BlobMetadata
 from haulout.protocol.params import (
@@ -80,22 +82,32 @@ class StoreStats:
     """Certifications that needed confirmations of a newer epoch."""
 
 
-class Phases:
-    """Wall-clock and process CPU seconds per step of one upload, for logs (CPU covers every
-    thread of the relayer, so it also counts concurrent requests)."""
+CPU_PHASES_FROM = 1 << 20
+"""Uploads from this size on (or of unknown size) also log their process CPU per step; for
+smaller ones the clock read (which sums every thread's time in the kernel, ~0.3 ms under
+load) cost more than their steps are worth measuring."""
 
-    def __init__(self) -> None:
+
+class Phases:
+    """Wall-clock and (with `cpu`) process CPU seconds per step of one upload, for logs (CPU
+    covers every thread of the relayer, so it also counts concurrent requests)."""
+
+    def __init__(self, cpu: bool = True) -> None:
+        self.track_cpu = cpu
         self.last = time.perf_counter()
-        self.last_cpu = time.process_time()
+        self.last_cpu = time.process_time() if cpu else 0.0
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
 
     def mark(self, name: str) -> None:
         """Close the current step."""
-        now, cpu = time.perf_counter(), time.process_time()
+        now = time.perf_counter()
         self.seconds[name] = round(now - self.last, 4)
-        self.cpu[name] = round(cpu - self.last_cpu, 4)
-        self.last, self.last_cpu = now, cpu
+        self.last = now
+        if self.track_cpu:
+            cpu = time.process_time()
+            self.cpu[name] = round(cpu - self.last_cpu, 4)
+            self.last_cpu = cpu
 
 
 class FileSink:
@@ -122,36 +134,50 @@ class FileSink:
 
 class BodyPipe:
     """Hands a request body from the event loop to the encoding thread, in pieces of about
-    1 MiB, holding at most `depth` of them (bounded memory, and backpressure on the client)."""
+    1 MiB, holding at most `depth` of them (bounded memory, and backpressure on the client).
+
+    A piece is the list of chunks as they arrived (never joined: no copy here; the codec cuts
+    stripes from any chunks). When the queue is full the feeder sleeps until the encoding
+    thread takes a piece (it wakes the loop), not polling."""
 
     def __init__(self, depth: int = 2, piece: int = 1 << 20) -> None:
-        self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
+        self.queue: queue.Queue[list[bytes] | BaseException | None] = queue.Queue(depth)
         self.piece = piece
         self.closed = False
         self.arrived = asyncio.Event()  # a first piece (or the end, or an error) is queued
+        self.room = asyncio.Event()  # the encoding thread took a piece
+        self.loop = asyncio.get_running_loop()
 
-    async def _put(self, item: bytes | BaseException | None) -> None:
+    async def _put(self, item: list[bytes] | BaseException | None) -> None:
         while not self.closed:
+            self.room.clear()
             try:
                 self.queue.put_nowait(item)
                 self.arrived.set()
                 return
             except queue.Full:
-                await asyncio.sleep(0.002)
+                pass
+            try:  # woken by `chunks`; the timeout only guards against a lost wake-up
+                async with asyncio.timeout(0.5):
+                    await self.room.wait()
+            except TimeoutError:
+                pass
 
     async def feed(self, body: AsyncIterator[bytes]) -> None:
         """Read the body (on the event loop) into the queue; errors are passed along."""
-        buf = bytearray()
+        parts: list[bytes] = []
+        held = 0
         try:
             async for chunk in body:
                 if self.closed:
                     return
-                buf += chunk
-                if len(buf) >= self.piece:
-                    await self._put(bytes(buf))
-                    buf.clear()
-            if buf:
-                await self._put(bytes(buf))
+                parts.append(chunk)
+                held += len(chunk)
+                if held >= self.piece:
+                    await self._put(parts)
+                    parts, held = [], 0
+            if parts:
+                await self._put(parts)
             await self._put(None)
         except Exception as exc:  # e.g. ClientDisconnect: the encoder raises it
             await self._put(exc)
@@ -165,15 +191,19 @@ class BodyPipe:
                 if self.closed:  # the request was abandoned: do not wait forever
                     raise ClientDisconnect() from None
                 continue
+            if not self.closed:  # (a RuntimeError: the loop is gone, nobody feeds any more)
+                with contextlib.suppress(RuntimeError):
+                    self.loop.call_soon_threadsafe(self.room.set)
             if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item
+            yield from item
 
     def close(self) -> None:
         """Stop feeding (the encoder finished or failed)."""
         self.closed = True
+        self.room.set()
 
 
 @dataclass
@@ -202,6 +232,8 @@ class Distribution:
     confirmations: dict[int, Confirmation] = field(default_factory=dict)
     signatures: dict[int, bytes] = field(default_factory=dict)
     verified: set[tuple[int, bytes, bytes]] = field(default_factory=set)
+    groups: list[frozenset[tuple[int, bytes, bytes]]] = field(default_factory=list)
+    """The verified signatures in the groups they were checked in (each group's sum verifies)."""
     """(position, message, signature) already checked: never paired again."""
     failures: dict[str, str] = field(default_factory=dict)
     tail: list[asyncio.Task[None]] = field(default_factory=list)
@@ -252,8 +284,11 @@ class StoreController:
         memory_limit: int = 32 << 20,
         encoding_type: int = DEFAULT_ENCODING,
         encode_memory: EncodeMemory | None = None,
+        wire: Http11Pool | None = None,
     ) -> None:
         self.chain, self.account, self.index, self.http = chain, account, index, http
+        self.wire = wire
+        """Keep-alive connections for the calls to nodes (None: through `http`)."""
         self.spool_dir = spool_dir
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.max_blob_size = max_blob_size
@@ -294,7 +329,10 @@ class StoreController:
         encoding = self.encoding_for(encoding_type)
         if declared_size is not None:
             self.check_declared(declared_size)
-        upload = Upload(Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir)))
+        upload = Upload(
+            Path(tempfile.mkdtemp(prefix="upload-", dir=self.spool_dir)),
+            phases=Phases(cpu=declared_size is None or declared_size >= CPU_PHASES_FROM),
+        )
         try:
             system = await run_in_threadpool(self.chain.system)
             system.require_committee()
@@ -586,7 +624,7 @@ class StoreController:
             dist.signatures = known
             return
         dist.signatures, rejected = select_confirmations(
-            committee, blob, dist.confirmations, epoch, verified=dist.verified
+            committee, blob, dist.confirmations, epoch, verified=dist.verified, groups=dist.groups
         )
         for name, why in rejected.items():
             self.reject(dist, name, why)
@@ -601,7 +639,7 @@ class StoreController:
 
         async def ask(position: int) -> None:
             member = committee.members[position]
-            node = NodeClient(member.url, self.http, self.node_retries)
+            node = NodeClient(member.url, self.http, self.node_retries, self.wire)
             try:
                 conf = await node.confirmation(blob.blob_id, object_id)
             except Exception as exc:
@@ -610,7 +648,7 @@ class StoreController:
                 return
             dist.confirmations[position] = conf
             good, _ = select_confirmations(
-                committee, blob, {position: conf}, epoch, verified=dist.verified
+                committee, blob, {position: conf}, epoch, verified=dist.verified, groups=dist.groups
             )
             dist.signatures.update(good)
 
@@ -863,7 +901,7 @@ class StoreController:
                 batch = dict(waiting)
                 waiting.clear()
                 good, bad = select_confirmations(
-                    committee, blob, batch, signed_for, verified=dist.verified
+                    committee, blob, batch, signed_for, verified=dist.verified, groups=dist.groups
                 )
                 rejected.update(bad)
                 valid.extend(good)
@@ -904,7 +942,7 @@ class StoreController:
         """A small part: one request (metadata and slivers in, confirmation out). Else metadata,
         then this member's slivers in up to `uploads_per_node` concurrent
         batches (one per `LANE_BYTES`), then its signed confirmation."""
-        node = NodeClient(committee.members[position].url, self.http, self.node_retries)
+        node = NodeClient(committee.members[position].url, self.http, self.node_retries, self.wire)
         owned = committee.slivers_of(position, int(blob.blob_id))
         size = len(owned) * encoded.metadata.params.sliver_len
         object_id = blob.id if blob.deletable else None
@@ -985,7 +1023,14 @@ class StoreController:
         ).message(epoch)
         cert = aggregate(committee, message, dist.signatures)
         if any((p, message, sig) not in dist.verified for p, sig in dist.signatures.items()):
-            verify_certificate(committee, cert, epoch)  # else: a sum of verified signatures
+            verify_certificate(committee, cert, epoch)
+        else:  # a sum of verified signatures: no pairing here
+            chosen = {(p, message, sig) for p, sig in dist.signatures.items()}
+            covered = set().union(*(g for g in dist.groups if g <= chosen))
+            if covered == chosen:  # whole groups, each of whose sums verified: so does theirs,
+                # and the chain checking it in this process (DevChain) needs no pairing either
+                keys = [committee.parsed_keys[p] for p in sorted(dist.signatures)]
+                bls.remember_verified(bls.aggregate_public_keys(keys), message, cert.signature)
         return cert
 
 
@@ -996,14 +1041,16 @@ def select_confirmations(
     epoch: int,
     verified: set[tuple[int, bytes, bytes]] | None = None,
     verify: bool = True,
+    groups: list[frozenset[tuple[int, bytes, bytes]]] | None = None,
 ) -> tuple[dict[int, bytes], dict[str, str]]:
     """Keep the confirmations that sign this blob's certification for `epoch` under the
     member's registered key; say why each other one was rejected (stale, wrong, forged).
 
     Signatures are checked together (one pairing check of their sum under the sum of the
     keys; one by one only when that fails, to name the bad ones); those in `verified` are
-    not checked again, and those that pass are added to it. `verify=False` checks only
-    the messages."""
+    not checked again, and those that pass are added to it, and to `groups` as one group
+    of (position, message, signature) whose sum is known to verify. `verify=False` checks
+    only the messages."""
     object_id = bytes.fromhex(blob.id[2:]) if blob.deletable else None
     expected = BlobCertification(blob.blob_id, object_id).message(epoch)
     good: dict[int, bytes] = {}
@@ -1025,6 +1072,12 @@ def select_confirmations(
         else:
             to_check[position] = conf.signature
     passed = verify_together(committee, expected, to_check)
+    if groups is not None and passed:
+        checked = [(p, expected, to_check[p]) for p in sorted(passed)]
+        if passed == set(to_check):  # their sum verified
+            groups.append(frozenset(checked))
+        else:  # each verified alone
+            groups.extend(frozenset([one]) for one in checked)
     for position, signature in to_check.items():
         if position in passed:
             good[position] = signature
@@ -1040,14 +1093,10 @@ def verify_together(committee: Committee, message: bytes, signatures: dict[int, 
     """The positions whose signature of `message` verifies: one pairing check of the sum of
     the signatures under the sum of the members' keys when they all do (the usual case),
     else one check each."""
-    if len(signatures) > 1:
-        try:
-            total = bls.aggregate_signatures(list(signatures.values()))
-            key = bls.aggregate_public_keys([committee.parsed_keys[p] for p in signatures])
-            if bls.verify(key, message, total):
-                return set(signatures)
-        except InvalidSignature:
-            pass  # one of them is not even a point: find which, one by one
+    if len(signatures) > 1:  # (one of them not even a point: False, then one by one)
+        keys = [committee.parsed_keys[p] for p in signatures]
+        if bls.verify_sum(keys, message, list(signatures.values())):
+            return set(signatures)
     return {
         p for p, sig in signatures.items() if bls.verify(committee.parsed_keys[p], message, sig)
     }

@@ -6,6 +6,8 @@ These are exactly what `sui::bls12381::bls12381_min_pk_verify` accepts.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,7 +45,15 @@ def parse_public_key(data: bytes) -> G1Point:
 
 
 def parse_signature(data: bytes) -> G2Point:
-    """A checked G2 signature; rejects wrong lengths, the identity and non-subgroup points."""
+    """A checked G2 signature; rejects wrong lengths, the identity and non-subgroup points.
+
+    Cached (points are immutable): a store parses each signature when checking the quorum,
+    again when aggregating its certificate, and the aggregate once more when it is verified."""
+    return _parse_signature(bytes(data))
+
+
+@lru_cache(maxsize=4096)
+def _parse_signature(data: bytes) -> G2Point:
     if len(data) != SIGNATURE_LEN:
         raise InvalidSignature(f"a BLS signature is {SIGNATURE_LEN} bytes; got {len(data)}")
     try:
@@ -92,24 +102,74 @@ class BlsKeyPair:
         return (_hash_to_g2(message) * Scalar.from_le_bytes(self.secret)).to_compressed_bytes()
 
 
+_VERIFIED: OrderedDict[tuple[bytes, bytes, bytes], None] = OrderedDict()
+"""(public key, message, signature) triples that verified, most recent last (bounded)."""
+
+VERIFIED_MEMORY = 4096
+"""How many verified triples `verify` remembers."""
+
+_VERIFIED_LOCK = threading.Lock()
+
+
 def verify(public_key: bytes | G1Point, message: bytes, signature: bytes) -> bool:
-    """`bls12381_min_pk_verify`: True when `signature` signs `message` under `public_key`."""
+    """`bls12381_min_pk_verify`: True when `signature` signs `message` under `public_key`.
+
+    A triple that verified once is remembered (only successes, keyed by the exact bytes of
+    all three), so a pairing is not computed twice for the same check: the relayer verifies
+    a quorum's aggregate and a chain in the same process (DevChain) verifies the same
+    aggregate in the certificate."""
     try:
         pk = public_key if isinstance(public_key, G1Point) else parse_public_key(public_key)
+        key = (pk.to_compressed_bytes(), bytes(message), bytes(signature))
+        if key in _VERIFIED:
+            return True
         sig = parse_signature(signature)
     except (InvalidKey, InvalidSignature):
         return False
-    return bool(GT.pairing_check([pk, -G1Point()], [_hash_to_g2(message), sig]))
+    ok = bool(GT.pairing_check([pk, -G1Point()], [_hash_to_g2(message), sig]))
+    if ok:
+        with _VERIFIED_LOCK:
+            _VERIFIED[key] = None
+            while len(_VERIFIED) > VERIFIED_MEMORY:
+                _VERIFIED.popitem(last=False)
+    return ok
 
 
-def aggregate_signatures(signatures: Sequence[bytes]) -> bytes:
-    """Sum of signatures; the aggregate verifies under the sum of the signers' keys."""
+def remember_verified(public_key: G1Point, message: bytes, signature: bytes) -> None:
+    """Record that `signature` verifies `message` under `public_key` without a pairing; only
+    for what follows from checks already made: the sum of signatures that each verified on
+    the same `message` under their keys verifies under the sum of those keys (bilinearity)."""
+    with _VERIFIED_LOCK:
+        _VERIFIED[(public_key.to_compressed_bytes(), bytes(message), bytes(signature))] = None
+        while len(_VERIFIED) > VERIFIED_MEMORY:
+            _VERIFIED.popitem(last=False)
+
+
+def verify_sum(public_keys: Sequence[G1Point], message: bytes, signatures: Sequence[bytes]) -> bool:
+    """Whether the sum of `signatures` verifies `message` under the sum of `public_keys`: one
+    pairing check, on the summed point itself (no encoding and parsing it again). False when
+    a signature is malformed."""
+    try:
+        total = aggregate_signature_points(signatures)
+        key = aggregate_public_keys(public_keys)
+    except (InvalidKey, InvalidSignature):
+        return False
+    return bool(GT.pairing_check([key, -G1Point()], [_hash_to_g2(message), total]))
+
+
+def aggregate_signature_points(signatures: Sequence[bytes]) -> G2Point:
+    """Sum of parsed signatures, as a point."""
     if not signatures:
         raise InvalidSignature("cannot aggregate zero signatures")
     total = parse_signature(signatures[0])
     for s in signatures[1:]:
         total = total + parse_signature(s)
-    return total.to_compressed_bytes()
+    return total
+
+
+def aggregate_signatures(signatures: Sequence[bytes]) -> bytes:
+    """Sum of signatures; the aggregate verifies under the sum of the signers' keys."""
+    return aggregate_signature_points(signatures).to_compressed_bytes()
 
 
 def aggregate_public_keys(keys: Sequence[G1Point]) -> G1Point:

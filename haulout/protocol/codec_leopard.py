@@ -31,6 +31,7 @@ from .striping import (
     Source,
     as_reader,
     read_blocks,
+    stripe_parts,
     stripes,
 )
 
@@ -140,7 +141,7 @@ def _encode_on_lane(
             progress(min(done, params.size))
 
     try:
-        for stripe in stripes(source, params):
+        for stripe in stripe_parts(source, params):  # copied once, into the shared memory
             if len(pending) >= depth:
                 emit_oldest()
             slot = count % depth

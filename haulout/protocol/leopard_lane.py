@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
@@ -244,10 +244,14 @@ class Session:
             self._release()
             raise
 
-    def submit(self, slot: int, stripe: bytes) -> None:
-        """Copy a stripe into `slot` and queue its parity and hashing."""
-        base = slot * self.slot_size
-        _view(self.shm)[base : base + len(stripe)] = stripe
+    def submit(self, slot: int, stripe: bytes | Sequence[bytes | bytearray | memoryview]) -> None:
+        """Copy a stripe (whole, or as the pieces that make it up, see
+        `striping.stripe_parts`) into `slot` and queue its parity and hashing."""
+        at = slot * self.slot_size
+        buf = _view(self.shm)
+        for piece in [stripe] if isinstance(stripe, bytes) else stripe:
+            buf[at : at + len(piece)] = piece
+            at += len(piece)
         self.lane.send(("stripe", slot))
 
     def collect(self, slot: int, blocks: bool = True) -> list[memoryview]:

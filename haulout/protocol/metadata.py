@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 
 from .blob_id import BlobId
 from .errors import InvalidMetadata, InvalidSliver
@@ -70,16 +71,17 @@ class BlobMetadata:
         """Encoding parameters implied by the size and shard count."""
         return EncodingParams(self.n_shards, self.size, self.encoding_type)
 
-    @property
+    @cached_property
     def root(self) -> bytes:
-        """Merkle root over the sliver hashes (with the encoding type's hash)."""
+        """Merkle root over the sliver hashes (with the encoding type's hash); computed once
+        (a store asks for it, and for the blob id, several times)."""
         return merkle_root(self.sliver_hashes, sliver_hash_function(self.encoding_type))
 
     def sliver_hasher(self) -> Hasher:
         """A streaming hasher whose digest is comparable with `sliver_hashes`."""
         return sliver_hasher(self.encoding_type)
 
-    @property
+    @cached_property
     def blob_id(self) -> BlobId:
         """The blob id this metadata derives."""
         return BlobId.derive(self.encoding_type, self.size, self.root)

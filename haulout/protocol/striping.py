@@ -88,8 +88,19 @@ def stripes(source: Source, params: EncodingParams) -> Iterator[bytes]:
     """Cut the source into `stripes` stripes of `k*B` bytes, zero-padding the last; a source
     longer or shorter than the declared size is an `InvalidSliver`. Each byte is copied once
     (into its stripe), whatever the sizes of the source's pieces."""
+    for parts in stripe_parts(source, params):
+        yield b"".join(parts)
+
+
+def stripe_parts(
+    source: Source, params: EncodingParams
+) -> Iterator[list[bytes | bytearray | memoryview]]:
+    """As `stripes`, but each stripe as the list of pieces that make it up (views of the
+    source's chunks, then zeros for the last), not joined: a caller that copies the stripe
+    somewhere anyway (the lane's shared memory) copies each byte once instead of twice, and
+    allocates no stripe buffer. The pieces are valid until the next stripe is asked for."""
     want = params.stripe_size
-    parts: list[memoryview] = []
+    parts: list[bytes | bytearray | memoryview] = []
     have = 0
     seen = 0
     emitted = 0
@@ -107,7 +118,7 @@ def stripes(source: Source, params: EncodingParams) -> Iterator[bytes]:
             have += take
             view = view[take:]
             if have == want:
-                yield b"".join(parts)
+                yield parts
                 parts, have = [], 0
                 emitted += 1
     if seen != params.size:
@@ -116,10 +127,11 @@ def stripes(source: Source, params: EncodingParams) -> Iterator[bytes]:
             "the upload was truncated"
         )
     if emitted < params.stripes:
-        yield b"".join(parts).ljust(want, b"\0")
+        parts.append(bytes(want - have))
+        yield parts
         emitted += 1
     while emitted < params.stripes:  # only an empty blob has no byte in its one stripe
-        yield bytes(want)
+        yield [bytes(want)]
         emitted += 1
 
 

@@ -1,6 +1,7 @@
 """The relayer's node client reads a node's answer only up to the size it can legitimately
-have. The node here is a tiny fake HTTP server on a real socket (the port's boundary) that
-answers far too much and counts how much of it was actually taken."""
+have, through httpx and through the relayer's own keep-alive pool (`haulout.http11`) alike.
+The node here is a tiny fake HTTP server on a real socket (the port's boundary) that answers
+far too much and counts how much of it was actually taken."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from haulout.http11 import Http11Pool
 from haulout.node_client import CONFIRMATION_LIMIT, NodeClient, NodeError
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import frame_header
@@ -31,6 +33,8 @@ class FakeNode:
     body_size: int = 0
     sent: list[int] = field(default_factory=list)
     port: int = 0
+    wired: bool = False
+    """Whether the client under test goes through the `Http11Pool` (else httpx)."""
 
     def serve(self, listener: socket.socket) -> None:
         while True:
@@ -59,9 +63,9 @@ class FakeNode:
             self.sent.append(sent)
 
 
-@pytest.fixture
-def fake_node() -> Iterator[FakeNode]:
-    node = FakeNode()
+@pytest.fixture(params=["httpx", "wire"])
+def fake_node(request: pytest.FixtureRequest) -> Iterator[FakeNode]:
+    node = FakeNode(wired=request.param == "wire")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
@@ -74,7 +78,8 @@ def fake_node() -> Iterator[FakeNode]:
 def call(node: FakeNode, what: str) -> Exception | object:
     async def run() -> object:
         async with httpx.AsyncClient(timeout=10) as http:
-            client = NodeClient(f"http://127.0.0.1:{node.port}", http, retries=1)
+            wire = Http11Pool(timeout=10) if node.wired else None
+            client = NodeClient(f"http://127.0.0.1:{node.port}", http, retries=1, wire=wire)
             if what == "confirmation":
                 return await client.confirmation(BLOB)
             if what == "metadata":

@@ -81,3 +81,46 @@ def test_quorum_of_current_confirmations_certifies_and_short_one_says_who_failed
             Distribution(signatures={0: good[0]}, failures={"node-1": "stale"}), b, COMMITTEE, 5
         )
     assert err.value.status == 503 and "node-1: stale" in err.value.message
+
+
+def _certificate_known_to_verify(dist: Distribution, msg: bytes) -> bool:
+    """Whether the certificate of `dist.signatures` is remembered as verified (the chain in
+    this process then checks it without a pairing)."""
+    from haulout.protocol import bls
+
+    cert = StoreController.certificate(None, dist, blob(), COMMITTEE, 5)  # type: ignore[arg-type]
+    keys = [COMMITTEE.parsed_keys[p] for p in sorted(dist.signatures)]
+    key = (bls.aggregate_public_keys(keys).to_compressed_bytes(), msg, cert.signature)
+    return key in bls._VERIFIED
+
+
+def test_a_certificate_of_whole_verified_groups_is_remembered_but_not_part_of_one() -> None:
+    """The sum of a group that verified together verifies; part of it need not (two signers
+    may cancel each other out), so a certificate of part of a group is not remembered."""
+    msg = BlobCertification(blob().blob_id, None).message(5)
+    dist = Distribution()
+    confs = {p: conf(p, msg, 5) for p in range(3)}
+    dist.signatures, _ = select_confirmations(
+        COMMITTEE, blob(), confs, 5, verified=dist.verified, groups=dist.groups
+    )
+    late, _ = select_confirmations(
+        COMMITTEE, blob(), {3: conf(3, msg, 5)}, 5, verified=dist.verified, groups=dist.groups
+    )
+    assert len(dist.groups) == 2 and set(late) == {3}
+    assert _certificate_known_to_verify(dist, msg)
+    dist.signatures.update(late)
+    assert _certificate_known_to_verify(dist, msg)
+    dist.signatures = {p: s for p, s in dist.signatures.items() if p in (1, 2, 3)}
+    assert not _certificate_known_to_verify(dist, msg)  # 1 and 2 are part of the first group
+
+
+def test_a_remembered_verification_does_not_pass_another_signature() -> None:
+    from haulout.protocol import bls
+
+    msg = b"remembered message"
+    good = KEYS[0].sign(msg)
+    assert bls.verify(KEYS[0].public_key, msg, good)
+    assert bls.verify(KEYS[0].public_key, msg, good)  # from memory
+    assert not bls.verify(KEYS[0].public_key, msg, KEYS[1].sign(msg))
+    assert not bls.verify(KEYS[1].public_key, msg, good)
+    assert not bls.verify(KEYS[0].public_key, msg + b"!", good)
