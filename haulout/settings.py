@@ -54,7 +54,10 @@ class RelayerSettings(BaseSettings):
     encode_memory: int = 128 << 20  # slivers all uploads may hold in memory at once (then files)
     read_cache_bytes: int = 256 << 20
     body_timeout: float = 30.0  # longest pause, in seconds, inside an upload's body (then 408)
-    max_concurrent_uploads: int = 32  # uploads received at once; more get 503 + Retry-After
+    min_body_rate: float = 4096.0  # slowest upload body accepted, bytes/s (then 408)
+    body_rate_window: float = 10.0  # seconds of waiting for the client the rate is judged over
+    max_concurrent_uploads: int = 128  # uploads in flight at once; more get 503 + Retry-After
+    max_encoding_uploads: int = 32  # of those, encoded at once (the others wait, <= 256 KiB each)
     poll_interval: float = 0.2
     log_level: str = "INFO"
     encoding_type: int | None = None  # new uploads' encoding; unset: the deployment file's

@@ -108,20 +108,23 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         reader,
         settings.auth_token,
         settings.default_epochs,
-        UploadSlots(settings.max_concurrent_uploads),
+        UploadSlots(settings.max_concurrent_uploads, encoding=settings.max_encoding_uploads),
         settings.body_timeout,
         relay=relay,
         jwt=jwt,
+        min_body_rate=(settings.min_body_rate, settings.body_rate_window),
     )
     if controller.encoding_type == ENCODING_RS16:
         leopard_lane.POOL.warm()  # type 1's second core, ready before the first upload
 
     @asynccontextmanager
     async def lifespan(_app: object):  # type: ignore[no-untyped-def]
-        # each upload may hold one worker thread while its body arrives: they get their own,
+        # each upload being encoded may hold one worker thread: they get their own,
         # on top of the 40 every other request shares, so uploads cannot starve reads
         limiter = anyio.to_thread.current_default_thread_limiter()
-        limiter.total_tokens = 40 + settings.max_concurrent_uploads
+        limiter.total_tokens = 40 + min(
+            settings.max_encoding_uploads, settings.max_concurrent_uploads
+        )
         yield
         await controller.drain()  # uploads still finishing on the slower nodes
         await http.aclose()

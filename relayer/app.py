@@ -38,7 +38,7 @@ from .buckets import BucketBook, Buckets, install_bucket_routes
 from .content_type import upload_content_type
 from .controller import StoreController
 from .head import HeadAsGet
-from .limits import UploadSlots, paced
+from .limits import ADMIT_BYTES, RATE_WINDOW, UploadSlots, first_piece, paced
 from .quilts import QuiltService, install_quilt_routes
 from .ranges import byte_range
 from .read_stats import ServedReads, install_read_stats
@@ -184,10 +184,12 @@ def create_app(
     reads: ServedReads | None = None,
     relay: UploadRelay | None = None,
     jwt: JwtAuth | None = None,
+    min_body_rate: tuple[float, float] = (0.0, RATE_WINDOW),
 ) -> FastAPI:
     """Build the relayer API around its flows. `slots` bounds concurrent uploads and
-    `body_timeout` is the longest pause allowed inside an upload's body; `relay` is the
-    upload relay (no tip unless given), `jwt` the scoped upload rights besides the token."""
+    `body_timeout` is the longest pause allowed inside an upload's body, `min_body_rate` the
+    slowest body accepted (bytes/s, and the seconds of waiting it is judged over); `relay` is the upload relay (no
+    tip unless given), `jwt` the scoped upload rights besides the token."""
     slots = slots or UploadSlots(32)
     relay = relay or UploadRelay(chain, controller, TipConfig())
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
@@ -212,7 +214,7 @@ def create_app(
     book = BucketBook(controller.account.address)
     book.attach(controller.index)
     install_bucket_routes(app, Buckets(trees, book))
-    install_upload_relay_routes(app, relay, slots, body_timeout, parse_encoding_type)
+    install_upload_relay_routes(app, relay, slots, body_timeout, parse_encoding_type, min_body_rate)
     app.add_middleware(BearerAuth, token=auth_token, jwt=jwt)  # before routing and validation
     app.add_middleware(HeadAsGet, router=app.router)  # HEAD on every GET route, as axum
     app.add_middleware(  # outermost, as Walrus's daemon: browsers may call it from any origin
@@ -272,17 +274,23 @@ def create_app(
         size = declared_size(request)
         wanted_type = parse_encoding_type(encoding_type)
         with slots.hold():  # from now to the answer, slow body or not
-            body = paced(request.stream(), body_timeout, slots.stats)
-            result = await controller.store(
-                body,
-                epochs or default_epochs,
-                persistence,
-                recipient,
-                size,
-                wanted_type,
-                content_type=content_type,
-                force=force,
-            )
+            body = paced(request.stream(), body_timeout, slots.stats, *min_body_rate)
+            try:
+                body = await first_piece(body, ADMIT_BYTES)
+            except Exception:  # a failed upload, though no encoder saw it
+                controller.stats.uploads_failed += 1
+                raise
+            async with slots.encoding():  # only a body that arrives waits for an encoder
+                result = await controller.store(
+                    body,
+                    epochs or default_epochs,
+                    persistence,
+                    recipient,
+                    size,
+                    wanted_type,
+                    content_type=content_type,
+                    force=force,
+                )
         if share and "newlyCreated" in result:
             created = result["newlyCreated"]
             oid = created["blobObject"]["id"]

@@ -287,15 +287,16 @@ class QuiltService:
                     )
                 except q.QuiltError as exc:
                     raise _malformed(exc) from None
-                result = await self.controller.store(
-                    _pieces(plan),
-                    epochs,
-                    deletable,
-                    recipient,
-                    plan.shape.size,
-                    encoding_type,
-                    force=force,
-                )
+                async with slots.encoding():  # the whole form is here: wait for an encoder
+                    result = await self.controller.store(
+                        _pieces(plan),
+                        epochs,
+                        deletable,
+                        recipient,
+                        plan.shape.size,
+                        encoding_type,
+                        force=force,
+                    )
             finally:
                 await form.close()
         created = result.get("newlyCreated")

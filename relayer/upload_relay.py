@@ -47,7 +47,7 @@ from haulout.protocol.upload_relay import (
 )
 
 from .controller import StoreController, log
-from .limits import UploadSlots, paced
+from .limits import ADMIT_BYTES, RATE_WINDOW, UploadSlots, first_piece, paced
 
 
 @dataclass
@@ -384,8 +384,9 @@ def install_upload_relay_routes(
     slots: UploadSlots,
     body_timeout: float,
     parse_encoding: Any,
+    min_body_rate: tuple[float, float] = (0.0, RATE_WINDOW),
 ) -> None:
-    """Add Walrus's two upload relay routes to the relayer."""
+    """Add Walrus's two upload relay routes to the relayer (bodies paced as a store's)."""
 
     @app.get("/v1/tip-config")
     async def tip_config() -> JSONResponse:
@@ -449,8 +450,10 @@ def install_upload_relay_routes(
             )
         try:
             with slots.hold():
-                body = paced(request.stream(), body_timeout, slots.stats)
-                answer = await relay.relay(req, body, int(length))
+                body = paced(request.stream(), body_timeout, slots.stats, *min_body_rate)
+                body = await first_piece(body, ADMIT_BYTES)
+                async with slots.encoding():
+                    answer = await relay.relay(req, body, int(length))
         except ApiError:
             relay.stats.relay_uploads_refused += 1
             raise

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ TOKEN = "s3cret-token"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 BODY_TIMEOUT = 3
 SLOTS = 12
+RATE_WINDOW = 1.5  # seconds of waiting over which a body must bring 4096 bytes/s
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,7 @@ def hard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
             "HAULOUT_RELAYER_AUTH_TOKEN": TOKEN,
             "HAULOUT_RELAYER_BODY_TIMEOUT": str(BODY_TIMEOUT),
             "HAULOUT_RELAYER_MAX_CONCURRENT_UPLOADS": str(SLOTS),
+            "HAULOUT_RELAYER_BODY_RATE_WINDOW": str(RATE_WINDOW),
         },
     )
     yield s
@@ -235,6 +238,36 @@ def test_a_stalled_body_gets_408_stores_nothing_and_frees_its_slot(
     assert status == 408 and b"BODY_TIMEOUT" in answer, answer[:300]
     assert metric(url, "haulout_relayer_uploads_failed") == failed + 1
     wait_metric(url, "haulout_relayer_uploads_in_flight", 0)
+    assert spool_work_dirs(hard) == []
+
+
+def test_a_trickling_upload_gets_408_too_slow_and_frees_its_slot(hard: LocalSystem) -> None:
+    """8 bytes every 0.2 s never pause for the body timeout: before the rate bound such an
+    upload held its slot for as long as its client liked (a slowloris; 20 of them starved the
+    stores of `bench.load --slow-body 20`)."""
+    url = hard.relayer_url
+    wait_metric(url, "haulout_relayer_uploads_in_flight", 0)
+    sock = open_upload(url, 4 << 20, b"x" * 8)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(0.2):
+            try:
+                sock.sendall(b"x" * 8)
+            except OSError:
+                return
+
+    sender = threading.Thread(target=trickle, daemon=True)
+    sender.start()
+    try:
+        status, answer = read_answer(sock)
+    finally:
+        stop.set()
+        sender.join()
+        sock.close()
+    assert status == 408 and b"BODY_TOO_SLOW" in answer, answer[:300]
+    wait_metric(url, "haulout_relayer_uploads_in_flight", 0)
+    assert metric(url, "haulout_relayer_uploads_too_slow") >= 1
     assert spool_work_dirs(hard) == []
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from haulout.http_errors import ApiError
-from relayer.limits import BodyTimeout, UploadSlots, paced, sweep_spool
+from relayer.limits import BodyTimeout, BodyTooSlow, UploadSlots, first_piece, paced, sweep_spool
 
 
 def test_slots_refuse_past_the_limit_with_retry_after_and_free_on_exit() -> None:
@@ -107,3 +107,81 @@ def test_encode_memory_never_goes_negative() -> None:
     budget.give_back(0)
     budget.give_back(100)
     assert budget.held == 0 and budget.take(10)
+
+
+async def _trickle(pieces: int, every: float) -> AsyncIterator[bytes]:
+    for _ in range(pieces):
+        await asyncio.sleep(every)
+        yield b"x" * 8
+
+
+def test_a_trickling_body_is_refused_as_too_slow() -> None:
+    """8 bytes at a time never pause long enough for the body timeout: before the rate bound
+    such a client held its upload slot for as long as it liked (a slowloris)."""
+    slots = UploadSlots(1)
+
+    async def run() -> None:
+        with pytest.raises(BodyTooSlow) as err:
+            async for _ in paced(_trickle(1000, 0.01), 5.0, slots.stats, 1000.0, 0.2):
+                pass
+        assert err.value.status == 408 and err.value.reason == "BODY_TOO_SLOW"
+
+    asyncio.run(run())
+    assert slots.stats.uploads_too_slow == 1 and slots.stats.uploads_timed_out == 0
+
+
+def test_time_the_relayer_spends_on_a_piece_is_not_the_clients() -> None:
+    """A fast client whose pieces the relayer handles slowly (busy nodes) is not too slow."""
+
+    async def fast() -> AsyncIterator[bytes]:
+        for _ in range(6):
+            yield b"x" * 4096
+
+    async def run() -> int:
+        n = 0
+        async for chunk in paced(fast(), 5.0, None, 1000.0, 0.05):
+            await asyncio.sleep(0.02)  # the consumer's own work
+            n += len(chunk)
+        return n
+
+    assert asyncio.run(run()) == 6 * 4096
+
+
+def test_first_piece_gives_every_byte_back_in_order() -> None:
+    async def body() -> AsyncIterator[bytes]:
+        for i in range(10):
+            yield bytes([i]) * 100
+
+    async def run(nbytes: int) -> bytes:
+        it = await first_piece(body(), nbytes)
+        return b"".join([c async for c in it])
+
+    want = b"".join(bytes([i]) * 100 for i in range(10))
+    assert asyncio.run(run(250)) == want  # mid-body
+    assert asyncio.run(run(10_000)) == want  # past the end
+
+
+def test_uploads_still_sending_their_first_piece_hold_no_encoder() -> None:
+    """One encoding slot; an upload that never finishes its first piece does not take it, so
+    a complete upload behind it is encoded at once."""
+    slots = UploadSlots(4, encoding=1)
+
+    async def upload(body: AsyncIterator[bytes], done: list[str], name: str) -> None:
+        with slots.hold():
+            it = await first_piece(body, 1024)
+            async with slots.encoding():
+                async for _ in it:
+                    pass
+                done.append(name)
+
+    async def run() -> list[str]:
+        done: list[str] = []
+        stuck = asyncio.create_task(upload(_stalling(1), done, "trickler"))
+        await asyncio.sleep(0.01)
+        await asyncio.wait_for(upload(_trickle(2, 0.0), done, "honest"), 2.0)
+        assert slots.stats.uploads_in_flight == 1 and slots.stats.uploads_encoding == 0
+        stuck.cancel()
+        return done
+
+    assert asyncio.run(run()) == ["honest"]
+    assert slots.stats.uploads_in_flight == 0 and slots.stats.uploads_waiting_to_encode == 0
