@@ -21,6 +21,7 @@ from typing import Any
 from haulout.chain.accounts import Account
 from haulout.chain.port import ChainPort
 from haulout.protocol import codec
+from haulout.protocol.params import encoded_length
 from haulout.protocol.striping import NullSink
 from haulout.protocol.upload_relay import (
     BLOB_UPLOAD_RELAY_ROUTE,
@@ -111,7 +112,12 @@ def relayed_store(
     raw = {
         "newlyCreated": {
             "blobObject": certified.to_walrus_json(),
-            "resourceOperation": {"registerFromScratch": {"epochsAhead": epochs}},
+            "resourceOperation": {
+                "registerFromScratch": {
+                    "encodedLength": encoded_length(system.n_shards, len(blob), encoding_type),
+                    "epochsAhead": epochs,
+                }
+            },
             "cost": paid.cost,
         }
     }

@@ -26,6 +26,7 @@ from haulout.deployment import Deployment
 from haulout.launcher import LocalSystem
 from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
+from haulout.protocol.params import encoded_length
 from haulout.protocol.striping import NullSink
 from haulout.protocol.upload_relay import (
     AuthPackage,
@@ -95,6 +96,10 @@ def test_the_user_owns_and_pays_for_a_relayed_blob(
     assert stored.object_id is not None and permanent.object_id is not None
     blob = chain.get_blob(stored.object_id)
     assert blob.owner == user.address and blob.certified_epoch is not None and blob.deletable
+    encoded = encoded_length(chain.system().n_shards, len(data), blob.encoding_type)
+    assert stored.raw["newlyCreated"]["resourceOperation"] == {
+        "registerFromScratch": {"encodedLength": encoded, "epochsAhead": 2}  # Walrus's shape
+    }
     assert chain.get_blob(permanent.object_id).owner == user.address
     assert not chain.get_blob(permanent.object_id).deletable
     # the relayer's wallet paid no storage: it only gained its two tips

@@ -43,12 +43,30 @@ def stored(http: httpx.Client) -> dict[str, Any]:
     return {"data": data, "body": r.json()}
 
 
+WALRUS_STATUS = {
+    400: {"INVALID_ARGUMENT", "FAILED_PRECONDITION"},
+    401: {"UNAUTHENTICATED"},
+    403: {"PERMISSION_DENIED", "SIZE_EXCEEDED"},
+    404: {"NOT_FOUND"},
+    416: {"RANGE_NOT_SATISFIABLE"},
+    429: {"RESOURCE_EXHAUSTED"},
+    451: {"UNAVAILABLE_FOR_LEGAL_REASONS"},
+    500: {"INTERNAL"},
+    503: {"UNAVAILABLE"},
+    504: {"DEADLINE_EXCEEDED"},
+}
+"""Walrus's `StatusCode` table (`status_codes!`): its client reads an error only when the
+(code, status) pair is one of these."""
+
+
 def walrus_error(resp: httpx.Response, status: int, reason: str) -> None:
-    """Walrus's `Status` JSON (walrus-storage-node-client api/errors.rs): code, status text,
-    message, and an `ErrorInfo` detail with reason, domain and metadata."""
+    """Walrus's `Status` JSON (walrus-storage-node-client api/errors.rs): code, status text
+    (a pair of its table), message, and an `ErrorInfo` detail with reason, domain and
+    metadata."""
     assert resp.status_code == status, resp.text
     error = resp.json()["error"]
-    assert error["code"] == status and isinstance(error["message"], str) and error["status"]
+    assert error["code"] == status and isinstance(error["message"], str)
+    assert error["status"] in WALRUS_STATUS[status], error["status"]
     info = error["details"][0]
     assert info["@type"] == "ErrorInfo" and info["reason"] == reason
     assert isinstance(info["domain"], str) and info["metadata"] == {}
@@ -98,8 +116,9 @@ def test_read_headers_as_walrus_aggregator(http: httpx.Client, stored: dict[str,
 
 def test_ranges(http: httpx.Client, stored: dict[str, Any]) -> None:
     """`bytes=start-end` → 206 with Content-Range and Content-Length (as Walrus); a range
-    past the end → 416 with `Content-Range: bytes */size` and an unparseable Range is ignored
-    (kept differences: Walrus answers both with 400 INVALID_BYTE_RANGE)."""
+    past the end → 416 INVALID_BYTE_RANGE (as Walrus), with `Content-Range: bytes */size`
+    (kept difference: RFC 9110), and an unparseable Range is ignored (kept difference: Walrus
+    answers it with 416 INVALID_BYTE_RANGE)."""
     blob_id = stored["body"]["newlyCreated"]["blobObject"]["blobId"]
     data = stored["data"]
     part = http.get(f"/v1/blobs/{blob_id}", headers={"range": "bytes=100-199"})
@@ -107,7 +126,7 @@ def test_ranges(http: httpx.Client, stored: dict[str, Any]) -> None:
     assert part.headers["content-range"] == "bytes 100-199/12345"
     assert part.headers["content-length"] == "100"
     past = http.get(f"/v1/blobs/{blob_id}", headers={"range": "bytes=20000-20001"})
-    walrus_error(past, 416, "RANGE_NOT_SATISFIABLE")
+    walrus_error(past, 416, "INVALID_BYTE_RANGE")
     assert past.headers["content-range"] == "bytes */12345"
     ignored = http.get(f"/v1/blobs/{blob_id}", headers={"range": "pages=1-2"})
     assert ignored.status_code == 200 and ignored.content == data
@@ -200,7 +219,7 @@ def quilt(http: httpx.Client) -> dict[str, Any]:
     ]
     r = http.put(
         "/v1/quilts",
-        params={"epochs": 2, "quilt_version": "V1"},
+        params={"epochs": 2, "quilt_version": "V1", "reuse_resources": "true"},
         files=[
             ("contract-v2", ("document.pdf", files["contract-v2"], "application/pdf")),
             ("logo-2024", ("image.png", files["logo-2024"], "image/png")),
@@ -296,3 +315,14 @@ def test_quilt_errors_in_walrus_shape(http: httpx.Client, quilt: dict[str, Any])
         "/v1/quilts", files=[("a", ("a", b"x"))], data={"_metadata": json.dumps(stray)}
     )
     walrus_error(unknown, 400, "MALFORMED_REQUEST")
+
+
+def test_a_blob_no_node_serves_is_blob_unavailable(system: LocalSystem, http: httpx.Client) -> None:
+    """`GetBlobError::BlobUnavailable`: a certified blob whose metadata or slivers no node
+    serves is 503 BLOB_UNAVAILABLE, which Walrus's clients retry with backoff. Last in this
+    module: it stops the storage nodes."""
+    stored = http.put("/v1/blobs", content=os.urandom(3000)).json()
+    blob_id = stored["newlyCreated"]["blobObject"]["blobId"]
+    for name in [n for n in system.procs if n.startswith("node-")]:
+        system.stop_service(name)
+    walrus_error(http.get(f"/v1/blobs/{blob_id}"), 503, "BLOB_UNAVAILABLE")
