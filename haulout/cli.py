@@ -180,6 +180,7 @@ def cmd_up(a: argparse.Namespace) -> int:
             print(f"  DevChain ledger  {dep.ledger}")
         else:
             print(f"  Sui stand-in     {dep.rpc_url}   (package {dep.package_id})")
+            print(f"  faucet           {system.faucet_url}   (POST /v2/gas)")
         for n in dep.nodes:
             print(f"  {n.name:<15}  {n.url}")
         print(f"  relayer          {system.relayer_url}   (PUT /v1/blobs, GET /v1/blobs/<id>)")

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -21,11 +21,14 @@ import httpx
 from haulout.chain.accounts import Account
 from haulout.chain.port import ChainPort
 
+from .sdk_steps import Http, Steps, arun_steps, run_steps
+
 if TYPE_CHECKING:
     from haulout.buckets import Buckets
 
 DEFAULT_RELAYER = os.environ.get("HAULOUT_RELAYER_URL", "http://127.0.0.1:31415")
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 class HauloutError(Exception):
@@ -136,6 +139,90 @@ class StoredQuilt:
         return cls(StoredBlob.from_response(body["blobStoreResult"]), patches, body)
 
 
+def _store_quilt(
+    files: Sequence[QuiltFile],
+    epochs: int | None,
+    deletable: bool,
+    send_object_to: str | None,
+    encoding_type: int | None,
+    force: bool,
+) -> Steps[StoredQuilt]:
+    """`PUT /v1/quilts` as Walrus's client sends it: one form field per file, named by its
+    identifier, and the tags in `_metadata`."""
+    form: list[tuple[str, Any]] = []
+    meta = []
+    for identifier, data, tags in files:
+        form.append((identifier, (identifier, data, "application/octet-stream")))
+        if tags:
+            meta.append({"identifier": identifier, "tags": dict(tags)})
+    options: dict[str, Any] = {
+        "params": _params(epochs, deletable, send_object_to, encoding_type, force),
+        "files": form,
+    }
+    if meta:
+        options["data"] = {"_metadata": json.dumps(meta)}
+    resp = yield Http("PUT", "/v1/quilts", options)
+    return StoredQuilt.from_response(_check(resp).json())
+
+
+def _read_quilt_patch(quilt_patch_id: str) -> Steps[tuple[bytes, dict[str, str]]]:
+    resp = _check((yield Http("GET", f"/v1/blobs/by-quilt-patch-id/{quilt_patch_id}")))
+    return resp.content, dict(resp.headers)
+
+
+def _read_quilt_file(quilt_id: str, identifier: str) -> Steps[bytes]:
+    path = f"/v1/blobs/by-quilt-id/{quilt_id}/{quote(identifier, safe='/')}"
+    return _check((yield Http("GET", path))).content
+
+
+def _list_quilt_patches(quilt_id: str) -> Steps[list[dict[str, Any]]]:
+    patches: list[dict[str, Any]] = _check(
+        (yield Http("GET", f"/v1/quilts/{quilt_id}/patches"))
+    ).json()
+    return patches
+
+
+class _ClientBase:
+    """What both clients keep: the relayer's URL, the bearer header, and for the upload relay
+    the user's account and chain port."""
+
+    def __init__(
+        self, url: str, token: str, account: Account | None, chain: ChainPort | None
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.account, self.chain = account, chain
+
+    def _relay_store(
+        self,
+        data: object,
+        epochs: int | None,
+        deletable: bool,
+        encoding_type: int | None,
+        publisher_options: bool,
+    ) -> Steps[StoredBlob]:
+        """`store(via_upload_relay=True)`: checks what the mode needs, then the relayed
+        store (`haulout.relay_upload`) with this client's own account and chain."""
+        if self.account is None or self.chain is None:
+            raise HauloutError(
+                "via_upload_relay needs an account and a chain: "
+                "HauloutClient(url, account=Account..., chain=Deployment.load(...).chain_port())"
+            )
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise HauloutError("via_upload_relay stores bytes (the blob id is computed first)")
+        if publisher_options:
+            raise HauloutError(
+                "send_object_to, force and share are publisher options; through the upload "
+                "relay the blob is this account's own object"
+            )
+        from .relay_upload import relayed_store
+
+        relayed = yield from relayed_store(
+            self.account, self.chain, data, epochs or 1, deletable, encoding_type
+        )
+        return relayed.stored
+
+
 def _iter_view(
     view: memoryview, progress: Progress | None, chunk: int = 1 << 20
 ) -> Iterator[bytes]:
@@ -203,7 +290,7 @@ def _params(
     return params
 
 
-class HauloutClient:
+class HauloutClient(_ClientBase):
     """Synchronous client. With `account` and `chain` (e.g. `Deployment.chain_port()`), a
     store can go through the relayer's upload relay instead (`store(via_upload_relay=True)`):
     that account registers, pays and owns the blob, the relayer only carries the bytes."""
@@ -216,13 +303,11 @@ class HauloutClient:
         account: Account | None = None,
         chain: ChainPort | None = None,
     ) -> None:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self.url = url.rstrip("/")
+        super().__init__(url, token, account, chain)
         self.http = httpx.Client(
-            base_url=self.url, headers=headers, timeout=timeout, transport=_Transport()
+            base_url=self.url, headers=self.headers, timeout=timeout, transport=_Transport()
         )
         self._buckets: Buckets | None = None
-        self.account, self.chain = account, chain
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -278,9 +363,8 @@ class HauloutClient:
         (bytes, files, or `size=` for an iterator), so the relayer encodes while it receives;
         one huge write is several times slower through httpx."""
         if via_upload_relay:
-            return self._store_relayed(
-                data, epochs, deletable, encoding_type, send_object_to, force, share
-            )
+            publisher = bool(send_object_to or force or share)
+            return self._run(self._relay_store(data, epochs, deletable, encoding_type, publisher))
         content: Any
         headers: dict[str, str] = {}
         if isinstance(data, (bytes, bytearray, memoryview)):
@@ -311,33 +395,12 @@ class HauloutClient:
             ) from exc
         return StoredBlob.from_response(_check(resp).json())
 
-    def _store_relayed(
-        self,
-        data: object,
-        epochs: int | None,
-        deletable: bool,
-        encoding_type: int | None,
-        send_object_to: str | None,
-        force: bool,
-        share: bool,
-    ) -> StoredBlob:
-        """`store` through the upload relay, with this client's own account."""
-        if self.account is None or self.chain is None:
-            raise HauloutError(
-                "via_upload_relay needs an account and a chain: "
-                "HauloutClient(url, account=Account..., chain=Deployment.load(...).chain_port())"
-            )
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise HauloutError("via_upload_relay stores bytes (the blob id is computed first)")
-        if send_object_to or force or share:
-            raise HauloutError(
-                "send_object_to, force and share are publisher options; through the upload "
-                "relay the blob is this account's own object"
-            )
-        from .relay_upload import RelayUploader
-
-        uploader = RelayUploader(self.http, self.account, self.chain)
-        return uploader.store(data, epochs or 1, deletable, encoding_type).stored
+    def _run(self, steps: Steps[T]) -> T:
+        """Run a call written once for both clients (`haulout.sdk_steps`)."""
+        try:
+            return run_steps(steps, self.http)
+        except httpx.HTTPError as exc:
+            raise HauloutError(f"cannot reach the relayer at {self.url}: {exc}") from exc
 
     def store_file(
         self,
@@ -391,37 +454,22 @@ class HauloutClient:
         """Store small files as one quilt (Walrus's `PUT /v1/quilts`): `files` are
         `(identifier, bytes or binary file, tags or None)`; each stays readable by its
         identifier or its patch id without reading the rest."""
-        form: list[tuple[str, Any]] = []
-        meta = []
-        for identifier, data, tags in files:
-            form.append((identifier, (identifier, data, "application/octet-stream")))
-            if tags:
-                meta.append({"identifier": identifier, "tags": dict(tags)})
-        extra = {"_metadata": json.dumps(meta)} if meta else None
-        params = _params(epochs, deletable, send_object_to, encoding_type, force)
-        try:
-            resp = self.http.put("/v1/quilts", params=params, files=form, data=extra)
-        except httpx.HTTPError as exc:
-            raise HauloutError(f"cannot reach the relayer at {self.url}: {exc}") from exc
-        return StoredQuilt.from_response(_check(resp).json())
+        return self._run(
+            _store_quilt(files, epochs, deletable, send_object_to, encoding_type, force)
+        )
 
     def read_quilt_patch(self, quilt_patch_id: str) -> tuple[bytes, dict[str, str]]:
         """A patch's bytes and response headers (tags allow-listed as headers, and
         `x-quilt-patch-identifier`), by its quilt patch id."""
-        resp = _check(self.http.get(f"/v1/blobs/by-quilt-patch-id/{quilt_patch_id}"))
-        return resp.content, dict(resp.headers)
+        return self._run(_read_quilt_patch(quilt_patch_id))
 
     def read_quilt_file(self, quilt_id: str, identifier: str) -> bytes:
         """The patch named `identifier` in quilt `quilt_id`."""
-        path = f"/v1/blobs/by-quilt-id/{quilt_id}/{quote(identifier, safe='/')}"
-        return _check(self.http.get(path)).content
+        return self._run(_read_quilt_file(quilt_id, identifier))
 
     def list_quilt_patches(self, quilt_id: str) -> list[dict[str, Any]]:
         """Every patch of a quilt: `identifier`, `patch_id` and `tags`."""
-        patches: list[dict[str, Any]] = _check(
-            self.http.get(f"/v1/quilts/{quilt_id}/patches")
-        ).json()
-        return patches
+        return self._run(_list_quilt_patches(quilt_id))
 
     def read_byte_range(self, blob_id: str, start: int, length: int) -> bytes:
         """`length` bytes from `start` (Walrus's `/byte-range` route: 400 when the range is
@@ -515,15 +563,29 @@ def _size_of(fh: IO[bytes]) -> int | None:
         return None
 
 
-class AsyncHauloutClient:
-    """Asynchronous client with the same calls."""
+class AsyncHauloutClient(_ClientBase):
+    """Asynchronous client with the same calls; with `account` and `chain`, stores through
+    the upload relay too (`store(via_upload_relay=True)`, chain calls in a worker thread)."""
 
-    def __init__(self, url: str = DEFAULT_RELAYER, token: str = "", timeout: float = 600.0) -> None:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self.url = url.rstrip("/")
+    def __init__(
+        self,
+        url: str = DEFAULT_RELAYER,
+        token: str = "",
+        timeout: float = 600.0,
+        account: Account | None = None,
+        chain: ChainPort | None = None,
+    ) -> None:
+        super().__init__(url, token, account, chain)
         self.http = httpx.AsyncClient(
-            base_url=self.url, headers=headers, timeout=timeout, transport=_AsyncTransport()
+            base_url=self.url, headers=self.headers, timeout=timeout, transport=_AsyncTransport()
         )
+
+    async def _run(self, steps: Steps[T]) -> T:
+        """`HauloutClient._run` on the event loop."""
+        try:
+            return await arun_steps(steps, self.http)
+        except httpx.HTTPError as exc:
+            raise HauloutError(f"cannot reach the relayer at {self.url}: {exc}") from exc
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -546,11 +608,17 @@ class AsyncHauloutClient:
         content_type: str | None = None,
         force: bool = False,
         share: bool = False,
+        via_upload_relay: bool = False,
     ) -> StoredBlob:
         """Store bytes or an async stream of chunks (`size` lets the relayer encode while
         it receives; `encoding_type` 0 or 1, by default the relayer's; `content_type` becomes
         the `content-type` attribute); deletable unless `deletable=False`, as
-        `HauloutClient.store`."""
+        `HauloutClient.store`, and `via_upload_relay` (bytes) as there."""
+        if via_upload_relay:
+            publisher = bool(send_object_to or force or share)
+            return await self._run(
+                self._relay_store(data, epochs, deletable, encoding_type, publisher)
+            )
         content: Any = data
         if isinstance(data, (bytes, bytearray, memoryview)):
             size = len(data)
@@ -571,6 +639,32 @@ class AsyncHauloutClient:
         if start is not None or end is not None:
             headers["range"] = f"bytes={start or 0}-{'' if end is None else end - 1}"
         return _check(await self.http.get(f"/v1/blobs/{blob_id}", headers=headers)).content
+
+    async def store_quilt(
+        self,
+        files: Sequence[QuiltFile],
+        epochs: int | None = None,
+        deletable: bool = True,
+        send_object_to: str | None = None,
+        encoding_type: int | None = None,
+        force: bool = False,
+    ) -> StoredQuilt:
+        """`HauloutClient.store_quilt`: small files as one quilt."""
+        return await self._run(
+            _store_quilt(files, epochs, deletable, send_object_to, encoding_type, force)
+        )
+
+    async def read_quilt_patch(self, quilt_patch_id: str) -> tuple[bytes, dict[str, str]]:
+        """`HauloutClient.read_quilt_patch`: a patch's bytes and headers by its patch id."""
+        return await self._run(_read_quilt_patch(quilt_patch_id))
+
+    async def read_quilt_file(self, quilt_id: str, identifier: str) -> bytes:
+        """`HauloutClient.read_quilt_file`: the patch named `identifier`."""
+        return await self._run(_read_quilt_file(quilt_id, identifier))
+
+    async def list_quilt_patches(self, quilt_id: str) -> list[dict[str, Any]]:
+        """`HauloutClient.list_quilt_patches`: identifier, patch id and tags of each patch."""
+        return await self._run(_list_quilt_patches(quilt_id))
 
     async def read_stream(self, blob_id: str, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
         """The blob's bytes as an async stream."""

@@ -31,7 +31,7 @@ STATUS_NAMES = {
     409: "FAILED_PRECONDITION",
     411: "INVALID_ARGUMENT",
     413: "OUT_OF_RANGE",
-    416: "OUT_OF_RANGE",
+    416: "RANGE_NOT_SATISFIABLE",
     422: "DATA_LOSS",
     429: "RESOURCE_EXHAUSTED",
     500: "INTERNAL",
@@ -39,6 +39,9 @@ STATUS_NAMES = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+"""The error body's `status` per HTTP code: for every code Walrus's daemon sends, the (code,
+status) pair of its `StatusCode` table (walrus-storage-node-client api/errors.rs), since its
+Rust client refuses to read an error whose pair is not in that table."""
 
 
 class ApiError(Exception):

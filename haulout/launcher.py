@@ -82,6 +82,9 @@ class LocalSystem:
     chain: str = "devchain"
     """`devchain`, or `sui-standin`: every service on SuiChain through the Sui full-node
     stand-in (haulout/chain/standin), started here as its own process."""
+    faucet_url: str = ""
+    """The stand-in's faucet (`POST /v2/gas`), once started: where a user's own account gets
+    SUI, e.g. to store through the upload relay (`localnet_faucet(address, faucet_url)`)."""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _ticker_stop: threading.Event = field(default_factory=threading.Event)
 
@@ -177,6 +180,7 @@ class LocalSystem:
             ],
         )
         self.wait_healthy([f"http://127.0.0.1:{faucet_port}/healthz"], 30)
+        self.faucet_url = f"http://127.0.0.1:{faucet_port}"
         return f"http://127.0.0.1:{port}"
 
     def _spawn(
@@ -327,6 +331,9 @@ class LocalSystem:
                 continue
             except Exception:  # pragma: no cover - the ticker must never kill `up`
                 continue
+        close = getattr(chain, "close", None)  # SuiChain's gRPC channel
+        if callable(close):
+            close()
 
     def stop_service(self, name: str, hard: bool = False) -> None:
         """Stop one service (SIGKILL with `hard`)."""

@@ -1,11 +1,15 @@
 """The SDK's upload-relay mode: the user's own account registers, pays and certifies.
 
 Through the publisher API (`PUT /v1/blobs`) the relayer's wallet pays for a blob and owns it
-until it sends it on. Through the upload relay the relayer only carries bytes: this client
+until it sends it on. Through the upload relay the relayer only carries bytes: the SDK
 encodes the blob locally to learn its id, registers it with the user's key in one transaction
 that also carries the auth package and the relay's tip, sends the bytes to the relay, and
 certifies the certificate the relay answers with the user's key again. The Blob object is the
 user's from the start; the relay's wallet neither pays nor owns anything.
+
+The store is written once as steps (`haulout.sdk_steps`): `HauloutClient` runs them on its
+thread, `AsyncHauloutClient` on its event loop with the chain calls and the encoding in a
+worker thread.
 """
 
 from __future__ import annotations
@@ -14,11 +18,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from haulout.chain.accounts import Account
 from haulout.chain.port import ChainPort
 from haulout.protocol import codec
+from haulout.protocol.params import encoded_length
 from haulout.protocol.striping import NullSink
 from haulout.protocol.upload_relay import (
     BLOB_UPLOAD_RELAY_ROUTE,
@@ -32,6 +35,7 @@ from haulout.protocol.upload_relay import (
 )
 
 from .client import HauloutError, StoredBlob, _check
+from .sdk_steps import Blocking, Http, Steps
 
 
 @dataclass(frozen=True)
@@ -45,40 +49,32 @@ class RelayedStore:
     tx_digest: str
 
 
-class RelayUploader:
-    """Stores blobs through a relayer's upload relay with the user's own account and chain."""
-
-    def __init__(self, http: httpx.Client, account: Account, chain: ChainPort) -> None:
-        self.http, self.account, self.chain = http, account, chain
-
-    def tip_config(self) -> TipConfig:
-        """The relay's tip (`GET /v1/tip-config`)."""
-        try:
-            return TipConfig.from_json(_check(self.http.get(TIP_CONFIG_ROUTE)).json())
-        except ValueError as exc:
-            raise HauloutError(f"the relay's tip configuration is unreadable: {exc}") from exc
-
-    def store(
-        self,
-        data: bytes | bytearray | memoryview,
-        epochs: int = 1,
-        deletable: bool = True,
-        encoding_type: int | None = None,
-    ) -> RelayedStore:
-        """Encode, register (and tip) with the user's key, relay, certify with the user's key."""
-        blob = bytes(data)
-        system = self.chain.system()
-        committee = system.require_committee()
-        if encoding_type is None:
-            encoding_type = int(_check(self.http.get("/v1/health")).json()["encodingType"])
-        metadata = codec.encode_stream(
+def relayed_store(
+    account: Account,
+    chain: ChainPort,
+    data: bytes | bytearray | memoryview,
+    epochs: int = 1,
+    deletable: bool = True,
+    encoding_type: int | None = None,
+) -> Steps[RelayedStore]:
+    """Encode, register (and tip) with the user's key, relay, certify with the user's key:
+    the steps of one relayed store, for either client to run (`haulout.sdk_steps`)."""
+    blob = bytes(data)
+    system = yield Blocking(chain.system)
+    committee = system.require_committee()
+    if encoding_type is None:
+        encoding_type = int(_check((yield Http("GET", "/v1/health"))).json()["encodingType"])
+    metadata = yield Blocking(
+        lambda: codec.encode_stream(
             blob, len(blob), system.n_shards, NullSink(), encoding_type=encoding_type
         )
-        tip = self.tip_config()
-        owed = tip.tip(system.n_shards, len(blob), encoding_type)
-        nonce = os.urandom(NONCE_LEN)
-        paid = self.chain.register_for_upload_relay(
-            self.account,
+    )
+    tip = yield from tip_config()
+    owed = tip.tip(system.n_shards, len(blob), encoding_type)
+    nonce = os.urandom(NONCE_LEN)
+    paid = yield Blocking(
+        lambda: chain.register_for_upload_relay(
+            account,
             metadata.blob_id,
             metadata.root,
             len(blob),
@@ -88,36 +84,51 @@ class RelayUploader:
             AuthPackage.for_blob(blob, nonce).to_bytes(),
             (tip.address, owed) if owed else None,
         )
-        params = {
-            "blob_id": str(metadata.blob_id),
-            "tx_id": tx_digest_text(paid.tx_digest),
-            "nonce": nonce_text(nonce),
-            "encoding_type": str(encoding_type),
-        }
-        if deletable:
-            params["deletable_blob_object"] = paid.blob.id
-        answer: dict[str, Any] = _check(
-            self.http.post(
-                BLOB_UPLOAD_RELAY_ROUTE,
-                params=params,
-                content=blob,
-                headers={"content-type": "application/octet-stream"},
-            )
-        ).json()
-        if answer.get("blob_id") != str(metadata.blob_id):
-            raise HauloutError(
-                f"the relay answered for blob {answer.get('blob_id')!r}, not {metadata.blob_id}"
-            )
-        certificate = certificate_from_json(
-            answer["confirmation_certificate"], len(committee.members)
+    )
+    params = {
+        "blob_id": str(metadata.blob_id),
+        "tx_id": tx_digest_text(paid.tx_digest),
+        "nonce": nonce_text(nonce),
+        "encoding_type": str(encoding_type),
+    }
+    if deletable:
+        params["deletable_blob_object"] = paid.blob.id
+    relayed = yield Http(
+        "POST",
+        BLOB_UPLOAD_RELAY_ROUTE,
+        {
+            "params": params,
+            "content": blob,
+            "headers": {"content-type": "application/octet-stream"},
+        },
+    )
+    answer: dict[str, Any] = _check(relayed).json()
+    if answer.get("blob_id") != str(metadata.blob_id):
+        raise HauloutError(
+            f"the relay answered for blob {answer.get('blob_id')!r}, not {metadata.blob_id}"
         )
-        certified = self.chain.certify_blob(self.account, paid.blob.id, certificate)
-        raw = {
-            "newlyCreated": {
-                "blobObject": certified.to_walrus_json(),
-                "resourceOperation": {"registerFromScratch": {"epochsAhead": epochs}},
-                "cost": paid.cost,
-            }
+    certificate = certificate_from_json(answer["confirmation_certificate"], len(committee.members))
+    certified = yield Blocking(lambda: chain.certify_blob(account, paid.blob.id, certificate))
+    raw = {
+        "newlyCreated": {
+            "blobObject": certified.to_walrus_json(),
+            "resourceOperation": {
+                "registerFromScratch": {
+                    "encodedLength": encoded_length(system.n_shards, len(blob), encoding_type),
+                    "epochsAhead": epochs,
+                }
+            },
+            "cost": paid.cost,
         }
-        stored = StoredBlob(str(certified.blob_id), certified.id, certified.end_epoch, True, raw)
-        return RelayedStore(stored, paid.cost, owed, paid.tx_digest)
+    }
+    stored = StoredBlob(str(certified.blob_id), certified.id, certified.end_epoch, True, raw)
+    return RelayedStore(stored, paid.cost, owed, paid.tx_digest)
+
+
+def tip_config() -> Steps[TipConfig]:
+    """The relay's tip (`GET /v1/tip-config`)."""
+    resp = yield Http("GET", TIP_CONFIG_ROUTE)
+    try:
+        return TipConfig.from_json(_check(resp).json())
+    except ValueError as exc:
+        raise HauloutError(f"the relay's tip configuration is unreadable: {exc}") from exc

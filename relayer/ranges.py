@@ -27,7 +27,7 @@ def unsatisfiable(size: int) -> ApiError:
     """The 416 for a range that starts past the end of a `size`-byte blob."""
     return ApiError(
         416,
-        "RANGE_NOT_SATISFIABLE",
+        "INVALID_BYTE_RANGE",  # Walrus's reason for a 416 (`GetBlobError::InvalidByteRange`)
         f"the requested range starts past the end of the blob's {size} bytes",
         {"content-range": f"bytes */{size}"},
     )

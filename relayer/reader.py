@@ -232,7 +232,7 @@ class BlobReader:
                 errors.append(str(exc))
         raise ApiError(
             503,
-            "METADATA_UNAVAILABLE",
+            "BLOB_UNAVAILABLE",  # as Walrus: transient, retry with backoff
             f"no storage node served valid metadata for {blob_id}: {'; '.join(errors)}",
         )
 
@@ -310,7 +310,7 @@ class BlobReader:
         if len(good) < k:
             raise ApiError(
                 503,
-                "NOT_ENOUGH_SLIVERS",
+                "BLOB_UNAVAILABLE",  # as Walrus: transient, retry with backoff
                 f"only {len(good)} of the {k} slivers needed to rebuild {blob_id} could be fetched and verified; "
                 f"errors: {'; '.join(failures[:5])}",
             )

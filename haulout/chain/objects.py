@@ -93,7 +93,9 @@ class ExecutedTransaction:
     sender: str
     timestamp_ms: int
     inputs: tuple[bytes, ...]
-    """Pure inputs the transaction carried; the first is an upload relay's auth package."""
+    """Pure inputs the transaction carried, in order; the first is an upload relay's auth
+    package (DevChain keeps those no command uses; Sui gives those before the first object
+    input, and none when an object comes first)."""
     balance_changes: dict[str, int]
     """MIST gained (negative: paid) per address in this transaction."""
     events: tuple[ChainEvent, ...]

@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee, Member
+from haulout.protocol.upload_relay import tx_digest_text
 
 from .accounts import Account
 from .calls import Transaction
@@ -38,7 +39,6 @@ from .errors import (
     ChainError,
     MoveAbort,
     NotDeployed,
-    NotSupported,
     ObjectNotFound,
     ObjectNotOwned,
 )
@@ -60,6 +60,7 @@ from .sui_tx import (
     OwnedRef,
     SharedRef,
     encode_kind,
+    leading_pure_inputs,
     publish_kind,
     split_coins_kind,
     transaction_data,
@@ -90,6 +91,19 @@ EXECUTED_FIELDS = [
     "events.events.json",
     "balance_changes",
 ]
+READ_TX_FIELDS = [
+    "digest",
+    "transaction.bcs",
+    "transaction.sender",
+    "checkpoint",
+    "timestamp",
+    "transaction_index",
+    "events.events.event_type",
+    "events.events.sender",
+    "events.events.json",
+    "balance_changes",
+]
+"""What an upload relay reads of its client's registering transaction."""
 
 
 def _to_py(value: Any) -> Any:
@@ -587,11 +601,52 @@ class SuiBackend:
         return self._admin_cap_id
 
     def transaction(self, digest: str) -> ExecutedTransaction:
-        """Not read back on Sui yet (an upload relay's check of a registering transaction)."""
-        raise NotSupported(
-            "the upload relay reads registering transactions back on DevChain only for now "
-            "(haulout/chain/ledger.py); on Sui, store through the relayer's publisher API"
+        """An executed transaction read back by digest (Base58 as Sui writes it, or 64 hex
+        digits as an upload relay's `tx_id` parser gives it), as Walrus's relay reads its
+        client's registering transaction: the BCS `TransactionData` for its inputs, the
+        checkpoint's time, balance changes and events (raises `ObjectNotFound`)."""
+        import pysui.sui.sui_grpc.suimsgs.sui.rpc.v2 as sui_prot
+
+        try:
+            text = tx_digest_text(digest)
+        except ValueError:
+            raise ObjectNotFound(f"no executed transaction {digest!r}: not a digest") from None
+        try:
+            tx = self.node.call(
+                "ledger",
+                "get_transaction",
+                sui_prot.GetTransactionRequest(digest=text, read_mask=_mask(READ_TX_FIELDS)),
+            ).transaction
+        except ObjectNotFound as exc:
+            raise ObjectNotFound(f"no executed transaction {text} on {self.node.rpc_url}") from exc
+        data = tx.transaction.bcs.value if tx.transaction and tx.transaction.bcs else b""
+        ts = (
+            int(tx.timestamp.timestamp() * 1000) if tx.timestamp else int(time.time() * 1000)
+        )  # executed, not yet in a checkpoint: now
+        seq = int(tx.checkpoint or 0)
+        index = tx.transaction_index
+        if index is None and tx.checkpoint is not None:
+            index = self._position(seq, text)
+        changes: dict[str, int] = {}
+        for c in tx.balance_changes or []:
+            if str(c.coin_type or "").endswith("::sui::SUI"):
+                address = normalize_address(str(c.address))
+                changes[address] = changes.get(address, 0) + int(c.amount or 0)
+        events = (tx.events.events if tx.events else None) or []
+        return ExecutedTransaction(
+            text,
+            normalize_address(str(tx.transaction.sender if tx.transaction else "")),
+            ts,
+            leading_pure_inputs(bytes(data)),
+            changes,
+            tuple(self._transaction_events(seq, int(index or 0), text, ts, events, None)),
         )
+
+    def _position(self, seq: int, digest: str) -> int:
+        """Where a transaction sits in its checkpoint (for a node that does not say)."""
+        (checkpoint,) = self.checkpoints([seq])
+        digests = [str(t.digest) for t in checkpoint.transactions or []]
+        return digests.index(digest) if digest in digests else 0
 
     def adopt_system(self, system_id: str) -> None:
         """Pass the System by its initial shared version from now on."""
@@ -818,13 +873,22 @@ class SuiBackend:
         )
         out = []
         for ti, tx in enumerate(checkpoint.transactions or []):
-            for ei, ev in enumerate((tx.events.events if tx.events else None) or []):
-                cursor = seq << 24 | ti << 12 | ei
-                if after is not None and cursor <= after:
-                    continue
-                typed = self.event(ev)
-                if typed is not None:
-                    out.append(ChainEvent(cursor, str(tx.digest), str(ev.sender), ts, typed))
+            events = (tx.events.events if tx.events else None) or []
+            out.extend(self._transaction_events(seq, ti, str(tx.digest), ts, events, after))
+        return out
+
+    def _transaction_events(
+        self, seq: int, index: int, digest: str, ts: int, events: Sequence[Any], after: int | None
+    ) -> list[ChainEvent]:
+        """The package's events of transaction `index` in checkpoint `seq`, cursor > `after`."""
+        out = []
+        for ei, ev in enumerate(events):
+            cursor = seq << 24 | index << 12 | ei
+            if after is not None and cursor <= after:
+                continue
+            typed = self.event(ev)
+            if typed is not None:
+                out.append(ChainEvent(cursor, digest, str(ev.sender), ts, typed))
         return out
 
 

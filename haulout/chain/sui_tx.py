@@ -260,6 +260,24 @@ def decode(tx_bytes: bytes) -> Any:
     return bcs.TransactionData.deserialize(tx_bytes)
 
 
+def leading_pure_inputs(tx_bytes: bytes) -> tuple[bytes, ...]:
+    """The pure inputs of a programmable `TransactionData` before its first object input, in
+    order: the first is an upload relay's auth package (`encode_kind` puts the inputs no
+    command uses first). Empty for unreadable bytes, another kind, or an object first."""
+    try:
+        kind = decode(tx_bytes).value.TransactionKind
+    except Exception:
+        return ()
+    if kind.index != 0:  # not a ProgrammableTransaction
+        return ()
+    out = []
+    for arg in kind.value.Inputs:
+        if arg.index != 0:  # Pure is CallArg's variant 0
+            break
+        out.append(bytes(arg.value))
+    return tuple(out)
+
+
 def split_coins_kind(sender: str, amounts: Sequence[int]) -> bcs.TransactionKind:
     """Split `amounts` off the gas coin into new coins of the sender's (`SplitCoins` then
     `TransferObjects`): how an account gets one gas coin per concurrent transaction."""

@@ -171,9 +171,10 @@ def parse_tx_digest(text: str) -> str:
     raise ValueError("tx_id is a transaction digest: Base58 (as Sui) or 64 hex digits")
 
 
-def tx_digest_text(hex_digest: str) -> str:
-    """The Base58 form of a digest, as a Walrus client sends `tx_id`."""
-    return base58.b58encode(bytes.fromhex(hex_digest)).decode()
+def tx_digest_text(digest: str) -> str:
+    """The Base58 form of a digest given as 64 hex digits (DevChain's) or Base58 (Sui's), as
+    a Walrus client sends `tx_id` (ValueError for anything else)."""
+    return base58.b58encode(bytes.fromhex(parse_tx_digest(digest))).decode()
 
 
 def certificate_to_json(cert: Certificate, n_members: int) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from haulout.chain.events import (
 from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.params import encoded_length, storage_units
+from haulout.protocol.upload_relay import parse_tx_digest, tx_digest_text
 from tests.conftest import World, make_world, register, sign_certificate
 
 
@@ -361,8 +362,8 @@ def test_unsupported_encoding_in_reserve_and_register_leaves_no_trace(world: Wor
 
 def test_a_relay_registration_carries_its_auth_package_and_tip(world: World) -> None:
     """What an upload relay reads back by digest: the auth package as the first input, the
-    tip in the balance changes, the registration among the events."""
-    world.devchain_only("the upload relay reads transactions back on DevChain only for now")
+    tip in the balance changes, the registration among the events (the very events, cursors
+    included, that the event stream lists for that transaction)."""
     data = b"r" * 3000
     enc = codec.encode(data, world.chain.system().n_shards)
     relay = Account.generate().address
@@ -375,16 +376,29 @@ def test_a_relay_registration_carries_its_auth_package_and_tip(world: World) -> 
     assert world.chain.balance(relay) == 777
     assert paid.cost == before - world.chain.balance(world.user.address) > 777
     tx = world.chain.transaction(paid.tx_digest)
-    assert tx.sender == world.user.address and tx.inputs == (package,)
+    assert tx.digest == paid.tx_digest and tx.sender == world.user.address
+    assert tx.inputs[0] == package  # DevChain carries no other pure input; Sui its arguments
     assert tx.balance_changes == {relay: 777, world.user.address: -paid.cost}
+    assert abs(tx.timestamp_ms - world.chain.system().epoch_start_ms) < 3_600_000
     (registered,) = [ce.event for ce in tx.events if isinstance(ce.event, BlobRegistered)]
     assert registered.blob_id == enc.blob_id and registered.object_id == paid.blob.id
-    with pytest.raises(ObjectNotFound):
-        world.chain.transaction("ab" * 32)
+    assert list(tx.events) == [ce for ce in world.chain.events() if ce.tx_digest == tx.digest]
+    hex_digest = parse_tx_digest(paid.tx_digest)  # the relay's parser gives 64 hex digits
+    assert world.chain.transaction(hex_digest).events == tx.events
+    for unknown in ("ab" * 32, tx_digest_text("cd" * 32), "not a digest"):
+        with pytest.raises(ObjectNotFound):
+            world.chain.transaction(unknown)
+
+
+def test_a_relay_tip_the_signer_cannot_pay_moves_nothing(world: World) -> None:
+    world.devchain_only("an account funded with an exact amount (a faucet gives a fixed sum)")
+    data = b"r" * 3000
+    enc = codec.encode(data, world.chain.system().n_shards)
+    relay = Account.generate().address
     poor = Account.generate()
     world.fund(poor.address, 500)
     with pytest.raises(MoveAbort):  # a tip it cannot pay: nothing registered, nothing moved
         world.chain.register_for_upload_relay(
-            poor, enc.blob_id, enc.metadata.root, len(data), 0, 2, True, package, (relay, 1000)
+            poor, enc.blob_id, enc.metadata.root, len(data), 0, 2, True, bytes(72), (relay, 1000)
         )
-    assert world.chain.balance(relay) == 777 and world.chain.balance(poor.address) == 500
+    assert world.chain.balance(relay) == 0 and world.chain.balance(poor.address) == 500

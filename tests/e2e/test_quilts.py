@@ -4,6 +4,7 @@ shape, the CLI, the SDK and fsspec, and directories stored as quilts (old packs 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from haulout import cli, manifest
-from haulout.client import HauloutClient, HauloutError
+from haulout.client import AsyncHauloutClient, HauloutClient, HauloutError
 from haulout.fs import HauloutFileSystem
 from haulout.launcher import LocalSystem
 from haulout.protocol.blob_id import BlobId
@@ -307,3 +308,30 @@ def test_sdk_refusals_carry_the_reason(client: HauloutClient) -> None:
     with pytest.raises(HauloutError) as err:
         client.store_quilt([("x", b"1", None), ("x", b"2", None)])
     assert err.value.status == 400 and err.value.reason == "MALFORMED_REQUEST"
+
+
+def test_the_async_client_stores_and_reads_quilts(system: LocalSystem) -> None:
+    """The same quilt calls on `AsyncHauloutClient`: store with tags, read a patch by id and
+    by identifier, list the patches, and a refusal with its reason."""
+    files = {"a.txt": b"first " * 50, "dir/b.bin": os.urandom(5000)}
+
+    async def go() -> None:
+        async with AsyncHauloutClient(system.relayer_url) as c:
+            quilt = await c.store_quilt(
+                [(name, data, {"content-type": "text/plain"}) for name, data in files.items()],
+                epochs=2,
+            )
+            assert sorted(quilt.patches) == sorted(files)
+            for name, data in files.items():
+                body, headers = await c.read_quilt_patch(quilt.patches[name])
+                assert body == data and headers["x-quilt-patch-identifier"] == name
+                assert await c.read_quilt_file(quilt.quilt_id, name) == data
+            listed = await c.list_quilt_patches(quilt.quilt_id)
+            assert {x["identifier"]: x["tags"] for x in listed} == {
+                name: {"content-type": "text/plain"} for name in files
+            }
+            with pytest.raises(HauloutError) as err:
+                await c.store_quilt([("x", b"1", None), ("x", b"2", None)])
+            assert err.value.status == 400 and err.value.reason == "MALFORMED_REQUEST"
+
+    asyncio.run(go())

@@ -3,6 +3,7 @@ the relayer carries the bytes and pays nothing; every bad request is a clear 4xx
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,11 +21,12 @@ import pytest
 
 from haulout.chain.accounts import Account
 from haulout.chain.devchain import DevChain
-from haulout.client import HauloutClient
+from haulout.client import AsyncHauloutClient, HauloutClient, HauloutError, StoredBlob
 from haulout.deployment import Deployment
 from haulout.launcher import LocalSystem
 from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
+from haulout.protocol.params import encoded_length
 from haulout.protocol.striping import NullSink
 from haulout.protocol.upload_relay import (
     AuthPackage,
@@ -94,6 +96,10 @@ def test_the_user_owns_and_pays_for_a_relayed_blob(
     assert stored.object_id is not None and permanent.object_id is not None
     blob = chain.get_blob(stored.object_id)
     assert blob.owner == user.address and blob.certified_epoch is not None and blob.deletable
+    encoded = encoded_length(chain.system().n_shards, len(data), blob.encoding_type)
+    assert stored.raw["newlyCreated"]["resourceOperation"] == {
+        "registerFromScratch": {"encodedLength": encoded, "epochsAhead": 2}  # Walrus's shape
+    }
     assert chain.get_blob(permanent.object_id).owner == user.address
     assert not chain.get_blob(permanent.object_id).deletable
     # the relayer's wallet paid no storage: it only gained its two tips
@@ -101,6 +107,31 @@ def test_the_user_owns_and_pays_for_a_relayed_blob(
     paid = stored.raw["newlyCreated"]["cost"] + permanent.raw["newlyCreated"]["cost"]
     assert chain.balance(user.address) == user_before - paid
     assert paid > 2 * TIP  # storage and write fees on top of the tips
+
+
+def test_the_async_client_stores_through_the_relay_as_the_user(
+    system: LocalSystem, chain: DevChain, user: Account, deployment: Deployment
+) -> None:
+    """`AsyncHauloutClient.store(via_upload_relay=True)`: the same relayed store as the sync
+    client's (the user owns and pays, the relayer gains its tip), and the same refusals."""
+    relayer_before = chain.balance(deployment.relayer.address)
+    data = os.urandom(12_000)
+
+    async def go() -> StoredBlob:
+        async with AsyncHauloutClient(system.relayer_url, account=user, chain=chain) as client:
+            stored = await client.store(data, epochs=2, via_upload_relay=True)
+            assert await client.read(stored.blob_id) == data
+            with pytest.raises(HauloutError, match="publisher options"):
+                await client.store(data, force=True, via_upload_relay=True)
+        async with AsyncHauloutClient(system.relayer_url) as anonymous:
+            with pytest.raises(HauloutError, match="needs an account and a chain"):
+                await anonymous.store(data, via_upload_relay=True)
+        return stored
+
+    stored = asyncio.run(go())
+    blob = chain.get_blob(stored.object_id or "")
+    assert blob.owner == user.address and blob.certified_epoch is not None
+    assert chain.balance(deployment.relayer.address) == relayer_before + TIP
 
 
 def test_stores_take_a_jwt_upload_right_once(http: httpx.Client) -> None:

@@ -6,6 +6,7 @@ test pins Haulout's behaviour (marked "kept difference")."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 BLOB_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 OBJECT_ID = re.compile(r"^0x[0-9a-f]{64}$")
+PATCH_ID = re.compile(r"^[A-Za-z0-9_-]{50}$")  # quilt id ‖ version ‖ start ‖ end, URL-safe
 CACHE_CONTROL = "public, max-age=86400, stale-while-revalidate=3600"  # routes.rs
 
 
@@ -41,12 +43,30 @@ def stored(http: httpx.Client) -> dict[str, Any]:
     return {"data": data, "body": r.json()}
 
 
+WALRUS_STATUS = {
+    400: {"INVALID_ARGUMENT", "FAILED_PRECONDITION"},
+    401: {"UNAUTHENTICATED"},
+    403: {"PERMISSION_DENIED", "SIZE_EXCEEDED"},
+    404: {"NOT_FOUND"},
+    416: {"RANGE_NOT_SATISFIABLE"},
+    429: {"RESOURCE_EXHAUSTED"},
+    451: {"UNAVAILABLE_FOR_LEGAL_REASONS"},
+    500: {"INTERNAL"},
+    503: {"UNAVAILABLE"},
+    504: {"DEADLINE_EXCEEDED"},
+}
+"""Walrus's `StatusCode` table (`status_codes!`): its client reads an error only when the
+(code, status) pair is one of these."""
+
+
 def walrus_error(resp: httpx.Response, status: int, reason: str) -> None:
-    """Walrus's `Status` JSON (walrus-storage-node-client api/errors.rs): code, status text,
-    message, and an `ErrorInfo` detail with reason, domain and metadata."""
+    """Walrus's `Status` JSON (walrus-storage-node-client api/errors.rs): code, status text
+    (a pair of its table), message, and an `ErrorInfo` detail with reason, domain and
+    metadata."""
     assert resp.status_code == status, resp.text
     error = resp.json()["error"]
-    assert error["code"] == status and isinstance(error["message"], str) and error["status"]
+    assert error["code"] == status and isinstance(error["message"], str)
+    assert error["status"] in WALRUS_STATUS[status], error["status"]
     info = error["details"][0]
     assert info["@type"] == "ErrorInfo" and info["reason"] == reason
     assert isinstance(info["domain"], str) and info["metadata"] == {}
@@ -96,8 +116,9 @@ def test_read_headers_as_walrus_aggregator(http: httpx.Client, stored: dict[str,
 
 def test_ranges(http: httpx.Client, stored: dict[str, Any]) -> None:
     """`bytes=start-end` → 206 with Content-Range and Content-Length (as Walrus); a range
-    past the end → 416 with `Content-Range: bytes */size` and an unparseable Range is ignored
-    (kept differences: Walrus answers both with 400 INVALID_BYTE_RANGE)."""
+    past the end → 416 INVALID_BYTE_RANGE (as Walrus), with `Content-Range: bytes */size`
+    (kept difference: RFC 9110), and an unparseable Range is ignored (kept difference: Walrus
+    answers it with 416 INVALID_BYTE_RANGE)."""
     blob_id = stored["body"]["newlyCreated"]["blobObject"]["blobId"]
     data = stored["data"]
     part = http.get(f"/v1/blobs/{blob_id}", headers={"range": "bytes=100-199"})
@@ -105,7 +126,7 @@ def test_ranges(http: httpx.Client, stored: dict[str, Any]) -> None:
     assert part.headers["content-range"] == "bytes 100-199/12345"
     assert part.headers["content-length"] == "100"
     past = http.get(f"/v1/blobs/{blob_id}", headers={"range": "bytes=20000-20001"})
-    walrus_error(past, 416, "RANGE_NOT_SATISFIABLE")
+    walrus_error(past, 416, "INVALID_BYTE_RANGE")
     assert past.headers["content-range"] == "bytes */12345"
     ignored = http.get(f"/v1/blobs/{blob_id}", headers={"range": "pages=1-2"})
     assert ignored.status_code == 200 and ignored.content == data
@@ -186,10 +207,122 @@ def test_upload_relay_shapes(http: httpx.Client) -> None:
     assert params == {"blob_id", "tx_id", "nonce", "deletable_blob_object", "encoding_type"}
 
 
-@pytest.mark.skip(
-    reason="quilts (PUT /v1/quilts, by-quilt-patch-id, by-quilt-id, /v1/quilts/{id}/patches) "
-    "are being built by another helper (issue #15); their compatibility cases go here"
-)
-def test_quilts() -> None:
-    """QUILTS: store with multipart fields, read patches by id and by identifier, list
-    patches; `storedQuiltBlobs[{identifier, quiltPatchId, range}]` as Walrus's responses."""
+@pytest.fixture(scope="module")
+def quilt(http: httpx.Client) -> dict[str, Any]:
+    """Two files stored as Walrus's docs do (`curl -F "contract-v2=@document.pdf" -F
+    "logo-2024=@image.png" -F '_metadata=[…]'`): each field named by its identifier, whatever
+    the file's name; `_metadata` a plain text field; a tag value that is not a string."""
+    files = {"contract-v2": b"%PDF-1.7 " + os.urandom(3000), "logo-2024": os.urandom(7000)}
+    meta = [
+        {"identifier": "contract-v2", "tags": {"content-type": "application/pdf", "v": 2}},
+        {"identifier": "logo-2024", "tags": {"creator": "walrus"}},
+    ]
+    r = http.put(
+        "/v1/quilts",
+        params={"epochs": 2, "quilt_version": "V1", "reuse_resources": "true"},
+        files=[
+            ("contract-v2", ("document.pdf", files["contract-v2"], "application/pdf")),
+            ("logo-2024", ("image.png", files["logo-2024"], "image/png")),
+        ],
+        data={"_metadata": json.dumps(meta)},
+    )
+    assert r.status_code == 200, r.text
+    return {"files": files, "body": r.json()}
+
+
+def test_quilt_store_answers_quilt_store_result(quilt: dict[str, Any]) -> None:
+    """`QuiltStoreResult` (walrus-sdk responses.rs, camelCase): `blobStoreResult` as for a blob
+    and `storedQuiltBlobs`, one `StoredQuiltPatch {identifier, quiltPatchId, range}` per file
+    in the quilt's (identifier) order, `range` the patch's sliver columns [start, end)."""
+    body = quilt["body"]
+    assert set(body) == {"blobStoreResult", "storedQuiltBlobs"}
+    obj = body["blobStoreResult"]["newlyCreated"]["blobObject"]
+    quilt_id = obj["blobId"]
+    assert BLOB_ID.match(quilt_id) and OBJECT_ID.match(obj["id"]) and obj["deletable"] is True
+    patches = body["storedQuiltBlobs"]
+    assert [p["identifier"] for p in patches] == ["contract-v2", "logo-2024"]
+    end = None
+    for p in patches:
+        assert set(p) == {"identifier", "quiltPatchId", "range"}
+        assert PATCH_ID.match(p["quiltPatchId"]) and p["quiltPatchId"].startswith(quilt_id)
+        start, stop = p["range"]
+        assert isinstance(start, int) and isinstance(stop, int) and start < stop
+        assert end is None or start == end  # patches take whole, adjacent columns
+        end = stop
+
+
+def test_quilt_patch_reads_as_walrus_aggregator(http: httpx.Client, quilt: dict[str, Any]) -> None:
+    """`build_quilt_patch_response`, by patch id and by quilt id and identifier: the bytes,
+    the aggregator's headers with the quilt id as ETag, `X-Quilt-Patch-Identifier`, and the
+    tags on the allow-list as headers (others are not); HEAD gives the headers alone."""
+    quilt_id = quilt["body"]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+    for p in quilt["body"]["storedQuiltBlobs"]:
+        data = quilt["files"][p["identifier"]]
+        for path in (
+            f"/v1/blobs/by-quilt-patch-id/{p['quiltPatchId']}",
+            f"/v1/blobs/by-quilt-id/{quilt_id}/{p['identifier']}",
+        ):
+            r = http.get(path)
+            assert r.status_code == 200 and r.content == data, path
+            assert r.headers["etag"] == quilt_id
+            assert r.headers["x-quilt-patch-identifier"] == p["identifier"]
+            assert r.headers["cache-control"] == CACHE_CONTROL
+            assert r.headers["x-content-type-options"] == "nosniff"
+            assert "v" not in r.headers and "creator" not in r.headers
+            head = http.head(path)
+            assert head.status_code == 200 and head.content == b""
+            assert head.headers["etag"] == quilt_id
+            assert head.headers["content-length"] == str(len(data))
+            wanted = "application/pdf" if p["identifier"] == "contract-v2" else None
+            assert r.headers["content-type"] == (wanted or "application/octet-stream")
+
+
+def test_quilt_patches_list_as_quilt_patch_items(http: httpx.Client, quilt: dict[str, Any]) -> None:
+    """`GET /v1/quilts/{quilt_id}/patches`: `QuiltPatchItem {identifier, patch_id, tags}`
+    (snake case: Walrus gives this struct no rename), tag values as strings (a JSON number
+    in `_metadata` becomes its text, as `parse_multipart_quilt` does)."""
+    quilt_id = quilt["body"]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+    r = http.get(f"/v1/quilts/{quilt_id}/patches")
+    assert r.status_code == 200
+    items = r.json()
+    assert all(set(item) == {"identifier", "patch_id", "tags"} for item in items)
+    assert [(i["identifier"], i["patch_id"]) for i in items] == [
+        (p["identifier"], p["quiltPatchId"]) for p in quilt["body"]["storedQuiltBlobs"]
+    ]
+    assert items[0]["tags"] == {"content-type": "application/pdf", "v": "2"}
+    assert items[1]["tags"] == {"creator": "walrus"}
+
+
+def test_quilt_errors_in_walrus_shape(http: httpx.Client, quilt: dict[str, Any]) -> None:
+    """`GetBlobError::QuiltPatchNotFound` (404 QUILT_PATCH_NOT_FOUND), `BlobNotFound` for an
+    unknown quilt, and `StoreBlobError::MalformedRequest` (400) for a form without files or
+    with an identifier twice in `_metadata`, all in the one `Status` shape."""
+    quilt_id = quilt["body"]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+    walrus_error(
+        http.get(f"/v1/blobs/by-quilt-id/{quilt_id}/no-such-file"), 404, "QUILT_PATCH_NOT_FOUND"
+    )
+    walrus_error(http.get(f"/v1/quilts/{'A' * 43}/patches"), 404, "BLOB_NOT_FOUND")
+    empty = http.put("/v1/quilts", files=[("_metadata", (None, b"[]"))])  # multipart, no file
+    walrus_error(empty, 400, "MALFORMED_REQUEST")
+    assert "no files" in empty.json()["error"]["message"]
+    twice = [{"identifier": "a", "tags": {}}, {"identifier": "a", "tags": {}}]
+    duplicate = http.put(
+        "/v1/quilts", files=[("a", ("a", b"x"))], data={"_metadata": json.dumps(twice)}
+    )
+    walrus_error(duplicate, 400, "MALFORMED_REQUEST")
+    stray = [{"identifier": "b", "tags": {"k": "v"}}]  # kept difference: Walrus drops its tags
+    unknown = http.put(
+        "/v1/quilts", files=[("a", ("a", b"x"))], data={"_metadata": json.dumps(stray)}
+    )
+    walrus_error(unknown, 400, "MALFORMED_REQUEST")
+
+
+def test_a_blob_no_node_serves_is_blob_unavailable(system: LocalSystem, http: httpx.Client) -> None:
+    """`GetBlobError::BlobUnavailable`: a certified blob whose metadata or slivers no node
+    serves is 503 BLOB_UNAVAILABLE, which Walrus's clients retry with backoff. Last in this
+    module: it stops the storage nodes."""
+    stored = http.put("/v1/blobs", content=os.urandom(3000)).json()
+    blob_id = stored["newlyCreated"]["blobObject"]["blobId"]
+    for name in [n for n in system.procs if n.startswith("node-")]:
+        system.stop_service(name)
+    walrus_error(http.get(f"/v1/blobs/{blob_id}"), 503, "BLOB_UNAVAILABLE")

@@ -19,6 +19,7 @@ from haulout.chain.sui_tx import (
     SharedRef,
     decode,
     encode_transaction,
+    leading_pure_inputs,
     publish_transaction,
 )
 from haulout.protocol.blob_id import BlobId
@@ -284,6 +285,20 @@ def test_an_upload_relay_registration_carries_the_auth_package_first_and_the_tip
     assert pure_bytes(inputs, transfer.Address) == bytes.fromhex(relay[2:])
     register = cmds[3].value.Arguments
     assert register[1].enum_name == "Result" and register[1].value == 2  # reserve's PTB result
+
+
+def test_the_relay_reads_the_pure_inputs_before_the_first_object() -> None:
+    """What `SuiChain.transaction` hands an upload relay as `inputs`: input 0 is the auth
+    package; with an object first (or bytes that are no transaction) there is none."""
+    package = bytes(range(72))
+    tx = Transaction(inputs=[package])
+    tx.add(calls.Pay(777, "0x" + "2a" * 32))
+    tx.add(calls.system.RESERVE_SPACE(SYSTEM.object_id, 1_000_000, 3))
+    inputs = leading_pure_inputs(encode(tx, budget=50_000_000))
+    assert inputs[0] == package and len(inputs) == 3  # the package, the tip and its address
+    object_first = single(calls.system.RESERVE_SPACE(SYSTEM.object_id, 1_000_000, 3))
+    assert leading_pure_inputs(encode(object_first)) == ()
+    assert leading_pure_inputs(b"not a transaction") == ()
 
 
 def test_epoch_change_and_staking_calls() -> None:

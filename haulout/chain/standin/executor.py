@@ -420,6 +420,7 @@ class Executor:
             return executed
         seq = record_checkpoint(conn, now, digest)
         executed.checkpoint = seq
+        executed.transaction_index = 0  # one transaction per checkpoint
         conn.execute(
             "INSERT INTO sui_transactions (digest, checkpoint, position, executed) VALUES (?, ?, 0, ?)",
             (digest, seq, bytes(executed)),
