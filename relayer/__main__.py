@@ -108,6 +108,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         settings.body_timeout,
         relay=relay,
         jwt=jwt,
+        max_tree_members=settings.max_tree_members,
     )
     if controller.encoding_type == ENCODING_RS16:
         leopard_lane.POOL.warm()  # type 1's second core, ready before the first upload
