@@ -20,6 +20,7 @@ update is never lost silently.
 
 from __future__ import annotations
 
+import builtins
 import mimetypes
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -504,13 +505,53 @@ class Buckets:
         resp = self.client.http.put(f"/v1/buckets/{name}/tags/{tag}", params={"version": version})
         return BucketState.from_json(_check(resp).json())
 
-    def extend(self, name: str, epochs: int) -> dict[str, Any]:
+    def extend(self, name: str, epochs: int, all_versions: bool = False) -> dict[str, Any]:
         """Extend the current tree (manifest and every blob it references) by `epochs`, in
-        one transaction."""
+        one transaction. With `all_versions`, every earlier version still alive is then
+        brought to the same end epoch, one transaction per version (its manifest and every
+        blob it references; blobs it shares with the current tree are there already).
+        `olderVersions` in the answer says what happened to each: `extended`, `current`
+        (its manifest is the current tree's), `at-target`, `expired` or `members-missing` (some
+        of its blobs are gone: nothing of it changed)."""
         check_bucket_name(name)
         resp = self.client.http.post(f"/v1/buckets/{name}/extend", params={"epochs": epochs})
         result: dict[str, Any] = _check(resp).json()
+        if all_versions:
+            result["olderVersions"] = self._extend_older(name, int(result["endEpoch"]))
         return result
+
+    def _extend_older(self, name: str, target: int) -> builtins.list[dict[str, Any]]:
+        current = self.get(name).manifest_blob_id
+        done: dict[str, str] = {}
+        out: builtins.list[dict[str, Any]] = []
+        for v in self.log(name, limit=1000)["versions"]:
+            manifest, oid = v["manifestBlobId"], v["manifestObjectId"]
+            if manifest == current:
+                out.append({"version": v["version"], "result": "current"})
+                continue
+            if oid not in done:
+                done[oid] = self._extend_version(manifest, oid, target)
+            out.append({"version": v["version"], "result": done[oid]})
+        return out
+
+    def _extend_version(self, manifest: str, object_id: str, target: int) -> str:
+        status = self.client.status(manifest)
+        ends = [
+            o["endEpoch"]
+            for o in status.get("objects", [])
+            if o.get("objectId") == object_id and not o.get("deleted") and not o.get("expired")
+        ]
+        if not ends:
+            return "expired"
+        if ends[0] >= target:
+            return "at-target"
+        try:
+            self.client.extend_tree(object_id, target - ends[0])
+        except HauloutError as exc:
+            if exc.status != 409:
+                raise
+            return "members-missing"  # some blob of it expired or was deleted: left as it is
+        return "extended"
 
     def delete(self, name: str, keep_data: bool = False) -> dict[str, Any]:
         """Delete the bucket and (unless `keep_data`) its current tree's deletable blobs."""

@@ -156,3 +156,27 @@ def test_the_indexer_lists_a_versions_paths_read_through_the_relayer(
         assert p["contentType"] == "text/csv"
         got = httpx.get(f"{system.relayer_url}/v1/blobs/by-quilt-patch-id/{p['patchId']}")
         assert got.content == files[p["path"]]
+
+
+def test_extend_all_versions_brings_older_trees_to_the_same_end(client: HauloutClient) -> None:
+    b = client.buckets
+    b.create("q-history")
+    b.commit("q-history", _put({"a.txt": b"a v1"}))
+    b.commit("q-history", _put({"a.txt": b"a v2 is longer", "keep.txt": b"kept"}))
+    _, old = b.tree("q-history@1")
+    _, new = b.tree("q-history")
+    only_old = tree_members(old) - tree_members(new)
+    assert only_old  # v1's a.txt lives in a quilt v2 no longer references
+
+    def end_of(blob_id: str) -> int:
+        return max(o["endEpoch"] for o in client.status(blob_id)["objects"])
+
+    current_only = b.extend("q-history", 1)
+    assert all(end_of(q) < current_only["endEpoch"] for q in only_old)  # not by default
+    done = b.extend("q-history", 2, all_versions=True)
+    assert done["olderVersions"] == [
+        {"version": 2, "result": "current"},
+        {"version": 1, "result": "extended"},
+    ]
+    for blob_id in only_old | {b.get("q-history@1").manifest_blob_id or ""}:
+        assert end_of(blob_id) == done["endEpoch"]
