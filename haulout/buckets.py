@@ -354,8 +354,8 @@ def compact(
     deletable: bool,
 ) -> tuple[Tree, int]:
     """Keep a tree (plus its manifest) within `limit` blobs: when it would pass it, the small
-    files of its emptiest quilts and packs are read and stored again in new, full quilts (or
-    packs). Returns the tree and how many quilts/packs were re-packed (0: nothing to do).
+    files of its emptiest quilts and packs are read and stored again in new, full quilts (or,
+    when even full quilts would be too many, in 16 MiB packs). Returns the tree and how many quilts/packs were re-packed (0: nothing to do).
     A tree whose chunks alone pass the limit cannot be fixed this way (413)."""
     members = len(tree_members(tree)) + 1
     if members <= limit:
@@ -365,20 +365,18 @@ def compact(
         box = container_of(e)
         if box is not None:
             boxes.setdefault(box, []).append(path)
-    quilted = n_shards is not None and primary_count(n_shards) - 1 >= MIN_QUILT_PATCHES
-    per_box = primary_count(n_shards) - 1 if quilted and n_shards else 64
     target = max(2, limit - limit // KEEP_FREE)
+    quilted = n_shards is not None and primary_count(n_shards) - 1 >= MIN_QUILT_PATCHES
     chosen: list[str] = []
-    files = 0
-    movable = [
-        b for b in boxes if not quilted or all(quilt_identifier(p) for p in boxes[b])
-    ]  # an old pack's file whose path is no quilt identifier stays where it is
-    for box in sorted(movable, key=lambda b: (len(boxes[b]), b)):
-        chosen.append(box)
-        files += len(boxes[box])
-        if members - len(chosen) + -(-files // per_box) <= target:
-            break
-    if members - len(chosen) + -(-files // per_box) > limit or len(chosen) < 2:
+    if quilted and n_shards is not None:
+        movable = [b for b in boxes if all(quilt_identifier(p) for p in boxes[b])]
+        chosen = _choose(boxes, movable, members, primary_count(n_shards) - 1, target, limit)
+    if not chosen:  # full quilts cannot get under the limit: 16 MiB packs hold more files
+        quilted = False
+        sizes = [int(tree[p]["size"]) for paths in boxes.values() for p in paths]
+        per_pack = max(1, PACK_LIMIT // max(1, sum(sizes) // max(1, len(sizes))))
+        chosen = _choose(boxes, list(boxes), members, per_pack, target, limit)
+    if not chosen:
         raise HauloutError(
             f"this version would reference {members} blobs, more than the relayer's "
             f"{limit}, and re-packing its small files cannot bring it under: store large "
@@ -400,6 +398,27 @@ def compact(
         new[path] = entry
     store_small(client, small, n_shards if quilted else None, epochs, deletable)
     return new, len(chosen)
+
+
+def _choose(
+    boxes: dict[str, list[str]],
+    movable: list[str],
+    members: int,
+    per_box: int,
+    target: int,
+    limit: int,
+) -> list[str]:
+    """The emptiest boxes whose files, `per_box` to a new box, bring `members` to `target`
+    (or at least within `limit`); [] when that cannot be done."""
+    chosen: list[str] = []
+    files = 0
+    for box in sorted(movable, key=lambda b: (len(boxes[b]), b)):
+        chosen.append(box)
+        files += len(boxes[box])
+        if members - len(chosen) + -(-files // per_box) <= target:
+            break
+    ok = len(chosen) >= 2 and members - len(chosen) + -(-files // per_box) <= limit
+    return chosen if ok else []
 
 
 def _stored_reader(
@@ -608,12 +627,16 @@ class Buckets:
         base_version: int | None = None,
         epochs: int | None = None,
         deletable: bool = True,
+        quilts: bool | None = None,
     ) -> CommitResult:
         """Apply `changes` as one new version. `base_version` is the version the changes
         were made against (default: the current one); if others committed since, their
         changes are kept and these are applied on top, unless the same paths changed, which
         raises `BucketConflict` (nothing committed). New blobs last as long as the bucket's
-        current tree unless `epochs` says otherwise."""
+        current tree unless `epochs` says otherwise. Small files go into quilts (each read
+        alone by its patch: `k - 1` files a quilt, two transactions each) unless `quilts` is
+        False, or None and the quilts would pass the relayer's `maxTreeMembers`: then into
+        16 MiB packs (fewer blobs and transactions; a file is read by byte range)."""
         check_bucket_name(name)
         state = self.get(name)
         base = state.current_version if base_version is None else base_version
@@ -622,7 +645,10 @@ class Buckets:
         health = self.client.health()
         n_shards = int(health["nShards"]) if "nShards" in health else None
         limit = int(health.get("maxTreeMembers", DEFAULT_TREE_LIMIT))
-        stored = store_writes(self.client, changes.writes, epochs, deletable, n_shards=n_shards)
+        if quilts is None and n_shards is not None:
+            quilts = self._quilts_fit(name, base, changes, n_shards, limit)
+        layout = n_shards if quilts is not False else None  # None: packs
+        stored = store_writes(self.client, changes.writes, epochs, deletable, n_shards=layout)
         mine = changes.paths()
         base_tree = self._tree_at(name, base)
         for _ in range(MAX_MERGES):
@@ -667,6 +693,23 @@ class Buckets:
             "BUCKET_CONFLICT",
         )
 
+    def _quilts_fit(
+        self, name: str, base: int, changes: Changes, n_shards: int, limit: int
+    ) -> bool:
+        """Whether this commit's small files in quilts keep the version within `limit` blobs
+        (counting the base version's, a full quilt per `k - 1` files)."""
+        small = 0
+        for source in changes.writes.values():
+            if isinstance(source, bytes):
+                small += len(source) <= SMALL_FILE
+            elif isinstance(source, Path):
+                small += source.stat().st_size <= SMALL_FILE
+        if not small:
+            return True
+        per_quilt = max(1, primary_count(n_shards) - 1)
+        before = len(tree_members(self._tree_at(name, base))) + 1
+        return before + -(-small // per_quilt) <= limit
+
     # -- whole folders ------------------------------------------------------------------------
 
     def push(
@@ -676,9 +719,10 @@ class Buckets:
         prefix: str = "",
         epochs: int | None = None,
         deletable: bool = True,
+        quilts: bool | None = None,
     ) -> CommitResult:
         """Write every file under `directory` to `name/prefix/...` in one commit (files
-        not in the folder stay as they are)."""
+        not in the folder stay as they are); `quilts` as for `commit`."""
         root = Path(directory)
         if not root.is_dir():
             raise HauloutError(f"{root} is not a directory", 400, "INVALID_ARGUMENT")
@@ -687,7 +731,7 @@ class Buckets:
         for p in sorted(root.rglob("*")):
             if p.is_file():
                 changes.put(base + p.relative_to(root).as_posix(), p)
-        return self.commit(name, changes, epochs=epochs, deletable=deletable)
+        return self.commit(name, changes, epochs=epochs, deletable=deletable, quilts=quilts)
 
     def read(self, ref: str, path: str) -> bytes:
         """One file of a bucket (at the ref's version)."""

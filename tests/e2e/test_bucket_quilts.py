@@ -180,3 +180,15 @@ def test_extend_all_versions_brings_older_trees_to_the_same_end(client: HauloutC
     ]
     for blob_id in only_old | {b.get("q-history@1").manifest_blob_id or ""}:
         assert end_of(blob_id) == done["endEpoch"]
+
+
+def test_a_push_too_many_for_quilts_goes_into_packs(client: HauloutClient) -> None:
+    b = client.buckets
+    b.create("q-bulk")
+    files = {f"rows/{i:03}.json": f'{{"row": {i}}}'.encode() for i in range(100)}
+    result = b.commit("q-bulk", _put(files))  # 8 full quilts would pass the limit of 6
+    doc = Manifest.parse(client.read(result.manifest_blob_id))
+    assert doc is not None and doc.doc["quilts"] == [] and len(doc.doc["packs"]) == 1
+    assert b.read("q-bulk", "rows/042.json") == files["rows/042.json"]
+    b.commit("q-bulk", _put({"extra.txt": b"one more"}))
+    assert b.read("q-bulk", "extra.txt") == b"one more"
