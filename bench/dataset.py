@@ -1,11 +1,14 @@
 """Buckets at dataset scale: push a folder of many small files and a checkpoint folder of a
 few large files to a bucket, change a few files, and pull everything back. Prints files/s,
 MiB/s, the peak RSS of this client and of the relayer, and the chain transactions each push
-took (they grow with the bytes stored, ~2 per 16 MiB pack or 32 MiB chunk plus one for the
-manifest and one commit, not with the number of files), beside an anchor measured in the
-same run: the same small-file folder stored as a plain directory (`haulout store DIR`).
+took, beside an anchor measured in the same run: the same small-file folder stored as a plain
+directory (`haulout store DIR`). Small files go into quilts (`--quilts auto`, the SDK's
+default): 2 transactions per quilt of `k - 1` files (33 on 100 shards), so a push's
+transactions grow with files / (k - 1); with `--quilts off` they go into 16 MiB packs and grow
+only with the bytes (~2 per 16 MiB pack or 32 MiB chunk, plus the manifest and the commit).
 
     python -m bench.dataset [--files 10000] [--file-kib 4] [--ckpt-gib 2] [--ckpt-files 4]
+                            [--quilts auto|on|off]
 """
 
 from __future__ import annotations
@@ -89,7 +92,9 @@ def main() -> None:
     ap.add_argument("--file-kib", type=int, default=4)
     ap.add_argument("--ckpt-gib", type=float, default=2.0, help="0 skips the checkpoint part")
     ap.add_argument("--ckpt-files", type=int, default=4)
+    ap.add_argument("--quilts", choices=["auto", "on", "off"], default="auto")
     a = ap.parse_args()
+    quilts = {"auto": None, "on": True, "off": False}[a.quilts]
     with tempfile.TemporaryDirectory(dir=os.environ.get("HAULOUT_BENCH_DIR")) as tmp:
         base = Path(tmp)
         small = base / "small"
@@ -114,7 +119,9 @@ def main() -> None:
                 flush=True,
             )
             b.create("bench-small")
-            done, t_push, tx_push = _timed(ledger, lambda: b.push(small, "bench-small"))
+            done, t_push, tx_push = _timed(
+                ledger, lambda: b.push(small, "bench-small", quilts=quilts)
+            )
             print(
                 f"push:  {a.files / t_push:.0f} files/s, {mib / t_push:.1f} MiB/s "
                 f"({t_push:.1f} s), {tx_push} chain tx, version {done.version}",
@@ -123,7 +130,9 @@ def main() -> None:
             changes = Changes()
             for i in range(10):
                 changes.put(f"shard-00/sample-{i:05d}.json", os.urandom(a.file_kib << 10))
-            _, t_small, tx_small = _timed(ledger, lambda: b.commit("bench-small", changes))
+            _, t_small, tx_small = _timed(
+                ledger, lambda: b.commit("bench-small", changes, quilts=quilts)
+            )
             print(f"commit of 10 changed files: {t_small:.1f} s, {tx_small} chain tx", flush=True)
             out = base / "small-out"
             _, t_pull, _ = _timed(ledger, lambda: b.pull("bench-small@1", out))

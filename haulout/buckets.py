@@ -1,10 +1,14 @@
 """Buckets in the SDK: named, versioned trees of files, written and read by path.
 
 A bucket's current version is a directory manifest (as `haulout store DIR` writes: small
-files packed into shared blobs, large ones chunked); the chain's Bucket object points at it.
-A commit stores the changed files (small ones packed together: a few blobs per commit, not
-one per file), builds the new manifest from the base version's plus the changes, stores it,
-and moves the pointer only if the base version is still current. When someone committed in
+files in quilts, each readable alone by its patch id, large ones chunked; versions written
+before quilts hold packs and stay readable); the chain's Bucket object points at it. A commit
+stores the changed files (small ones together in quilts: a few blobs per commit, not one per
+file), builds the new manifest from the base version's plus the changes, stores it, and
+moves the pointer only if the base version is still current. A version may reference at
+most the relayer's `maxTreeMembers` blobs (one transaction extends them all): when many
+small commits would pass that, the commit re-packs the small files of the emptiest quilts
+into new ones (`compact`). When someone committed in
 between, the commit re-reads the bucket: if none of its paths changed since the base, it
 merges onto the new version and commits again; otherwise it raises `BucketConflict`. An
 update is never lost silently.
@@ -16,8 +20,9 @@ update is never lost silently.
 
 from __future__ import annotations
 
+import builtins
 import mimetypes
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -26,6 +31,7 @@ from haulout.client import HauloutError, _check
 from haulout.manifest import (
     DEFAULT_CHUNK,
     MAGIC,
+    MIN_QUILT_PATCHES,
     PACK_LIMIT,
     SMALL_FILE,
     VERSION,
@@ -33,10 +39,13 @@ from haulout.manifest import (
     ManifestError,
     _store_chunks,
     _write_checked,
+    group_for_quilts,
     iter_file,
+    quilt_identifier,
 )
 from haulout.protocol.buckets import BucketRef, check_bucket_name, parse_ref
 from haulout.protocol.hashing import hasher
+from haulout.protocol.params import primary_count
 
 if TYPE_CHECKING:
     from haulout.client import HauloutClient
@@ -44,6 +53,8 @@ if TYPE_CHECKING:
 MAX_PATH = 1024
 """Longest path inside a bucket, in UTF-8 bytes."""
 MAX_MERGES = 20
+DEFAULT_TREE_LIMIT = 1000
+"""A version's blobs at most (manifest included), when the relayer does not say."""
 """How often a commit re-reads and merges after losing a race before it gives up."""
 
 Entry = dict[str, Any]
@@ -85,35 +96,40 @@ def clean_path(path: str) -> str:
 
 
 def tree_of(doc: dict[str, Any] | None) -> Tree:
-    """A directory manifest's files as a tree (pack indices resolved to blob ids)."""
+    """A directory manifest's files as a tree (quilt and pack indices resolved to blob ids)."""
     if doc is None:
         return {}
     if doc.get("kind") != "directory":
         raise ManifestError("a bucket's manifest must be a directory manifest")
     packs = doc.get("packs", [])
+    quilts = doc.get("quilts", [])
     tree: Tree = {}
     for e in doc.get("files", []):
-        entry = {k: v for k, v in e.items() if k not in ("path", "pack")}
+        entry = {k: v for k, v in e.items() if k not in ("path", "pack", "quilt")}
         if "pack" in e:
             entry["pack_id"] = packs[e["pack"]]
+        if "quilt" in e:
+            entry["quilt_id"] = quilts[e["quilt"]]
         tree[e["path"]] = entry
     return tree
 
 
 def manifest_of(name: str, tree: Tree) -> Manifest:
-    """The directory manifest of a tree (packs listed once each, in order of first use)."""
-    packs: list[str] = []
-    index: dict[str, int] = {}
+    """The directory manifest of a tree (quilts and packs listed once each, in order of first
+    use)."""
+    lists: dict[str, list[str]] = {"pack": [], "quilt": []}
+    index: dict[tuple[str, str], int] = {}
     files = []
     for path in sorted(tree):
         e = dict(tree[path])
         out: dict[str, Any] = {"path": path}
-        pid = e.pop("pack_id", None)
-        if pid is not None:
-            if pid not in index:
-                index[pid] = len(packs)
-                packs.append(pid)
-            out["pack"] = index[pid]
+        for kind in ("pack", "quilt"):
+            bid = e.pop(f"{kind}_id", None)
+            if bid is not None:
+                if (kind, bid) not in index:
+                    index[(kind, bid)] = len(lists[kind])
+                    lists[kind].append(bid)
+                out[kind] = index[(kind, bid)]
         out.update(e)
         files.append(out)
     doc = {
@@ -121,10 +137,28 @@ def manifest_of(name: str, tree: Tree) -> Manifest:
         "kind": "directory",
         "name": name,
         "size": sum(int(e["size"]) for e in tree.values()),
-        "packs": packs,
+        "packs": lists["pack"],
+        "quilts": lists["quilt"],
         "files": files,
     }
     return Manifest(doc)
+
+
+def container_of(entry: Entry) -> str | None:
+    """The quilt or pack blob a small file lives in (None for a chunked file)."""
+    bid = entry.get("quilt_id", entry.get("pack_id"))
+    return None if bid is None else str(bid)
+
+
+def tree_members(tree: Tree) -> set[str]:
+    """Every blob a tree references (its quilts, packs and chunks; not the manifest)."""
+    out: set[str] = set()
+    for e in tree.values():
+        box = container_of(e)
+        if box is not None:
+            out.add(box)
+        out.update(str(c["blob_id"]) for c in e.get("chunks", []))
+    return out
 
 
 def changed_paths(before: Tree, after: Tree) -> set[str]:
@@ -171,6 +205,9 @@ class CommitResult:
     merged: int
     """Commits by others it was merged on top of (0 when its base was still current)."""
     raw: dict[str, Any]
+    repacked: int = 0
+    """Quilts or packs whose files this commit moved into new quilts to stay within the
+    relayer's `maxTreeMembers` (0: none)."""
 
 
 def _content_type(path: str) -> str:
@@ -178,7 +215,8 @@ def _content_type(path: str) -> str:
 
 
 class _Packer:
-    """Packs small files into blobs of up to `PACK_LIMIT` bytes."""
+    """Packs small files into plain blobs of up to `PACK_LIMIT` bytes: for committees too
+    small for useful quilts (as `store DIR` does)."""
 
     def __init__(self, client: HauloutClient, epochs: int | None, deletable: bool) -> None:
         self.client, self.epochs, self.deletable = client, epochs, deletable
@@ -186,15 +224,15 @@ class _Packer:
         self.pending: list[Entry] = []
 
     def add(self, data: bytes, entry: Entry) -> None:
-        h = hasher()
-        h.update(data)
-        entry.update({"offset": len(self.buf), "blake2b": h.hexdigest()})
+        """Append one file; a full pack is stored."""
+        entry.update({"offset": len(self.buf), "blake2b": _digest(data)})
         self.buf += data
         self.pending.append(entry)
         if len(self.buf) >= PACK_LIMIT:
             self.flush()
 
     def flush(self) -> None:
+        """Store what is pending as one pack."""
         if not self.pending:
             return
         stored = self.client.store(
@@ -208,26 +246,80 @@ class _Packer:
         self.buf, self.pending = bytearray(), []
 
 
+def _digest(data: bytes) -> str:
+    h = hasher()
+    h.update(data)
+    return h.hexdigest()
+
+
+Small = tuple[str, Entry, Callable[[], bytes]]
+"""A small file to store: its path, its entry (filled in), and how to get its bytes."""
+
+
+def store_small(
+    client: HauloutClient,
+    small: list[Small],
+    n_shards: int | None,
+    epochs: int | None,
+    deletable: bool,
+) -> None:
+    """Store small files: in quilts (each file readable alone by its patch id) when the
+    committee's quilts hold at least `MIN_QUILT_PATCHES` files, else packed; each entry gets
+    its quilt and patch id (or pack and offset) and its hash. Bytes are read one quilt at a
+    time."""
+    if n_shards is None or primary_count(n_shards) - 1 < MIN_QUILT_PATCHES:
+        packer = _Packer(client, epochs, deletable)
+        for _, entry, read in small:
+            packer.add(read(), entry)
+        packer.flush()
+        return
+    specs = [(ident, int(e["size"]), {"content-type": e["content_type"]}) for ident, e, _ in small]
+    for group in group_for_quilts(specs, n_shards):
+        batch = []
+        for i in group:
+            data = small[i][2]()
+            if len(data) != small[i][1]["size"]:
+                raise ManifestError(f"{small[i][0]} changed while it was being stored")
+            small[i][1]["blake2b"] = _digest(data)
+            batch.append((specs[i][0], data, specs[i][2]))
+        stored = client.store_quilt(batch, epochs=epochs, deletable=deletable)
+        for i in group:
+            entry = small[i][1]
+            entry["quilt_id"] = stored.quilt_id
+            entry["patch"] = stored.patches[specs[i][0]]
+            entry["identifier"] = specs[i][0]
+
+
+def _reader(source: Path | bytes) -> Callable[[], bytes]:
+    if isinstance(source, bytes):
+        return lambda: source
+    return lambda: Path(source).read_bytes()
+
+
 def store_writes(
     client: HauloutClient,
     writes: dict[str, Path | bytes | Entry],
     epochs: int | None,
     deletable: bool,
     chunk_size: int = DEFAULT_CHUNK,
+    n_shards: int | None = None,
 ) -> Tree:
-    """Store every written file (small ones packed, large ones chunked); entries given as
-    stored entries are reused as they are."""
-    packer = _Packer(client, epochs, deletable)
+    """Store every written file (small ones in quilts, or packed on a committee of fewer than
+    25 shards or when `n_shards` is None; large ones chunked); entries given as stored entries
+    are reused as they are."""
     out: Tree = {}
+    small: list[Small] = []
     for path, source in sorted(writes.items()):
         if isinstance(source, dict):
             out[path] = dict(source)
             continue
         size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
         entry: Entry = {"size": size, "content_type": _content_type(path)}
-        if size <= SMALL_FILE:
-            data = source if isinstance(source, bytes) else Path(source).read_bytes()
-            packer.add(data, entry)
+        out[path] = entry
+        quilted = n_shards is not None and primary_count(n_shards) - 1 >= MIN_QUILT_PATCHES
+        ident = quilt_identifier(path) if quilted else path
+        if size <= SMALL_FILE and ident is not None:
+            small.append((ident, entry, _reader(source)))
         elif isinstance(source, bytes):
             entry["chunks"], entry["blake2b"] = _store_bytes_chunked(
                 client, source, chunk_size, epochs, deletable
@@ -244,9 +336,112 @@ def store_writes(
                     [0],
                     deletable,
                 )
-        out[path] = entry
-    packer.flush()
+    store_small(client, small, n_shards, epochs, deletable)
     return out
+
+
+KEEP_FREE = 4
+"""A compaction leaves the tree at most `limit - limit // KEEP_FREE` blobs, so the next few
+small commits do not compact again."""
+
+
+def compact(
+    client: HauloutClient,
+    tree: Tree,
+    limit: int,
+    n_shards: int | None,
+    epochs: int | None,
+    deletable: bool,
+) -> tuple[Tree, int]:
+    """Keep a tree (plus its manifest) within `limit` blobs: when it would pass it, the small
+    files of its emptiest quilts and packs are read and stored again in new, full quilts (or,
+    when even full quilts would be too many, in 16 MiB packs). Returns the tree and how many quilts/packs were re-packed (0: nothing to do).
+    A tree whose chunks alone pass the limit cannot be fixed this way (413)."""
+    members = len(tree_members(tree)) + 1
+    if members <= limit:
+        return tree, 0
+    boxes: dict[str, list[str]] = {}
+    for path, e in tree.items():
+        box = container_of(e)
+        if box is not None:
+            boxes.setdefault(box, []).append(path)
+    target = max(2, limit - limit // KEEP_FREE)
+    quilted = n_shards is not None and primary_count(n_shards) - 1 >= MIN_QUILT_PATCHES
+    chosen: list[str] = []
+    if quilted and n_shards is not None:
+        movable = [b for b in boxes if all(quilt_identifier(p) for p in boxes[b])]
+        chosen = _choose(boxes, movable, members, primary_count(n_shards) - 1, target, limit)
+    if not chosen:  # full quilts cannot get under the limit: 16 MiB packs hold more files
+        quilted = False
+        sizes = [int(tree[p]["size"]) for paths in boxes.values() for p in paths]
+        per_pack = max(1, PACK_LIMIT // max(1, sum(sizes) // max(1, len(sizes))))
+        chosen = _choose(boxes, list(boxes), members, per_pack, target, limit)
+    if not chosen:
+        raise HauloutError(
+            f"this version would reference {members} blobs, more than the relayer's "
+            f"{limit}, and re-packing its small files cannot bring it under: store large "
+            "files with a larger chunk size, or split the bucket",
+            413,
+            "TREE_TOO_LARGE",
+        )
+    new = dict(tree)
+    cache: dict[str, Any] = {}
+    small: list[Small] = []
+    paths = [p for box in chosen for p in sorted(boxes[box])]
+    for path in paths:
+        old = tree[path]
+        entry: Entry = {"size": old["size"], "content_type": old.get("content_type")}
+        if entry["content_type"] is None:
+            entry["content_type"] = _content_type(path)
+        ident = quilt_identifier(path) if quilted else path
+        small.append((ident or path, entry, _stored_reader(client, old, path, cache)))
+        new[path] = entry
+    store_small(client, small, n_shards if quilted else None, epochs, deletable)
+    return new, len(chosen)
+
+
+def _choose(
+    boxes: dict[str, list[str]],
+    movable: list[str],
+    members: int,
+    per_box: int,
+    target: int,
+    limit: int,
+) -> list[str]:
+    """The emptiest boxes whose files, `per_box` to a new box, bring `members` to `target`
+    (or at least within `limit`); [] when that cannot be done."""
+    chosen: list[str] = []
+    files = 0
+    for box in sorted(movable, key=lambda b: (len(boxes[b]), b)):
+        chosen.append(box)
+        files += len(boxes[box])
+        if members - len(chosen) + -(-files // per_box) <= target:
+            break
+    ok = len(chosen) >= 2 and members - len(chosen) + -(-files // per_box) <= limit
+    return chosen if ok else []
+
+
+def _stored_reader(
+    client: HauloutClient, entry: Entry, path: str, cache: dict[str, Any]
+) -> Callable[[], bytes]:
+    """Reads a stored file when its new quilt is built (one quilt's files in memory at a
+    time): a quilt patch by its patch id (only its slivers), an old pack through `cache`."""
+    return lambda: b"".join(
+        _iter_tree_entry(client, entry, path, cache if "pack_id" in entry else None)
+    )
+
+
+def _iter_tree_entry(
+    client: HauloutClient, entry: Entry, path: str, cache: dict[str, Any] | None = None
+) -> Iterator[bytes]:
+    """A tree entry's bytes, hash-checked (a quilt patch reads only its own slivers unless
+    `cache` asks for whole quilts, each read once)."""
+    doc_entry = {k: v for k, v in entry.items() if k not in ("pack_id", "quilt_id")}
+    doc_entry["path"] = path
+    packs = None
+    if "pack_id" in entry:
+        doc_entry["pack"], packs = 0, [entry["pack_id"]]
+    yield from iter_file(client, doc_entry, packs, cache)
 
 
 def _store_bytes_chunked(
@@ -329,13 +524,53 @@ class Buckets:
         resp = self.client.http.put(f"/v1/buckets/{name}/tags/{tag}", params={"version": version})
         return BucketState.from_json(_check(resp).json())
 
-    def extend(self, name: str, epochs: int) -> dict[str, Any]:
+    def extend(self, name: str, epochs: int, all_versions: bool = False) -> dict[str, Any]:
         """Extend the current tree (manifest and every blob it references) by `epochs`, in
-        one transaction."""
+        one transaction. With `all_versions`, every earlier version still alive is then
+        brought to the same end epoch, one transaction per version (its manifest and every
+        blob it references; blobs it shares with the current tree are there already).
+        `olderVersions` in the answer says what happened to each: `extended`, `current`
+        (its manifest is the current tree's), `at-target`, `expired` or `members-missing` (some
+        of its blobs are gone: nothing of it changed)."""
         check_bucket_name(name)
         resp = self.client.http.post(f"/v1/buckets/{name}/extend", params={"epochs": epochs})
         result: dict[str, Any] = _check(resp).json()
+        if all_versions:
+            result["olderVersions"] = self._extend_older(name, int(result["endEpoch"]))
         return result
+
+    def _extend_older(self, name: str, target: int) -> builtins.list[dict[str, Any]]:
+        current = self.get(name).manifest_blob_id
+        done: dict[str, str] = {}
+        out: builtins.list[dict[str, Any]] = []
+        for v in self.log(name, limit=1000)["versions"]:
+            manifest, oid = v["manifestBlobId"], v["manifestObjectId"]
+            if manifest == current:
+                out.append({"version": v["version"], "result": "current"})
+                continue
+            if oid not in done:
+                done[oid] = self._extend_version(manifest, oid, target)
+            out.append({"version": v["version"], "result": done[oid]})
+        return out
+
+    def _extend_version(self, manifest: str, object_id: str, target: int) -> str:
+        status = self.client.status(manifest)
+        ends = [
+            o["endEpoch"]
+            for o in status.get("objects", [])
+            if o.get("objectId") == object_id and not o.get("deleted") and not o.get("expired")
+        ]
+        if not ends:
+            return "expired"
+        if ends[0] >= target:
+            return "at-target"
+        try:
+            self.client.extend_tree(object_id, target - ends[0])
+        except HauloutError as exc:
+            if exc.status != 409:
+                raise
+            return "members-missing"  # some blob of it expired or was deleted: left as it is
+        return "extended"
 
     def delete(self, name: str, keep_data: bool = False) -> dict[str, Any]:
         """Delete the bucket and (unless `keep_data`) its current tree's deletable blobs."""
@@ -392,18 +627,28 @@ class Buckets:
         base_version: int | None = None,
         epochs: int | None = None,
         deletable: bool = True,
+        quilts: bool | None = None,
     ) -> CommitResult:
         """Apply `changes` as one new version. `base_version` is the version the changes
         were made against (default: the current one); if others committed since, their
         changes are kept and these are applied on top, unless the same paths changed, which
         raises `BucketConflict` (nothing committed). New blobs last as long as the bucket's
-        current tree unless `epochs` says otherwise."""
+        current tree unless `epochs` says otherwise. Small files go into quilts (each read
+        alone by its patch: `k - 1` files a quilt, two transactions each) unless `quilts` is
+        False, or None and the quilts would pass the relayer's `maxTreeMembers`: then into
+        16 MiB packs (fewer blobs and transactions; a file is read by byte range)."""
         check_bucket_name(name)
         state = self.get(name)
         base = state.current_version if base_version is None else base_version
         if epochs is None:
             epochs = self._default_epochs(state)
-        stored = store_writes(self.client, changes.writes, epochs, deletable)
+        health = self.client.health()
+        n_shards = int(health["nShards"]) if "nShards" in health else None
+        limit = int(health.get("maxTreeMembers", DEFAULT_TREE_LIMIT))
+        if quilts is None and n_shards is not None:
+            quilts = self._quilts_fit(name, base, changes, n_shards, limit)
+        layout = n_shards if quilts is not False else None  # None: packs
+        stored = store_writes(self.client, changes.writes, epochs, deletable, n_shards=layout)
         mine = changes.paths()
         base_tree = self._tree_at(name, base)
         for _ in range(MAX_MERGES):
@@ -423,6 +668,7 @@ class Buckets:
             for p in changes.deletes:
                 new.pop(p, None)
             new.update(stored)
+            new, repacked = compact(self.client, new, limit, n_shards, epochs, deletable)
             manifest = self.client.store(
                 manifest_of(name, new).to_bytes(),
                 epochs=epochs,
@@ -438,12 +684,31 @@ class Buckets:
                 state = self.get(name)  # lost a race: merge on the newer version
                 continue
             body = _check(resp).json()
-            return CommitResult(name, body["version"], manifest.blob_id, current - base, body)
+            return CommitResult(
+                name, body["version"], manifest.blob_id, current - base, body, repacked
+            )
         raise HauloutError(
             f"bucket {name!r}: gave up after {MAX_MERGES} commits by others in a row; retry",
             409,
             "BUCKET_CONFLICT",
         )
+
+    def _quilts_fit(
+        self, name: str, base: int, changes: Changes, n_shards: int, limit: int
+    ) -> bool:
+        """Whether this commit's small files in quilts keep the version within `limit` blobs
+        (counting the base version's, a full quilt per `k - 1` files)."""
+        small = 0
+        for source in changes.writes.values():
+            if isinstance(source, bytes):
+                small += len(source) <= SMALL_FILE
+            elif isinstance(source, Path):
+                small += source.stat().st_size <= SMALL_FILE
+        if not small:
+            return True
+        per_quilt = max(1, primary_count(n_shards) - 1)
+        before = len(tree_members(self._tree_at(name, base))) + 1
+        return before + -(-small // per_quilt) <= limit
 
     # -- whole folders ------------------------------------------------------------------------
 
@@ -454,9 +719,10 @@ class Buckets:
         prefix: str = "",
         epochs: int | None = None,
         deletable: bool = True,
+        quilts: bool | None = None,
     ) -> CommitResult:
         """Write every file under `directory` to `name/prefix/...` in one commit (files
-        not in the folder stay as they are)."""
+        not in the folder stay as they are); `quilts` as for `commit`."""
         root = Path(directory)
         if not root.is_dir():
             raise HauloutError(f"{root} is not a directory", 400, "INVALID_ARGUMENT")
@@ -465,7 +731,7 @@ class Buckets:
         for p in sorted(root.rglob("*")):
             if p.is_file():
                 changes.put(base + p.relative_to(root).as_posix(), p)
-        return self.commit(name, changes, epochs=epochs, deletable=deletable)
+        return self.commit(name, changes, epochs=epochs, deletable=deletable, quilts=quilts)
 
     def read(self, ref: str, path: str) -> bytes:
         """One file of a bucket (at the ref's version)."""
@@ -476,36 +742,22 @@ class Buckets:
         return b"".join(self.iter_entry(tree[p], p))
 
     def iter_entry(self, entry: Entry, path: str) -> Iterator[bytes]:
-        """A file's bytes, hash-checked."""
-        doc_entry = {k: v for k, v in entry.items() if k != "pack_id"}
-        doc_entry["path"] = path
-        packs = None
-        if "pack_id" in entry:
-            doc_entry["pack"], packs = 0, [entry["pack_id"]]
-        yield from iter_file(self.client, doc_entry, packs)
+        """A file's bytes, hash-checked; a file in a quilt reads only its patch's slivers."""
+        yield from _iter_tree_entry(self.client, entry, path)
 
     def pull(self, ref: str, directory: str | Path, prefix: str = "") -> int:
         """Write the bucket's files (at the ref's version; under `prefix` only if given) into
-        `directory`; returns the bytes written."""
+        `directory`; returns the bytes written. The files of one quilt or pack are written
+        one after another, so each is read once."""
         _, tree = self.tree(ref)
         out = Path(directory)
         base = clean_path(prefix) + "/" if prefix.strip("/") else ""
-        cache: dict[str, bytes] = {}
+        cache: dict[str, Any] = {}
         total = 0
-        for path in sorted(tree):
-            if not path.startswith(base):
-                continue
+        chosen = [p for p in tree if p.startswith(base)]
+        for path in sorted(chosen, key=lambda p: (container_of(tree[p]) or "", p)):
             rel = PurePosixPath(path[len(base) :])
             target = out.joinpath(*rel.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            entry = tree[path]
-            total += _write_checked(target, self._iter_cached(entry, path, cache))
+            total += _write_checked(target, _iter_tree_entry(self.client, tree[path], path, cache))
         return total
-
-    def _iter_cached(self, entry: Entry, path: str, cache: dict[str, bytes]) -> Iterator[bytes]:
-        if "pack_id" not in entry:
-            yield from self.iter_entry(entry, path)
-            return
-        doc_entry = {k: v for k, v in entry.items() if k != "pack_id"}
-        doc_entry.update({"path": path, "pack": 0})
-        yield from iter_file(self.client, doc_entry, [entry["pack_id"]], cache)

@@ -60,6 +60,11 @@ def _bucket_args(p: argparse.ArgumentParser) -> None:
     e = sub.add_parser("extend", help="extend the current tree (every blob) in one transaction")
     e.add_argument("name")
     e.add_argument("--epochs", type=_epochs, required=True, help="epochs to add, or 'max'")
+    e.add_argument(
+        "--all-versions",
+        action="store_true",
+        help="then bring every earlier live version to the same end epoch (one tx each)",
+    )
     r = sub.add_parser("rm", help="delete the bucket and its current tree's deletable blobs")
     r.add_argument("name")
     r.add_argument("--keep-data", action="store_true", help="delete only the bucket object")
@@ -96,11 +101,13 @@ def cmd_bucket(a: argparse.Namespace) -> int:
             b.tag(a.name, a.tag, version)
             print(f"{a.name}@{a.tag} is version {version}")
         elif a.action == "extend":
-            done = b.extend(a.name, _resolve_epochs(client, a.epochs))
+            done = b.extend(a.name, _resolve_epochs(client, a.epochs), a.all_versions)
             print(
                 f"extended {a.name} version {done['version']}: {len(done['members'])} blobs now "
                 f"end at epoch {done['endEpoch']} (tx {done['txDigest']})"
             )
+            for older in done.get("olderVersions", []):
+                print(f"  version {older['version']}: {older['result']}")
         elif a.action == "rm":
             done = b.delete(a.name, keep_data=a.keep_data)
             print(

@@ -58,6 +58,7 @@ class RelayerSettings(BaseSettings):
     body_rate_window: float = 10.0  # seconds of waiting for the client the rate is judged over
     max_concurrent_uploads: int = 128  # uploads in flight at once; more get 503 + Retry-After
     max_encoding_uploads: int = 32  # of those, encoded at once (the others wait, <= 256 KiB each)
+    max_tree_members: int = 1000  # blobs of one tree or bucket version (at most 1000: one PTB)
     poll_interval: float = 0.2
     log_level: str = "INFO"
     encoding_type: int | None = None  # new uploads' encoding; unset: the deployment file's
@@ -90,3 +91,9 @@ class IndexerSettings(BaseSettings):
     download_relayer_url: str = ""  # the explorer's download links (default: first relayer)
     monitor_interval: float = 10.0  # seconds between node health and relayer polls
     node_timeout: float = 2.0  # a node not answering /v1/health within this is down
+    # bucket paths: manifests read through the relayers above, apart from the event pipeline
+    manifest_interval: float = 2.0  # seconds between rounds of reading new manifests
+    manifest_timeout: float = 10.0  # longest one manifest fetch may take, in all
+    manifest_max_bytes: int = 32 << 20  # a larger manifest is refused (its paths not listed)
+    manifest_max_paths: int = 100_000  # a manifest with more entries is refused
+    manifest_retry: float = 30.0  # first delay before a failed fetch is retried (doubles)

@@ -13,6 +13,7 @@ from haulout.deployment import Deployment
 from haulout.settings import IndexerSettings
 
 from .app import create_app
+from .bucket_paths import Limits, ManifestReader
 from .db import make_engine, migrate
 from .monitor import Monitor
 from .queries import Queries
@@ -47,6 +48,19 @@ def main(database_url: str | None = None, migrate_only: bool = False) -> int:
     stop_monitor = threading.Event()
     threading.Thread(
         target=monitor.run, args=(settings.monitor_interval, stop_monitor), daemon=True
+    ).start()
+    paths = ManifestReader(
+        engine,
+        relayers,
+        Limits(
+            settings.manifest_max_bytes,
+            settings.manifest_max_paths,
+            settings.manifest_timeout,
+            settings.manifest_retry,
+        ),
+    )
+    threading.Thread(
+        target=paths.run, args=(settings.manifest_interval, stop_monitor), daemon=True
     ).start()
     download = settings.download_relayer_url or (relayers[0] if relayers else "")
     app = create_app(queries, runner.stats, monitor, download)

@@ -66,7 +66,7 @@ def create_app(
     runner_stats = stats or RunnerStats()
     install_metrics(app, "indexer", runner_stats, monitor.stats if monitor else MonitorStats())
     download_url = download_url.rstrip("/")
-    install_bucket_routes(app, BucketQueries(queries.engine))
+    install_bucket_routes(app, BucketQueries(queries.engine), download_url)
     app.include_router(staking.router(queries.engine))
     offload = queries.engine.dialect.name != "sqlite"
 

@@ -22,6 +22,7 @@ from haulout.chain.events import (
 from haulout.http_errors import ApiError
 from haulout.protocol.blob_id import format_object_id, parse_object_id
 
+from .bucket_paths import PathQueries, install_path_routes
 from .models import Bucket, BucketTag, BucketVersion
 
 BUCKET_EVENTS = (BucketCreated, BucketCommitted, BucketTagged, BucketExtended, BucketDeleted)
@@ -176,8 +177,10 @@ class BucketQueries:
 BUCKET_ID = Path(json_schema_extra={"pattern": "^0x[0-9a-fA-F]{1,64}$"})
 
 
-def install_bucket_routes(app: FastAPI, queries: BucketQueries) -> None:
-    """`GET /v1/buckets?owner=`, `/v1/buckets/{id}`, `/v1/buckets/{id}/versions`."""
+def install_bucket_routes(app: FastAPI, queries: BucketQueries, download_url: str = "") -> None:
+    """`GET /v1/buckets?owner=`, `/v1/buckets/{id}`, `/v1/buckets/{id}/versions`,
+    `/v1/buckets/{id}/paths` (`indexer.bucket_paths`; its download links go through the relayer
+    at `download_url`)."""
 
     def canonical(bucket_id: str) -> str:
         if not ADDRESS.match(bucket_id):
@@ -195,6 +198,8 @@ def install_bucket_routes(app: FastAPI, queries: BucketQueries) -> None:
     @app.get("/v1/buckets/{bucket_id}")
     async def get_bucket(bucket_id: str = BUCKET_ID) -> JSONResponse:
         return JSONResponse(queries.get(canonical(bucket_id)))
+
+    install_path_routes(app, PathQueries(queries.engine, download_url), canonical)
 
     @app.get("/v1/buckets/{bucket_id}/versions")
     async def bucket_versions(

@@ -226,6 +226,39 @@ class BucketTag(Base):
     updated_cursor: Mapped[int] = mapped_column(BigInteger)
 
 
+class BucketManifest(Base):
+    """Whether a bucket version's manifest has been read for its paths: `indexed`, `failed`
+    (retried from `next_try_ms`) or `refused` (not a bounded directory manifest; never
+    retried). Manifests are read through a relayer, apart from the event pipeline."""
+
+    __tablename__ = "bucket_manifests"
+    manifest_blob_id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_try_ms: Mapped[int] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(SafeString(255), nullable=True)
+    paths: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[int] = mapped_column(Integer)
+    """Entries of the manifest that were not valid files (not listed)."""
+    checked_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class BucketPath(Base):
+    """One file of a manifest, in path order (`seq`): where its bytes are (a quilt patch, a
+    pack and offset, or chunks), its size and content type."""
+
+    __tablename__ = "bucket_paths"
+    manifest_blob_id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    path: Mapped[str] = mapped_column(SafeText())
+    blob_id: Mapped[str | None] = mapped_column(String(43), nullable=True)
+    patch_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    chunks: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str | None] = mapped_column(SafeString(255), nullable=True)
+
+
 class EpochNode(Base):
     """What each member of an epoch's committee held and earned (`RewardsDistributed`, at
     the end of that epoch): shards, its share of the epoch's fees, its pool's stake after."""

@@ -113,6 +113,7 @@ def build(settings: RelayerSettings) -> tuple[object, BlobIndex]:
         relay=relay,
         jwt=jwt,
         min_body_rate=(settings.min_body_rate, settings.body_rate_window),
+        max_tree_members=settings.max_tree_members,
     )
     if controller.encoding_type == ENCODING_RS16:
         leopard_lane.POOL.warm()  # type 1's second core, ready before the first upload

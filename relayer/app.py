@@ -185,11 +185,13 @@ def create_app(
     relay: UploadRelay | None = None,
     jwt: JwtAuth | None = None,
     min_body_rate: tuple[float, float] = (0.0, RATE_WINDOW),
+    max_tree_members: int = 1000,
 ) -> FastAPI:
     """Build the relayer API around its flows. `slots` bounds concurrent uploads and
     `body_timeout` is the longest pause allowed inside an upload's body, `min_body_rate` the
-    slowest body accepted (bytes/s, and the seconds of waiting it is judged over); `relay` is the upload relay (no
-    tip unless given), `jwt` the scoped upload rights besides the token."""
+    slowest body accepted (bytes/s, and the seconds of waiting it is judged over); `relay` is
+    the upload relay (no tip unless given), `jwt` the scoped upload rights besides the token;
+    `max_tree_members` bounds the blobs of a tree (and a bucket's version) it acts on."""
     slots = slots or UploadSlots(32)
     relay = relay or UploadRelay(chain, controller, TipConfig())
     app = FastAPI(title="Haulout relayer (publisher + aggregator)", version="1")
@@ -209,7 +211,7 @@ def create_app(
     )
     install_read_stats(app, reads)
     install_quilt_routes(app, quilts, slots, default_epochs)
-    trees = Trees(chain, controller, reader)
+    trees = Trees(chain, controller, reader, max_tree_members)
     install_tree_routes(app, trees)
     book = BucketBook(controller.account.address)
     book.attach(controller.index)
@@ -550,6 +552,7 @@ def create_app(
                 "epoch": system.epoch,
                 "nShards": system.n_shards,
                 "maxBlobSize": controller.max_blob_size,
+                "maxTreeMembers": trees.max_members,  # a bucket version's blobs, at most
                 "encodingType": controller.encoding_type,  # of uploads without ?encoding_type=
                 "maxEpochsAhead": system.max_epochs_ahead,
                 "nodes": [m.url for m in system.require_committee().members],

@@ -35,7 +35,7 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.buckets import BucketRef, check_bucket_name, check_tag, parse_ref
 
 from .index import BlobIndex
-from .trees import MAX_TREE_MEMBERS, Trees, member_blob_ids
+from .trees import Trees, member_blob_ids
 
 log = logging.getLogger("haulout.relayer.buckets")
 
@@ -281,7 +281,7 @@ class Buckets:
         return {**self.view(done.bucket), "txDigest": done.tx_digest}
 
     async def check_manifest(self, manifest: BlobId) -> None:
-        """A commit's manifest must be a directory manifest of at most `MAX_TREE_MEMBERS`
+        """A commit's manifest must be a directory manifest of at most `Trees.max_members`
         blobs (so the bucket can always be extended in one transaction); else 422/413."""
         await run_in_threadpool(self.index.catch_up)
         live = self.index.live(manifest)
@@ -300,13 +300,14 @@ class Buckets:
                 "(the SDK's Buckets.commit builds them)",
             )
         members = member_blob_ids(doc)
-        if len(members) + 1 > MAX_TREE_MEMBERS:
+        limit = self.trees.max_members
+        if len(members) + 1 > limit:
             raise ApiError(
                 413,
                 "TREE_TOO_LARGE",
                 f"this tree references {len(members) + 1} blobs; a bucket's tree may reference "
-                f"at most {MAX_TREE_MEMBERS} (one transaction extends them all). Pack small "
-                "files together or use a larger chunk size",
+                f"at most {limit} (one transaction extends them all). The SDK's commit "
+                "re-packs small files into fewer quilts; use it, or a larger chunk size",
             )
 
     def tag(self, name: str, tag: str, version: int) -> dict[str, Any]:
@@ -383,7 +384,7 @@ class Buckets:
                 if m.blob is not None and m.blob.deletable and m.blob.id not in seen:
                     seen.add(m.blob.id)
                     doomed.append(m.blob.id)
-        if len(doomed) + 1 > MAX_TREE_MEMBERS:
+        if len(doomed) + 1 > self.trees.max_members:
             raise ApiError(413, "TREE_TOO_LARGE", "delete with keep_data=true, then its blobs")
         result = await run_in_threadpool(
             self.chain.delete_bucket, self.trees.controller.account, entry.bucket_id, doomed

@@ -33,7 +33,8 @@ MANIFEST_MAX = 32 << 20
 manifest of about 2 MiB): extending a large plain blob never decodes it."""
 
 MAX_TREE_MEMBERS = 1000
-"""Most blobs one tree operation acts on: a Sui PTB holds at most 1024 commands (one call per
+"""Most blobs one tree operation acts on by default (`HAULOUT_RELAYER_MAX_TREE_MEMBERS` may only
+lower it): a Sui PTB holds at most 1024 commands (one call per
 member, plus a transfer), and a hostile manifest must not make the relayer look up or sign for
 an unbounded list. A 10,000-file dataset packs into a few blobs; 1000 chunks of 32 MiB are 32 GiB."""
 
@@ -63,8 +64,16 @@ def member_blob_ids(manifest: Manifest) -> list[tuple[str, str]]:
 class Trees:
     """Resolves a tree from its manifest's Blob object and acts on all its members at once."""
 
-    def __init__(self, chain: ChainPort, controller: StoreController, reader: BlobReader) -> None:
+    def __init__(
+        self,
+        chain: ChainPort,
+        controller: StoreController,
+        reader: BlobReader,
+        max_members: int = MAX_TREE_MEMBERS,
+    ) -> None:
         self.chain, self.controller, self.reader = chain, controller, reader
+        self.max_members = max(2, min(max_members, MAX_TREE_MEMBERS))
+        """Most blobs (the manifest included) a tree may have for this relayer to act on it."""
 
     @property
     def owner(self) -> str:
@@ -111,12 +120,12 @@ class Trees:
         manifest = await self.manifest_of(root.blob_id, root.size)
         if manifest is not None:
             listed = member_blob_ids(manifest)
-            if len(listed) + 1 > MAX_TREE_MEMBERS:
+            if len(listed) + 1 > self.max_members:
                 raise ApiError(
                     413,
                     "TREE_TOO_LARGE",
                     f"this tree has {len(listed) + 1} blobs; one transaction acts on at most "
-                    f"{MAX_TREE_MEMBERS}. Act on its blobs one by one (their ids are in the "
+                    f"{self.max_members}. Act on its blobs one by one (their ids are in the "
                     "manifest), or store it with a larger chunk size.",
                 )
             await run_in_threadpool(self.reader.index.catch_up)

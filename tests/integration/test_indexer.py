@@ -136,7 +136,7 @@ def test_migrations_match_models(database_url: str) -> None:
     with engine.connect() as c:
         diff = compare_metadata(MigrationContext.configure(c), Base.metadata)
         assert diff == []
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
 
 
 @pytest.fixture
