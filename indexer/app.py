@@ -75,7 +75,6 @@ def create_app(
         return await run_in_threadpool(fn, *args) if offload else fn(*args)
 
     def with_links(blob: dict[str, Any]) -> dict[str, Any]:
-        blob["reads"] = queries.reads_of(blob["blobId"])
         blob["downloadUrl"] = (
             f"{download_url}/v1/blobs/{blob['blobId']}"
             if download_url and blob["status"] == "certified"

@@ -57,13 +57,19 @@ class Blob(Base):
 
 class BlobAttribute(Base):
     """One attribute of a Blob object: key and value whole, whatever their length or bytes;
-    the key is identified by its SHA-256 (`key_hash`) so the primary key stays small."""
+    the key and the value are identified by their SHA-256 (`key_hash`, `value_hash`) so the
+    primary key and the search index stay small."""
 
     __tablename__ = "blob_attributes"
     object_id: Mapped[str] = mapped_column(String(66), primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     key: Mapped[str] = mapped_column(SafeText())
     value: Mapped[str] = mapped_column(SafeText())
+    # `text_hash` of the value: search by value (or key=value) is an index lookup on both
+    # databases whatever the value's length (a B-tree cannot hold values of any length).
+    value_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (Index("ix_blob_attributes_value_hash_key_hash", "value_hash", "key_hash"),)
 
 
 class StorageReservation(Base):
