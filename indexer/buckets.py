@@ -23,6 +23,7 @@ from haulout.http_errors import ApiError
 from haulout.protocol.blob_id import format_object_id, parse_object_id
 
 from .models import Bucket, BucketTag, BucketVersion
+from .offload import lookup_runner
 
 BUCKET_EVENTS = (BucketCreated, BucketCommitted, BucketTagged, BucketExtended, BucketDeleted)
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
@@ -179,6 +180,8 @@ BUCKET_ID = Path(json_schema_extra={"pattern": "^0x[0-9a-fA-F]{1,64}$"})
 def install_bucket_routes(app: FastAPI, queries: BucketQueries) -> None:
     """`GET /v1/buckets?owner=`, `/v1/buckets/{id}`, `/v1/buckets/{id}/versions`."""
 
+    run = lookup_runner(queries.engine)
+
     def canonical(bucket_id: str) -> str:
         if not ADDRESS.match(bucket_id):
             raise ApiError(400, "INVALID_OBJECT_ID", "a bucket id is 0x and 1-64 hex digits")
@@ -190,14 +193,14 @@ def install_bucket_routes(app: FastAPI, queries: BucketQueries) -> None:
         include_deleted: bool = False,
         limit: int = Query(100, ge=1, le=MAX_PAGE),
     ) -> JSONResponse:
-        return JSONResponse(queries.list(owner, include_deleted, limit))
+        return JSONResponse(await run(queries.list, owner, include_deleted, limit))
 
     @app.get("/v1/buckets/{bucket_id}")
     async def get_bucket(bucket_id: str = BUCKET_ID) -> JSONResponse:
-        return JSONResponse(queries.get(canonical(bucket_id)))
+        return JSONResponse(await run(queries.get, canonical(bucket_id)))
 
     @app.get("/v1/buckets/{bucket_id}/versions")
     async def bucket_versions(
         bucket_id: str = BUCKET_ID, limit: int = Query(100, ge=1, le=MAX_PAGE)
     ) -> JSONResponse:
-        return JSONResponse(queries.versions(canonical(bucket_id), limit))
+        return JSONResponse(await run(queries.versions, canonical(bucket_id), limit))

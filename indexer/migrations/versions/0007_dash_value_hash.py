@@ -40,7 +40,7 @@ def upgrade() -> None:
             )
         )
     elif conn.dialect.name == "sqlite":
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection
         raw.create_function("haulout_text_hash", 1, _stored_hash, deterministic=True)
         conn.execute(sa.text("UPDATE blob_attributes SET value_hash = haulout_text_hash(value)"))
     table = sa.table(
