@@ -151,10 +151,10 @@ class StakingQueries:
                     .order_by(EpochNode.epoch.desc(), EpochNode.node_id)
                 ).all()
                 shards = {r.node_id: r.shards for r in recent if r.epoch == last_epoch}
-                for r in recent:
-                    if not per_epoch or per_epoch[-1]["epoch"] != r.epoch:
-                        per_epoch.append({"epoch": r.epoch, "rewards": {}})
-                    per_epoch[-1]["rewards"][r.node_id] = r.reward
+                for paid in recent:
+                    if not per_epoch or per_epoch[-1]["epoch"] != paid.epoch:
+                        per_epoch.append({"epoch": paid.epoch, "rewards": {}})
+                    per_epoch[-1]["rewards"][paid.node_id] = paid.reward
             nodes = [
                 {
                     "nodeId": n.node_id,
