@@ -5,6 +5,7 @@ paid it, and the epoch change with exactly the nodes that reported their shards.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,13 @@ def test_staking_card_shows_stake_rewards_per_epoch_and_who_reported(tmp_path: P
         browser.goto(api.url + "/#staking")
         browser.wait_for("document.querySelectorAll('#change-table tbody tr').length > 0")
         card: dict[str, Any] = browser.eval(CARD)
+        out = Path(os.environ.get("HAULOUT_SCREENSHOTS") or tmp_path)
+        out.mkdir(parents=True, exist_ok=True)
+        browser.screenshot(out / "dashboard-staking-desktop.png", "#staking")
+        browser.phone()
+        browser.goto(api.url + "/#staking")
+        browser.wait_for("document.querySelectorAll('#change-table tbody tr').length > 0")
+        browser.screenshot(out / "dashboard-staking-phone.png", "#staking")
     finally:
         browser.close()
         api.stop()
@@ -74,7 +82,7 @@ def test_staking_card_shows_stake_rewards_per_epoch_and_who_reported(tmp_path: P
         pool = chain.system().pool_of(node.node_id).stake
         assert stake[node.name]["stake (SUI)"] == f"{pool / 1e9:.3f}", node.name
     assert stake[n0.name]["stake (SUI)"] == "150.000"
-    assert stake[n3.name]["in committee"] == "no"
+    assert stake[n3.name]["member"] == "no"
 
     rewards = {r["node"]: r for r in table(card["reward"])}
     epochs = sorted({e for e, _ in paid}, reverse=True)
