@@ -33,6 +33,8 @@ from .offload import lookup_runner
 
 REWARD_EPOCHS = 4
 """Ended epochs whose per-node rewards `/v1/staking` lists (older ones: `/v1/epochs/{e}/nodes`)."""
+MAX_CHANGES = 100
+"""Epoch changes `/v1/staking` lists, newest first (only their reports are read)."""
 Upsert = Callable[[Connection, Table, list[dict[str, Any]], list[str]], None]
 
 
@@ -166,9 +168,20 @@ class StakingQueries:
                 }
                 for n in c.execute(select(Node).order_by(Node.name)).all()
             ]
+            shown = c.execute(
+                select(EpochChange)
+                .where(EpochChange.shards_moved > 0)
+                .order_by(EpochChange.epoch.desc())
+                .limit(MAX_CHANGES)
+            ).all()
             reports: dict[int, list[str]] = {}
-            for r in c.execute(select(ShardReport).order_by(ShardReport.timestamp_ms)).all():
-                reports.setdefault(r.epoch, []).append(r.node_id)
+            if shown:
+                for r in c.execute(
+                    select(ShardReport.epoch, ShardReport.node_id)
+                    .where(ShardReport.epoch >= shown[-1].epoch)
+                    .order_by(ShardReport.timestamp_ms)
+                ).all():
+                    reports.setdefault(r.epoch, []).append(r.node_id)
             changes = [
                 {
                     "epoch": e.epoch,
@@ -177,12 +190,7 @@ class StakingQueries:
                     "doneMs": e.done_ms,
                     "reported": reports.get(e.epoch, []),
                 }
-                for e in c.execute(
-                    select(EpochChange)
-                    .where(EpochChange.shards_moved > 0)
-                    .order_by(EpochChange.epoch.desc())
-                    .limit(100)
-                ).all()
+                for e in shown
             ]
         return {"nodes": nodes, "rewardsByEpoch": per_epoch, "changes": changes}
 
