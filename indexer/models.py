@@ -69,7 +69,11 @@ class BlobAttribute(Base):
     # databases whatever the value's length (a B-tree cannot hold values of any length).
     value_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
-    __table_args__ = (Index("ix_blob_attributes_value_hash_key_hash", "value_hash", "key_hash"),)
+    # With `object_id` last, "the first n objects with key=value" is a range of this index
+    # even when a quarter of a million rows match (a common content type).
+    __table_args__ = (
+        Index("ix_blob_attributes_value_key_object", "value_hash", "key_hash", "object_id"),
+    )
 
 
 class StorageReservation(Base):
@@ -95,8 +99,12 @@ class ChainEventRow(Base):
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(40), index=True)
     blob_id: Mapped[str | None] = mapped_column(String(43), nullable=True, index=True)
-    object_id: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)
+    object_id: Mapped[str | None] = mapped_column(String(66), nullable=True)
     fields: Mapped[str] = mapped_column(Text)
+
+    # A blob page's events, oldest first, are one range of this index (with `object_id` alone
+    # PostgreSQL may walk the whole table in cursor order, filtering, for a LIMIT).
+    __table_args__ = (Index("ix_events_object_id_cursor", "object_id", "cursor"),)
 
 
 class Epoch(Base):

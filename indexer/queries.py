@@ -268,7 +268,7 @@ class Queries:
                 attr = attr.where(
                     BlobAttribute.value_hash == text_hash(value.strip()),
                     BlobAttribute.key_hash == text_hash(key.strip()),
-                )
+                ).order_by(BlobAttribute.object_id)
             else:
                 attr = attr.where(BlobAttribute.value_hash == text_hash(text))
             conds = [Blob.object_id.in_(attr.limit(limit))]

@@ -3,8 +3,13 @@
 A search by attribute value (or `key=value`) compared the stored text, which no index covers
 (values have any length), so PostgreSQL read every `content-type` row of a million blobs. The
 new `value_hash` column holds `text_hash` of the value (SHA-256 of its UTF-8, as `key_hash`),
-indexed with `key_hash`. Existing rows are filled here: in SQL where the stored text is the
-value itself (no backslash: `SafeText` escapes start with one), in Python for the rest.
+indexed with `key_hash` and `object_id` (a common `key=value` is then a range, read for its
+first page only). Existing rows are filled here: in SQL where the stored text is the value
+itself (no backslash: `SafeText` escapes start with one), in Python for the rest.
+
+`events.object_id` is indexed with `cursor` instead of alone: a blob page's events (oldest
+first, LIMIT) are then one index range; with the single-column index PostgreSQL without fresh
+statistics walked all 3 million events in cursor order.
 
 Revision ID: 0007_dash
 Revises: 0006
@@ -65,14 +70,21 @@ def upgrade() -> None:
             [{"o": o, "k": k, "h": _stored_hash(v)} for o, k, v in rows],
         )
     op.create_index(
-        "ix_blob_attributes_value_hash_key_hash",
+        "ix_blob_attributes_value_key_object",
         "blob_attributes",
-        ["value_hash", "key_hash"],
+        ["value_hash", "key_hash", "object_id"],
         unique=False,
     )
+    op.create_index("ix_events_object_id_cursor", "events", ["object_id", "cursor"], unique=False)
+    op.drop_index("ix_events_object_id", table_name="events")
+    if conn.dialect.name == "postgresql":  # plans for the new column and indexes
+        conn.execute(sa.text("ANALYZE blob_attributes"))
+        conn.execute(sa.text("ANALYZE events"))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_blob_attributes_value_hash_key_hash", table_name="blob_attributes")
+    op.create_index("ix_events_object_id", "events", ["object_id"], unique=False)
+    op.drop_index("ix_events_object_id_cursor", table_name="events")
+    op.drop_index("ix_blob_attributes_value_key_object", table_name="blob_attributes")
     with op.batch_alter_table("blob_attributes") as batch:
         batch.drop_column("value_hash")
