@@ -1,9 +1,13 @@
 """Indexer ingest rate (events/s) on SQLite and PostgreSQL, and REST p50/p99 at 200 req/s.
 
 python -m bench.indexer [--blobs 1000000] [--pg postgresql://postgres@127.0.0.1:5432/test]
+python -m bench.indexer --database-url URL [--per-query] [--explain]
 
-The REST load mixes the dashboard's own queries (stats, recent blobs, search, nodes, epochs, a
-blob's page) with lookups by blob id, on SQLite and on PostgreSQL.
+The REST load mixes the dashboard's own queries (stats, recent blobs, search, nodes, staking,
+buckets, epochs, a blob's page and its events) with lookups by blob id, on SQLite and on
+PostgreSQL. `--per-query` times each of those requests alone, one at a time (latency and the
+server process's CPU per request: usable on a loaded machine, where the 200 req/s p99 is not);
+`--explain` prints the database's plan of every statement those requests run.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -136,7 +141,30 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 
 
-async def load(base: str, rate: int, seconds: int, blob_ids: list[str]) -> list[float]:
+def dashboard_paths(object_ids: list[str]) -> list[str]:
+    """The requests the dashboard makes (its page, cards, explorer, a blob's page) and the
+    blob list filters, each once."""
+    oid = object_ids[len(object_ids) // 2]
+    return [
+        "/",
+        "/v1/stats",
+        "/v1/nodes",
+        "/v1/staking",
+        "/v1/buckets?limit=20",
+        "/v1/epochs",
+        "/v1/blobs?limit=20",
+        "/v1/blobs?status=certified&limit=20",
+        "/v1/blobs?content_type=image/png&limit=20",
+        "/v1/search?q=content-type%3Dimage%2Fpng",
+        "/v1/search?q=text%2Fplain",
+        f"/v1/blobs/by-object-id/{oid}",
+        f"/v1/blobs/by-object-id/{oid}/events",
+    ]
+
+
+async def load(
+    base: str, rate: int, seconds: int, blob_ids: list[str], object_ids: list[str]
+) -> list[float]:
     """Open-loop load over 32 keep-alive connections with a minimal HTTP/1.1 client (so the
     load generator costs little CPU on a 2-core box). Latency counts from each request's
     scheduled send time, so queueing anywhere is included."""
@@ -144,16 +172,7 @@ async def load(base: str, rate: int, seconds: int, blob_ids: list[str]) -> list[
     conns: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     for _ in range(32):
         conns.put_nowait(await asyncio.open_connection(host, int(port)))
-    paths = [
-        "/v1/blobs?limit=50",
-        "/v1/blobs?status=certified&limit=20",
-        "/v1/blobs?content_type=image/png&limit=20",
-        "/v1/stats",
-        "/v1/epochs",
-        "/",  # the dashboard's own page and queries
-        "/v1/nodes",
-        "/v1/search?q=content-type%3Dimage%2Fpng",
-    ]
+    paths = dashboard_paths(object_ids)
     latencies: list[float] = []
 
     async def one(path: str, scheduled: float) -> None:
@@ -187,9 +206,84 @@ async def load(base: str, rate: int, seconds: int, blob_ids: list[str]) -> list[
     return latencies
 
 
-def serve_and_load(url: str, label: str, rate: int, seconds: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_query(base: str, pid: int, object_ids: list[str], n: int) -> None:
+    """Each dashboard request alone, `n` times in a row: p50/p99 latency and the server
+    process's CPU per request (PostgreSQL's own CPU is not in it)."""
+    with httpx.Client(timeout=60) as client:
+        for path in dashboard_paths(object_ids):
+            client.get(base + path).raise_for_status()
+            cpu, lat = cpu_seconds(pid), []
+            for _ in range(n):
+                t = time.perf_counter()
+                client.get(base + path).raise_for_status()
+                lat.append((time.perf_counter() - t) * 1000)
+            cpu = (cpu_seconds(pid) - cpu) * 1000 / n
+            lat.sort()
+            print(
+                f"  {path[:60]:60} p50 {statistics.median(lat):6.2f} ms  "
+                f"p99 {lat[int(len(lat) * 0.99) - 1]:6.2f} ms  server CPU {cpu:5.2f} ms/request",
+                flush=True,
+            )
+
+
+def explain(url: str) -> None:
+    """The plan of every statement the dashboard's requests run, as the database chooses it
+    (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN ANALYZE with the time it took)."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event, text
+
+    from indexer.app import create_app
+    from indexer.queries import Queries
+
+    engine = make_engine(url)
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and (statement, params) not in seen:
+            seen.append((statement, params))
+
+    queries = Queries(engine)
+    queries.last_stats = {}  # the full aggregation is not a request's query: leave it out
+    queries._stats_cache = (time.monotonic(), 0, {})
+    client = TestClient(create_app(queries))
+    oids = [b["objectId"] for b in client.get("/v1/blobs?limit=200").json()["blobs"]]
+    event.listen(engine, "before_cursor_execute", record)
+    for path in dashboard_paths(oids):
+        seen.append((f"-- {path}", None))
+        client.get(path).raise_for_status()
+    event.remove(engine, "before_cursor_execute", record)
+    pg = engine.dialect.name == "postgresql"
+    with engine.connect() as c:
+        raw = c.connection.driver_connection
+        assert raw is not None
+        for statement, params in seen:
+            if params is None:
+                print(f"\n{statement}")
+                continue
+            flat = " ".join(statement.split())
+            print("  " + (flat if len(flat) < 400 else flat[:120] + " … " + flat[-280:]))
+            prefix = "EXPLAIN (ANALYZE, COSTS OFF) " if pg else "EXPLAIN QUERY PLAN "
+            cur = raw.cursor()
+            cur.execute(prefix + statement, params)
+            for row in cur.fetchall():
+                print("    " + " | ".join(str(x) for x in row))
+            cur.close()
+        c.execute(text("SELECT 1"))
+    engine.dispose()
+
+
+def serve_and_load(
+    url: str, label: str, rate: int, seconds: int, per_query_n: int = 0, load_too: bool = True
+) -> None:
     """Start the REST server on `url` in its own process, warm it up, then load it open-loop at
-    `rate` req/s and print p50/p99 against the target."""
+    `rate` req/s and print p50/p99 against the target (and, with `per_query_n`, time each
+    dashboard request alone first)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port)])
     try:
@@ -200,13 +294,24 @@ def serve_and_load(url: str, label: str, rate: int, seconds: int) -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        ids = [b["blobId"] for b in httpx.get(base + "/v1/blobs?limit=200").json()["blobs"]]
+        listed = httpx.get(base + "/v1/blobs?limit=200").json()["blobs"]
+        ids = [b["blobId"] for b in listed]
+        oids = [b["objectId"] for b in listed]
         t = time.perf_counter()
         httpx.get(
             base + "/v1/stats", timeout=600
         )  # the first aggregation, which one request waits for
         first = time.perf_counter() - t
-        cold = sorted(asyncio.run(load(base, 100, 2, ids)))  # warm up: threads, pool, caches
+        if per_query_n:
+            print(
+                f"REST {label}, each dashboard request alone ({per_query_n}x; load: `uptime` "
+                f"{os.getloadavg()[0]:.2f}):",
+                flush=True,
+            )
+            per_query(base, proc.pid, oids, per_query_n)
+        if not load_too:
+            return
+        cold = sorted(asyncio.run(load(base, 100, 2, ids, oids)))  # warm up: threads, pool
         print(
             f"REST {label}: first /v1/stats {first * 1000:.0f} ms; warm-up (2 s at 100 req/s) "
             f"p50 {statistics.median(cold):.1f} ms, max {cold[-1]:.1f} ms",
@@ -215,7 +320,7 @@ def serve_and_load(url: str, label: str, rate: int, seconds: int) -> None:
         gc.collect()
         gc.disable()  # the load generator's own pauses must not count as server latency
         try:
-            lat = sorted(asyncio.run(load(base, rate, seconds, ids)))
+            lat = sorted(asyncio.run(load(base, rate, seconds, ids, oids)))
         finally:
             gc.enable()
         p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
@@ -247,10 +352,26 @@ def main() -> None:
         default=[],
         help="load an already indexed database instead (repeatable; skips the ingest)",
     )
+    ap.add_argument(
+        "--per-query",
+        type=int,
+        nargs="?",
+        const=200,
+        default=0,
+        metavar="N",
+        help="time each dashboard request alone N times (default 200), then skip the load "
+        "unless --rate is given too",
+    )
+    ap.add_argument("--explain", action="store_true", help="print the dashboard's query plans")
     a = ap.parse_args()
+    rate_given = any(arg.startswith("--rate") for arg in sys.argv)
     if a.database_url:
         for url in a.database_url:
-            serve_and_load(url, url.split(":", 1)[0], a.rate, a.seconds)
+            if a.explain:
+                explain(url)
+                continue
+            load_too = not a.per_query or rate_given
+            serve_and_load(url, url.split(":", 1)[0], a.rate, a.seconds, a.per_query, load_too)
         return
     chain = SyntheticChain(a.blobs)
     print(

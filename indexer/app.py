@@ -6,9 +6,8 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse
@@ -22,6 +21,7 @@ from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 from . import staking
 from .buckets import BucketQueries, install_bucket_routes
 from .monitor import Monitor, MonitorStats
+from .offload import lookup_runner
 from .queries import BlobFilter, Queries
 from .runner import RunnerStats
 
@@ -38,7 +38,6 @@ class JSONResponse(StarletteJSONResponse):
             return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
 
 
-T = TypeVar("T")
 log = logging.getLogger("haulout.indexer")
 DASHBOARD = Path(__file__).parent / "static" / "dashboard.html"
 I64 = 2**63 - 1
@@ -54,11 +53,9 @@ def create_app(
 ) -> FastAPI:
     """Build the API over a `Queries` object.
 
-    Lookups are indexed and take a few milliseconds. On SQLite they run on the event loop:
-    sending them to the thread pool made the loop and the workers fight over the GIL, which put
-    a 50–100 ms tail on p99 at 200 req/s. On PostgreSQL a lookup mostly waits for the server's
-    answer, and on the loop those waits queue every request behind each other, so there they go
-    to the thread pool. The stats aggregation always runs in a thread, started at startup
+    Lookups are indexed and take a few milliseconds; every route runs them where
+    `offload.lookup_runner` says (on the loop for SQLite, in a worker thread for PostgreSQL).
+    The stats aggregation always runs in a thread, started at startup
     and recomputed in the background (no request waits for it but those before the first). `monitor` supplies node health (polled in the background);
     `download_url` is the relayer the explorer's download links go through."""
     app = FastAPI(title="Haulout indexer", version="1")
@@ -68,14 +65,9 @@ def create_app(
     download_url = download_url.rstrip("/")
     install_bucket_routes(app, BucketQueries(queries.engine), download_url)
     app.include_router(staking.router(queries.engine))
-    offload = queries.engine.dialect.name != "sqlite"
-
-    async def run(fn: Callable[..., T], *args: Any) -> T:
-        """Run a lookup: on the loop for SQLite, in a worker thread for a database server."""
-        return await run_in_threadpool(fn, *args) if offload else fn(*args)
+    run = lookup_runner(queries.engine)
 
     def with_links(blob: dict[str, Any]) -> dict[str, Any]:
-        blob["reads"] = queries.reads_of(blob["blobId"])
         blob["downloadUrl"] = (
             f"{download_url}/v1/blobs/{blob['blobId']}"
             if download_url and blob["status"] == "certified"

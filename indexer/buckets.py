@@ -24,6 +24,7 @@ from haulout.protocol.blob_id import format_object_id, parse_object_id
 
 from .bucket_paths import PathQueries, install_path_routes
 from .models import Bucket, BucketTag, BucketVersion
+from .offload import lookup_runner
 
 BUCKET_EVENTS = (BucketCreated, BucketCommitted, BucketTagged, BucketExtended, BucketDeleted)
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
@@ -182,6 +183,8 @@ def install_bucket_routes(app: FastAPI, queries: BucketQueries, download_url: st
     `/v1/buckets/{id}/paths` (`indexer.bucket_paths`; its download links go through the relayer
     at `download_url`)."""
 
+    run = lookup_runner(queries.engine)
+
     def canonical(bucket_id: str) -> str:
         if not ADDRESS.match(bucket_id):
             raise ApiError(400, "INVALID_OBJECT_ID", "a bucket id is 0x and 1-64 hex digits")
@@ -193,11 +196,11 @@ def install_bucket_routes(app: FastAPI, queries: BucketQueries, download_url: st
         include_deleted: bool = False,
         limit: int = Query(100, ge=1, le=MAX_PAGE),
     ) -> JSONResponse:
-        return JSONResponse(queries.list(owner, include_deleted, limit))
+        return JSONResponse(await run(queries.list, owner, include_deleted, limit))
 
     @app.get("/v1/buckets/{bucket_id}")
     async def get_bucket(bucket_id: str = BUCKET_ID) -> JSONResponse:
-        return JSONResponse(queries.get(canonical(bucket_id)))
+        return JSONResponse(await run(queries.get, canonical(bucket_id)))
 
     install_path_routes(app, PathQueries(queries.engine, download_url), canonical)
 
@@ -205,4 +208,4 @@ def install_bucket_routes(app: FastAPI, queries: BucketQueries, download_url: st
     async def bucket_versions(
         bucket_id: str = BUCKET_ID, limit: int = Query(100, ge=1, le=MAX_PAGE)
     ) -> JSONResponse:
-        return JSONResponse(queries.versions(canonical(bucket_id), limit))
+        return JSONResponse(await run(queries.versions, canonical(bucket_id), limit))

@@ -296,7 +296,13 @@ def write_rows(conn: Connection, batch: Batch, fault: Fault | None = None) -> No
         conn,
         _t(BlobAttribute),
         [
-            {"object_id": o, "key_hash": text_hash(k), "key": k, "value": v}
+            {
+                "object_id": o,
+                "key_hash": text_hash(k),
+                "key": k,
+                "value": v,
+                "value_hash": text_hash(v),
+            }
             for (o, k), v in final.items()
             if v is not None
         ],

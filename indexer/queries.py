@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, Select, and_, func, or_, select
 
 from haulout.http_errors import ApiError
 from haulout.protocol.blob_id import format_object_id, parse_object_id
@@ -38,6 +38,16 @@ MAX_CURSOR = 2**63 - 1
 MAX_EPOCH = 2**31 - 1
 """Largest epoch the epoch columns (signed 32-bit) hold; a filter past it must not reach SQL."""
 MAX_DEAD_LETTERS = 100
+MAX_ATTRIBUTES = 1000
+"""Attributes shown on a blob's page (the chain bounds them; this bounds a hostile history)."""
+CURRENT_EPOCH = select(func.coalesce(func.max(Epoch.epoch), 0)).scalar_subquery()
+"""The latest epoch seen, as a subquery: a lookup carries it instead of a round trip of its own
+(an expired blob is a certified one whose end epoch has been reached)."""
+
+
+def _with_epoch(*extra: Any) -> Select[Any]:
+    """`SELECT blobs.*, <current epoch> AS current_epoch, *extra`."""
+    return select(*Blob.__table__.c, CURRENT_EPOCH.label("current_epoch"), *extra)
 
 
 def encode_cursor(value: int) -> str:
@@ -101,7 +111,9 @@ class Queries:
         with self.engine.connect() as c:
             return int(c.execute(select(func.max(Epoch.epoch))).scalar() or 0)
 
-    def _row(self, b: Any, epoch: int, attributes: dict[str, str] | None = None) -> dict[str, Any]:
+    def _row(self, b: Any, attributes: dict[str, str] | None = None) -> dict[str, Any]:
+        """A blob row as JSON; `b` carries `current_epoch` (see `_with_epoch`)."""
+        epoch = int(b.current_epoch)
         status = b.status
         if status == "certified" and b.end_epoch <= epoch:
             status = "expired"
@@ -133,8 +145,8 @@ class Queries:
             )
         if f.min_size is not None and f.max_size is not None and f.min_size > f.max_size:
             raise ApiError(400, "INVALID_ARGUMENT", "min_size is larger than max_size")
-        epoch = self.current_epoch()
-        q = select(Blob)
+        epoch = CURRENT_EPOCH
+        q = _with_epoch()
         conds = []
         if f.owner:
             conds.append(Blob.owner == f.owner.lower())
@@ -165,7 +177,7 @@ class Queries:
             rows = c.execute(q).all()
         page = rows[:limit]
         nxt = encode_cursor(page[-1].registered_cursor) if len(rows) > limit else None
-        return {"blobs": [self._row(b, epoch) for b in page], "next_cursor": nxt}
+        return {"blobs": [self._row(b) for b in page], "next_cursor": nxt}
 
     def _attributes(self, c: Any, object_id: str) -> dict[str, str]:
         rows = c.execute(
@@ -176,22 +188,44 @@ class Queries:
         return {k: v for k, v in rows}
 
     def by_object(self, object_id: str) -> dict[str, Any]:
-        """One Blob object with its attributes."""
-        epoch = self.current_epoch()
+        """One Blob object with its attributes and the reads relayers reported for its blob id
+        (the explorer's blob page), in one statement: the blob row joined with its attribute
+        rows, the current epoch and the read sums as scalar subqueries."""
+        hits = (
+            select(func.coalesce(func.sum(BlobReads.hits), 0))
+            .where(BlobReads.blob_id == Blob.blob_id)
+            .scalar_subquery()
+        )
+        read_bytes = (
+            select(func.coalesce(func.sum(BlobReads.bytes), 0))
+            .where(BlobReads.blob_id == Blob.blob_id)
+            .scalar_subquery()
+        )
+        q = (
+            _with_epoch(
+                hits.label("read_hits"),
+                read_bytes.label("read_bytes"),
+                BlobAttribute.key.label("attr_key"),
+                BlobAttribute.value.label("attr_value"),
+            )
+            .outerjoin(BlobAttribute, BlobAttribute.object_id == Blob.object_id)
+            .where(Blob.object_id == object_id.lower())
+            .limit(MAX_ATTRIBUTES)
+        )
         with self.engine.connect() as c:
-            b = c.execute(select(Blob).where(Blob.object_id == object_id.lower())).first()
-            if b is None:
-                raise ApiError(
-                    404, "OBJECT_NOT_FOUND", f"no blob object {object_id} has been indexed"
-                )
-            return self._row(b, epoch, self._attributes(c, b.object_id))
+            rows = c.execute(q).all()
+        if not rows:
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"no blob object {object_id} has been indexed")
+        attributes = {r.attr_key: r.attr_value for r in rows if r.attr_key is not None}
+        out = self._row(rows[0], attributes)
+        out["reads"] = {"hits": int(rows[0].read_hits), "bytes": int(rows[0].read_bytes)}
+        return out
 
     def by_blob_id(self, blob_id: str) -> dict[str, Any]:
         """A blob id's overall status and every object registered for it."""
-        epoch = self.current_epoch()
         with self.engine.connect() as c:
             rows = c.execute(
-                select(Blob).where(Blob.blob_id == blob_id).order_by(Blob.registered_cursor)
+                _with_epoch().where(Blob.blob_id == blob_id).order_by(Blob.registered_cursor)
             ).all()
             invalid = (
                 c.execute(select(InvalidBlob).where(InvalidBlob.blob_id == blob_id)).first()
@@ -199,7 +233,7 @@ class Queries:
             )
             if not rows:
                 raise ApiError(404, "BLOB_NOT_FOUND", f"blob {blob_id} has never been registered")
-            objects = [self._row(b, epoch, self._attributes(c, b.object_id)) for b in rows]
+            objects = [self._row(b, self._attributes(c, b.object_id)) for b in rows]
         statuses = {o["status"] for o in objects}
         overall = (
             "invalid"
@@ -219,7 +253,6 @@ class Queries:
         """Blobs matching `text`: a blob id, an object id or owner address (0x…), an attribute
         `key=value`, or else an attribute value; newest registration first."""
         text = text.strip()
-        epoch = self.current_epoch()
         conds: list[Any] = []
         kind = "attribute value"
         if BLOB_ID.match(text):
@@ -233,17 +266,17 @@ class Queries:
                 key, value = text.split("=", 1)
                 kind = "attribute"
                 attr = attr.where(
+                    BlobAttribute.value_hash == text_hash(value.strip()),
                     BlobAttribute.key_hash == text_hash(key.strip()),
-                    BlobAttribute.value == value.strip(),
-                )
+                ).order_by(BlobAttribute.object_id)
             else:
-                attr = attr.where(BlobAttribute.value == text)
+                attr = attr.where(BlobAttribute.value_hash == text_hash(text))
             conds = [Blob.object_id.in_(attr.limit(limit))]
         with self.engine.connect() as c:
             rows = c.execute(
-                select(Blob).where(*conds).order_by(Blob.registered_cursor.desc()).limit(limit)
+                _with_epoch().where(*conds).order_by(Blob.registered_cursor.desc()).limit(limit)
             ).all()
-        return {"query": text, "kind": kind, "blobs": [self._row(b, epoch) for b in rows]}
+        return {"query": text, "kind": kind, "blobs": [self._row(b) for b in rows]}
 
     def object_events(self, object_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """The chain events of one Blob object, oldest first."""
@@ -264,17 +297,6 @@ class Queries:
             }
             for r in rows
         ]
-
-    def reads_of(self, blob_id: str) -> dict[str, int]:
-        """Hits and bytes relayers reported serving for one blob id."""
-        with self.engine.connect() as c:
-            hits, size = c.execute(
-                select(
-                    func.coalesce(func.sum(BlobReads.hits), 0),
-                    func.coalesce(func.sum(BlobReads.bytes), 0),
-                ).where(BlobReads.blob_id == blob_id)
-            ).one()
-        return {"hits": int(hits), "bytes": int(size)}
 
     def events(self, after: int, limit: int, type_: str | None) -> dict[str, Any]:
         """Raw events after a cursor."""

@@ -2,7 +2,7 @@
 pipeline's pure `process` and its one-transaction `commit`) and the REST routes over them:
 
 - `GET /v1/staking`: per node its pool's stake now, shards in the current committee, and
-  rewards earned in total; the epoch changes with shards moved, start, completion and who
+  rewards earned in total; each member's reward in the last few ended epochs; the epoch changes with shards moved, start, completion and who
   reported `shards_received`.
 - `GET /v1/epochs/{epoch}/nodes`: shards held, reward and stake of each member of that
   epoch's committee (recorded when the epoch ended).
@@ -29,7 +29,12 @@ from haulout.chain.events import (
 )
 
 from .models import CommitteeMember, EpochChange, EpochNode, Node, ShardReport, StakeChange
+from .offload import lookup_runner
 
+REWARD_EPOCHS = 4
+"""Ended epochs whose per-node rewards `/v1/staking` lists (older ones: `/v1/epochs/{e}/nodes`)."""
+MAX_CHANGES = 100
+"""Epoch changes `/v1/staking` lists, newest first (only their reports are read)."""
 Upsert = Callable[[Connection, Table, list[dict[str, Any]], list[str]], None]
 
 
@@ -113,7 +118,8 @@ class StakingQueries:
         self.engine = engine
 
     def overview(self) -> dict[str, Any]:
-        """Per node: stake now, shards now, rewards in total; the epoch changes."""
+        """Per node: stake now, shards now, rewards in total; each member's reward in the last
+        `REWARD_EPOCHS` ended epochs (newest first); the epoch changes with who reported."""
         with self.engine.connect() as c:
             deposits = dict(
                 c.execute(
@@ -138,15 +144,19 @@ class StakingQueries:
                     ).scalars()
                 )
             shards: dict[str, int] = {}
+            per_epoch: list[dict[str, Any]] = []
             last_epoch = c.execute(select(func.max(EpochNode.epoch))).scalar()
             if last_epoch is not None:
-                shards = dict(
-                    c.execute(
-                        select(EpochNode.node_id, EpochNode.shards).where(
-                            EpochNode.epoch == last_epoch
-                        )
-                    ).all()
-                )
+                recent = c.execute(
+                    select(EpochNode)
+                    .where(EpochNode.epoch > last_epoch - REWARD_EPOCHS)
+                    .order_by(EpochNode.epoch.desc(), EpochNode.node_id)
+                ).all()
+                shards = {r.node_id: r.shards for r in recent if r.epoch == last_epoch}
+                for paid in recent:
+                    if not per_epoch or per_epoch[-1]["epoch"] != paid.epoch:
+                        per_epoch.append({"epoch": paid.epoch, "rewards": {}})
+                    per_epoch[-1]["rewards"][paid.node_id] = paid.reward
             nodes = [
                 {
                     "nodeId": n.node_id,
@@ -158,9 +168,20 @@ class StakingQueries:
                 }
                 for n in c.execute(select(Node).order_by(Node.name)).all()
             ]
+            shown = c.execute(
+                select(EpochChange)
+                .where(EpochChange.shards_moved > 0)
+                .order_by(EpochChange.epoch.desc())
+                .limit(MAX_CHANGES)
+            ).all()
             reports: dict[int, list[str]] = {}
-            for r in c.execute(select(ShardReport).order_by(ShardReport.timestamp_ms)).all():
-                reports.setdefault(r.epoch, []).append(r.node_id)
+            if shown:
+                for r in c.execute(
+                    select(ShardReport.epoch, ShardReport.node_id)
+                    .where(ShardReport.epoch >= shown[-1].epoch)
+                    .order_by(ShardReport.timestamp_ms)
+                ).all():
+                    reports.setdefault(r.epoch, []).append(r.node_id)
             changes = [
                 {
                     "epoch": e.epoch,
@@ -169,14 +190,9 @@ class StakingQueries:
                     "doneMs": e.done_ms,
                     "reported": reports.get(e.epoch, []),
                 }
-                for e in c.execute(
-                    select(EpochChange)
-                    .where(EpochChange.shards_moved > 0)
-                    .order_by(EpochChange.epoch.desc())
-                    .limit(100)
-                ).all()
+                for e in shown
             ]
-        return {"nodes": nodes, "changes": changes}
+        return {"nodes": nodes, "rewardsByEpoch": per_epoch, "changes": changes}
 
     def epoch_nodes(self, epoch: int) -> list[dict[str, Any]]:
         """Shards, reward and stake of each member of `epoch`'s committee."""
@@ -192,16 +208,17 @@ class StakingQueries:
 def router(engine: Engine) -> APIRouter:
     """The staking routes over `engine`."""
     queries = StakingQueries(engine)
+    run = lookup_runner(engine)
     api = APIRouter()
 
     @api.get("/v1/staking")
     async def staking() -> JSONResponse:
         """Stake, shards and rewards per node; the epoch changes."""
-        return JSONResponse(queries.overview())
+        return JSONResponse(await run(queries.overview))
 
     @api.get("/v1/epochs/{epoch}/nodes")
     async def epoch_nodes(epoch: int = Path(ge=0, le=2**32 - 1)) -> JSONResponse:
         """Each member of that epoch's committee: shards held, reward, stake."""
-        return JSONResponse({"epoch": epoch, "nodes": queries.epoch_nodes(epoch)})
+        return JSONResponse({"epoch": epoch, "nodes": await run(queries.epoch_nodes, epoch)})
 
     return api

@@ -4,6 +4,7 @@ keyboard as a person would (Tab, Enter, typing) and read what has focus. It need
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import subprocess
@@ -118,6 +119,30 @@ class Browser:
                   onScreen: r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= -1}; })()"""
             )
         )
+
+    def phone(self, width: int = 390, height: int = 844) -> None:
+        """Lay the page out as a phone of that CSS width does (mobile viewport, touch UA)."""
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=True,
+        )
+
+    def screenshot(self, path: Path, selector: str | None = None) -> None:
+        """A PNG of the whole page, or of the element `selector` names."""
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True}
+        box = self.eval(
+            f"""(() => {{ const e = {json.dumps(selector)} ? document.querySelector(
+              {json.dumps(selector)}) : document.documentElement;
+              const r = e.getBoundingClientRect();
+              return [r.left + scrollX, r.top + scrollY, e.scrollWidth, r.height]; }})()"""
+        )
+        x, y, w, h = box
+        params["clip"] = {"x": x, "y": y, "width": max(w, 1), "height": max(h, 1), "scale": 1}
+        data = self.send("Page.captureScreenshot", **params)["data"]
+        path.write_bytes(base64.b64decode(data))
 
     def close(self) -> None:
         """Stop the browser."""

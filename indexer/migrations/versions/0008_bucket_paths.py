@@ -3,15 +3,15 @@
 `bucket_manifests` (one row per manifest read or tried: state, attempts, next retry) and
 `bucket_paths` (the manifest's files in path order: blob or patch id, size, content type).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007_dash
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007_dash"
 branch_labels = None
 depends_on = None
 
