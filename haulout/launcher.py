@@ -6,6 +6,7 @@ Each service is its own process talking real HTTP over loopback; `stop()` ends t
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,18 +34,35 @@ def _die_with_parent() -> None:
         pass
 
 
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out as the local end of outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+PORT_FLOOR = 10000
+"""Service ports are picked in [PORT_FLOOR, the ephemeral range): a port the kernel chose with
+bind(0) lies in the ephemeral range, where any outgoing connection made before the service
+binds it may take it as its own local port ("address already in use" at start, seen under load
+in the test suite)."""
+
+_ports = random.Random()
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port nobody listens on right now, below the ephemeral range."""
+    return free_port_block(1)
 
 
 def free_port_block(n: int) -> int:
-    """The first of `n` consecutive free ports (storage nodes listen on base + i)."""
+    """The first of `n` consecutive free ports (storage nodes listen on base + i), below the
+    ephemeral range so that no outgoing connection can take one before its service binds it."""
+    top = max(PORT_FLOOR + 1000, _ephemeral_floor()) - n
     while True:
-        base = free_port()
-        if base + n < 65536 and all(port_free(base + i) for i in range(n)):
+        base = _ports.randrange(PORT_FLOOR, top)
+        if all(port_free(base + i) for i in range(n)):
             return base
 
 
