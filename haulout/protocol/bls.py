@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pyblst import BlstP1Element, BlstP2Element, final_verify, miller_loop
+try:
+    from pyblst import BlstP1Element, BlstP2Element, final_verify, miller_loop
+except ImportError as exc:  # pragma: no cover - a dependency; wheels cover the usual platforms
+    raise ImportError(
+        "Haulout's BLS signatures need pyblst (blst's binding): `pip install pyblst`; where no "
+        "wheel fits (musl, say) it builds from source with a Rust toolchain"
+    ) from exc
 
 from .errors import InvalidKey, InvalidSignature
 from .hashing import blake2b256
