@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from py_arkworks_bls12381 import G1Point
-
-from .bls import parse_public_key
+from .bls import PublicKeyPoint, parse_public_key
 from .errors import InvalidCommittee
 from .params import ENCODING_RS16, check_shards, shard_for_sliver
 
@@ -71,7 +69,7 @@ class Committee:
         return self.owner_of_shard(shard_for_sliver(sliver, blob_id_int, self.n_shards))
 
     @cached_property
-    def parsed_keys(self) -> tuple[G1Point, ...]:
+    def parsed_keys(self) -> tuple[PublicKeyPoint, ...]:
         """Members' public keys, parsed once per committee."""
         return tuple(parse_public_key(m.public_key) for m in self.members)
 

@@ -56,7 +56,7 @@ def move_aggregate_key(public_keys: Sequence[bytes]) -> bytes | None:
         points = [bls.parse_public_key(k) for k in public_keys]
     except Exception:
         return None
-    return bls.aggregate_public_keys(points).to_compressed_bytes()
+    return bls.encode_public_key(bls.aggregate_public_keys(points))
 
 
 def move_accepts_certificate(

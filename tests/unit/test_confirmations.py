@@ -90,7 +90,7 @@ def _certificate_known_to_verify(dist: Distribution, msg: bytes) -> bool:
 
     cert = StoreController.certificate(None, dist, blob(), COMMITTEE, 5)  # type: ignore[arg-type]
     keys = [COMMITTEE.parsed_keys[p] for p in sorted(dist.signatures)]
-    key = (bls.aggregate_public_keys(keys).to_compressed_bytes(), msg, cert.signature)
+    key = (bls.encode_public_key(bls.aggregate_public_keys(keys)), msg, cert.signature)
     return key in bls._VERIFIED
 
 
