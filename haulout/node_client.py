@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import anyio.to_thread
 import httpx
 
@@ -552,12 +553,18 @@ class NodeClient:
             )
 
     async def pull_slivers(
-        self, blob_id: BlobId, indices: list[int], sink: FrameSink, sliver_len: int
+        self,
+        blob_id: BlobId,
+        indices: list[int],
+        sink: FrameSink,
+        sliver_len: int,
+        limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
         """Like `stream_slivers`, but received on a worker thread over a plain socket (see
         `_pull_frames`): `sink` is called on that thread, so several nodes' answers are
-        received, hashed and written at once. One attempt; `https://` nodes go through
-        `stream_slivers`."""
+        received, hashed and written at once. The thread is taken from `limiter` when given
+        (so long transfers do not hold the threads every request needs). One attempt;
+        `https://` nodes go through `stream_slivers`."""
         url = httpx.URL(f"{self.url}/v1/blobs/{blob_id}/slivers")
         if url.scheme != "http":
             await self.stream_slivers(blob_id, indices, sink, sliver_len)
@@ -571,7 +578,14 @@ class NodeClient:
         limit = slivers_limit(len(indices), sliver_len)
         try:
             status, error = await anyio.to_thread.run_sync(
-                _pull_frames, url.host, url.port or 80, target, sink, limit, timeout
+                _pull_frames,
+                url.host,
+                url.port or 80,
+                target,
+                sink,
+                limit,
+                timeout,
+                limiter=limiter,
             )
         except AnswerTooLarge as exc:
             raise NodeError(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import anyio
 import httpx
 from starlette.concurrency import run_in_threadpool
 
@@ -39,6 +40,10 @@ from .index import BlobIndex
 from .verdicts import ConsistencyVerdicts
 
 log = logging.getLogger("haulout.relayer.read")
+
+PULL_THREADS = 16
+"""Worker threads all large reads together may hold receiving slivers (one per node a read
+asks), apart from the threads every request needs."""
 
 
 @dataclass
@@ -109,6 +114,7 @@ class BlobReader:
         self.cache: OrderedDict[BlobId, bytes] = OrderedDict()
         self.cache_bytes, self.retries = cache_bytes, retries
         self.stats = ReadStats()
+        self._pulls: anyio.CapacityLimiter | None = None  # made in the event loop, on first use
 
     def require_live(self, blob_id: BlobId) -> None:
         """404 unless the blob is certified, undeleted and unexpired."""
@@ -259,6 +265,9 @@ class BlobReader:
         answer received, hashed and written in place on its own thread. None when some
         primary is missing or forged (those forged are returned, not to be asked again): the
         caller then takes the general path."""
+        if self._pulls is None:
+            self._pulls = anyio.CapacityLimiter(PULL_THREADS)
+        pulls = self._pulls
         k = meta.params.k
         by_node: dict[int, list[int]] = {}
         for i in range(k):
@@ -270,7 +279,7 @@ class BlobReader:
             node = nodes[position]
             try:
                 sink = assembly.sink(indices)
-                await node.pull_slivers(blob_id, indices, sink, meta.params.sliver_len)
+                await node.pull_slivers(blob_id, indices, sink, meta.params.sliver_len, pulls)
             except NodeError as exc:
                 failures.append(str(exc))
 
