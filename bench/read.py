@@ -3,7 +3,7 @@ to be consistent beside Walrus's RedStuff decode on the same data in the same ru
 milliseconds per MiB read of the relayer and of the nodes (from /proc, so less sensitive to a
 shared machine than wall time). Optionally records py-spy profiles of both sides.
 
-    python -m bench.read [--mib 128] [--repeat 3] [--type 1] [--pyspy DIR]
+    python -m bench.read [--mib 128] [--repeat 3] [--type 1] [--pyspy DIR] [--no-anchor]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from haulout.client import HauloutClient
 
 from . import anchors
 from .common import start_local_system
-from .store import cpu_seconds, family_cpu
+from .store import cpu_seconds, family_cpu, peak_rss_mib
 
 
 def redstuff_decode(data: bytes, n: int, repeat: int) -> tuple[float, float]:
@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--type", type=int, default=1, choices=(0, 1))
     ap.add_argument("--nodes", type=int, default=4)
     ap.add_argument("--shards", type=int, default=100)
+    ap.add_argument("--no-anchor", action="store_true", help="skip RedStuff (large --mib)")
     ap.add_argument("--pyspy", type=Path, help="write py-spy flame graphs of the reads here")
     a = ap.parse_args()
     mib, n = a.mib, a.shards
@@ -95,6 +96,8 @@ def main() -> None:
                         )
                     )
                 time.sleep(1.0)
+            with contextlib.suppress(OSError):  # the relayer's peak RSS from here on: the reads'
+                Path(f"/proc/{procs['relayer']}/clear_refs").write_text("5")
             best = float("inf")
             relayer = nodes = client_cpu = 0.0
             for _ in range(a.repeat):
@@ -114,7 +117,10 @@ def main() -> None:
                 spy_proc.send_signal(2)
             for spy_proc in spies:
                 spy_proc.wait(30)
-            decode, decode_cpu = redstuff_decode(data, n, a.repeat)
+            peak = peak_rss_mib(procs["relayer"])
+            decode, decode_cpu = (
+                (float("inf"), float("inf")) if a.no_anchor else redstuff_decode(data, n, a.repeat)
+            )
             load = os.getloadavg()
             total = mib * a.repeat
             print(
@@ -124,7 +130,8 @@ def main() -> None:
                 f"n={n}: {mib / decode:.1f} MiB/s; ratio {decode / best:.2f} (target >= 1.5)\n"
                 f"  CPU per MiB read: relayer {1000 * relayer / total:.2f} ms, "
                 f"{a.nodes} nodes {1000 * nodes / total:.2f} ms, client {1000 * client_cpu / total:.2f}"
-                f" ms; RedStuff decode {1000 * decode_cpu / mib:.2f} ms",
+                f" ms; RedStuff decode {1000 * decode_cpu / mib:.2f} ms\n"
+                f"  relayer peak RSS during the reads: {peak} MiB",
                 flush=True,
             )
         finally:

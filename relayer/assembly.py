@@ -12,7 +12,6 @@ path (slivers to files, decode), which asks other nodes for other slivers.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from haulout.protocol.hashing import Hasher
@@ -24,16 +23,15 @@ class PrimaryAssembly:
     bytes are in place and matched their hash. One `sink()` per node answer: answers arrive
     on several threads at once, each writing its own slivers' blocks with `pwrite`."""
 
-    def __init__(
-        self, meta: BlobMetadata, workdir: Path, on_reject: Callable[[int, str], None]
-    ) -> None:
-        self.meta, self.on_reject = meta, on_reject
+    def __init__(self, meta: BlobMetadata, workdir: Path) -> None:
+        self.meta = meta
         self.path = workdir / "blob"
         self.fd = os.open(self.path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
         os.ftruncate(self.fd, meta.size)
         self.good: set[int] = set()
-        self.forged: set[int] = set()
-        self.failures: list[str] = []
+        self.forged: dict[int, str] = {}
+        """Slivers that did not match their hash, and why (the caller counts and logs them
+        once the answers are in: the sinks run on worker threads)."""
 
     def sink(self, indices: list[int]) -> PrimarySink:
         """A `FrameSink` for one node's answer, which may hold only the primaries `indices`
@@ -94,7 +92,5 @@ class PrimarySink:
             self.assembly.good.add(index)
         else:
             why = f"sliver {index} does not match its hash in the metadata; it is corrupt or forged"
-            self.assembly.forged.add(index)
-            self.assembly.failures.append(why)
-            self.assembly.on_reject(index, why)
+            self.assembly.forged[index] = why
         self.hash = None

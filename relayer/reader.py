@@ -272,7 +272,7 @@ class BlobReader:
         by_node: dict[int, list[int]] = {}
         for i in range(k):
             by_node.setdefault(committee.member_for_sliver(i, int(blob_id)), []).append(i)
-        assembly = PrimaryAssembly(meta, workdir, lambda i, why: self.rejected(blob_id, i, why))
+        assembly = PrimaryAssembly(meta, workdir)
         failures: list[str] = []
 
         async def pull(position: int, indices: list[int]) -> None:
@@ -287,6 +287,8 @@ class BlobReader:
             await asyncio.gather(*(pull(p, ix) for p, ix in by_node.items()))
         finally:
             assembly.close()
+        for i, why in assembly.forged.items():
+            self.rejected(blob_id, i, why)
         if assembly.complete:
             self.stats.assembled_reads += 1
             return ReadBlob(meta.size, path=assembly.path, workdir=workdir), set()
@@ -296,9 +298,9 @@ class BlobReader:
             "primary slivers incomplete; reading through decode",
             blob_id=str(blob_id),
             verified=len(assembly.good),
-            errors="; ".join((failures + assembly.failures)[:3]),
+            errors="; ".join((failures + list(assembly.forged.values()))[:3]),
         )
-        return None, assembly.forged
+        return None, set(assembly.forged)
 
     async def slivers(
         self,

@@ -32,13 +32,12 @@ def test_primaries_laid_out_are_the_blob(tmp_path: Path, size: int, piece: int) 
     data = os.urandom(size)
     enc = codec.encode(data, N, ENCODING_RS16)
     k = enc.metadata.params.k
-    rejected: list[int] = []
-    assembly = PrimaryAssembly(enc.metadata, tmp_path, lambda i, why: rejected.append(i))
+    assembly = PrimaryAssembly(enc.metadata, tmp_path)
     primaries = {i: enc.slivers[i] for i in range(k)}
     feed(assembly, {i: s for i, s in primaries.items() if i % 2}, piece)  # one node
     feed(assembly, {i: s for i, s in primaries.items() if not i % 2}, piece)  # another
     assembly.close()
-    assert assembly.complete and not rejected
+    assert assembly.complete and not assembly.forged
     assert (tmp_path / "blob").read_bytes() == data
 
 
@@ -48,17 +47,17 @@ def test_a_forged_primary_is_not_in_place(tmp_path: Path) -> None:
     k = enc.metadata.params.k
     forged = bytearray(enc.slivers[1])
     forged[-1] ^= 1
-    rejected: list[int] = []
-    assembly = PrimaryAssembly(enc.metadata, tmp_path, lambda i, why: rejected.append(i))
+    assembly = PrimaryAssembly(enc.metadata, tmp_path)
     feed(assembly, {i: bytes(forged) if i == 1 else enc.slivers[i] for i in range(k)}, 4096)
-    assert not assembly.complete and rejected == [1] and assembly.forged == {1}
+    assert not assembly.complete and list(assembly.forged) == [1]
+    assert "does not match its hash" in assembly.forged[1]
     assert assembly.good == set(range(k)) - {1}
 
 
 def test_frames_not_asked_for_are_refused(tmp_path: Path) -> None:
     enc = codec.encode(os.urandom(300_000), N, ENCODING_RS16)
     k = enc.metadata.params.k
-    assembly = PrimaryAssembly(enc.metadata, tmp_path, lambda i, why: None)
+    assembly = PrimaryAssembly(enc.metadata, tmp_path)
     for index in (k, 2):  # a parity sliver; a primary asked of another node
         with pytest.raises(ValueError, match="not asked for"):
             FrameParser(assembly.sink([0, 1])).feed(encode_frames({index: enc.slivers[index]}))
