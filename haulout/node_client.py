@@ -12,15 +12,17 @@ import base64
 import json
 import socket
 import struct
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import anyio.to_thread
 import httpx
 
-from haulout.http11 import Answer, AnswerTooLarge, Http11Pool, TransportError
+from haulout.http11 import MIN_RATE, Answer, AnswerTooLarge, Http11Pool, TransportError
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import (
     FRAME_HEADER,
@@ -186,6 +188,78 @@ def _send_files(
         if len(buf) > cap and status < 400:
             raise ValueError(f"the answer passes the {cap} bytes it can have")
         return status, bytes(buf[:cap])
+
+
+def _answer_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Read an answer's head (bounded to 16 KiB): its status, headers (lower-case names) and
+    the body bytes that came with it."""
+    answer = bytearray()
+    while b"\r\n\r\n" not in answer:
+        if len(answer) > 16 << 10:
+            raise ValueError("the answer's headers are too long")
+        chunk = sock.recv(16 << 10)
+        if not chunk:
+            raise EOFError("the node closed the connection before answering")
+        answer += chunk
+    head, _, body = bytes(answer).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ValueError("not an HTTP answer")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), headers, body
+
+
+PULL_BUFFER = 1 << 20
+"""Bytes `_pull_frames` receives at once (into one reused buffer)."""
+
+
+def _pull_frames(
+    host: str, port: int, target: str, sink: FrameSink, limit: int, timeout: float
+) -> tuple[int, bytes]:
+    """GET a batch of slivers over a plain socket and hand its frames to `sink` as they
+    arrive (received into one reused buffer: no copies, no HTTP library per piece), on the
+    calling thread. The answer must declare its length, at most `limit` (else it is refused
+    unread); it must arrive within `timeout` plus a second per MiB it may have, and each
+    socket operation within `timeout`. Returns the status and, for an error, its body cut at
+    `ERROR_ANSWER_LIMIT` (empty on success)."""
+    deadline = time.monotonic() + timeout + limit / MIN_RATE
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(
+            f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode()
+        )
+        status, headers, body = _answer_head(sock)
+        if status >= 400:
+            error = bytearray(body)
+            while len(error) <= ERROR_ANSWER_LIMIT and (chunk := sock.recv(16 << 10)):
+                error += chunk
+            return status, bytes(error[:ERROR_ANSWER_LIMIT])
+        declared = headers.get("content-length", "")
+        if "transfer-encoding" in headers or not declared.isdigit() or len(declared) > 15:
+            raise ValueError("the batch of slivers came without a plain content-length")
+        length = int(declared)
+        if length > limit:
+            raise AnswerTooLarge(limit, length)
+        if len(body) > length:
+            raise ValueError("the node sent more than the length it declared")
+        parser = FrameParser(sink)
+        parser.feed(body)
+        left = length - len(body)
+        buf = memoryview(bytearray(PULL_BUFFER))
+        while left:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the batch of slivers arrived too slowly")
+            got = sock.recv_into(buf, min(left, PULL_BUFFER))
+            if not got:
+                raise EOFError(f"the batch of slivers was cut short ({left} bytes missing)")
+            left -= got
+            parser.feed(buf[:got])
+        if missing := parser.inside_frame:
+            raise EOFError(f"the batch of slivers was cut short ({missing} bytes missing)")
+        return status, b""
 
 
 class NodeClient:
@@ -477,6 +551,49 @@ class NodeClient:
             raise NodeError(
                 self.url, f"the batch of slivers was cut short ({missing} bytes missing)"
             )
+
+    async def pull_slivers(
+        self,
+        blob_id: BlobId,
+        indices: list[int],
+        sink: FrameSink,
+        sliver_len: int,
+        limiter: anyio.CapacityLimiter | None = None,
+    ) -> None:
+        """Like `stream_slivers`, but received on a worker thread over a plain socket (see
+        `_pull_frames`): `sink` is called on that thread, so several nodes' answers are
+        received, hashed and written at once. The thread is taken from `limiter` when given
+        (so long transfers do not hold the threads every request needs). One attempt;
+        `https://` nodes go through `stream_slivers`."""
+        url = httpx.URL(f"{self.url}/v1/blobs/{blob_id}/slivers")
+        if url.scheme != "http":
+            await self.stream_slivers(blob_id, indices, sink, sliver_len)
+            return
+        target = (
+            url.raw_path.decode()
+            + "?"
+            + urllib.parse.urlencode({"indices": ",".join(map(str, indices))})
+        )
+        timeout = self.client.timeout.read or 60.0
+        limit = slivers_limit(len(indices), sliver_len)
+        try:
+            status, error = await anyio.to_thread.run_sync(
+                _pull_frames,
+                url.host,
+                url.port or 80,
+                target,
+                sink,
+                limit,
+                timeout,
+                limiter=limiter,
+            )
+        except AnswerTooLarge as exc:
+            raise NodeError(
+                self.url, f"{exc}; the batch of slivers was refused", reason="ANSWER_TOO_LARGE"
+            ) from exc
+        except (OSError, EOFError, ValueError) as exc:
+            raise NodeError(self.url, f"{type(exc).__name__}: {exc}") from exc
+        _raise_for(Answer(status, {}, error), str(url))
 
     async def get_sliver(self, blob_id: BlobId, index: int, sliver_len: int | None = None) -> bytes:
         """One sliver (read up to `sliver_len` bytes: pass it)."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import anyio
 import httpx
 from starlette.concurrency import run_in_threadpool
 
@@ -31,13 +32,18 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.committee import Committee
 from haulout.protocol.errors import InconsistentEncoding, InvalidMetadata, InvalidSliver
 from haulout.protocol.metadata import BlobMetadata
-from haulout.protocol.params import shard_for_sliver
+from haulout.protocol.params import ENCODING_RS16, shard_for_sliver
 from haulout.sliver_files import VerifiedSliverFiles
 
+from .assembly import PrimaryAssembly
 from .index import BlobIndex
 from .verdicts import ConsistencyVerdicts
 
 log = logging.getLogger("haulout.relayer.read")
+
+PULL_THREADS = 16
+"""Worker threads all large reads together may hold receiving slivers (one per node a read
+asks), apart from the threads every request needs."""
 
 
 @dataclass
@@ -51,6 +57,8 @@ class ReadStats:
     inconsistent: int = 0
     consistency_checks: int = 0
     consistency_known: int = 0
+    assembled_reads: int = 0
+    """Large type-1 reads served straight from their primary slivers (no decode)."""
 
 
 @dataclass
@@ -62,7 +70,7 @@ class ReadBlob:
     path: Path | None = None
     workdir: Path | None = field(default=None, repr=False)
 
-    def chunks(self, start: int, end: int, piece: int = 1 << 20) -> Iterator[bytes]:
+    def chunks(self, start: int, end: int, piece: int = 4 << 20) -> Iterator[bytes]:
         """Bytes `[start, end)` in pieces; the temporary file goes once they are read."""
         try:
             if self.data is not None:
@@ -106,6 +114,7 @@ class BlobReader:
         self.cache: OrderedDict[BlobId, bytes] = OrderedDict()
         self.cache_bytes, self.retries = cache_bytes, retries
         self.stats = ReadStats()
+        self._pulls: anyio.CapacityLimiter | None = None  # made in the event loop, on first use
 
     def require_live(self, blob_id: BlobId) -> None:
         """404 unless the blob is certified, undeleted and unexpired."""
@@ -157,12 +166,19 @@ class BlobReader:
         if metadata.size > self.memory_limit:
             workdir = Path(tempfile.mkdtemp(prefix="read-", dir=self.spool_dir))
         try:
-            try:
-                slivers = await self.slivers(blob_id, metadata, committee, nodes, workdir, previous)
-            except Exception:  # nodes drop a blob once it expires or is deleted: then a 404
-                await run_in_threadpool(self.require_live_now, blob_id)
-                raise
-            blob = await run_in_threadpool(self._decode, metadata, slivers, check, workdir)
+            blob: ReadBlob | None = None
+            forged: set[int] = set()
+            if workdir is not None and not check and metadata.encoding_type == ENCODING_RS16:
+                blob, forged = await self.primaries(blob_id, metadata, committee, nodes, workdir)
+            if blob is None:
+                try:
+                    slivers = await self.slivers(
+                        blob_id, metadata, committee, nodes, workdir, previous, forged
+                    )
+                except Exception:  # nodes drop a blob once it expires or is deleted: then a 404
+                    await run_in_threadpool(self.require_live_now, blob_id)
+                    raise
+                blob = await run_in_threadpool(self._decode, metadata, slivers, check, workdir)
         except BaseException:
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -236,6 +252,56 @@ class BlobReader:
             f"no storage node served valid metadata for {blob_id}: {'; '.join(errors)}",
         )
 
+    async def primaries(
+        self,
+        blob_id: BlobId,
+        meta: BlobMetadata,
+        committee: Committee,
+        nodes: list[NodeClient],
+        workdir: Path,
+    ) -> tuple[ReadBlob | None, set[int]]:
+        """A large type-1 blob with no consistency check due, straight from its `k` primary
+        slivers (see `relayer.assembly`): one request per node, all nodes at once, each
+        answer received, hashed and written in place on its own thread. None when some
+        primary is missing or forged (those forged are returned, not to be asked again): the
+        caller then takes the general path."""
+        if self._pulls is None:
+            self._pulls = anyio.CapacityLimiter(PULL_THREADS)
+        pulls = self._pulls
+        k = meta.params.k
+        by_node: dict[int, list[int]] = {}
+        for i in range(k):
+            by_node.setdefault(committee.member_for_sliver(i, int(blob_id)), []).append(i)
+        assembly = PrimaryAssembly(meta, workdir)
+        failures: list[str] = []
+
+        async def pull(position: int, indices: list[int]) -> None:
+            node = nodes[position]
+            try:
+                sink = assembly.sink(indices)
+                await node.pull_slivers(blob_id, indices, sink, meta.params.sliver_len, pulls)
+            except NodeError as exc:
+                failures.append(str(exc))
+
+        try:
+            await asyncio.gather(*(pull(p, ix) for p, ix in by_node.items()))
+        finally:
+            assembly.close()
+        for i, why in assembly.forged.items():
+            self.rejected(blob_id, i, why)
+        if assembly.complete:
+            self.stats.assembled_reads += 1
+            return ReadBlob(meta.size, path=assembly.path, workdir=workdir), set()
+        assembly.path.unlink(missing_ok=True)
+        event(
+            log,
+            "primary slivers incomplete; reading through decode",
+            blob_id=str(blob_id),
+            verified=len(assembly.good),
+            errors="; ".join((failures + list(assembly.forged.values()))[:3]),
+        )
+        return None, set(assembly.forged)
+
     async def slivers(
         self,
         blob_id: BlobId,
@@ -244,6 +310,7 @@ class BlobReader:
         nodes: list[NodeClient],
         workdir: Path | None = None,
         previous: dict[int, NodeClient] | None = None,
+        forged: set[int] | frozenset[int] = frozenset(),
     ) -> dict[int, bytes] | dict[int, Path]:
         """`k` verified slivers, primaries first, asking further nodes while some fail: in
         memory, or streamed into files under `workdir`.
@@ -253,9 +320,10 @@ class BlobReader:
         may not hold it yet: what it lacks is asked of the shard's previous owner (`previous`:
         shard → that owner's client, for shards that moved), which serves it until then;
         after changes back to back, when that is still not enough, every node of both
-        committees is asked for what is missing (one request each, only on that path)."""
+        committees is asked for what is missing (one request each, only on that path).
+        Slivers already found `forged` in this read are not asked for again."""
         k, n = meta.params.k, meta.n_shards
-        order = list(range(k)) + random.sample(range(k, n), n - k)
+        order = [i for i in range(k) if i not in forged] + random.sample(range(k, n), n - k)
         good: dict[int, bytes | Path] = {}
         failures: list[str] = []
 
@@ -306,7 +374,9 @@ class BlobReader:
             for client in everyone.values():
                 if len(good) >= k:
                     break
-                good.update(await ask(client, [i for i in range(n) if i not in good]))
+                good.update(
+                    await ask(client, [i for i in range(n) if i not in good and i not in forged])
+                )
         if len(good) < k:
             raise ApiError(
                 503,

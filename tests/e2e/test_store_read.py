@@ -291,12 +291,17 @@ def test_large_blob_reads_go_through_files_and_leave_nothing_behind(
     system: LocalSystem, client: HauloutClient, deployment: Deployment
 ) -> None:
     """Above the relayer's memory limit (32 MiB) slivers are streamed to files, checked on
-    the way (a corrupted one is refused), and the decoded blob is served from a file that is
-    removed afterwards; Range and HEAD work the same."""
+    the way (a corrupted one is refused), and the blob is served from a file that is removed
+    afterwards; Range and HEAD work the same. A type-1 blob whose primary slivers all check
+    out is laid out from them without a decode; a corrupted primary sends the read through
+    the decode, which does not ask for the corrupted sliver again."""
     data = os.urandom(40 << 20)
-    stored = client.store(data)
+    stored = client.store(data, encoding_type=1)
     system.settle()
     bid = BlobId.parse(stored.blob_id)
+    assembled = metric(system.relayer_url, "haulout_relayer_assembled_reads")
+    assert client.read(stored.blob_id) == data
+    assert metric(system.relayer_url, "haulout_relayer_assembled_reads") == assembled + 1
     committee = DevChain(deployment.ledger).system().require_committee()
     owner = committee.member_for_sliver(1, int(bid))
     path = system.workdir / "nodes" / deployment.nodes[owner].name / "slivers" / str(bid)
@@ -311,6 +316,7 @@ def test_large_blob_reads_go_through_files_and_leave_nothing_behind(
     assert client.read(stored.blob_id) == data
     # the ranged GET and the full read each refused it; HEAD answers from the registration
     assert metric(system.relayer_url, "haulout_relayer_slivers_rejected") == before + 2
+    assert metric(system.relayer_url, "haulout_relayer_assembled_reads") == assembled + 1
     assert [p.name for p in (system.workdir / "relayer").iterdir()] == []
 
 

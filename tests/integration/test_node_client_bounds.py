@@ -75,6 +75,23 @@ def fake_node(request: pytest.FixtureRequest) -> Iterator[FakeNode]:
     listener.close()
 
 
+class Collect:
+    """A `FrameSink` keeping the slivers it is given."""
+
+    def __init__(self) -> None:
+        self.out: dict[int, bytes] = {}
+        self.index = -1
+
+    def start(self, index: int, size: int) -> None:
+        self.index, self.out[index] = index, b""
+
+    def data(self, piece: memoryview) -> None:
+        self.out[self.index] += bytes(piece)
+
+    def end(self) -> None:
+        pass
+
+
 def call(node: FakeNode, what: str) -> Exception | object:
     async def run() -> object:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -86,6 +103,10 @@ def call(node: FakeNode, what: str) -> Exception | object:
                 return await client.get_metadata(BLOB, n_shards=10)
             if what == "slivers":
                 return await client.get_slivers(BLOB, [0, 1], sliver_len=100)
+            if what == "pull":  # the large read's path: a plain socket on a worker thread
+                sink = Collect()
+                await client.pull_slivers(BLOB, [0, 1], sink, sliver_len=100)
+                return sink.out
             return await client.status(BLOB)
 
     try:
@@ -146,3 +167,38 @@ def _wait_for(node: FakeNode) -> None:
             return
         threading.Event().wait(0.01)
     raise AssertionError("the fake node never finished answering")
+
+
+def test_a_pulled_batch_of_slivers_is_bounded_by_what_the_blob_implies(
+    fake_node: FakeNode,
+) -> None:
+    fake_node.head = f"HTTP/1.1 200 OK\r\nContent-Length: {HUGE}\r\n\r\n".encode()
+    fake_node.body_size = HUGE
+    err = call(fake_node, "pull")
+    assert isinstance(err, NodeError) and err.reason == "ANSWER_TOO_LARGE", err
+    _wait_for(fake_node)
+    assert fake_node.sent[0] < HUGE // 4  # refused on its declared length, unread
+
+
+def test_a_pulled_batch_without_a_length_or_cut_short_is_refused(fake_node: FakeNode) -> None:
+    fake_node.head = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+    fake_node.body_size = HUGE
+    err = call(fake_node, "pull")
+    assert isinstance(err, NodeError) and "content-length" in str(err), err
+    body = frame_header(0, 100) + b"a" * 50
+    fake_node.head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body) + 50}\r\n\r\n".encode()
+    fake_node.body, fake_node.sent = body, []
+    err = call(fake_node, "pull")
+    assert isinstance(err, NodeError) and "cut short" in str(err), err
+
+
+def test_a_pulled_batch_of_the_right_size_passes_and_errors_are_cut(fake_node: FakeNode) -> None:
+    body = frame_header(0, 100) + b"a" * 100 + frame_header(1, 100) + b"b" * 100
+    fake_node.head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    fake_node.body = body
+    assert call(fake_node, "pull") == {0: b"a" * 100, 1: b"b" * 100}
+    message = json.dumps({"error": {"message": "m" * HUGE}}).encode()
+    fake_node.head = f"HTTP/1.1 404 Not Found\r\nContent-Length: {len(message)}\r\n\r\n".encode()
+    fake_node.body = message
+    err = call(fake_node, "pull")
+    assert isinstance(err, NodeError) and err.status == 404 and len(str(err)) < 1000
