@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from haulout.client import HauloutError, _check
+from haulout.client import HauloutError, QuiltFile, StoredQuilt, _check
 from haulout.manifest import (
     DEFAULT_CHUNK,
     MAGIC,
@@ -274,15 +274,63 @@ def store_small(
         packer.flush()
         return
     specs = [(ident, int(e["size"]), {"content-type": e["content_type"]}) for ident, e, _ in small]
+    batch: list[list[int]] = []
+    held = 0
     for group in group_for_quilts(specs, n_shards):
-        batch = []
+        size = sum(specs[i][1] for i in group)
+        if batch and (len(batch) >= BATCH_QUILTS or held + size > BATCH_BYTES):
+            _store_quilts(client, small, specs, batch, epochs, deletable)
+            batch, held = [], 0
+        batch.append(group)
+        held += size
+    if batch:
+        _store_quilts(client, small, specs, batch, epochs, deletable)
+
+
+BATCH_QUILTS = 200
+"""Quilts sent in one batch upload: as many as the relayer registers in one transaction."""
+
+BATCH_BYTES = 64 << 20
+"""Small files' bytes held in memory for one batch upload."""
+
+
+def _store_quilts(
+    client: HauloutClient,
+    small: list[Small],
+    specs: list[tuple[str, int, dict[str, str]]],
+    groups: list[list[int]],
+    epochs: int | None,
+    deletable: bool,
+) -> None:
+    """Store `groups` of small files as quilts in one batch upload (one registration and one
+    certification transaction for all); a quilt the batch did not store is stored alone, and
+    a relayer without batch uploads gets one quilt per request."""
+    quilts = []
+    for group in groups:
+        files: list[QuiltFile] = []
         for i in group:
             data = small[i][2]()
             if len(data) != small[i][1]["size"]:
                 raise ManifestError(f"{small[i][0]} changed while it was being stored")
             small[i][1]["blake2b"] = _digest(data)
-            batch.append((specs[i][0], data, specs[i][2]))
-        stored = client.store_quilt(batch, epochs=epochs, deletable=deletable)
+            files.append((specs[i][0], data, specs[i][2]))
+        quilts.append(files)
+    results: list[StoredQuilt | HauloutError]
+    if len(quilts) < 2:
+        results = [HauloutError("alone")] * len(quilts)
+    else:
+        try:
+            results = client.store_quilt_batch(quilts, epochs=epochs, deletable=deletable)
+        except HauloutError as exc:
+            if exc.status not in (404, 405):  # 404/405: a relayer from before batch uploads
+                raise
+            results = [exc] * len(quilts)
+    for group, files, result in zip(groups, quilts, results, strict=True):
+        stored = (
+            result
+            if isinstance(result, StoredQuilt)
+            else client.store_quilt(files, epochs=epochs, deletable=deletable)
+        )
         for i in group:
             entry = small[i][1]
             entry["quilt_id"] = stored.quilt_id
