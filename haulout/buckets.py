@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from haulout.client import HauloutError, QuiltFile, StoredQuilt, _check
+from haulout.client import HauloutError, QuiltFile, _check
 from haulout.manifest import (
+    BATCH_BYTES,
+    BATCH_QUILTS,
     DEFAULT_CHUNK,
     MAGIC,
     MIN_QUILT_PATCHES,
@@ -42,6 +44,7 @@ from haulout.manifest import (
     group_for_quilts,
     iter_file,
     quilt_identifier,
+    store_quilt_groups,
 )
 from haulout.protocol.buckets import BucketRef, check_bucket_name, parse_ref
 from haulout.protocol.hashing import hasher
@@ -287,13 +290,6 @@ def store_small(
         _store_quilts(client, small, specs, batch, epochs, deletable)
 
 
-BATCH_QUILTS = 200
-"""Quilts sent in one batch upload: as many as the relayer registers in one transaction."""
-
-BATCH_BYTES = 64 << 20
-"""Small files' bytes held in memory for one batch upload."""
-
-
 def _store_quilts(
     client: HauloutClient,
     small: list[Small],
@@ -302,9 +298,8 @@ def _store_quilts(
     epochs: int | None,
     deletable: bool,
 ) -> None:
-    """Store `groups` of small files as quilts in one batch upload (one registration and one
-    certification transaction for all); a quilt the batch did not store is stored alone, and
-    a relayer without batch uploads gets one quilt per request."""
+    """Store `groups` of small files as quilts in one batch upload (`store_quilt_groups`);
+    each entry gets its quilt, patch id, identifier and hash."""
     quilts = []
     for group in groups:
         files: list[QuiltFile] = []
@@ -315,22 +310,9 @@ def _store_quilts(
             small[i][1]["blake2b"] = _digest(data)
             files.append((specs[i][0], data, specs[i][2]))
         quilts.append(files)
-    results: list[StoredQuilt | HauloutError]
-    if len(quilts) < 2:
-        results = [HauloutError("alone")] * len(quilts)
-    else:
-        try:
-            results = client.store_quilt_batch(quilts, epochs=epochs, deletable=deletable)
-        except HauloutError as exc:
-            if exc.status not in (404, 405):  # 404/405: a relayer from before batch uploads
-                raise
-            results = [exc] * len(quilts)
-    for group, files, result in zip(groups, quilts, results, strict=True):
-        stored = (
-            result
-            if isinstance(result, StoredQuilt)
-            else client.store_quilt(files, epochs=epochs, deletable=deletable)
-        )
+    for group, stored in zip(
+        groups, store_quilt_groups(client, quilts, epochs, deletable), strict=True
+    ):
         for i in group:
             entry = small[i][1]
             entry["quilt_id"] = stored.quilt_id

@@ -4,6 +4,7 @@ Real processes: DevChain ledger, 4 nodes over 100 shards (33 files a quilt), the
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from haulout.client import HauloutClient
 from haulout.launcher import LocalSystem
+from haulout.manifest import store_directory
 from tests.e2e.conftest import start_system
 
 
@@ -77,3 +79,16 @@ def test_pushing_the_same_files_again_registers_nothing_new(
     _, one = client.buckets.tree("batch-once")
     _, two = client.buckets.tree("batch-twice")
     assert {e["quilt_id"] for e in one.values()} == {e["quilt_id"] for e in two.values()}
+
+
+def test_store_dir_of_200_files_costs_the_transactions_of_20(
+    client: HauloutClient, system: LocalSystem, tmp_path: Path
+) -> None:
+    costs = []
+    for n in (20, 200):
+        src = _dataset(tmp_path / f"dir{n}", n)
+        before = _transactions(system)
+        stored = store_directory(client, src, epochs=2)
+        costs.append(_transactions(system) - before)
+    assert costs[0] == costs[1] == 4  # quilts: register, certify; manifest: register, certify
+    assert len(json.loads(client.read(stored.blob_id))["quilts"]) >= 7
