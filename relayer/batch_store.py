@@ -76,6 +76,8 @@ class Stage(Generic[P, R]):
             except Exception as exc:  # each goes alone with the single-blob calls
                 event(log, "batch transaction failed; members go alone", error=str(exc)[:300])
                 results = [None] * len(joined)
+        if len(results) != len(joined):  # never leave a member waiting
+            results = [None] * len(joined)
         for (_, fut), result in zip(joined, results, strict=True):
             if not fut.done():
                 fut.set_result(result)

@@ -109,7 +109,8 @@ class ChainPort(Protocol):
     def register_blobs(self, signer: Account, specs: Sequence[BlobSpec]) -> BatchRegistration:
         """Reserve exactly the needed storage for and register every spec in ONE transaction:
         all or none (many small members of one commit pay one transaction, not one each).
-        The caller keeps a batch within a PTB's 1024 commands (`MAX_BATCH_MEMBERS`)."""
+        The caller keeps a batch within a PTB's 1024 commands (`relayer.batch_store` sends
+        at most 200 a transaction)."""
         ...
 
     def transaction(self, digest: str) -> ExecutedTransaction:
