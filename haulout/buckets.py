@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from haulout.client import HauloutError, _check
+from haulout.client import HauloutError, QuiltFile, _check
 from haulout.manifest import (
+    BATCH_BYTES,
+    BATCH_QUILTS,
     DEFAULT_CHUNK,
     MAGIC,
     MIN_QUILT_PATCHES,
@@ -42,6 +44,7 @@ from haulout.manifest import (
     group_for_quilts,
     iter_file,
     quilt_identifier,
+    store_quilt_groups,
 )
 from haulout.protocol.buckets import BucketRef, check_bucket_name, parse_ref
 from haulout.protocol.hashing import hasher
@@ -274,15 +277,42 @@ def store_small(
         packer.flush()
         return
     specs = [(ident, int(e["size"]), {"content-type": e["content_type"]}) for ident, e, _ in small]
+    batch: list[list[int]] = []
+    held = 0
     for group in group_for_quilts(specs, n_shards):
-        batch = []
+        size = sum(specs[i][1] for i in group)
+        if batch and (len(batch) >= BATCH_QUILTS or held + size > BATCH_BYTES):
+            _store_quilts(client, small, specs, batch, epochs, deletable)
+            batch, held = [], 0
+        batch.append(group)
+        held += size
+    if batch:
+        _store_quilts(client, small, specs, batch, epochs, deletable)
+
+
+def _store_quilts(
+    client: HauloutClient,
+    small: list[Small],
+    specs: list[tuple[str, int, dict[str, str]]],
+    groups: list[list[int]],
+    epochs: int | None,
+    deletable: bool,
+) -> None:
+    """Store `groups` of small files as quilts in one batch upload (`store_quilt_groups`);
+    each entry gets its quilt, patch id, identifier and hash."""
+    quilts = []
+    for group in groups:
+        files: list[QuiltFile] = []
         for i in group:
             data = small[i][2]()
             if len(data) != small[i][1]["size"]:
                 raise ManifestError(f"{small[i][0]} changed while it was being stored")
             small[i][1]["blake2b"] = _digest(data)
-            batch.append((specs[i][0], data, specs[i][2]))
-        stored = client.store_quilt(batch, epochs=epochs, deletable=deletable)
+            files.append((specs[i][0], data, specs[i][2]))
+        quilts.append(files)
+    for group, stored in zip(
+        groups, store_quilt_groups(client, quilts, epochs, deletable), strict=True
+    ):
         for i in group:
             entry = small[i][1]
             entry["quilt_id"] = stored.quilt_id

@@ -165,6 +165,37 @@ def _store_quilt(
     return StoredQuilt.from_response(_check(resp).json())
 
 
+def _store_quilt_batch(
+    quilts: Sequence[Sequence[QuiltFile]],
+    epochs: int | None,
+    deletable: bool,
+    encoding_type: int | None,
+) -> Steps[list[StoredQuilt | HauloutError]]:
+    """`PUT /v1/quilts/batch`: several quilts in one upload, registered in one transaction and
+    certified in one; per quilt, what was stored or why it was not."""
+    form: list[tuple[str, Any]] = []
+    meta = []
+    for files in quilts:
+        for identifier, data, tags in files:
+            form.append((identifier, (identifier, data, "application/octet-stream")))
+            if tags:
+                meta.append({"identifier": identifier, "tags": dict(tags)})
+    fields = {"_quilts": json.dumps([len(files) for files in quilts])}
+    if meta:
+        fields["_metadata"] = json.dumps(meta)
+    params = _params(epochs, deletable, None, encoding_type, False)
+    resp = yield Http("PUT", "/v1/quilts/batch", {"params": params, "files": form, "data": fields})
+    out: list[StoredQuilt | HauloutError] = []
+    for body in _check(resp).json()["quilts"]:
+        if "error" in body:
+            err = body["error"]
+            reason = (err.get("details") or [{}])[0].get("reason", "")
+            out.append(HauloutError(f"HTTP {err.get('code')} {reason}: {err.get('message')}"))
+        else:
+            out.append(StoredQuilt.from_response(body))
+    return out
+
+
 def _read_quilt_patch(quilt_patch_id: str) -> Steps[tuple[bytes, dict[str, str]]]:
     resp = _check((yield Http("GET", f"/v1/blobs/by-quilt-patch-id/{quilt_patch_id}")))
     return resp.content, dict(resp.headers)
@@ -458,6 +489,19 @@ class HauloutClient(_ClientBase):
             _store_quilt(files, epochs, deletable, send_object_to, encoding_type, force)
         )
 
+    def store_quilt_batch(
+        self,
+        quilts: Sequence[Sequence[QuiltFile]],
+        epochs: int | None = None,
+        deletable: bool = True,
+        encoding_type: int | None = None,
+    ) -> list[StoredQuilt | HauloutError]:
+        """Store several quilts in one upload (`PUT /v1/quilts/batch`): one registration and
+        one certification transaction for all of them, instead of two per quilt. Identifiers
+        are unique across the batch; a quilt that failed while the others were stored comes
+        back as its error (store it again on its own)."""
+        return self._run(_store_quilt_batch(quilts, epochs, deletable, encoding_type))
+
     def read_quilt_patch(self, quilt_patch_id: str) -> tuple[bytes, dict[str, str]]:
         """A patch's bytes and response headers (tags allow-listed as headers, and
         `x-quilt-patch-identifier`), by its quilt patch id."""
@@ -653,6 +697,16 @@ class AsyncHauloutClient(_ClientBase):
         return await self._run(
             _store_quilt(files, epochs, deletable, send_object_to, encoding_type, force)
         )
+
+    async def store_quilt_batch(
+        self,
+        quilts: Sequence[Sequence[QuiltFile]],
+        epochs: int | None = None,
+        deletable: bool = True,
+        encoding_type: int | None = None,
+    ) -> list[StoredQuilt | HauloutError]:
+        """`HauloutClient.store_quilt_batch`: several quilts, one transaction each way."""
+        return await self._run(_store_quilt_batch(quilts, epochs, deletable, encoding_type))
 
     async def read_quilt_patch(self, quilt_patch_id: str) -> tuple[bytes, dict[str, str]]:
         """`HauloutClient.read_quilt_patch`: a patch's bytes and headers by its patch id."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from haulout.client import HauloutClient, HauloutError, StoredBlob
+from haulout.client import HauloutClient, HauloutError, QuiltFile, StoredBlob, StoredQuilt
 from haulout.protocol import quilt
 from haulout.protocol.hashing import hasher
 from haulout.protocol.params import primary_count
@@ -320,18 +320,69 @@ def _store_quilts(
         (e["identifier"], int(e["size"]), {"content-type": e["content_type"]}) for e, _ in small
     ]
     quilts: list[str] = []
-    for group in group_for_quilts(specs, n_shards):
-        batch = [(specs[i][0], _read_small(*small[i]), specs[i][2]) for i in group]
-        stored = client.store_quilt(batch, epochs=epochs, deletable=deletable)
-        for i in group:
-            entry = small[i][0]
-            entry["quilt"] = len(quilts)
-            entry["patch"] = stored.patches[entry["identifier"]]
-            done[0] += entry["size"]
-        quilts.append(stored.quilt_id)
+    batch: list[list[int]] = []
+    held = 0
+
+    def flush() -> None:
+        files: list[list[QuiltFile]] = [
+            [(specs[i][0], _read_small(*small[i]), specs[i][2]) for i in g] for g in batch
+        ]
+        for group, stored in zip(
+            batch, store_quilt_groups(client, files, epochs, deletable), strict=True
+        ):
+            for i in group:
+                entry = small[i][0]
+                entry["quilt"] = len(quilts)
+                entry["patch"] = stored.patches[entry["identifier"]]
+                done[0] += entry["size"]
+            quilts.append(stored.quilt_id)
         if progress:
             progress(done[0], total)
+
+    for group in group_for_quilts(specs, n_shards):
+        size = sum(specs[i][1] for i in group)
+        if batch and (len(batch) >= BATCH_QUILTS or held + size > BATCH_BYTES):
+            flush()
+            batch, held = [], 0
+        batch.append(group)
+        held += size
+    if batch:
+        flush()
     return quilts
+
+
+BATCH_QUILTS = 200
+"""Quilts sent in one batch upload: as many as the relayer registers in one transaction."""
+
+BATCH_BYTES = 64 << 20
+"""Small files' bytes held in memory for one batch upload."""
+
+
+def store_quilt_groups(
+    client: HauloutClient,
+    quilts: list[list[QuiltFile]],
+    epochs: int | None,
+    deletable: bool,
+) -> list[StoredQuilt]:
+    """Store quilts in one batch upload (one registration and one certification transaction
+    for all, instead of two each); a quilt the batch did not store is stored alone, and a
+    relayer from before batch uploads (404/405) gets one quilt per request."""
+    results: list[StoredQuilt | HauloutError]
+    if len(quilts) < 2:
+        results = [HauloutError("alone")] * len(quilts)
+    else:
+        try:
+            results = client.store_quilt_batch(quilts, epochs=epochs, deletable=deletable)
+        except HauloutError as exc:
+            if exc.status not in (404, 405):
+                raise
+            results = [exc] * len(quilts)
+    return [
+        r
+        if isinstance(r, StoredQuilt)
+        else client.store_quilt(f, epochs=epochs, deletable=deletable)
+        for f, r in zip(quilts, results, strict=True)
+    ]
 
 
 def _store_packs(

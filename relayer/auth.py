@@ -7,8 +7,9 @@ how to shape a request), and the token is compared in constant time.
 - The static token (`HAULOUT_RELAYER_AUTH_TOKEN`) is the operator's: every write route.
 - A JWT (`HAULOUT_RELAYER_JWT_*`, as Walrus's publisher `--jwt-decode-secret`,
   `--jwt-algorithm`, `--jwt-expiring-sec`, `--jwt-verify-upload`) is a scoped upload right the
-  operator hands out: stores only (`PUT /v1/blobs`, `PUT /v1/quilts`), once per `jti`, within
-  its `epochs`/`max_epochs`, `size`/`max_size` and `send_object_to` claims. With JWT on and no
+  operator hands out: stores only (`PUT /v1/blobs`, `PUT /v1/quilts`, `PUT /v1/quilts/batch`),
+  once per `jti`, within its `epochs`/`max_epochs`, `size`/`max_size` and `send_object_to`
+  claims. With JWT on and no
   static token, the other write routes (delete, extend, attributes) are refused to everyone.
 - The upload relay (`POST /v1/blob-upload-relay`) needs neither, as Walrus's relay: its client
   registers and pays with its own account, and the relay checks that transaction.
@@ -41,8 +42,9 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_WRITES = frozenset({"/v1/blob-upload-relay"})
 """Write routes that authenticate by the client's own chain transaction instead."""
 
-JWT_ROUTES = frozenset({("PUT", "/v1/blobs"), ("PUT", "/v1/quilts")})
-"""The stores a JWT may authorise (Walrus's publisher puts its auth layer on these two)."""
+JWT_ROUTES = frozenset({("PUT", "/v1/blobs"), ("PUT", "/v1/quilts"), ("PUT", "/v1/quilts/batch")})
+"""The stores a JWT may authorise (Walrus's publisher puts its auth layer on its two; the batch
+route is Haulout's own quilt store)."""
 
 HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 ALGORITHMS = (*HMAC_ALGORITHMS, "EdDSA")

@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect
 
 from haulout.chain.accounts import Account
 from haulout.chain.errors import MoveAbort, ObjectNotFound
-from haulout.chain.objects import BlobObject, SystemState
+from haulout.chain.objects import BlobObject, BlobSpec, PaidRegistration, SystemState
 from haulout.chain.port import ChainPort
 from haulout.http11 import Http11Pool
 from haulout.http_errors import ApiError
@@ -50,6 +50,7 @@ from haulout.protocol.params import (
     encoded_length,
 )
 
+from .batch_store import Batch, BatchMember
 from .index import BlobIndex
 from .limits import EncodeMemory
 from .verdicts import ConsistencyVerdicts
@@ -316,6 +317,7 @@ class StoreController:
         encoding_type: int | None = None,
         content_type: str | None = None,
         force: bool = False,
+        member: BatchMember | None = None,
     ) -> dict[str, Any]:
         """The whole flow for one upload. The work directory is removed whatever happens: at
         once, or when the nodes still being served after certification have their slivers.
@@ -324,7 +326,8 @@ class StoreController:
         the upload's own choice (Walrus clients send it), else this relayer's setting;
         `content_type` (checked) becomes the `content-type` attribute in the registration's
         transaction. `force` (Walrus's) registers and certifies a new Blob object even when
-        the blob is certified already."""
+        the blob is certified already. `member`: this upload is one of a batch whose members
+        register in one transaction and certify in one (`batch_store`)."""
         started = time.perf_counter()
         encoding = self.encoding_for(encoding_type)
         if declared_size is not None:
@@ -381,6 +384,8 @@ class StoreController:
 
             key = (blob_id, deletable, epochs, send_object_to)
             while not force and (flight := self.flights.get(key)) is not None:  # same, running
+                if member is not None:  # it may be a member of this very batch: never wait
+                    member.leave()  # for it at a meeting point
                 try:
                     shared = await asyncio.shield(flight)
                 except Exception:  # it failed: this one tries again (reusing its registration)
@@ -392,7 +397,7 @@ class StoreController:
                 self.flights[key] = flight
             try:
                 answer, blob = await self.publish(
-                    upload, encoded, system, epochs, deletable, send_object_to, content_type
+                    upload, encoded, system, epochs, deletable, send_object_to, content_type, member
                 )
                 flight.set_result(blob)
             except BaseException as exc:  # waiting uploads then try themselves
@@ -414,6 +419,8 @@ class StoreController:
             self.stats.uploads_failed += 1
             raise
         finally:
+            if member is not None:  # answered, failed or done: the others go on without it
+                member.leave()
             if not upload.handed_over:  # else the background uploads give it back
                 self.encode_memory.give_back(upload.reserved)
             self.stats.encode_memory_bytes = self.encode_memory.held
@@ -421,6 +428,31 @@ class StoreController:
             self.stats.store_seconds_total += time.perf_counter() - started
             if not upload.handed_over:
                 shutil.rmtree(upload.workdir, ignore_errors=True)
+
+    async def store_batch(
+        self,
+        bodies: list[tuple[AsyncIterator[bytes], int]],
+        epochs: int,
+        deletable: bool,
+        encoding_type: int | None = None,
+    ) -> list[dict[str, Any] | BaseException]:
+        """Store several blobs (each its body and size) as one batch: one registration
+        transaction and one certification transaction for all of them that need one (see
+        `batch_store`); each answer as `store`'s, or the exception that member ended with
+        (the others are stored all the same)."""
+        system = await run_in_threadpool(self.chain.system)
+        system.require_committee()
+        batch = Batch(self.chain, self.account, len(bodies), system.n_shards)
+        answers = await asyncio.gather(
+            *(
+                self.store(
+                    body, epochs, deletable, None, size, encoding_type, member=batch.member()
+                )
+                for body, size in bodies
+            ),
+            return_exceptions=True,
+        )
+        return answers
 
     async def publish(
         self,
@@ -431,11 +463,15 @@ class StoreController:
         deletable: bool,
         send_object_to: str | None,
         content_type: str | None = None,
+        member: BatchMember | None = None,
     ) -> tuple[dict[str, Any], BlobObject]:
         """Register (or reuse a registration the relayer already paid for), push, certify;
-        returns the Walrus answer and the certified Blob object."""
+        returns the Walrus answer and the certified Blob object. A batch `member` registers
+        and certifies in its batch's transactions (alone when those fail)."""
         blob_id = encoded.metadata.blob_id
         blob = await self.claim_reusable(blob_id, deletable, system.epoch + epochs)
+        if member is not None and blob is not None:
+            member.skip("registration")  # paid for already
         if blob is not None:
             cost = 0
             operation: dict[str, Any] = {
@@ -446,17 +482,31 @@ class StoreController:
             self.stats.registrations_reused += 1
             event(log, "registration reused", blob_id=str(blob_id), object_id=blob.id)
         else:
-            paid = await run_in_threadpool(
-                self.chain.reserve_and_register_paid,
-                self.account,
-                blob_id,
-                encoded.metadata.root,
-                encoded.metadata.size,
-                encoded.metadata.encoding_type,
-                epochs,
-                deletable,
-                {"content-type": content_type} if content_type else None,
-            )
+            paid: PaidRegistration | None = None
+            if member is not None:
+                attributes = (("content-type", content_type),) if content_type else ()
+                spec = BlobSpec(
+                    blob_id,
+                    encoded.metadata.root,
+                    encoded.metadata.size,
+                    encoded.metadata.encoding_type,
+                    epochs,
+                    deletable,
+                    attributes,
+                )
+                paid = await member.register(spec)
+            if paid is None:
+                paid = await run_in_threadpool(
+                    self.chain.reserve_and_register_paid,
+                    self.account,
+                    blob_id,
+                    encoded.metadata.root,
+                    encoded.metadata.size,
+                    encoded.metadata.encoding_type,
+                    epochs,
+                    deletable,
+                    {"content-type": content_type} if content_type else None,
+                )
             blob, cost = paid.blob, paid.cost
             self.claimed.add(blob.id)
             await run_in_threadpool(self.index.note_registered, blob, self.account.address)
@@ -470,14 +520,18 @@ class StoreController:
         upload.phases.mark("register")
         try:
             committee = system.require_committee()
-            dist = await self.distribute(encoded, blob, committee, system.epoch)
+            if member is None:
+                dist = await self.distribute(encoded, blob, committee, system.epoch)
+            else:
+                async with member.batch.distributing:
+                    dist = await self.distribute(encoded, blob, committee, system.epoch)
             if dist.tail:  # they finish (and then drop the work directory) whatever follows
                 self.finish_later(
                     dist.tail, upload.workdir, str(blob_id), encoded.memory_bytes(), upload.reserved
                 )
                 upload.handed_over = True
             upload.phases.mark("distribute")
-            blob = await self.certify(dist, blob, committee, system.epoch)
+            blob = await self.certify(dist, blob, committee, system.epoch, member)
         finally:
             self.claimed.discard(blob.id)
         upload.phases.mark("certify")
@@ -546,13 +600,33 @@ class StoreController:
         }
 
     async def certify(
-        self, dist: Distribution, blob: BlobObject, committee: Committee, epoch: int
+        self,
+        dist: Distribution,
+        blob: BlobObject,
+        committee: Committee,
+        epoch: int,
+        member: BatchMember | None = None,
     ) -> BlobObject:
         """Certify with the confirmations collected for `epoch`. When the epoch has moved on
         (before or during certification: `EWrongEpoch`), the committee the chain now names
         is asked for confirmations of the new epoch and certification is tried again, up to
         `CERTIFY_ATTEMPTS` times; then a 503 (a race on the server's side, never the
-        client's fault)."""
+        client's fault). A batch `member` first tries its batch's certification transaction
+        (then, when that failed, alone: the batch's was all or none, so nothing is certified)."""
+        try:
+            return await self._certify(dist, blob, committee, epoch, member)
+        finally:
+            if member is not None:
+                member.skip("certification")
+
+    async def _certify(
+        self,
+        dist: Distribution,
+        blob: BlobObject,
+        committee: Committee,
+        epoch: int,
+        member: BatchMember | None,
+    ) -> BlobObject:
         for attempt in range(CERTIFY_ATTEMPTS):
             system = await run_in_threadpool(self.chain.system)
             current = system.require_committee()
@@ -578,6 +652,8 @@ class StoreController:
             ):
                 continue  # the epoch moved on while the nodes were asked: ask again
             certificate = self.certificate(dist, blob, committee, epoch)
+            if member is not None and await member.certify(blob.id, certificate):
+                return await run_in_threadpool(self.chain.get_blob, blob.id)
             try:
                 return await run_in_threadpool(
                     self.chain.certify_blob, self.account, blob.id, certificate

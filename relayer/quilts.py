@@ -29,7 +29,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request as StarletteRequest
 from starlette.types import Message
 
-from haulout.http_errors import ApiError
+from haulout.http_errors import ApiError, error_body
 from haulout.logs import debug, event
 from haulout.node_client import NodeClient, NodeError
 from haulout.protocol import quilt as q
@@ -54,6 +54,15 @@ MAX_METADATA_BYTES = 8 << 20
 MULTIPART_OVERHEAD = 1 << 20
 """Bytes a quilt upload may carry beyond the relayer's maximum blob size (multipart framing,
 part headers, `_metadata`)."""
+
+QUILTS_FIELD = "_quilts"
+"""A batch upload's field listing how many files (in form order) each of its quilts takes."""
+
+MAX_BATCH_QUILTS = 1000
+"""Most quilts one batch upload stores (a tree has at most 1000 members anyway)."""
+
+MAX_BATCH_FILES = 20_000
+"""Most files one batch upload carries: each parsed file costs memory beyond its bytes."""
 
 INDEX_CACHE = 256
 """Quilt indexes kept in memory (per quilt: a few KiB), so a patch read fetches only the
@@ -174,6 +183,42 @@ async def _pieces(plan: q.QuiltLayout, piece: int = 1 << 20) -> AsyncIterator[by
         yield chunk
 
 
+def _groups(form: FormData, patches: list[q.Patch], max_patches: int) -> list[list[q.Patch]]:
+    """A batch's patches split into its quilts by the `_quilts` field (a JSON list of file
+    counts, in form order); identifiers are unique across the batch."""
+    raw = form.get(QUILTS_FIELD)
+    if not isinstance(raw, str):
+        raise ApiError(
+            400,
+            "MALFORMED_REQUEST",
+            f"a batch upload needs a text field {QUILTS_FIELD}: a JSON list of how many files "
+            "(in form order) each quilt takes, e.g. [33, 33, 12]",
+        )
+    try:
+        counts = json.loads(raw[:MAX_METADATA_BYTES])
+    except ValueError:
+        counts = None
+    if (
+        not isinstance(counts, list)
+        or not 1 <= len(counts) <= MAX_BATCH_QUILTS
+        or not all(type(c) is int and 1 <= c <= max_patches for c in counts)
+        or sum(counts) != len(patches)
+    ):
+        raise ApiError(
+            400,
+            "MALFORMED_REQUEST",
+            f"{QUILTS_FIELD} must list 1 to {MAX_BATCH_QUILTS} quilts of 1 to {max_patches} "
+            f"files each (this committee's quilt size), adding up to the {len(patches)} files sent",
+        )
+    if len({p.identifier for p in patches}) != len(patches):
+        raise ApiError(400, "MALFORMED_REQUEST", "identifiers must be unique across a batch")
+    groups, start = [], 0
+    for c in counts:
+        groups.append(patches[start : start + c])
+        start += c
+    return groups
+
+
 class QuiltService:
     """Stores quilts through the store flow and reads their patches from their slivers."""
 
@@ -190,7 +235,9 @@ class QuiltService:
 
     # -- store ------------------------------------------------------------------------------
 
-    async def parse(self, request: Request, max_patches: int) -> tuple[list[q.Patch], FormData]:
+    async def parse(
+        self, request: Request, max_patches: int, grouped: bool = False
+    ) -> tuple[list[q.Patch], FormData]:
         """The form's files as patches, with their `_metadata` tags; every bound is checked
         while the body arrives (size, number of files, text fields). The caller closes the
         form (its spooled files) when done."""
@@ -210,7 +257,7 @@ class QuiltService:
         try:
             form = await _bounded(request, limit, self.body_timeout).form(
                 max_files=max_patches + 1,
-                max_fields=max_patches + 2,
+                max_fields=max_patches + 3,
                 max_part_size=MAX_METADATA_BYTES,
             )
         except (MultiPartException, HTTPException) as exc:  # starlette turns one into the other
@@ -218,13 +265,14 @@ class QuiltService:
                 400, "MALFORMED_REQUEST", f"failed to parse multipart form: {exc}"
             ) from None
         try:
-            return self._patches(form, max_patches), form
+            return self._patches(form, max_patches, grouped), form
         except BaseException:
             await form.close()
             raise
 
-    def _patches(self, form: FormData, max_patches: int) -> list[q.Patch]:
-        """Patches from a parsed form (see `parse`)."""
+    def _patches(self, form: FormData, max_patches: int, grouped: bool = False) -> list[q.Patch]:
+        """Patches from a parsed form (see `parse`); `grouped`: a batch's `_quilts` field is
+        not a file."""
         tags: dict[str, dict[str, str]] = {}
         files: list[tuple[str, UploadFile | str]] = []
         for name, value in form.multi_items():
@@ -233,6 +281,8 @@ class QuiltService:
                     value.file.seek(0)
                     value = value.file.read(MAX_METADATA_BYTES + 1).decode("utf-8", "replace")
                 tags.update(_metadata(value))
+            elif grouped and name == QUILTS_FIELD:
+                continue
             else:
                 files.append((name, value))
         if not files:
@@ -306,6 +356,80 @@ class QuiltService:
         self.stats.quilts_stored += 1
         self.stats.quilt_patches_stored += len(plan.entries)
         event(log, "quilt stored", blob_id=str(blob_id), patches=len(plan.entries))
+        return {
+            "blobStoreResult": result,
+            "storedQuiltBlobs": [
+                {
+                    "identifier": e.identifier,
+                    "quiltPatchId": str(q.QuiltPatchId.of(blob_id, e)),
+                    "range": [e.start, e.end],
+                }
+                for e in plan.entries
+            ],
+        }
+
+    async def store_batch(
+        self,
+        request: Request,
+        slots: UploadSlots,
+        epochs: int,
+        deletable: bool,
+        encoding_type: int | None,
+    ) -> dict[str, Any]:
+        """Parse a batch upload (`/v1/quilts/batch`), lay out each of its quilts and store them
+        all as one batch: one registration and one certification transaction for all (see
+        `batch_store`). Answers `{"quilts": [...]}`, each as `/v1/quilts` answers or, for a
+        quilt that failed while others were stored, `{"error": {...}}`."""
+        system = await run_in_threadpool(self.chain.system)
+        system.require_committee()
+        max_patches = primary_count(system.n_shards) - 1
+        with slots.hold():
+            patches, form = await self.parse(request, MAX_BATCH_FILES, grouped=True)
+            try:
+                groups = _groups(form, patches, max_patches)
+                plans = []
+                for i, group in enumerate(groups):
+                    try:
+                        plans.append(
+                            await run_in_threadpool(
+                                q.layout, group, system.n_shards, self.controller.max_blob_size
+                            )
+                        )
+                    except q.QuiltError as exc:
+                        raise ApiError(
+                            400, "MALFORMED_REQUEST", f"quilt {i} of the batch: {exc}"
+                        ) from None
+                async with slots.encoding():
+                    results = await self.controller.store_batch(
+                        [(_pieces(plan), plan.shape.size) for plan in plans],
+                        epochs,
+                        deletable,
+                        encoding_type,
+                    )
+            finally:
+                await form.close()
+        if all(isinstance(r, BaseException) for r in results):
+            raise results[0]  # type: ignore[misc]  # nothing stored: that error, as a store's
+        quilts: list[dict[str, Any]] = []
+        for plan, result in zip(plans, results, strict=True):
+            if isinstance(result, ApiError):
+                quilts.append(error_body(result.status, result.reason, result.message))
+            elif isinstance(result, BaseException):
+                event(log, "batch quilt failed", error=f"{type(result).__name__}: {result}")
+                quilts.append(error_body(500, "INTERNAL", "storing this quilt failed; retry it"))
+            else:
+                quilts.append(self._stored(plan, result))
+        event(log, "quilt batch stored", quilts=len(plans), patches=len(patches))
+        return {"quilts": quilts}
+
+    def _stored(self, plan: q.QuiltLayout, result: dict[str, Any]) -> dict[str, Any]:
+        """Walrus's `{blobStoreResult, storedQuiltBlobs}` for one stored quilt."""
+        created = result.get("newlyCreated")
+        blob_id = BlobId.parse(
+            created["blobObject"]["blobId"] if created else result["alreadyCertified"]["blobId"]
+        )
+        self.stats.quilts_stored += 1
+        self.stats.quilt_patches_stored += len(plan.entries)
         return {
             "blobStoreResult": result,
             "storedQuiltBlobs": [
@@ -510,6 +634,26 @@ def install_quilt_routes(
             created["sharedBlobObject"] = await run_in_threadpool(
                 service.chain.share_blob, service.controller.account, oid
             )
+        return JSONResponse(result)
+
+    @app.put("/v1/quilts/batch", openapi_extra=QUILT_BODY)
+    async def store_quilt_batch(
+        request: Request,
+        epochs: int | None = Query(None, ge=1, le=1000, description="epochs to store for"),
+        permanent: bool = Query(False, description="store permanent quilts (not deletable)"),
+        encoding_type: str | None = Query(None, max_length=16),
+    ) -> JSONResponse:
+        """Haulout's own: many quilts in one upload (files as for `/v1/quilts`, plus a
+        `_quilts` field of file counts per quilt), registered in one transaction and
+        certified in one, so a directory or bucket commit of many small files pays a few
+        transactions, not two per quilt."""
+        result = await service.store_batch(
+            request,
+            slots,
+            epochs or default_epochs,
+            not permanent,
+            parse_encoding_type(encoding_type),
+        )
         return JSONResponse(result)
 
     @app.get("/v1/blobs/by-quilt-patch-id/{quilt_patch_id}")

@@ -36,8 +36,10 @@ from .events import (
     StorageReserved,
 )
 from .objects import (
+    BatchRegistration,
     BatchResult,
     BlobObject,
+    BlobSpec,
     BucketCommit,
     BucketObject,
     ExecutedTransaction,
@@ -394,6 +396,41 @@ class ChainClient:
         e = self._run(signer, tx)
         return PaidRegistration(self.get_blob(e.event(BlobRegistered).object_id), e.paid, e.digest)
 
+    def register_blobs(self, signer: Account, specs: Sequence[BlobSpec]) -> BatchRegistration:
+        """Reserve and register every spec in ONE transaction (all or none); the Blob objects
+        come back in the order of `specs`, read from the transaction's `BlobRegistered`
+        events (one per registration, in command order)."""
+        if not specs:
+            raise ValueError("register_blobs needs at least one blob")
+        n_shards = self.system().n_shards
+        tx = Transaction()
+        blobs = []
+        for spec in specs:
+            needed = reservation_length(n_shards, spec.size, spec.encoding_type)
+            storage = tx.add(calls.system.RESERVE_SPACE(self.system_id, needed, spec.epochs_ahead))
+            blob = tx.add(
+                calls.blob.REGISTER_BLOB(
+                    self.system_id,
+                    storage,
+                    int(spec.blob_id),
+                    int.from_bytes(spec.root, "little"),
+                    spec.size,
+                    spec.encoding_type,
+                    spec.deletable,
+                )
+            )
+            for key, value in spec.attributes:
+                tx.add(calls.blob.SET_ATTRIBUTE(blob, key, value))
+            blobs.append(blob)
+        tx.transfer(blobs, signer.address)
+        e = self._run(signer, tx)
+        ids = [ev.object_id for ev in e.events if isinstance(ev, BlobRegistered)]
+        if len(ids) != len(specs):
+            raise ChainError(
+                f"transaction {e.digest} registered {len(ids)} blobs, expected {len(specs)}"
+            )
+        return BatchRegistration(tuple(self.get_blob(oid) for oid in ids), e.paid, e.digest)
+
     def register_for_upload_relay(
         self,
         signer: Account,
@@ -448,6 +485,22 @@ class ChainClient:
             ),
         )
         return self.get_blob(object_id)
+
+    def certify_blobs(
+        self, signer: Account, certificates: Sequence[tuple[str, Certificate]]
+    ) -> BatchResult:
+        """Certify several registered blobs (object id, certificate) in ONE transaction: all
+        or none."""
+        if not certificates:
+            raise ValueError("certify_blobs needs at least one blob")
+        tx = Transaction()
+        for oid, cert in certificates:
+            tx.add(
+                calls.blob.CERTIFY_BLOB(
+                    self.system_id, oid, cert.signature, cert.signers, cert.message
+                )
+            )
+        return BatchResult(self._run(signer, tx).digest)
 
     def extend_blob(self, signer: Account, object_id: str, epochs: int) -> BlobObject:
         """Pay for `epochs` more epochs of a certified blob."""

@@ -85,6 +85,32 @@ class PaidRegistration:
 
 
 @dataclass(frozen=True)
+class BlobSpec:
+    """One blob to reserve storage for and register, as a member of `register_blobs`."""
+
+    blob_id: BlobId
+    root: bytes
+    size: int
+    encoding_type: int
+    epochs_ahead: int
+    deletable: bool
+    attributes: tuple[tuple[str, str], ...] = ()
+    """Attributes (e.g. `content-type`) set on the new Blob in the same transaction."""
+
+
+@dataclass(frozen=True)
+class BatchRegistration:
+    """Several blobs registered in ONE transaction (all or none) and what it cost the signer:
+    a tree's or bucket commit's members pay one transaction, not one each."""
+
+    blobs: tuple[BlobObject, ...]
+    """The new Blob objects, in the order of the specs."""
+    cost: int
+    """MIST the one transaction paid, for all of them."""
+    tx_digest: str
+
+
+@dataclass(frozen=True)
 class ExecutedTransaction:
     """An executed transaction as an upload relay reads it back by digest (Sui's
     `getTransactionBlock` with raw input, balance changes and events)."""

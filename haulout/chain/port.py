@@ -11,8 +11,10 @@ from haulout.protocol.certificate import Certificate
 from .accounts import Account
 from .events import ChainEvent
 from .objects import (
+    BatchRegistration,
     BatchResult,
     BlobObject,
+    BlobSpec,
     BucketCommit,
     BucketObject,
     ExecutedTransaction,
@@ -104,12 +106,26 @@ class ChainPort(Protocol):
         relay, so the relay can check both by the transaction's digest."""
         ...
 
+    def register_blobs(self, signer: Account, specs: Sequence[BlobSpec]) -> BatchRegistration:
+        """Reserve exactly the needed storage for and register every spec in ONE transaction:
+        all or none (many small members of one commit pay one transaction, not one each).
+        The caller keeps a batch within a PTB's 1024 commands (`relayer.batch_store` sends
+        at most 200 a transaction)."""
+        ...
+
     def transaction(self, digest: str) -> ExecutedTransaction:
         """An executed transaction by digest (raises `ObjectNotFound` if there is none)."""
         ...
 
     def certify_blob(self, signer: Account, object_id: str, certificate: Certificate) -> BlobObject:
         """Certify a registered blob with a quorum certificate of the current epoch."""
+        ...
+
+    def certify_blobs(
+        self, signer: Account, certificates: Sequence[tuple[str, Certificate]]
+    ) -> BatchResult:
+        """Certify several registered blobs (object id, certificate) in ONE transaction: all
+        or none."""
         ...
 
     def extend_blob(self, signer: Account, object_id: str, epochs: int) -> BlobObject:

@@ -1,14 +1,15 @@
 """Tree operations on the chain port: several Blob objects extended, deleted or burned in ONE
 transaction, all or none, and attributes set in the registration's own transaction. Runs on
-DevChain always and on SuiChain when HAULOUT_SUI_RPC is set (see conftest.py)."""
+DevChain always and on SuiChain when HAULOUT_SUI_RPC is set (see conftest.py). Registering and
+certifying many blobs are one transaction each, all or none, as well."""
 
 from __future__ import annotations
 
 import pytest
 
 from haulout.chain.errors import MoveAbort, ObjectNotFound
-from haulout.chain.events import BlobAttributeSet, BlobDeleted
-from haulout.chain.objects import BlobObject
+from haulout.chain.events import BlobAttributeSet, BlobCertified, BlobDeleted, BlobRegistered
+from haulout.chain.objects import BlobObject, BlobSpec
 from haulout.protocol import codec
 from tests.conftest import World, register, sign_certificate
 
@@ -72,3 +73,45 @@ def test_attributes_are_set_in_the_registration_transaction(world: World) -> Non
     assert paid.blob.attributes == {"content-type": "text/html"}
     ev = world.chain.events()[-1]
     assert isinstance(ev.event, BlobAttributeSet) and ev.tx_digest == paid.tx_digest
+
+
+def _spec(world: World, data: bytes, deletable: bool = True, attrs: tuple = ()) -> BlobSpec:
+    enc = codec.encode(data, world.chain.system().n_shards)
+    return BlobSpec(enc.blob_id, enc.metadata.root, len(data), 0, 2, deletable, attrs)
+
+
+def test_register_and_certify_many_blobs_in_one_transaction_each(world: World) -> None:
+    specs = [_spec(world, bytes([i]) * (100 + i), i % 2 == 0) for i in range(5)]
+    specs.append(_spec(world, b"<p>", attrs=(("content-type", "text/html"),)))
+    before = world.chain.balance(world.user.address)
+    batch = world.chain.register_blobs(world.user, specs)
+    assert [b.blob_id for b in batch.blobs] == [s.blob_id for s in specs]
+    assert [b.deletable for b in batch.blobs] == [s.deletable for s in specs]
+    assert all(b.certified_epoch is None and b.owner == world.user.address for b in batch.blobs)
+    assert batch.blobs[-1].attributes == {"content-type": "text/html"}
+    assert batch.cost == before - world.chain.balance(world.user.address) > 0
+    registered = [e for e in world.chain.events() if isinstance(e.event, BlobRegistered)]
+    assert {e.tx_digest for e in registered[-6:]} == {batch.tx_digest}
+
+    certs = [(b.id, sign_certificate(world, b, [0, 1, 2])) for b in batch.blobs]
+    done = world.chain.certify_blobs(world.user, certs)
+    assert all(world.chain.get_blob(b.id).certified_epoch is not None for b in batch.blobs)
+    certified_events = [e for e in world.chain.events() if isinstance(e.event, BlobCertified)]
+    assert {e.tx_digest for e in certified_events[-6:]} == {done.tx_digest}
+
+
+def test_a_failing_registration_or_certificate_changes_nothing(world: World) -> None:
+    good = _spec(world, b"g" * 300)
+    too_long = BlobSpec(good.blob_id, good.root, good.size, 0, 500, True)  # past max epochs
+    before = len(world.chain.events())
+    with pytest.raises(MoveAbort):
+        world.chain.register_blobs(world.user, [_spec(world, b"h" * 300), too_long])
+    assert len(world.chain.events()) == before  # nothing registered, nothing paid for storage
+
+    a, b = world.chain.register_blobs(world.user, [good, _spec(world, b"i" * 300)]).blobs
+    wrong = sign_certificate(world, a, [0, 1, 2])  # a's certificate given for b
+    with pytest.raises(MoveAbort):
+        world.chain.certify_blobs(
+            world.user, [(a.id, sign_certificate(world, a, [0, 1, 2])), (b.id, wrong)]
+        )
+    assert world.chain.get_blob(a.id).certified_epoch is None  # a's good one was undone too

@@ -32,6 +32,7 @@ from haulout.chain.accounts import Account
 from haulout.chain.client import ChainClient
 from haulout.chain.devchain import DevChain
 from haulout.chain.errors import MoveAbort
+from haulout.chain.objects import BlobSpec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.bls import BlsKeyPair
 from haulout.protocol.certificate import Certificate, aggregate
@@ -236,6 +237,38 @@ def run_scenario(tmp: Path) -> list[Recorded]:
         relay = Account(blake2b256(b"relay")).address
         chain.register_for_upload_relay(
             user, BlobId.derive(0, 9, bytes(32)), bytes(32), 9, 0, 2, True, bytes(72), (relay, 777)
+        )
+        many = chain.register_blobs(
+            user,
+            [
+                BlobSpec(BlobId.derive(0, 11, bytes([8]) * 32), bytes([8]) * 32, 11, 0, 2, True),
+                BlobSpec(
+                    BlobId.derive(0, 12, bytes([9]) * 32),
+                    bytes([9]) * 32,
+                    12,
+                    0,
+                    3,
+                    False,
+                    (("content-type", "text/csv ✓"),),
+                ),
+            ],
+        )
+        epoch = chain.system().epoch
+        chain.certify_blobs(
+            user,
+            [
+                (
+                    b.id,
+                    _certificate(
+                        committee,
+                        BlobCertification(
+                            b.blob_id, bytes.fromhex(b.id[2:]) if b.deletable else None
+                        ).message(epoch),
+                        [0, 1, 2, 3],
+                    ),
+                )
+                for b in many.blobs
+            ],
         )
         operator = Account(blake2b256(b"candidate"))
         chain.faucet(operator.address)

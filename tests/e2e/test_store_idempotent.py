@@ -21,7 +21,7 @@ import pytest
 
 from haulout.chain.accounts import Account
 from haulout.chain.devchain import DevChain
-from haulout.chain.errors import ObjectNotFound
+from haulout.chain.errors import MoveAbort, ObjectNotFound
 from haulout.chain.events import BlobRegistered, StorageReserved
 from haulout.deployment import Deployment
 from haulout.launcher import LocalSystem
@@ -404,3 +404,84 @@ def test_a_deletable_upload_repeated_after_the_first_finished_does_not_pay_again
     assert [r.object_id for r in registrations(chain, first["blobObject"]["blobId"])] == [
         first["blobObject"]["id"]
     ]
+
+
+class BatchesFail:
+    """The chain port, where the first batch registration aborts (e.g. one member's storage
+    could not be bought) and the epoch moves on just before the first batch certification:
+    both batch transactions fail as a whole."""
+
+    def __init__(self, chain: DevChain, admin: Account) -> None:
+        self.chain, self.admin = chain, admin
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.chain, name)
+
+    def _count(self, name: str) -> int:
+        self.calls[name] = self.calls.get(name, 0) + 1
+        return self.calls[name]
+
+    def register_blobs(self, signer: Account, specs: list[object]) -> object:
+        if self._count("register_blobs") == 1:
+            raise MoveAbort.named("system", "EInvalidEpochsAhead", "injected")
+        return self.chain.register_blobs(signer, specs)  # type: ignore[arg-type]
+
+    def reserve_and_register_paid(self, *a: object, **k: object) -> object:
+        self._count("reserve_and_register_paid")
+        return self.chain.reserve_and_register_paid(*a, **k)  # type: ignore[arg-type]
+
+    def certify_blobs(self, signer: Account, certs: list[object]) -> object:
+        if self._count("certify_blobs") == 1:
+            self.chain.force_advance_epoch(self.admin)
+        return self.chain.certify_blobs(signer, certs)  # type: ignore[arg-type]
+
+
+def test_a_failed_batch_transaction_stores_each_member_alone_and_pays_once(
+    system: LocalSystem, tmp_path: Path
+) -> None:
+    """A batch whose registration aborts registers its members one by one; a batch whose
+    certification is overtaken by an epoch change certifies them one by one with fresh
+    confirmations. Every member ends certified, registered (paid for) exactly once, and an
+    identical member within the batch shares the other's store."""
+    dep = Deployment.load(system.deployment_path)
+    chain = BatchesFail(DevChain(dep.ledger), dep.admin)
+    index = BlobIndex(chain, dep.relayer.address)  # type: ignore[arg-type]
+    index.catch_up()
+    first = [os.urandom(20_000 + i) for i in range(3)]
+    second = [os.urandom(30_000 + i) for i in range(3)]
+
+    def bodies(blobs: list[bytes]) -> list[tuple[AsyncIterator[bytes], int]]:
+        async def body(data: bytes) -> AsyncIterator[bytes]:
+            yield data
+
+        return [(body(d), len(d)) for d in blobs]
+
+    async def run() -> tuple[list[object], list[object]]:
+        async with httpx.AsyncClient(timeout=20) as http:
+            controller = StoreController(
+                chain,  # type: ignore[arg-type]
+                dep.relayer,
+                index,
+                http,
+                tmp_path / "spool",
+                1 << 20,
+                ConsistencyVerdicts(tmp_path / "verdicts.sqlite"),
+            )
+            a = await controller.store_batch(bodies([*first, first[0]]), 5, True)
+            b = await controller.store_batch(bodies(second), 5, True)
+            await controller.drain()
+            return a, b
+
+    a, b = asyncio.run(run())
+    assert not [r for r in [*a, *b] if isinstance(r, BaseException)]
+    assert chain.calls["register_blobs"] == 2  # the first aborted, the second registered 3
+    assert chain.calls["reserve_and_register_paid"] == 3  # the first batch's members, alone
+    assert chain.calls["certify_blobs"] == 2  # the first overtaken, the second certified 3
+    for data, answer in zip([*first, first[0], *second], [*a, *b], strict=True):
+        assert isinstance(answer, dict)
+        created = answer.get("newlyCreated")
+        bid = created["blobObject"]["blobId"] if created else answer["alreadyCertified"]["blobId"]
+        assert len(registrations(chain.chain, bid)) == 1  # paid once, the duplicate too
+        got = httpx.get(f"{system.relayer_url}/v1/blobs/{bid}", timeout=30)
+        assert got.content == data
