@@ -62,8 +62,20 @@ def free_port_block(n: int) -> int:
     top = max(PORT_FLOOR + 1000, _ephemeral_floor()) - n
     while True:
         base = _ports.randrange(PORT_FLOOR, top)
-        if all(port_free(base + i) for i in range(n)):
+        if all(_unused(base + i) for i in range(n)):
             return base
+
+
+def _unused(port: int) -> bool:
+    """True when no socket at all holds `port`, not even one in TIME-WAIT (a random pick may
+    land on a port a stopped service used a moment ago; a caller binding without
+    SO_REUSEADDR would then fail)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 def port_free(port: int) -> bool:
