@@ -156,25 +156,9 @@ def _send_files(
             with open(file, "rb") as fh:
                 if sock.sendfile(fh, 0, size) != size:
                     raise ValueError(f"sliver file {file.name} is shorter than {size} bytes")
-        answer = bytearray()
-        while b"\r\n\r\n" not in answer:
-            if len(answer) > 16 << 10:
-                raise ValueError("the answer's headers are too long")
-            chunk = sock.recv(16 << 10)
-            if not chunk:
-                raise EOFError("the node closed the connection before answering")
-            answer += chunk
-        head, _, body = bytes(answer).partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[1].isdigit():
-            raise ValueError("not an HTTP answer")
-        status = int(parts[1])
-        length = -1
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length" and value.strip().isdigit():
-                length = int(value.strip())
+        status, headers, body = _answer_head(sock)
+        declared = headers.get("content-length", "")
+        length = int(declared) if declared.isdigit() and len(declared) <= 19 else -1
         cap = ERROR_ANSWER_LIMIT if status >= 400 else SMALL_ANSWER_LIMIT
         if length >= 0 and length > cap and status < 400:
             raise ValueError(f"the answer of {length} bytes passes the {cap} it can have")
