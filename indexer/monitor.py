@@ -139,7 +139,7 @@ class Monitor:
     def _get_json(self, url: str) -> dict[str, Any]:
         try:
             doc = json.loads(self._get(url))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise PollError("answer is not JSON") from exc
         if not isinstance(doc, dict):
             raise PollError("answer is not a JSON object")

@@ -73,7 +73,7 @@ def decode_cursor(text: str) -> int:
         ):
             raise ValueError
         return before
-    except (ValueError, binascii.Error, AttributeError, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error, AttributeError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(
             400,
             "INVALID_CURSOR",

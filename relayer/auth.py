@@ -214,7 +214,7 @@ class JwtAuth:
         try:
             header = json.loads(_b64url(parts[0]))
             payload = json.loads(_b64url(parts[1]))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise invalid_token("the header or payload is not JSON") from None
         if self.key is not None:
             if not isinstance(header, dict) or header.get("alg") != self.algorithm:

@@ -127,7 +127,7 @@ def _metadata(text: str) -> dict[str, dict[str, str]]:
     kept as their JSON text, as Walrus does. Duplicates are refused."""
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested too deep is not JSON we take
         raise ApiError(400, "MALFORMED_REQUEST", f"_metadata is not JSON: {exc}") from None
     if not isinstance(doc, list):
         raise ApiError(400, "MALFORMED_REQUEST", "_metadata must be a JSON list of objects")
@@ -196,7 +196,7 @@ def _groups(form: FormData, patches: list[q.Patch], max_patches: int) -> list[li
         )
     try:
         counts = json.loads(raw[:MAX_METADATA_BYTES])
-    except ValueError:
+    except (ValueError, RecursionError):
         counts = None
     if (
         not isinstance(counts, list)
