@@ -349,24 +349,7 @@ class QuiltService:
                     )
             finally:
                 await form.close()
-        created = result.get("newlyCreated")
-        blob_id = BlobId.parse(
-            created["blobObject"]["blobId"] if created else result["alreadyCertified"]["blobId"]
-        )
-        self.stats.quilts_stored += 1
-        self.stats.quilt_patches_stored += len(plan.entries)
-        event(log, "quilt stored", blob_id=str(blob_id), patches=len(plan.entries))
-        return {
-            "blobStoreResult": result,
-            "storedQuiltBlobs": [
-                {
-                    "identifier": e.identifier,
-                    "quiltPatchId": str(q.QuiltPatchId.of(blob_id, e)),
-                    "range": [e.start, e.end],
-                }
-                for e in plan.entries
-            ],
-        }
+        return self._stored(plan, result)
 
     async def store_batch(
         self,
@@ -430,6 +413,7 @@ class QuiltService:
         )
         self.stats.quilts_stored += 1
         self.stats.quilt_patches_stored += len(plan.entries)
+        event(log, "quilt stored", blob_id=str(blob_id), patches=len(plan.entries))
         return {
             "blobStoreResult": result,
             "storedQuiltBlobs": [
