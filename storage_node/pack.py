@@ -1,5 +1,6 @@
 """One file per blob part: the slivers a small upload brings to this node, in one file with an
-index (`<blob id>/slivers.pack`), instead of one file per sliver.
+index (`<blob id>/slivers.pack`), instead of one file per sliver; and one file per large batch
+(`<blob id>/batch-*.pack`, below).
 
 A small store gave each node ~25 sliver files to create, rename and later stat; those file
 creations were the node's largest cost per store. A pack is created once, whole (temporary

@@ -228,8 +228,9 @@ def journal_dir(root: Path) -> Path:
 
 
 class SliverStore:
-    """`<root>/<blob id>/metadata`, `<root>/<blob id>/slivers.pack` and `<root>/<blob
-    id>/<sliver index>.sliver`, and the journal of small uploads in `<root>.journal`."""
+    """`<root>/<blob id>/metadata`, `<root>/<blob id>/slivers.pack`, `<root>/<blob
+    id>/batch-*.pack` and `<root>/<blob id>/<sliver index>.sliver`, and the journal of small
+    uploads in `<root>.journal`."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)

@@ -28,7 +28,7 @@ to bound memory at about `3 * n * 64 KiB`."""
 
 
 class SliverSink(Protocol):
-    """Receives each sliver's blocks in stripe order (e.g. appends to one file per sliver).
+    """Receives each sliver's blocks in stripe order (e.g. appends them to a spool file).
     A block may be a view of the encoder's buffer, valid only during the call (no copy is
     made for the sink): a sink that keeps it must copy it."""
 
