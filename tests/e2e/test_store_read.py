@@ -306,9 +306,12 @@ def test_large_blob_reads_go_through_files_and_leave_nothing_behind(
     committee = DevChain(deployment.ledger).system().require_committee()
     owner = committee.member_for_sliver(1, int(bid))
     path = system.workdir / "nodes" / deployment.nodes[owner].name / "slivers" / str(bid)
-    raw = bytearray((path / "1.sliver").read_bytes())
-    raw[-1] ^= 0x01
-    (path / "1.sliver").write_bytes(bytes(raw))
+    ref = stored_slivers(path)[1]  # in a batch pack (or its own file, on older nodes)
+    with open(ref.path, "r+b") as fh:  # flip its last byte
+        fh.seek(ref.offset + ref.size - 1)
+        last = fh.read(1)
+        fh.seek(ref.offset + ref.size - 1)
+        fh.write(bytes([last[0] ^ 0x01]))
     before = metric(system.relayer_url, "haulout_relayer_slivers_rejected")
     url = f"{system.relayer_url}/v1/blobs/{stored.blob_id}"
     part = httpx.get(url, headers={"range": "bytes=1000-2000999"}, timeout=60)
