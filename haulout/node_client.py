@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import select
 import socket
 import struct
 import time
@@ -32,6 +34,7 @@ from haulout.protocol.frames import (
     frame_header,
 )
 from haulout.protocol.params import MAX_SHARDS_BY_TYPE
+from haulout.sliver_spool import SpooledSliver
 
 CONFIRMATION_LIMIT = 4 << 10
 """A signed confirmation as JSON: an epoch, a message of ~80 bytes and a 96-byte signature,
@@ -112,8 +115,12 @@ def retry_after(resp: httpx.Response | Answer) -> float:
     return min(float(value), MAX_RETRY_AFTER) if value.isdigit() and len(value) < 6 else 0.0
 
 
-async def _file_chunks(path: Path, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
-    with open(path, "rb") as fh:
+async def _file_chunks(source: Path | SpooledSliver, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
+    """A sliver's bytes from disk, in pieces (a spooled one whole: used for small ones)."""
+    if isinstance(source, SpooledSliver):
+        yield source.read()
+        return
+    with open(source, "rb") as fh:
         while data := fh.read(chunk):
             yield data
 
@@ -132,30 +139,76 @@ SENDFILE_ABOVE = 1 << 20
 """A batch of slivers in files from this size on goes through `sendfile`."""
 
 
+SliverFile = Path | SpooledSliver
+"""A sliver to send from disk: a file of its own, or blocks of the relayer's spool file."""
+
+
+def _file_size(source: SliverFile) -> int:
+    """A sliver's length in bytes, from its file or its spool blocks."""
+    return source.size if isinstance(source, SpooledSliver) else source.stat().st_size
+
+
+def _segments(source: SliverFile, size: int) -> tuple[str, list[tuple[int, int]]]:
+    """The file holding a sliver and its (offset, length) pieces in order."""
+    if isinstance(source, SpooledSliver):
+        return str(source.path), list(source.segments())
+    return str(source), [(0, size)]
+
+
+def _sendfile_all(
+    sock: socket.socket, poller: select.poll, fd: int, offset: int, count: int, timeout: float
+) -> None:
+    """`count` bytes of file `fd` from `offset` to the (non-blocking) socket through
+    `os.sendfile`, waiting at most `timeout` each time the socket is full. One call per
+    piece, none of `socket.sendfile`'s per-call set-up: a spooled sliver is ~60 pieces."""
+    out = sock.fileno()
+    while count:
+        try:
+            sent = os.sendfile(out, fd, offset, count)
+        except BlockingIOError:
+            if not poller.poll(timeout * 1000):
+                raise TimeoutError("the node stopped reading the batch") from None
+            continue
+        if not sent:
+            raise ValueError("a sliver file is shorter than its slivers")
+        offset += sent
+        count -= sent
+
+
 def _send_files(
     host: str,
     port: int,
     target: str,
-    files: list[tuple[int, Path, int]],
+    files: list[tuple[int, SliverFile, int]],
     total: int,
     timeout: float,
 ) -> tuple[int, bytes]:
-    """PUT frames whose slivers come from files (`socket.sendfile`); the answer's status and
-    body, bounded: headers to 16 KiB, a success to `SMALL_ANSWER_LIMIT`, an error cut at
-    `ERROR_ANSWER_LIMIT`. `timeout` bounds each socket operation."""
+    """PUT frames whose slivers come from files (`os.sendfile`: the kernel copies them from
+    the page cache to the socket); the answer's status and body, bounded: headers to 16 KiB,
+    a success to `SMALL_ANSWER_LIMIT`, an error cut at `ERROR_ANSWER_LIMIT`. `timeout`
+    bounds each socket operation."""
+    fds: dict[str, int] = {}
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(
-            (
-                f"PUT {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                "Content-Type: application/octet-stream\r\n"
-                f"Content-Length: {total}\r\nConnection: close\r\n\r\n"
-            ).encode()
-        )
-        for index, file, size in files:
-            sock.sendall(frame_header(index, size))
-            with open(file, "rb") as fh:
-                if sock.sendfile(fh, 0, size) != size:
-                    raise ValueError(f"sliver file {file.name} is shorter than {size} bytes")
+        try:
+            sock.sendall(
+                (
+                    f"PUT {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                    "Content-Type: application/octet-stream\r\n"
+                    f"Content-Length: {total}\r\nConnection: close\r\n\r\n"
+                ).encode()
+            )
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLOUT)
+            for index, source, size in files:
+                path, pieces = _segments(source, size)
+                if path not in fds:
+                    fds[path] = os.open(path, os.O_RDONLY)
+                sock.sendall(frame_header(index, size))
+                for offset, length in pieces:
+                    _sendfile_all(sock, poller, fds[path], offset, length, timeout)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
         status, headers, body = _answer_head(sock)
         declared = headers.get("content-length", "")
         length = int(declared) if declared.isdigit() and len(declared) <= 19 else -1
@@ -369,7 +422,7 @@ class NodeClient:
         raise last
 
     async def _put_files(
-        self, path: str, files: list[tuple[int, Path, int]], total: int
+        self, path: str, files: list[tuple[int, SliverFile, int]], total: int
     ) -> dict[str, object]:
         """A batch of slivers from their files with `sendfile` (the kernel copies them from
         the page cache to the socket; no pass through Python), on its own connection, on a
@@ -390,33 +443,34 @@ class NodeClient:
         """Upload serialised metadata."""
         await self._request("PUT", f"/v1/blobs/{blob_id}/metadata", content=metadata)
 
-    async def put_sliver(self, blob_id: BlobId, index: int, data: bytes | Path) -> None:
+    async def put_sliver(self, blob_id: BlobId, index: int, data: bytes | SliverFile) -> None:
         """Upload one sliver (from memory or streamed from a file)."""
-        if isinstance(data, Path):
-            path = data
+        if isinstance(data, (Path, SpooledSliver)):
+            source = data
             await self._request(
                 "PUT",
                 f"/v1/blobs/{blob_id}/slivers/{index}",
-                content=lambda: _file_chunks(path),
-                headers={"content-length": str(path.stat().st_size)},
+                content=lambda: _file_chunks(source),
+                headers={"content-length": str(_file_size(source))},
             )
         else:
             await self._request("PUT", f"/v1/blobs/{blob_id}/slivers/{index}", content=data)
 
     async def put_slivers(
-        self, blob_id: BlobId, slivers: Mapping[int, bytes | bytearray | Path]
+        self, blob_id: BlobId, slivers: Mapping[int, bytes | bytearray | SliverFile]
     ) -> list[int]:
         """Upload several slivers in one streamed request (frames: index u16, length u32, bytes)."""
         order = sorted(slivers)
         sizes = {
-            i: (v.stat().st_size if isinstance(v, Path) else len(v)) for i, v in slivers.items()
+            i: (_file_size(v) if isinstance(v, (Path, SpooledSliver)) else len(v))
+            for i, v in slivers.items()
         }
 
         async def frames() -> AsyncIterator[bytes]:
             for i in order:
                 yield frame_header(i, sizes[i])
                 sliver = slivers[i]
-                if not isinstance(sliver, Path):  # bytes or a bytearray: sent in 1 MiB pieces
+                if not isinstance(sliver, (Path, SpooledSliver)):  # in memory: 1 MiB pieces
                     view = memoryview(sliver)
                     for at in range(0, len(view), 1 << 20):
                         yield bytes(view[at : at + (1 << 20)])
@@ -425,7 +479,8 @@ class NodeClient:
                         yield piece
 
         total = sum(6 + sizes[i] for i in order)
-        if total >= SENDFILE_ABOVE and all(isinstance(v, Path) for v in slivers.values()):
+        on_disk = [isinstance(v, (Path, SpooledSliver)) for v in slivers.values()]
+        if total >= SENDFILE_ABOVE and all(on_disk):
             files = [(i, slivers[i], sizes[i]) for i in order]
             answer = await self._retried(
                 lambda: self._put_files(f"/v1/blobs/{blob_id}/slivers", files, total)  # type: ignore[arg-type]
@@ -433,7 +488,7 @@ class NodeClient:
             stored_files: list[int] = answer["stored"]  # type: ignore[assignment]
             return stored_files
         body: object = frames
-        if total <= SMALL_BATCH and not any(isinstance(v, Path) for v in slivers.values()):
+        if total <= SMALL_BATCH and not any(on_disk):
             # One write instead of two per sliver: each write of a streamed body costs a trip
             # through h11 and anyio (timeouts, checkpoints), the bulk of a small upload's CPU.
             body = b"".join(

@@ -49,6 +49,7 @@ from haulout.protocol.params import (
     check_size,
     encoded_length,
 )
+from haulout.sliver_spool import SpooledSliver, StripeSpool
 
 from .batch_store import Batch, BatchMember
 from .index import BlobIndex
@@ -109,28 +110,6 @@ class Phases:
             cpu = time.process_time()
             self.cpu[name] = round(cpu - self.last_cpu, 4)
             self.last_cpu = cpu
-
-
-class FileSink:
-    """Writes each sliver to its own file under `root`."""
-
-    def __init__(self, root: Path, n: int) -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        self.paths = [root / f"{i}.sliver" for i in range(n)]
-        # unbuffered: a block is written whole in one call; 100 files x 64 KiB of buffers
-        # per upload added up to ~200 MiB with 32 uploads through files at once
-        self.files = [open(p, "wb", buffering=0) for p in self.paths]  # noqa: SIM115
-
-    def write(self, index: int, block: bytes | memoryview) -> None:
-        """Append a block to sliver `index` (an unbuffered write may be short: loop)."""
-        view = memoryview(block)
-        while view:
-            view = view[self.files[index].write(view) or 0 :]
-
-    def close(self) -> None:
-        """Flush and close every file."""
-        for f in self.files:
-            f.close()
 
 
 class BodyPipe:
@@ -209,20 +188,21 @@ class BodyPipe:
 
 @dataclass
 class Encoded:
-    """An encoded upload: slivers in memory (small blobs) or one file each (large ones)."""
+    """An encoded upload: slivers in memory (small blobs) or in one spool file (large ones,
+    see `haulout.sliver_spool`)."""
 
     metadata: BlobMetadata
-    slivers: list[bytearray] | list[Path]
+    slivers: list[bytearray] | list[SpooledSliver]
     workdir: Path
 
     def memory_bytes(self) -> int:
         """Bytes of slivers held in memory."""
-        return sum(len(s) for s in self.slivers if not isinstance(s, Path))
+        return sum(len(s) for s in self.slivers if not isinstance(s, SpooledSliver))
 
     def keep_only(self, needed: set[int]) -> None:
         """Drop the in-memory slivers no pending upload needs any more."""
         for i, s in enumerate(self.slivers):
-            if i not in needed and not isinstance(s, Path):
+            if i not in needed and not isinstance(s, SpooledSliver):
                 self.slivers[i] = bytearray()  # type: ignore[call-overload]
 
 
@@ -851,7 +831,7 @@ class StoreController:
         in_memory: bool | None = None,
     ) -> Encoded:
         """Encode the upload: slivers stay in memory up to `memory_limit` bytes of blob
-        (about 3x that in slivers at n=100), else one file per sliver (bounded RSS). The
+        (about 3x that in slivers at n=100), else one spool file (bounded RSS). The
         in-memory slivers grow with the bytes received, never from the declared size.
         `in_memory` overrides the size rule (the store flow decides by its memory budget)."""
         EncodingParams(n_shards, size, encoding_type)  # n too large for the type: a 400
@@ -861,14 +841,14 @@ class StoreController:
                 source, size, n_shards, memory, encoding_type=encoding_type
             )
             return Encoded(metadata, memory.buffers, workdir)
-        sink = FileSink(workdir / "slivers", n_shards)
+        sink = StripeSpool(workdir / "slivers.spool", n_shards)
         try:
             metadata = codec.encode_stream(
                 source, size, n_shards, sink, encoding_type=encoding_type
             )
         finally:
             sink.close()
-        return Encoded(metadata, sink.paths, workdir)
+        return Encoded(metadata, sink.slivers(), workdir)
 
     async def already_owned(
         self, encoded: Encoded, system: SystemState, epochs: int
@@ -1022,7 +1002,9 @@ class StoreController:
         owned = committee.slivers_of(position, int(blob.blob_id))
         size = len(owned) * encoded.metadata.params.sliver_len
         object_id = blob.id if blob.deletable else None
-        if size <= SMALL_PART and not any(isinstance(encoded.slivers[i], Path) for i in owned):
+        if size <= SMALL_PART and not any(
+            isinstance(encoded.slivers[i], SpooledSliver) for i in owned
+        ):
             # one request: metadata and slivers in, the signed confirmation out
             slivers: dict[int, bytearray] = {i: encoded.slivers[i] for i in owned}  # type: ignore[misc]
             return await node.upload(blob.blob_id, encoded.metadata.to_bytes(), slivers, object_id)

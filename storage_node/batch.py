@@ -1,10 +1,12 @@
 """Receiving a batch of slivers (`PUT /v1/blobs/{id}/slivers`) without holding or copying them.
 
 The body is frames of `index u16 LE ‖ length u32 LE ‖ sliver`. Each sliver's bytes go straight
-from the socket's chunks into a temporary file and a running hash; when a frame ends its hash
-is compared with the metadata. Verified slivers become visible only when the batch ends:
-every temporary file is fsynced, renamed into place, and the directory fsynced once, so a
-node answers only for what is on disk and pays one directory sync per batch, not per sliver.
+from the socket's chunks into the batch's temporary pack file (`storage_node.store.PendingPack`)
+and a running hash; when a frame ends its hash is compared with the metadata, and a sliver
+that fails is cut off the file again. Verified slivers become visible only when the batch
+ends: the pack's index is written, the file fsynced and renamed into place, the directory
+fsynced, so a node answers only for what is on disk and pays one file, one fsync and one
+rename per batch, not per sliver.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from haulout.protocol.frames import FRAME_HEADER, FrameParser
 from haulout.protocol.metadata import BlobMetadata
 
 from .service import NodeService
-from .store import PendingFile
+from .store import PendingPack
 
 
 class BatchReceiver:
@@ -32,9 +34,9 @@ class BatchReceiver:
         self.limit = len(owned) * (FRAME_HEADER + meta.params.sliver_len)
         self.parser = FrameParser(self)
         self.index = -1
-        self.current: PendingFile | None = None
+        self.pack: PendingPack | None = None
         self.hash = meta.sliver_hasher()
-        self.verified: list[tuple[int, PendingFile]] = []
+        self.stored: list[int] = []
 
     async def receive(self, body: AsyncIterator[bytes]) -> list[int]:
         """Consume the body; returns the indices stored. Slivers verified before a bad frame
@@ -58,14 +60,12 @@ class BatchReceiver:
                     f"the batch ended inside a frame ({left} bytes missing); resend it",
                 )
         finally:
-            if self.current is not None:
-                self.current.discard()
-                self.current = None
-            await run_in_threadpool(self._commit)
-        return [i for i, _ in self.verified]
+            if self.pack is not None:
+                await run_in_threadpool(self._commit, self.pack)
+        return self.stored
 
     def start(self, index: int, size: int) -> None:
-        """A frame begins: check its size and shard, open a pending file."""
+        """A frame begins: check its size and shard; the batch's pack opens at its first."""
         expected = self.meta.params.sliver_len
         if size != expected:
             raise ApiError(
@@ -76,40 +76,36 @@ class BatchReceiver:
         self.service.check_sliver_index(self.blob_id, index, self.meta, self.owned)
         self.index = index
         self.hash = self.meta.sliver_hasher()
-        self.current = self.service.store.pending_sliver(self.blob_id, index)
+        if self.pack is None:
+            self.pack = self.service.store.pending_pack(self.blob_id)
 
     def data(self, piece: memoryview) -> None:
-        """Sliver bytes: to the pending file and the running hash."""
-        assert self.current is not None
-        self.current.write(piece)
+        """Sliver bytes: to the pending pack and the running hash."""
+        assert self.pack is not None
+        self.pack.write(piece)
         self.hash.update(piece)
 
     def end(self) -> None:
         """A frame is complete: keep the sliver if it matches the metadata."""
-        assert self.current is not None
-        pending, self.current = self.current, None
+        assert self.pack is not None
         if self.hash.digest() != self.meta.sliver_hashes[self.index]:
-            pending.discard()
+            self.pack.drop()
             self.service.stats.slivers_rejected += 1
             raise ApiError(
                 400,
                 "INVALID_SLIVER",
                 f"sliver {self.index} does not match its hash in the metadata; it is corrupt or forged",
             )
-        self.verified.append((self.index, pending))
+        self.pack.keep(self.index)
 
-    def _commit(self) -> None:
-        if self.verified:
-            try:
-                self.service.store.commit([p for _, p in self.verified])
-            except FileNotFoundError:  # the blob's directory went: deleted or expired meanwhile
-                for _, p in self.verified:
-                    p.discard()
-                self.verified = []
-                raise ApiError(
-                    404,
-                    "BLOB_NOT_REGISTERED",
-                    f"blob {self.blob_id} was deleted or expired during the upload; "
-                    "nothing was stored",
-                ) from None
-            self.service.stats.slivers_stored += len(self.verified)
+    def _commit(self, pack: PendingPack) -> None:
+        """Make the verified slivers durable (a sliver cut short is left out)."""
+        try:
+            self.stored = self.service.store.commit_pack(pack)
+        except FileNotFoundError:  # the blob's directory went: deleted or expired meanwhile
+            raise ApiError(
+                404,
+                "BLOB_NOT_REGISTERED",
+                f"blob {self.blob_id} was deleted or expired during the upload; nothing was stored",
+            ) from None
+        self.service.stats.slivers_stored += len(self.stored)

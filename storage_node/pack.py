@@ -1,5 +1,6 @@
 """One file per blob part: the slivers a small upload brings to this node, in one file with an
-index (`<blob id>/slivers.pack`), instead of one file per sliver.
+index (`<blob id>/slivers.pack`), instead of one file per sliver; and one file per large batch
+(`<blob id>/batch-*.pack`, below).
 
 A small store gave each node ~25 sliver files to create, rename and later stat; those file
 creations were the node's largest cost per store. A pack is created once, whole (temporary
@@ -13,6 +14,13 @@ Layout: `magic ‖ count u32 ‖ count × (index u16 ‖ length u32) ‖ crc32 o
 crc32 of everything before u32 ‖ slivers`, in index order. The header checksum guards the
 index on every read; the data checksum lets journal replay tell an intact pack from one a
 crash cut (slivers themselves are checked against the metadata by whoever reads them).
+
+A batch pack (`batch-*.pack`, see `storage_node.store.PendingPack`) holds the slivers of one
+large batch, written as they arrive, so its index comes last: `slivers ‖ count × (index u16 ‖
+length u32) ‖ count u32 ‖ crc32 of the index and count u32 ‖ "HPK2"`, slivers in arrival
+order. It is made durable by one fsync before its rename; it has no data checksum (nothing
+replays it: a crash before the rename leaves only a temporary file). Readers tell the two
+layouts apart by the trailer's magic and checksum.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ PACK_NAME = "slivers.pack"
 """A blob directory's pack file."""
 
 MAGIC = b"HPK1"
+BATCH_MAGIC = b"HPK2"
+_TRAILER = struct.Struct("<II4s")
 _HEAD = struct.Struct("<4sI")
 _ENTRY = struct.Struct("<HI")
 _CRCS = struct.Struct("<II")
@@ -62,8 +72,41 @@ def header_size(count: int) -> int:
     return _HEAD.size + count * _ENTRY.size + _CRCS.size
 
 
-def _parse(fd: int, size: int) -> tuple[dict[int, tuple[int, int]], int]:
-    """(index → (offset, length), data crc) of an open pack of `size` bytes."""
+def batch_trailer(entries: list[tuple[int, int]]) -> bytes:
+    """The index that ends a batch pack whose slivers are `entries` (index, length), in the
+    order they were written from offset 0."""
+    index = b"".join(_ENTRY.pack(i, n) for i, n in entries) + struct.pack("<I", len(entries))
+    return index + _TRAILER.pack(len(entries), zlib.crc32(index), BATCH_MAGIC)[4:]
+
+
+def _parse_batch(fd: int, size: int) -> dict[int, tuple[int, int]] | None:
+    """(index → (offset, length)) of an open batch pack, or None when the file does not end
+    with a batch pack's trailer (it may be the other layout)."""
+    if size < _TRAILER.size:
+        return None
+    count, crc, magic = _TRAILER.unpack(os.pread(fd, _TRAILER.size, size - _TRAILER.size))
+    if magic != BATCH_MAGIC or size < _TRAILER.size + count * _ENTRY.size:
+        return None
+    start = size - _TRAILER.size - count * _ENTRY.size
+    index = os.pread(fd, count * _ENTRY.size + 4, start)
+    if len(index) != count * _ENTRY.size + 4 or zlib.crc32(index) != crc:
+        return None
+    entries, offset = {}, 0
+    for k in range(count):
+        i, length = _ENTRY.unpack_from(index, k * _ENTRY.size)
+        entries[i] = (offset, length)
+        offset += length
+    if offset != start:
+        raise CorruptPack(f"batch pack holds {start} bytes of slivers; its index says {offset}")
+    return entries
+
+
+def _parse(fd: int, size: int) -> tuple[dict[int, tuple[int, int]], int | None]:
+    """(index → (offset, length), data crc or None for a batch pack) of an open pack of
+    `size` bytes."""
+    batch = _parse_batch(fd, size)
+    if batch is not None:
+        return batch, None
     head = os.pread(fd, _FIRST_READ, 0)
     if len(head) < _HEAD.size:
         raise CorruptPack("pack shorter than its header")
@@ -112,12 +155,13 @@ def read_all(path: str, check: bool = False) -> dict[int, bytes]:
         size = os.fstat(fd).st_size
         entries, data_crc = _parse(fd, size)
         start = min((off for off, _ in entries.values()), default=size)
-        body = os.pread(fd, size - start, start)
+        end = max((off + n for off, n in entries.values()), default=size)
+        body = os.pread(fd, end - start, start)
     finally:
         os.close(fd)
-    if len(body) != size - start:
+    if len(body) != end - start:
         raise CorruptPack("pack shorter than its index says")
-    if check and zlib.crc32(body) != data_crc:
+    if check and data_crc is not None and zlib.crc32(body) != data_crc:
         raise CorruptPack("pack data checksum mismatch")
     view = memoryview(body)
     return {i: bytes(view[off - start : off - start + n]) for i, (off, n) in entries.items()}

@@ -3,9 +3,11 @@ or, for small uploads, write and rename without fsync and make the upload durabl
 journal (`storage_node.journal`: one fsync shared by the uploads arriving together).
 
 A blob's directory holds `metadata`, at most one pack (`storage_node.pack`: the slivers of the
-first small upload, one file) and per-sliver files `<index>.sliver` (large uploads, recovery,
-shard sync, and small uploads that find a pack already there). Readers look in both; data
-directories written before packs existed hold only per-sliver files and read as before.
+first small upload, one file), batch packs `batch-*.pack` (the slivers of one large batch, one
+file and one fsync per batch) and per-sliver files `<index>.sliver` (recovery, shard sync,
+small uploads that find a pack already there, and large uploads before batch packs). Readers
+look in all of them; data directories written before packs existed hold only per-sliver files
+and read as before.
 
 Nothing is confirmed before it is on disk, so a crash loses nothing a node has confirmed.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -88,13 +91,39 @@ def _read_or_none(path: Path) -> bytes | None:
         return None
 
 
-def stored_slivers(blob_dir: Path) -> dict[int, SliverRef]:
-    """Every sliver kept in a blob's directory, in its pack or in per-sliver files (read
-    only, no side effects: for tools and tests that look into a node's data directory)."""
+BATCH_PREFIX = "batch-"
+"""Names of batch packs: `batch-<pid>-<counter>-<random>.pack`."""
+
+
+def pack_paths(blob_dir: Path) -> list[str]:
+    """The packs in a blob's directory: its small-upload pack first, then its batch packs
+    ([] when the directory is gone)."""
     try:
-        out = dict(pack.read_index(str(blob_dir / pack.PACK_NAME)))
-    except pack.CorruptPack:
-        out = {}
+        names = os.listdir(blob_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    batches = sorted(n for n in names if n.startswith(BATCH_PREFIX) and n.endswith(".pack"))
+    first = [pack.PACK_NAME] if pack.PACK_NAME in names else []
+    return [os.path.join(blob_dir, n) for n in first + batches]
+
+
+def packed_slivers(blob_dir: Path) -> dict[int, SliverRef]:
+    """The slivers in every pack of a blob's directory; a damaged pack is skipped (logged):
+    its slivers count as missing, so recovery fetches them again."""
+    out: dict[int, SliverRef] = {}
+    for path in pack_paths(blob_dir):
+        try:
+            for i, ref in pack.read_index(path).items():
+                out.setdefault(i, ref)
+        except pack.CorruptPack as exc:
+            log.warning("ignoring a damaged sliver pack %s: %s", os.path.basename(path), exc)
+    return out
+
+
+def stored_slivers(blob_dir: Path) -> dict[int, SliverRef]:
+    """Every sliver kept in a blob's directory, in its packs or in per-sliver files (read
+    only, no side effects: for tools and tests that look into a node's data directory)."""
+    out = packed_slivers(blob_dir)
     for f in blob_dir.glob("*.sliver"):
         try:
             index = int(f.name.split(".")[0])
@@ -123,6 +152,57 @@ class PendingFile:
         self.tmp.unlink(missing_ok=True)
 
 
+class PendingPack:
+    """A batch's slivers written one after another to a temporary file (a batch pack, see
+    `storage_node.pack`), invisible until `SliverStore.commit_pack`: one file, one fsync and
+    one rename per batch instead of one each per sliver (at n = 1,000 a node gets ~100
+    slivers of a blob, and those per-file costs were a third of its work)."""
+
+    def __init__(self, blob_dir: Path) -> None:
+        ensure_dir(blob_dir)
+        self.path = blob_dir / (
+            f"{BATCH_PREFIX}{os.getpid()}-{next(_unique)}-{secrets.token_hex(4)}.pack"
+        )
+        self.tmp = temporary_name(self.path)
+        self.fd = os.open(self.tmp, os.O_WRONLY)
+        self.entries: list[tuple[int, int]] = []
+        self.kept = 0  # bytes of the slivers kept so far
+        self.written = 0  # bytes of the sliver being written
+
+    @property
+    def indices(self) -> list[int]:
+        """The slivers kept, in the order they were written."""
+        return [i for i, _ in self.entries]
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append bytes of the sliver being written."""
+        view = memoryview(data)
+        while view:
+            done = os.write(self.fd, view)
+            self.written += done
+            view = view[done:]
+
+    def keep(self, index: int) -> None:
+        """The sliver just written is `index`, verified: keep it."""
+        self.entries.append((index, self.written))
+        self.kept += self.written
+        self.written = 0
+
+    def drop(self) -> None:
+        """Forget the sliver being written (bad or cut): the next starts where it started."""
+        if self.written:
+            os.ftruncate(self.fd, self.kept)
+            os.lseek(self.fd, self.kept, os.SEEK_SET)
+        self.written = 0
+
+    def discard(self) -> None:
+        """Drop the whole file."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.tmp.unlink(missing_ok=True)
+
+
 def write_quickly(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically (temporary file, rename) but without fsync: for
     writes the journal makes durable."""
@@ -148,8 +228,9 @@ def journal_dir(root: Path) -> Path:
 
 
 class SliverStore:
-    """`<root>/<blob id>/metadata`, `<root>/<blob id>/slivers.pack` and `<root>/<blob
-    id>/<sliver index>.sliver`, and the journal of small uploads in `<root>.journal`."""
+    """`<root>/<blob id>/metadata`, `<root>/<blob id>/slivers.pack`, `<root>/<blob
+    id>/batch-*.pack` and `<root>/<blob id>/<sliver index>.sliver`, and the journal of small
+    uploads in `<root>.journal`."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -218,13 +299,10 @@ class SliverStore:
                 write_quickly(d / f"{i}.sliver", data)
 
     def _pack_index(self, d: Path) -> dict[int, SliverRef]:
-        """The blob directory's pack index ({} without one, or with a damaged one: a crash
-        cut it before it was durable, and the journal's replay writes it again)."""
-        try:
-            return pack.read_index(str(d / pack.PACK_NAME))
-        except pack.CorruptPack:
-            log.warning("ignoring a damaged sliver pack in %s", d)
-            return {}
+        """The slivers in the blob directory's packs (a damaged one is skipped: a crash cut
+        the small-upload pack before it was durable, and the journal's replay writes it
+        again; a damaged batch pack's slivers count as missing, and recovery fetches them)."""
+        return packed_slivers(d)
 
     def checkpoint(self) -> bool:
         """Sync the file system once and drop the journal's older records (see `journal`)."""
@@ -281,6 +359,32 @@ class SliverStore:
             os.replace(f.tmp, f.path)
         for d in {f.path.parent for f in files}:
             _fsync_dir(d)
+
+    def pending_pack(self, blob_id: BlobId) -> PendingPack:
+        """Start a batch pack for this blob; visible only on `commit_pack`."""
+        return PendingPack(self._dir(blob_id))
+
+    def commit_pack(self, pending: PendingPack) -> list[int]:
+        """Make a batch pack durable and visible: its index written, fsynced, renamed into
+        place, the directory fsynced; returns the slivers it holds. A crash before this
+        returns leaves only a temporary file. A pack with no sliver is just removed."""
+        if not pending.entries:
+            pending.discard()
+            return []
+        try:
+            pending.drop()  # a sliver cut short at the end
+            trailer = memoryview(pack.batch_trailer(pending.entries))
+            while trailer:
+                trailer = trailer[os.write(pending.fd, trailer) :]
+            os.fsync(pending.fd)
+            os.close(pending.fd)
+            pending.fd = -1
+            os.replace(pending.tmp, pending.path)
+        except BaseException:
+            pending.discard()
+            raise
+        _fsync_dir(pending.path.parent)
+        return pending.indices
 
     def get_sliver(self, blob_id: BlobId, index: int) -> bytes | None:
         """One sliver, or None."""
@@ -348,19 +452,20 @@ class SliverStore:
         gone = set(indices)
         dropped = 0
         with self._lock_of(d):
-            packed = d / pack.PACK_NAME
-            try:
-                held = pack.read_all(str(packed))
-            except pack.CorruptPack:
-                held = {}
-            if gone & set(held):
-                dropped += len(gone & set(held))
-                kept = {i: data for i, data in held.items() if i not in gone}
-                if kept:
-                    write_durably(packed, b"".join(pack.encode(kept)))
-                else:
-                    packed.unlink(missing_ok=True)
-                    _fsync_dir(d)
+            for path in pack_paths(d):
+                packed = Path(path)
+                try:
+                    held = pack.read_all(path)
+                except pack.CorruptPack:
+                    continue
+                if gone & set(held):
+                    dropped += len(gone & set(held))
+                    kept = {i: data for i, data in held.items() if i not in gone}
+                    if kept:
+                        write_durably(packed, b"".join(pack.encode(kept)))
+                    else:
+                        packed.unlink(missing_ok=True)
+                        _fsync_dir(d)
         for i in gone:
             try:
                 (d / f"{i}.sliver").unlink()

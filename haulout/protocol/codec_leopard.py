@@ -30,6 +30,7 @@ from .striping import (
     SliverSource,
     Source,
     as_reader,
+    emit_stripe,
     read_blocks,
     stripe_parts,
     stripes,
@@ -134,8 +135,7 @@ def _encode_on_lane(
 
     def emit_oldest() -> None:
         nonlocal done
-        for index, b in enumerate(session.collect(pending.popleft())):
-            sink.write(index, b)
+        emit_stripe(sink, session.collect(pending.popleft()))
         done += params.stripe_size
         if progress:
             progress(min(done, params.size))

@@ -7,7 +7,7 @@ The codec modules (`codec_zfec`, `codec_leopard`) only turn stripes into blocks 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import BinaryIO, Protocol
 
 from .errors import InvalidSliver
@@ -28,12 +28,24 @@ to bound memory at about `3 * n * 64 KiB`."""
 
 
 class SliverSink(Protocol):
-    """Receives each sliver's blocks in stripe order (e.g. appends to one file per sliver).
+    """Receives each sliver's blocks in stripe order (e.g. appends them to a spool file).
     A block may be a view of the encoder's buffer, valid only during the call (no copy is
     made for the sink): a sink that keeps it must copy it."""
 
     def write(self, index: int, block: bytes | memoryview) -> None:
         """Append `block` to sliver `index`."""
+
+
+def emit_stripe(sink: SliverSink, blocks: Sequence[bytes | memoryview]) -> None:
+    """Hand one stripe's `n` blocks to `sink`: all at once when it can take a whole stripe
+    (`write_stripe`, e.g. the relayer's one-file spool: one system call, not `n`), else
+    block by block."""
+    whole = getattr(sink, "write_stripe", None)
+    if whole is not None:
+        whole(blocks)
+        return
+    for index, block in enumerate(blocks):
+        sink.write(index, block)
 
 
 class NullSink:

@@ -31,6 +31,7 @@ from haulout.protocol import codec
 from haulout.protocol.blob_id import BlobId
 from haulout.protocol.certificate import aggregate
 from haulout.protocol.metadata import BlobMetadata
+from storage_node import pack
 from storage_node.store import stored_slivers
 
 from .conftest import MAX_BLOB
@@ -241,15 +242,15 @@ def test_node_killed_mid_upload_keeps_no_torn_sliver(
     system: LocalSystem, client: HauloutClient, deployment: Deployment
 ) -> None:
     """SIGKILL node-2 while it receives a 32 MiB blob's slivers: the store is certified by the
-    others; restarted, node-2 has discarded its unfinished writes and every sliver file it
-    kept matches the metadata."""
+    others; restarted, node-2 has discarded its unfinished writes and every sliver it kept
+    (in batch packs or files) matches the metadata."""
     data = os.urandom(32 << 20)
     slivers = system.workdir / "nodes" / "node-2" / "slivers"
     before = {p.name for p in slivers.iterdir()} if slivers.exists() else set()
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         upload = pool.submit(client.store, data)
         deadline = time.monotonic() + 60
-        while not any(t.parent.name not in before for t in slivers.glob("*/.*.sliver.*.tmp")):
+        while not any(t.parent.name not in before for t in slivers.glob("*/.*.tmp")):
             assert time.monotonic() < deadline and not upload.done(), "node-2 never received data"
             time.sleep(0.001)
         system.stop_service("node-2", hard=True)
@@ -259,8 +260,8 @@ def test_node_killed_mid_upload_keeps_no_torn_sliver(
         blob_dir = slivers / stored.blob_id
         assert list(blob_dir.glob(".*.tmp")) == []
         meta = BlobMetadata.from_bytes((blob_dir / "metadata").read_bytes())
-        for f in blob_dir.glob("*.sliver"):
-            meta.check_sliver(int(f.name.split(".")[0]), f.read_bytes())
+        for index, ref in stored_slivers(blob_dir).items():  # packs and files alike
+            meta.check_sliver(index, pack.read_ref(ref) or b"")
         assert client.read(stored.blob_id) == data
     finally:
         system.settle()
@@ -305,9 +306,12 @@ def test_large_blob_reads_go_through_files_and_leave_nothing_behind(
     committee = DevChain(deployment.ledger).system().require_committee()
     owner = committee.member_for_sliver(1, int(bid))
     path = system.workdir / "nodes" / deployment.nodes[owner].name / "slivers" / str(bid)
-    raw = bytearray((path / "1.sliver").read_bytes())
-    raw[-1] ^= 0x01
-    (path / "1.sliver").write_bytes(bytes(raw))
+    ref = stored_slivers(path)[1]  # in a batch pack (or its own file, on older nodes)
+    with open(ref.path, "r+b") as fh:  # flip its last byte
+        fh.seek(ref.offset + ref.size - 1)
+        last = fh.read(1)
+        fh.seek(ref.offset + ref.size - 1)
+        fh.write(bytes([last[0] ^ 0x01]))
     before = metric(system.relayer_url, "haulout_relayer_slivers_rejected")
     url = f"{system.relayer_url}/v1/blobs/{stored.blob_id}"
     part = httpx.get(url, headers={"range": "bytes=1000-2000999"}, timeout=60)
