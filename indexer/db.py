@@ -34,6 +34,17 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def read_engine(engine: Engine) -> Engine:
+    """`engine` for the REST API's lookups. On a database server each lookup statement runs on
+    its own (autocommit): a read-only request has nothing to commit or roll back, and under
+    READ COMMITTED every statement sees the latest commit either way, so the BEGIN and ROLLBACK
+    round trips around each request bought nothing. SQLite reads already run without a
+    transaction of their own (the driver begins one only before a write)."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def alembic_config(url: str) -> Config:
     """Alembic configuration pointing at this package's migrations."""
     cfg = Config()
