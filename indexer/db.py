@@ -10,6 +10,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
 HERE = Path(__file__).parent
+POOL_SIZE = 12
+"""Connections a PostgreSQL engine keeps open: the API's lookups in flight (`offload.LOOKUPS`)
+plus the pipeline, the node monitor and the manifest reader, so none is opened and closed per
+burst of requests."""
 
 
 def make_engine(url: str) -> Engine:
@@ -19,6 +23,8 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        kwargs["pool_size"] = POOL_SIZE
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     engine = create_engine(url, **kwargs)
