@@ -54,9 +54,10 @@ def create_app(
 ) -> FastAPI:
     """Build the API over a `Queries` object.
 
-    Lookups are indexed and take a few milliseconds; the answers only commits change (staking,
-    epochs, the node registry) are kept per committed cursor (`committed`); every route runs them where
+    Lookups are indexed and take a few milliseconds; every route runs them where
     `offload.lookup_runner` says (on the loop for SQLite, in a worker thread for PostgreSQL).
+    The answers only the pipeline's commits change (staking, epochs, the node registry) are
+    kept per committed cursor (`committed`).
     The stats aggregation always runs in a thread, started at startup
     and recomputed in the background (no request waits for it but those before the first). `monitor` supplies node health (polled in the background);
     `download_url` is the relayer the explorer's download links go through."""
