@@ -1,7 +1,8 @@
 """Indexer ingest rate (events/s) on SQLite and PostgreSQL, and REST p50/p99 at 200 req/s.
 
 python -m bench.indexer [--blobs 1000000] [--pg postgresql://postgres@127.0.0.1:5432/test]
-python -m bench.indexer --database-url URL [--per-query] [--explain]
+python -m bench.indexer --database-url URL [--per-query] [--explain] [--ingest-during N]
+python -m bench.indexer --blobs 1000000 --build-only URL   (index into URL and keep it)
 
 The REST load mixes the dashboard's own queries (stats, recent blobs, search, nodes, staking,
 buckets, epochs, a blob's page and its events) with lookups by blob id, on SQLite and on
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import random
@@ -212,22 +214,49 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def per_query(base: str, pid: int, object_ids: list[str], n: int) -> None:
-    """Each dashboard request alone, `n` times in a row: p50/p99 latency and the server
-    process's CPU per request (PostgreSQL's own CPU is not in it)."""
+def database_pids(url: str) -> list[int]:
+    """The PostgreSQL backends serving `url`'s database on this machine, but for the one
+    asking (whose CPU is the database's answer to the REST server); none for SQLite."""
+    if not url.startswith("postgresql"):
+        return []
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as c:
+        rows = c.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(r[0]) for r in rows if Path(f"/proc/{r[0]}/stat").exists()]
+
+
+def database_cpu(pids: list[int]) -> float:
+    """CPU seconds the database backends `pids` used so far (those gone count as 0)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += cpu_seconds(pid)
+    return total
+
+
+def per_query(base: str, pid: int, object_ids: list[str], n: int, url: str = "") -> None:
+    """Each dashboard request alone, `n` times in a row: p50/p99 latency, the server
+    process's CPU per request and, on PostgreSQL, its backends' CPU per request (`db`)."""
     with httpx.Client(timeout=60) as client:
         for path in dashboard_paths(object_ids):
             client.get(base + path).raise_for_status()
-            cpu, lat = cpu_seconds(pid), []
+            pids = database_pids(url)
+            cpu, db, lat = cpu_seconds(pid), database_cpu(pids), []
             for _ in range(n):
                 t = time.perf_counter()
                 client.get(base + path).raise_for_status()
                 lat.append((time.perf_counter() - t) * 1000)
             cpu = (cpu_seconds(pid) - cpu) * 1000 / n
+            db = (database_cpu(pids) - db) * 1000 / n
             lat.sort()
             print(
                 f"  {path[:60]:60} p50 {statistics.median(lat):6.2f} ms  "
-                f"p99 {lat[int(len(lat) * 0.99) - 1]:6.2f} ms  server CPU {cpu:5.2f} ms/request",
+                f"p99 {lat[int(len(lat) * 0.99) - 1]:6.2f} ms  server CPU {cpu:5.2f} ms/request"
+                + (f"  db {db:5.2f} ms/request" if pids else ""),
                 flush=True,
             )
 
@@ -278,14 +307,40 @@ def explain(url: str) -> None:
     engine.dispose()
 
 
+INGESTER = """
+import sys, time
+from bench.indexer import SyntheticChain
+from indexer.db import make_engine
+from indexer.runner import Runner
+url, rate = sys.argv[1], int(sys.argv[2])
+runner = Runner(SyntheticChain(10**9), make_engine(url), batch_size=max(1, rate // 4))
+done, start = 0, time.perf_counter()
+while True:
+    done += runner.run_once()
+    print(done, flush=True)
+    time.sleep(max(0.0, start + done / rate - time.perf_counter()))
+"""
+"""Appends the synthetic chain's next events to an indexed database at `rate` events/s in
+four commits a second, as a separate indexing process would (the stream only depends on the
+cursor, so it continues any database this bench built)."""
+
+
 def serve_and_load(
-    url: str, label: str, rate: int, seconds: int, per_query_n: int = 0, load_too: bool = True
+    url: str,
+    label: str,
+    rate: int,
+    seconds: int,
+    per_query_n: int = 0,
+    load_too: bool = True,
+    ingest_rate: int = 0,
 ) -> None:
     """Start the REST server on `url` in its own process, warm it up, then load it open-loop at
-    `rate` req/s and print p50/p99 against the target (and, with `per_query_n`, time each
-    dashboard request alone first)."""
+    `rate` req/s and print p50/p99 against the target, with the CPU per request of the server
+    and (PostgreSQL) of its database backends (with `per_query_n`, time each dashboard request
+    alone first; with `ingest_rate`, index new events into the database during the load)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port)])
+    ingester = None
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
@@ -308,7 +363,7 @@ def serve_and_load(
                 f"{os.getloadavg()[0]:.2f}):",
                 flush=True,
             )
-            per_query(base, proc.pid, oids, per_query_n)
+            per_query(base, proc.pid, oids, per_query_n, url)
         if not load_too:
             return
         cold = sorted(asyncio.run(load(base, 100, 2, ids, oids)))  # warm up: threads, pool
@@ -317,21 +372,55 @@ def serve_and_load(
             f"p50 {statistics.median(cold):.1f} ms, max {cold[-1]:.1f} ms",
             flush=True,
         )
+        if ingest_rate:
+            ingester = subprocess.Popen(
+                [sys.executable, "-c", INGESTER, url, str(ingest_rate)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        pids = database_pids(url)
+        cpu, db, load_before = cpu_seconds(proc.pid), database_cpu(pids), os.getloadavg()[0]
         gc.collect()
         gc.disable()  # the load generator's own pauses must not count as server latency
         try:
             lat = sorted(asyncio.run(load(base, rate, seconds, ids, oids)))
         finally:
             gc.enable()
+        cpu = (cpu_seconds(proc.pid) - cpu) * 1000 / len(lat)
+        db = (database_cpu(pids) - db) * 1000 / len(lat)
+        indexed = ""
+        if ingester is not None:
+            ingester.terminate()
+            out, _ = ingester.communicate(timeout=30)
+            done = out.split()[-1] if out.split() else "0"
+            indexed = f"; {done} events indexed meanwhile by another process"
+            ingester = None
         p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
         print(
             f"REST {label} at {rate} req/s for {seconds}s (server in its own process): "
-            f"{len(lat)} requests, p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 <= 25 ms)",
+            f"{len(lat)} requests, p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 <= 25 ms); "
+            f"server CPU {cpu:.2f} ms/request"
+            + (f", database CPU {db:.2f} ms/request" if pids else "")
+            + f"; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+            + indexed,
             flush=True,
         )
     finally:
+        if ingester is not None:
+            ingester.terminate()
+            ingester.wait(30)
         proc.terminate()
         proc.wait(10)
+
+
+def create_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names unless it exists."""
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(server + "/postgres", autocommit=True) as c:
+        if c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            c.execute(f'CREATE DATABASE "{name}"')
 
 
 def main() -> None:
@@ -363,7 +452,31 @@ def main() -> None:
         "unless --rate is given too",
     )
     ap.add_argument("--explain", action="store_true", help="print the dashboard's query plans")
+    ap.add_argument(
+        "--ingest-during",
+        type=int,
+        default=0,
+        metavar="EVENTS_PER_S",
+        help="with --database-url: a separate process indexes the synthetic chain's next events "
+        "into the database during the load (it grows: about a third as many blobs as events)",
+    )
+    ap.add_argument(
+        "--build-only",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="index --blobs blobs into URL (a PostgreSQL database is created when missing) and "
+        "keep it for --database-url runs; no load (repeatable)",
+    )
     a = ap.parse_args()
+    if a.build_only:
+        chain = SyntheticChain(a.blobs)
+        for url in a.build_only:
+            if url.startswith("postgresql"):
+                create_database(url)
+            rate = ingest(url, chain, a.batch, url.split(":", 1)[0])
+            print(f"built {url}: {a.blobs:,} blobs, ingest {rate:8.0f} events/s", flush=True)
+        return
     rate_given = any(arg.startswith("--rate") for arg in sys.argv)
     if a.database_url:
         for url in a.database_url:
@@ -371,7 +484,15 @@ def main() -> None:
                 explain(url)
                 continue
             load_too = not a.per_query or rate_given
-            serve_and_load(url, url.split(":", 1)[0], a.rate, a.seconds, a.per_query, load_too)
+            serve_and_load(
+                url,
+                url.split(":", 1)[0],
+                a.rate,
+                a.seconds,
+                a.per_query,
+                load_too,
+                a.ingest_during,
+            )
         return
     chain = SyntheticChain(a.blobs)
     print(

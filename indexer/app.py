@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.responses import JSONResponse as StarletteJSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +20,7 @@ from haulout.protocol.blob_id import BlobId, format_object_id, parse_object_id
 
 from . import staking
 from .buckets import BucketQueries, install_bucket_routes
+from .committed import CommittedCache
 from .monitor import Monitor, MonitorStats
 from .offload import lookup_runner
 from .queries import BlobFilter, Queries
@@ -55,6 +56,8 @@ def create_app(
 
     Lookups are indexed and take a few milliseconds; every route runs them where
     `offload.lookup_runner` says (on the loop for SQLite, in a worker thread for PostgreSQL).
+    The answers only the pipeline's commits change (staking, epochs, the node registry) are
+    kept per committed cursor (`committed`).
     The stats aggregation always runs in a thread, started at startup
     and recomputed in the background (no request waits for it but those before the first). `monitor` supplies node health (polled in the background);
     `download_url` is the relayer the explorer's download links go through."""
@@ -64,8 +67,12 @@ def create_app(
     install_metrics(app, "indexer", runner_stats, monitor.stats if monitor else MonitorStats())
     download_url = download_url.rstrip("/")
     install_bucket_routes(app, BucketQueries(queries.engine), download_url)
-    app.include_router(staking.router(queries.engine))
+    committed = CommittedCache(queries.engine)
+    app.include_router(staking.router(queries.engine, committed))
     run = lookup_runner(queries.engine)
+
+    def epochs_json() -> bytes:
+        return bytes(JSONResponse({"epochs": queries.epochs()}).body)
 
     def with_links(blob: dict[str, Any]) -> dict[str, Any]:
         blob["downloadUrl"] = (
@@ -126,8 +133,10 @@ def create_app(
         return JSONResponse(await run(queries.events, after, limit, type))
 
     @app.get("/v1/epochs")
-    async def epochs() -> JSONResponse:
-        return JSONResponse({"epochs": await run(queries.epochs)})
+    async def epochs() -> Response:
+        """Every epoch's start (one rendering per commit: only the pipeline writes them)."""
+        body = await run(committed.get, "epochs", epochs_json)
+        return Response(body, media_type="application/json")
 
     @app.get("/v1/nodes")
     async def nodes() -> JSONResponse:
@@ -135,7 +144,7 @@ def create_app(
         (`state`: up, lagging, down, unknown before the first poll, or not in committee)."""
         health = {n["nodeId"]: n for n in (monitor.nodes() if monitor else [])}
         out = []
-        for node in await run(queries.nodes):
+        for node in await run(committed.get, "nodes", queries.nodes):
             seen = health.get(node["nodeId"])
             state = "unknown" if node["committeePosition"] is not None else "not in committee"
             extra = {k: v for k, v in (seen or {}).items() if k not in node}
@@ -163,17 +172,29 @@ def create_app(
         return queries.last_stats
 
     @app.get("/v1/stats")
-    async def stats_() -> JSONResponse:
+    async def stats_() -> Response:
         """Fresh stats when cached; else the previous ones while one background thread
         computes new ones (no request waits for the aggregation but those before the first,
         which starts with the service)."""
-        if (fresh := await run(queries.cached_stats)) is not None:
-            return JSONResponse(fresh)
+        fresh = queries.young_stats()
+        if fresh is None:
+            fresh = await run(queries.cached_stats)
+        if fresh is not None:
+            return stats_response(fresh)
         if queries.last_stats is None:
-            return JSONResponse(await computed_stats())
+            return stats_response(await computed_stats())
         if refreshing.acquire(blocking=False):
             threading.Thread(target=refresh_stats, daemon=True).start()
-        return JSONResponse(queries.last_stats)
+        return stats_response(queries.last_stats)
+
+    rendered: list[Any] = [None, b""]
+
+    def stats_response(stats: dict[str, Any]) -> Response:
+        """The stats as JSON, rendered once per computation (they are a few hundred points)."""
+        if rendered[0] is not stats:
+            rendered[1] = bytes(JSONResponse(stats).body)
+            rendered[0] = stats
+        return Response(rendered[1], media_type="application/json")
 
     warming: set[asyncio.Task[dict[str, Any]]] = set()
 

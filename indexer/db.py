@@ -10,6 +10,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
 HERE = Path(__file__).parent
+POOL_SIZE = 12
+"""Connections a PostgreSQL engine keeps open: the API's lookups in flight (`offload.LOOKUPS`)
+plus the pipeline, the node monitor and the manifest reader, so none is opened and closed per
+burst of requests."""
 
 
 def make_engine(url: str) -> Engine:
@@ -19,6 +23,8 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        kwargs["pool_size"] = POOL_SIZE
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     engine = create_engine(url, **kwargs)
@@ -32,6 +38,17 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
     return engine
+
+
+def read_engine(engine: Engine) -> Engine:
+    """`engine` for the REST API's lookups. On a database server each lookup statement runs on
+    its own (autocommit): a read-only request has nothing to commit or roll back, and under
+    READ COMMITTED every statement sees the latest commit either way, so the BEGIN and ROLLBACK
+    round trips around each request bought nothing. SQLite reads already run without a
+    transaction of their own (the driver begins one only before a write)."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def alembic_config(url: str) -> Config:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, Select, and_, func, or_, select
+from sqlalchemy import Engine, Integer, Select, and_, bindparam, func, or_, select
 
 from haulout.http_errors import ApiError
 from haulout.protocol.blob_id import format_object_id, parse_object_id
 
 from . import stats as dashboard
+from .db import read_engine
 from .models import (
     Blob,
     BlobAttribute,
@@ -81,6 +83,131 @@ def decode_cursor(text: str) -> int:
         ) from exc
 
 
+class PageShape(NamedTuple):
+    """Which filters a blob page has (their values are the statement's parameters)."""
+
+    owner: bool
+    status: str | None
+    deletable: bool
+    expiring: bool | None
+    """None: no `expiring_before`; False: one past every end epoch an epoch column holds."""
+    content_type: bool
+    min_size: bool
+    max_size: bool
+    cursor: bool
+
+
+@functools.lru_cache(maxsize=1024)
+def _blob_page(shape: PageShape) -> Select[Any]:
+    """The statement of a blob page with these filters, built once per shape (a few hundred
+    at most) with the values as parameters: a request then pays neither building it nor
+    SQLAlchemy's cache key over it."""
+    epoch = CURRENT_EPOCH
+    conds: list[Any] = []
+    if shape.owner:
+        conds.append(Blob.owner == bindparam("owner"))
+    if shape.status == "expired":
+        conds.append(and_(Blob.status == "certified", Blob.end_epoch <= epoch))
+    elif shape.status == "certified":
+        conds.append(and_(Blob.status == "certified", Blob.end_epoch > epoch))
+    elif shape.status == "invalid":
+        conds.append(Blob.blob_id.in_(select(InvalidBlob.blob_id)))
+    elif shape.status:
+        conds.append(Blob.status == shape.status)
+    if shape.deletable:
+        conds.append(Blob.deletable == bindparam("deletable"))
+    if shape.expiring is not None:
+        conds.append(Blob.status != "deleted")
+        if shape.expiring:
+            conds.append(Blob.end_epoch < bindparam("expiring_before"))
+    if shape.content_type:
+        conds.append(Blob.content_type == bindparam("content_type"))
+    if shape.min_size:
+        conds.append(Blob.size >= bindparam("min_size"))
+    if shape.max_size:
+        conds.append(Blob.size <= bindparam("max_size"))
+    if shape.cursor:
+        conds.append(Blob.registered_cursor < bindparam("before"))
+    return (
+        _with_epoch()
+        .where(*conds)
+        .order_by(Blob.registered_cursor.desc())
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+def _search(kind: str) -> Select[Any]:
+    """The search statement of one kind of query, newest registration first."""
+    if kind == "blob id":
+        cond = Blob.blob_id == bindparam("text")
+    elif kind == "object id or owner":
+        cond = or_(Blob.object_id == bindparam("text"), Blob.owner == bindparam("text"))
+    else:
+        attr = select(BlobAttribute.object_id).where(BlobAttribute.value_hash == bindparam("value"))
+        if kind == "attribute":
+            attr = attr.where(BlobAttribute.key_hash == bindparam("key")).order_by(
+                BlobAttribute.object_id
+            )
+        cond = Blob.object_id.in_(attr.limit(bindparam("limit", type_=Integer)))
+    return (
+        _with_epoch()
+        .where(cond)
+        .order_by(Blob.registered_cursor.desc())
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+SEARCHES = {
+    kind: _search(kind)
+    for kind in ("blob id", "object id or owner", "attribute", "attribute value")
+}
+"""Each search statement, built once."""
+READ_HITS = (
+    select(func.coalesce(func.sum(BlobReads.hits), 0))
+    .where(BlobReads.blob_id == Blob.blob_id)
+    .scalar_subquery()
+)
+READ_BYTES = (
+    select(func.coalesce(func.sum(BlobReads.bytes), 0))
+    .where(BlobReads.blob_id == Blob.blob_id)
+    .scalar_subquery()
+)
+BY_OBJECT = (
+    _with_epoch(
+        READ_HITS.label("read_hits"),
+        READ_BYTES.label("read_bytes"),
+        BlobAttribute.key.label("attr_key"),
+        BlobAttribute.value.label("attr_value"),
+    )
+    .outerjoin(BlobAttribute, BlobAttribute.object_id == Blob.object_id)
+    .where(Blob.object_id == bindparam("object_id"))
+    .limit(MAX_ATTRIBUTES)
+)
+"""A blob page's row: the blob joined with its attribute rows, the current epoch and the read
+sums as scalar subqueries."""
+BY_BLOB_ID = (
+    _with_epoch(
+        select(InvalidBlob.blob_id)
+        .where(InvalidBlob.blob_id == Blob.blob_id)
+        .exists()
+        .label("voted_invalid"),
+        BlobAttribute.key.label("attr_key"),
+        BlobAttribute.value.label("attr_value"),
+    )
+    .outerjoin(BlobAttribute, BlobAttribute.object_id == Blob.object_id)
+    .where(Blob.blob_id == bindparam("blob_id"))
+    .order_by(Blob.registered_cursor, BlobAttribute.key_hash)
+)
+"""Every object of a blob id with its attributes (one row per attribute) and whether the blob
+id was voted invalid."""
+OBJECT_EVENTS = (
+    select(ChainEventRow)
+    .where(ChainEventRow.object_id == bindparam("object_id"))
+    .order_by(ChainEventRow.cursor)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 @dataclass(frozen=True)
 class BlobFilter:
     """Filters of `GET /v1/blobs`."""
@@ -98,7 +225,8 @@ class Queries:
     """Queries over the indexer's database."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self.engine = read_engine(engine)
+        """Read-only: the routes over the index (blobs, stats, buckets, staking) use it."""
         self.epoch_duration_ms: int | None = None  # from the chain, set by the node monitor
         self._stats_cache: tuple[float, int, dict[str, Any]] | None = None
         self.stats_seconds = 0.0
@@ -145,75 +273,41 @@ class Queries:
             )
         if f.min_size is not None and f.max_size is not None and f.min_size > f.max_size:
             raise ApiError(400, "INVALID_ARGUMENT", "min_size is larger than max_size")
-        epoch = CURRENT_EPOCH
-        q = _with_epoch()
-        conds = []
-        if f.owner:
-            conds.append(Blob.owner == f.owner.lower())
-        if f.status == "expired":
-            conds.append(and_(Blob.status == "certified", Blob.end_epoch <= epoch))
-        elif f.status == "certified":
-            conds.append(and_(Blob.status == "certified", Blob.end_epoch > epoch))
-        elif f.status == "invalid":
-            conds.append(Blob.blob_id.in_(select(InvalidBlob.blob_id)))
-        elif f.status:
-            conds.append(Blob.status == f.status)
-        if f.deletable is not None:
-            conds.append(Blob.deletable == f.deletable)
+        expiring = None
         if f.expiring_before is not None:
-            conds.append(Blob.status != "deleted")
-            if f.expiring_before <= MAX_EPOCH:  # past it, every stored end epoch is earlier
-                conds.append(Blob.end_epoch < f.expiring_before)
-        if f.content_type:
-            conds.append(Blob.content_type == f.content_type)
-        if f.min_size is not None:
-            conds.append(Blob.size >= f.min_size)
-        if f.max_size is not None:
-            conds.append(Blob.size <= f.max_size)
-        if cursor:
-            conds.append(Blob.registered_cursor < decode_cursor(cursor))
-        q = q.where(*conds).order_by(Blob.registered_cursor.desc()).limit(limit + 1)
+            expiring = f.expiring_before <= MAX_EPOCH  # past it, every end epoch is earlier
+        shape = PageShape(
+            bool(f.owner),
+            f.status,
+            f.deletable is not None,
+            expiring,
+            bool(f.content_type),
+            f.min_size is not None,
+            f.max_size is not None,
+            bool(cursor),
+        )
+        params = {
+            "owner": f.owner.lower() if f.owner else None,
+            "deletable": f.deletable,
+            "expiring_before": f.expiring_before,
+            "content_type": f.content_type,
+            "min_size": f.min_size,
+            "max_size": f.max_size,
+            "before": decode_cursor(cursor) if cursor else None,
+            "limit": limit + 1,
+        }
         with self.engine.connect() as c:
-            rows = c.execute(q).all()
+            rows = c.execute(_blob_page(shape), params).all()
         page = rows[:limit]
         nxt = encode_cursor(page[-1].registered_cursor) if len(rows) > limit else None
         return {"blobs": [self._row(b) for b in page], "next_cursor": nxt}
-
-    def _attributes(self, c: Any, object_id: str) -> dict[str, str]:
-        rows = c.execute(
-            select(BlobAttribute.key, BlobAttribute.value).where(
-                BlobAttribute.object_id == object_id
-            )
-        ).all()
-        return {k: v for k, v in rows}
 
     def by_object(self, object_id: str) -> dict[str, Any]:
         """One Blob object with its attributes and the reads relayers reported for its blob id
         (the explorer's blob page), in one statement: the blob row joined with its attribute
         rows, the current epoch and the read sums as scalar subqueries."""
-        hits = (
-            select(func.coalesce(func.sum(BlobReads.hits), 0))
-            .where(BlobReads.blob_id == Blob.blob_id)
-            .scalar_subquery()
-        )
-        read_bytes = (
-            select(func.coalesce(func.sum(BlobReads.bytes), 0))
-            .where(BlobReads.blob_id == Blob.blob_id)
-            .scalar_subquery()
-        )
-        q = (
-            _with_epoch(
-                hits.label("read_hits"),
-                read_bytes.label("read_bytes"),
-                BlobAttribute.key.label("attr_key"),
-                BlobAttribute.value.label("attr_value"),
-            )
-            .outerjoin(BlobAttribute, BlobAttribute.object_id == Blob.object_id)
-            .where(Blob.object_id == object_id.lower())
-            .limit(MAX_ATTRIBUTES)
-        )
         with self.engine.connect() as c:
-            rows = c.execute(q).all()
+            rows = c.execute(BY_OBJECT, {"object_id": object_id.lower()}).all()
         if not rows:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"no blob object {object_id} has been indexed")
         attributes = {r.attr_key: r.attr_value for r in rows if r.attr_key is not None}
@@ -224,16 +318,16 @@ class Queries:
     def by_blob_id(self, blob_id: str) -> dict[str, Any]:
         """A blob id's overall status and every object registered for it."""
         with self.engine.connect() as c:
-            rows = c.execute(
-                _with_epoch().where(Blob.blob_id == blob_id).order_by(Blob.registered_cursor)
-            ).all()
-            invalid = (
-                c.execute(select(InvalidBlob).where(InvalidBlob.blob_id == blob_id)).first()
-                is not None
-            )
-            if not rows:
-                raise ApiError(404, "BLOB_NOT_FOUND", f"blob {blob_id} has never been registered")
-            objects = [self._row(b, self._attributes(c, b.object_id)) for b in rows]
+            rows = c.execute(BY_BLOB_ID, {"blob_id": blob_id}).all()
+        if not rows:
+            raise ApiError(404, "BLOB_NOT_FOUND", f"blob {blob_id} has never been registered")
+        invalid = bool(rows[0].voted_invalid)
+        objects: list[dict[str, Any]] = []
+        for r in rows:
+            if not objects or objects[-1]["objectId"] != r.object_id:
+                objects.append(self._row(r, {}))
+            if r.attr_key is not None:
+                objects[-1]["attributes"][r.attr_key] = r.attr_value
         statuses = {o["status"] for o in objects}
         overall = (
             "invalid"
@@ -253,40 +347,28 @@ class Queries:
         """Blobs matching `text`: a blob id, an object id or owner address (0x…), an attribute
         `key=value`, or else an attribute value; newest registration first."""
         text = text.strip()
-        conds: list[Any] = []
-        kind = "attribute value"
+        params: dict[str, Any] = {"limit": limit}
         if BLOB_ID.match(text):
-            kind, conds = "blob id", [Blob.blob_id == text]
+            kind, params["text"] = "blob id", text
         elif ADDRESS.match(text):
-            oid = format_object_id(parse_object_id(text))
-            kind, conds = "object id or owner", [or_(Blob.object_id == oid, Blob.owner == oid)]
-        if not conds:
-            attr = select(BlobAttribute.object_id)
-            if "=" in text:
-                key, value = text.split("=", 1)
-                kind = "attribute"
-                attr = attr.where(
-                    BlobAttribute.value_hash == text_hash(value.strip()),
-                    BlobAttribute.key_hash == text_hash(key.strip()),
-                ).order_by(BlobAttribute.object_id)
-            else:
-                attr = attr.where(BlobAttribute.value_hash == text_hash(text))
-            conds = [Blob.object_id.in_(attr.limit(limit))]
+            kind, params["text"] = "object id or owner", format_object_id(parse_object_id(text))
+        elif "=" in text:
+            key, value = text.split("=", 1)
+            kind, params["key"], params["value"] = (
+                "attribute",
+                text_hash(key.strip()),
+                text_hash(value.strip()),
+            )
+        else:
+            kind, params["value"] = "attribute value", text_hash(text)
         with self.engine.connect() as c:
-            rows = c.execute(
-                _with_epoch().where(*conds).order_by(Blob.registered_cursor.desc()).limit(limit)
-            ).all()
+            rows = c.execute(SEARCHES[kind], params).all()
         return {"query": text, "kind": kind, "blobs": [self._row(b) for b in rows]}
 
     def object_events(self, object_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """The chain events of one Blob object, oldest first."""
         with self.engine.connect() as c:
-            rows = c.execute(
-                select(ChainEventRow)
-                .where(ChainEventRow.object_id == object_id)
-                .order_by(ChainEventRow.cursor)
-                .limit(limit)
-            ).all()
+            rows = c.execute(OBJECT_EVENTS, {"object_id": object_id, "limit": limit}).all()
         return [
             {
                 "cursor": r.cursor,
@@ -378,6 +460,15 @@ class Queries:
         """Drop the cached stats (new read counts arrived)."""
         self._stats_cache = None
 
+    def young_stats(self) -> dict[str, Any] | None:
+        """The last stats while they are young enough to serve without asking the database
+        whether an event arrived (see `cached_stats`): no I/O, so a request can ask on the
+        event loop."""
+        cached = self._stats_cache
+        if cached is None or time.monotonic() - cached[0] >= max(5.0, 10 * self.stats_seconds):
+            return None
+        return cached[2]
+
     def cached_stats(self) -> dict[str, Any] | None:
         """The last stats while they are fresh: under 5 s old (or ten times as long as they took
         to compute, so that with millions of blobs the aggregation uses at most a tenth of a
@@ -386,9 +477,9 @@ class Queries:
         cached = self._stats_cache
         if cached is None:
             return None
+        if (young := self.young_stats()) is not None:
+            return young
         age = time.monotonic() - cached[0]
-        if age < max(5.0, 10 * self.stats_seconds):
-            return cached[2]
         if age >= 60:
             return None
         with self.engine.connect() as c:

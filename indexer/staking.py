@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Path
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, Engine, Table, func, select, update
 
 from haulout.chain.events import (
@@ -30,6 +30,9 @@ from haulout.chain.events import (
 
 from .models import CommitteeMember, EpochChange, EpochNode, Node, ShardReport, StakeChange
 from .offload import lookup_runner
+
+if TYPE_CHECKING:  # the cache reads the pipeline's cursor, and the pipeline imports this module
+    from .committed import CommittedCache
 
 REWARD_EPOCHS = 4
 """Ended epochs whose per-node rewards `/v1/staking` lists (older ones: `/v1/epochs/{e}/nodes`)."""
@@ -205,16 +208,25 @@ class StakingQueries:
             ]
 
 
-def router(engine: Engine) -> APIRouter:
-    """The staking routes over `engine`."""
+def router(engine: Engine, committed: CommittedCache | None = None) -> APIRouter:
+    """The staking routes over `engine`; with `committed`, the overview is computed once per
+    commit (it reads only rows the pipeline writes)."""
     queries = StakingQueries(engine)
     run = lookup_runner(engine)
     api = APIRouter()
 
+    def overview_json() -> bytes:
+        return bytes(JSONResponse(queries.overview()).body)
+
+    def overview() -> bytes:
+        if committed is None:
+            return overview_json()
+        return committed.get("staking", overview_json)
+
     @api.get("/v1/staking")
-    async def staking() -> JSONResponse:
+    async def staking() -> Response:
         """Stake, shards and rewards per node; the epoch changes."""
-        return JSONResponse(await run(queries.overview))
+        return Response(await run(overview), media_type="application/json")
 
     @api.get("/v1/epochs/{epoch}/nodes")
     async def epoch_nodes(epoch: int = Path(ge=0, le=2**32 - 1)) -> JSONResponse:

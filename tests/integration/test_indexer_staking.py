@@ -5,6 +5,7 @@ through the pipeline into SQLite and PostgreSQL, served by the REST API."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -56,3 +57,45 @@ def test_stake_shards_and_rewards_per_epoch(tmp_path: Path, database_url: str) -
     assert sorted(change["reported"]) == sorted(m.node_id for m in committee.members)
     assert extra.principal == 50 * 10**9
     assert api.get("/v1/epochs/-1/nodes").status_code == 400
+
+
+def test_answers_kept_per_commit_change_with_the_next_commit(
+    tmp_path: Path, database_url: str
+) -> None:
+    """`/v1/staking`, `/v1/epochs` and `/v1/nodes` are computed once per commit and kept: a
+    commit by another writer (its own engine, as a separate indexing process) shows in the very
+    next answer, and a kept answer is byte for byte the one computed afresh."""
+    w = make_world(tmp_path)
+    chain, dep = w.chain, w.deployment
+    n0 = dep.nodes[0]
+    migrate(database_url)
+    writer, reader = make_engine(database_url), make_engine(database_url)
+    with writer.begin() as c:
+        pipeline.commit(c, pipeline.process(chain.events(), 0))
+    api = TestClient(create_app(Queries(reader)))
+
+    def answers() -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+        staking = api.get("/v1/staking").json()
+        epochs = api.get("/v1/epochs").json()["epochs"]
+        nodes = api.get("/v1/nodes").json()
+        return staking, epochs, nodes
+
+    before = answers()
+    assert answers() == before  # kept, and the same
+    stake = {n["nodeId"]: n["stake"] for n in before[0]["nodes"]}[n0.node_id]
+    with writer.connect() as c:
+        cursor = pipeline.stored_cursor(c)
+    chain.stake(w.user, n0.node_id, 7 * 10**9)
+    chain.force_advance_epoch(dep.admin)
+    with writer.begin() as c:
+        pipeline.commit(c, pipeline.process(chain.events(after=cursor), cursor))
+
+    staking, epochs, nodes = answers()
+    after = {n["nodeId"]: n["stake"] for n in staking["nodes"]}[n0.node_id]
+    assert after > stake + 7 * 10**9 - 1  # the deposit, and the epoch's reward on top
+    assert len(epochs) == len(before[1]) + 1
+    assert staking["rewardsByEpoch"] != before[0]["rewardsByEpoch"]
+    fresh = TestClient(create_app(Queries(make_engine(database_url))))
+    assert fresh.get("/v1/staking").json() == staking
+    assert fresh.get("/v1/epochs").json()["epochs"] == epochs
+    assert fresh.get("/v1/nodes").json() == nodes
