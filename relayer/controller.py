@@ -17,10 +17,10 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from starlette.concurrency import run_in_threadpool
@@ -56,6 +56,8 @@ from .limits import EncodeMemory
 from .verdicts import ConsistencyVerdicts
 
 log = logging.getLogger("haulout.relayer")
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -263,6 +265,10 @@ SMALL_PART = 1 << 20
 brings back its confirmation (`PUT /v1/blobs/<id>/upload`); larger parts go as metadata,
 concurrent batches, then the confirmation."""
 
+LATE_CHECK_EVERY = 8
+"""One in this many late confirmations of a node whose signatures verified is paired (see
+`StoreController.late_check_due`)."""
+
 LANE_BYTES = 4 << 20
 """Sliver bytes per concurrent batch to one node: below this, more batches only add requests
 and directory syncs."""
@@ -290,6 +296,8 @@ class StoreController:
         self.chain, self.account, self.index, self.http = chain, account, index, http
         self.wire = wire
         """Keep-alive connections for the calls to nodes (None: through `http`)."""
+        self.local_reads = bool(getattr(chain, "local_reads", False))
+        """Chain reads run on the event loop (see `read_chain`)."""
         self.spool_dir = spool_dir
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.max_blob_size = max_blob_size
@@ -304,6 +312,10 @@ class StoreController:
         self.flights: dict[tuple[BlobId, bool, int, str | None], asyncio.Future[BlobObject]] = {}
         """Uploads being published, by (blob id, deletable, epochs, recipient): an identical
         upload waits for the one running instead of registering (and paying) again."""
+        self.trusted: set[str] = set()
+        """Nodes whose last checked confirmation verified (see `late_check_due`)."""
+        self.late_skipped: dict[str, int] = {}
+        """Late confirmations left unchecked per node since its last checked one."""
         self.claimed: set[str] = set()
         """Blob objects a running store is certifying: never reused by another at once."""
 
@@ -337,10 +349,10 @@ class StoreController:
             phases=Phases(cpu=declared_size is None or declared_size >= CPU_PHASES_FROM),
         )
         try:
-            system = await run_in_threadpool(self.chain.system)
-            system.require_committee()
-            check_shards(system.n_shards, encoding)  # e.g. type 0 over 1,000 shards: a 400
             if declared_size is None:
+                system = await run_in_threadpool(self.chain.system)
+                system.require_committee()
+                check_shards(system.n_shards, encoding)  # e.g. type 0 over 1,000 shards: a 400
                 spooled, size = await self.spool(body, upload.workdir)
                 upload.phases.mark("spool")
                 upload.reserved = self.reserve_memory(size, system.n_shards, encoding)
@@ -351,16 +363,28 @@ class StoreController:
                     upload.workdir,
                     encoding,
                     upload.reserved > 0,
+                    record=True,
                 )
             else:
                 size = declared_size
-                upload.reserved = self.reserve_memory(size, system.n_shards, encoding)
+                seen: list[SystemState] = []
+
+                def prepare() -> tuple[int, bool]:
+                    # on the encoding thread, before its first byte: one thread trip reads
+                    # the System, reserves memory, encodes and records the verdict
+                    system = self.chain.system()
+                    system.require_committee()
+                    check_shards(system.n_shards, encoding)  # e.g. type 0 over 1,000: a 400
+                    seen.append(system)
+                    upload.reserved = self.reserve_memory(size, system.n_shards, encoding)
+                    return system.n_shards, upload.reserved > 0
+
                 encoded = await self.receive_and_encode(
-                    body, size, system.n_shards, upload.workdir, encoding, upload.reserved > 0
+                    body, size, 0, upload.workdir, encoding, prepare=prepare, record=True
                 )
+                system = seen[0]
             blob_id = encoded.metadata.blob_id
             upload.phases.mark("encode")
-            await run_in_threadpool(self.verdicts.record, blob_id, "encoded")  # by us: consistent
             debug(
                 log,
                 "encoded",
@@ -509,7 +533,7 @@ class StoreController:
                 )
             blob, cost = paid.blob, paid.cost
             self.claimed.add(blob.id)
-            await run_in_threadpool(self.index.note_registered, blob, self.account.address)
+            self.index.note_registered(blob, self.account.address)  # in memory: no thread trip
             operation = {
                 "registerFromScratch": {
                     "encodedLength": encoded_length(system.n_shards, blob.size, blob.encoding_type),
@@ -535,7 +559,7 @@ class StoreController:
         finally:
             self.claimed.discard(blob.id)
         upload.phases.mark("certify")
-        await run_in_threadpool(self.index.note_certified, blob)
+        self.index.note_certified(blob)  # in memory: no thread trip
         event(
             log,
             "certified",
@@ -562,15 +586,14 @@ class StoreController:
         """A registered, never certified Blob object of this blob id and persistence that the
         relayer owns and that lasts long enough (left by a failed store), claimed for this
         store; as Walrus's `reuse_resources`, so a retry does not pay again."""
-        found = await run_in_threadpool(
-            self.index.reusable, blob_id, deletable, min_end_epoch, set(self.claimed)
-        )
+        # in memory (the index's lock is never held across chain reads): no thread trip
+        found = self.index.reusable(blob_id, deletable, min_end_epoch, set(self.claimed))
         for reg in found:
             if reg.object_id in self.claimed:  # taken while we checked the previous one
                 continue
             self.claimed.add(reg.object_id)
             try:
-                blob = await run_in_threadpool(self.chain.get_blob, reg.object_id)
+                blob = await self.read_chain(self.chain.get_blob, reg.object_id)
             except ObjectNotFound:
                 blob = None
             if (
@@ -628,7 +651,7 @@ class StoreController:
         member: BatchMember | None,
     ) -> BlobObject:
         for attempt in range(CERTIFY_ATTEMPTS):
-            system = await run_in_threadpool(self.chain.system)
+            system = await self.read_chain(self.chain.system)
             current = system.require_committee()
             moved = current.members != committee.members
             if moved:  # shards or positions changed: the confirmations so far do not count
@@ -653,7 +676,7 @@ class StoreController:
                 continue  # the epoch moved on while the nodes were asked: ask again
             certificate = self.certificate(dist, blob, committee, epoch)
             if member is not None and await member.certify(blob.id, certificate):
-                return await run_in_threadpool(self.chain.get_blob, blob.id)
+                return await self.read_chain(self.chain.get_blob, blob.id)
             try:
                 return await run_in_threadpool(
                     self.chain.certify_blob, self.account, blob.id, certificate
@@ -679,6 +702,14 @@ class StoreController:
             f"({CERTIFY_ATTEMPTS} attempts). It is registered as {blob.id}; retry the same "
             "upload and that registration is reused (no second payment)",
         )
+
+    async def read_chain(self, read: Callable[..., T], *args: Any) -> T:
+        """A chain read: on the event loop where the chain says its reads are local and
+        cheap (DevChain's SQLite file: tens of microseconds, less than a thread trip costs),
+        else on a worker thread (a network round trip must not hold the loop)."""
+        if self.local_reads:
+            return read(*args)
+        return await run_in_threadpool(read, *args)
 
     def has_quorum(self, dist: Distribution, committee: Committee) -> bool:
         """Whether the valid signatures reach a quorum."""
@@ -797,8 +828,11 @@ class StoreController:
         workdir: Path,
         encoding_type: int = DEFAULT_ENCODING,
         in_memory: bool | None = None,
+        prepare: Callable[[], tuple[int, bool]] | None = None,
+        record: bool = False,
     ) -> Encoded:
-        """Encode the body on worker threads while the event loop keeps receiving it."""
+        """Encode the body on worker threads while the event loop keeps receiving it
+        (`prepare` and `record` as `encode_from`'s)."""
         pipe = BodyPipe()
         feeder = asyncio.create_task(pipe.feed(body))
         try:
@@ -808,7 +842,14 @@ class StoreController:
             await asyncio.wait([feeder, arrived], return_when=asyncio.FIRST_COMPLETED)
             arrived.cancel()
             return await self.encode_from(
-                pipe.chunks(), size, n_shards, workdir, encoding_type, in_memory
+                pipe.chunks(),
+                size,
+                n_shards,
+                workdir,
+                encoding_type,
+                in_memory,
+                prepare=prepare,
+                record=record,
             )
         finally:
             pipe.close()
@@ -823,12 +864,25 @@ class StoreController:
         workdir: Path,
         encoding_type: int = DEFAULT_ENCODING,
         in_memory: bool | None = None,
+        prepare: Callable[[], tuple[int, bool]] | None = None,
+        record: bool = False,
     ) -> Encoded:
-        """Encode on a worker thread; a body that does not match its declared size is a 400."""
+        """Encode on a worker thread; a body that does not match its declared size is a 400.
+
+        `prepare()`, when given, runs first on that thread and says the shard count and
+        whether to encode in memory (it reads the System); with `record` the encoded blob
+        id is recorded as consistent (encoded by us) there too: one thread trip for all of
+        it (each trip costs a small store more CPU than the work it carries)."""
+
+        def work() -> Encoded:
+            n, memory = prepare() if prepare is not None else (n_shards, in_memory)
+            encoded = self.encode(source, size, n, workdir, encoding_type, memory)
+            if record:
+                self.verdicts.record(encoded.metadata.blob_id, "encoded")
+            return encoded
+
         try:
-            return await run_in_threadpool(
-                self.encode, source, size, n_shards, workdir, encoding_type, in_memory
-            )
+            return await run_in_threadpool(work)
         except InvalidSliver as exc:  # the codec's "more/fewer bytes than declared"
             raise ApiError(400, "BODY_SIZE_MISMATCH", str(exc)) from exc
         except ClientDisconnect as exc:
@@ -969,7 +1023,16 @@ class StoreController:
             waiting = unchecked.setdefault(signed_for, {})
             waiting.update({p: conf for p in right})
             valid = signed.setdefault(signed_for, [])
-            if quorum.is_set() or quorum_reached(
+            if (
+                right
+                and quorum_reached(committee.weight(valid), committee.n_shards)
+                and not self.late_check_due(member.name)
+            ):
+                # late: a verified quorum of this epoch is in hand and this node signed well
+                # before, so its signature (not part of the certificate) goes unchecked; it is
+                # still checked if a certificate ever needs it (`select`, `certificate`)
+                del waiting[position]
+            elif quorum.is_set() or quorum_reached(
                 committee.weight(valid + list(waiting)), committee.n_shards
             ):
                 # enough for a quorum if they verify: one pairing check for all of them (a
@@ -981,6 +1044,7 @@ class StoreController:
                 )
                 rejected.update(bad)
                 valid.extend(good)
+                self.trusted.update(members[p].name for p in good)
                 if signed_for == epoch:
                     dist.signatures.update(good)
             for name, why in rejected.items():
@@ -1006,8 +1070,24 @@ class StoreController:
         encoded.keep_only({i for p in still for i in committee.slivers_of(p, int(blob.blob_id))})
         return dist
 
+    def late_check_due(self, name: str) -> bool:
+        """Whether a late confirmation of node `name` (one that arrives when a verified quorum
+        is in hand) is paired: always until the node's signatures verified, then one in
+        `LATE_CHECK_EVERY` (a pairing is ~1 ms, a tenth of a small store's relayer CPU), and
+        always again after one of its confirmations was rejected: a node that signs wrongly
+        is still noticed, at worst within that many stores."""
+        if name not in self.trusted:
+            return True
+        skipped = self.late_skipped.get(name, 0) + 1
+        if skipped >= LATE_CHECK_EVERY:
+            self.late_skipped[name] = 0
+            return True
+        self.late_skipped[name] = skipped
+        return False
+
     def reject(self, dist: Distribution, name: str, why: str) -> None:
         """Drop a stale, wrong or forged confirmation, saying why."""
+        self.trusted.discard(name)
         self.stats.confirmations_rejected += 1
         dist.failures[name] = f"confirmation rejected: {why}"
         event(log, "confirmation rejected", node=name, why=why)

@@ -469,9 +469,14 @@ class NodeService:
         oid = format_object_id(parse_object_id(object_id)) if object_id is not None else None
         return lambda st: oid in st.deletable_objects if oid else st.permanent
 
-    def confirmation(self, blob_id: BlobId, object_id: str | None) -> dict[str, object]:
+    def confirmation(
+        self, blob_id: BlobId, object_id: str | None, stored: frozenset[int] | None = None
+    ) -> dict[str, object]:
         """Sign a certification message once every owned sliver is durably stored (the
-        caller first waits for the registration with `await_registration`)."""
+        caller first waits for the registration with `await_registration`). `stored`: the
+        slivers (and metadata) the caller has just stored durably itself; when they cover
+        every sliver this node owns in the chain's current committee, the store is not
+        read back to check (a small upload's one-request path)."""
         oid = format_object_id(parse_object_id(object_id)) if object_id is not None else None
         state = self._registered(blob_id)
         if oid is not None:
@@ -487,10 +492,16 @@ class NodeService:
                 "PERSISTENCE_MISMATCH",
                 f"blob {blob_id} has no permanent registration; pass ?object_id= for a deletable one",
             )
-        self.metadata_for_upload(blob_id)
+        if stored is None:
+            self.metadata_for_upload(blob_id)
         system = self.chain.system()
         self.adopt_committee(system.committee, system.previous_committee)
-        missing = self.store.has_slivers(blob_id, self.owned_slivers(blob_id))
+        owned = self.owned_slivers(blob_id)
+        missing = (
+            []
+            if stored is not None and stored.issuperset(owned)
+            else self.store.has_slivers(blob_id, owned)
+        )
         if missing:
             raise ApiError(
                 409,

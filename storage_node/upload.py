@@ -132,7 +132,7 @@ def _store_and_confirm(
     """Store a small upload durably, then sign its confirmation (one worker-thread trip;
     thread hand-offs were a visible share of a small store's cost)."""
     service.store_upload(blob_id, raw, meta, slivers, accepted)
-    return service.confirmation(blob_id, object_id)
+    return service.confirmation(blob_id, object_id, stored=frozenset(slivers))
 
 
 async def upload(
@@ -152,10 +152,12 @@ async def upload(
             413, "PAYLOAD_TOO_LARGE", f"metadata of {meta_len} bytes exceeds {MAX_METADATA}"
         )
     raw = await reader.exactly(meta_len, "metadata")
-    checked = await run_in_threadpool(_checked_if_ready, service, blob_id, raw, until)
+    # on the event loop: local SQLite reads and hashing of the metadata's few kilobytes,
+    # less than a trip to a worker thread and back costs
+    checked = _checked_if_ready(service, blob_id, raw, until)
     if checked is None:  # the registration is not seen yet: wait for the follower
         await service.await_registration(blob_id, service.confirmation_wait, until)
-        checked = await run_in_threadpool(_checked, service, blob_id, raw)
+        checked = _checked(service, blob_id, raw)
     meta, owned = checked
     with service.uploading(blob_id):
         limit = len(owned) * (FRAME_HEADER + meta.params.sliver_len)
