@@ -265,10 +265,6 @@ SMALL_PART = 1 << 20
 brings back its confirmation (`PUT /v1/blobs/<id>/upload`); larger parts go as metadata,
 concurrent batches, then the confirmation."""
 
-LATE_CHECK_EVERY = 8
-"""One in this many late confirmations of a node whose signatures verified is paired (see
-`StoreController.late_check_due`)."""
-
 LANE_BYTES = 4 << 20
 """Sliver bytes per concurrent batch to one node: below this, more batches only add requests
 and directory syncs."""
@@ -312,10 +308,6 @@ class StoreController:
         self.flights: dict[tuple[BlobId, bool, int, str | None], asyncio.Future[BlobObject]] = {}
         """Uploads being published, by (blob id, deletable, epochs, recipient): an identical
         upload waits for the one running instead of registering (and paying) again."""
-        self.trusted: set[str] = set()
-        """Nodes whose last checked confirmation verified (see `late_check_due`)."""
-        self.late_skipped: dict[str, int] = {}
-        """Late confirmations left unchecked per node since its last checked one."""
         self.claimed: set[str] = set()
         """Blob objects a running store is certifying: never reused by another at once."""
 
@@ -1023,16 +1015,7 @@ class StoreController:
             waiting = unchecked.setdefault(signed_for, {})
             waiting.update({p: conf for p in right})
             valid = signed.setdefault(signed_for, [])
-            if (
-                right
-                and quorum_reached(committee.weight(valid), committee.n_shards)
-                and not self.late_check_due(member.name)
-            ):
-                # late: a verified quorum of this epoch is in hand and this node signed well
-                # before, so its signature (not part of the certificate) goes unchecked; it is
-                # still checked if a certificate ever needs it (`select`, `certificate`)
-                del waiting[position]
-            elif quorum.is_set() or quorum_reached(
+            if quorum.is_set() or quorum_reached(
                 committee.weight(valid + list(waiting)), committee.n_shards
             ):
                 # enough for a quorum if they verify: one pairing check for all of them (a
@@ -1044,7 +1027,6 @@ class StoreController:
                 )
                 rejected.update(bad)
                 valid.extend(good)
-                self.trusted.update(members[p].name for p in good)
                 if signed_for == epoch:
                     dist.signatures.update(good)
             for name, why in rejected.items():
@@ -1070,24 +1052,8 @@ class StoreController:
         encoded.keep_only({i for p in still for i in committee.slivers_of(p, int(blob.blob_id))})
         return dist
 
-    def late_check_due(self, name: str) -> bool:
-        """Whether a late confirmation of node `name` (one that arrives when a verified quorum
-        is in hand) is paired: always until the node's signatures verified, then one in
-        `LATE_CHECK_EVERY` (a pairing is ~1 ms, a tenth of a small store's relayer CPU), and
-        always again after one of its confirmations was rejected: a node that signs wrongly
-        is still noticed, at worst within that many stores."""
-        if name not in self.trusted:
-            return True
-        skipped = self.late_skipped.get(name, 0) + 1
-        if skipped >= LATE_CHECK_EVERY:
-            self.late_skipped[name] = 0
-            return True
-        self.late_skipped[name] = skipped
-        return False
-
     def reject(self, dist: Distribution, name: str, why: str) -> None:
         """Drop a stale, wrong or forged confirmation, saying why."""
-        self.trusted.discard(name)
         self.stats.confirmations_rejected += 1
         dist.failures[name] = f"confirmation rejected: {why}"
         event(log, "confirmation rejected", node=name, why=why)
