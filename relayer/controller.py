@@ -265,6 +265,11 @@ SMALL_PART = 1 << 20
 brings back its confirmation (`PUT /v1/blobs/<id>/upload`); larger parts go as metadata,
 concurrent batches, then the confirmation."""
 
+INLINE_ENCODE_BYTES = 128 << 10
+"""Uploads up to this size (with a Content-Length, on a chain whose reads are local) are
+received whole and encoded on the event loop: encoding 100 KB to 100 shards takes well
+under a millisecond, less than a trip to a worker thread and back costs such a store."""
+
 LANE_BYTES = 4 << 20
 """Sliver bytes per concurrent batch to one node: below this, more batches only add requests
 and directory syncs."""
@@ -357,6 +362,22 @@ class StoreController:
                     upload.reserved > 0,
                     record=True,
                 )
+            elif declared_size <= INLINE_ENCODE_BYTES and self.local_reads:
+                # a small body on a local chain: received whole, then the System read,
+                # encoding and verdict on the event loop (about a millisecond), no thread trip
+                size = declared_size
+                chunks = await self.receive_small(body, size)
+                system = self.chain.system()
+                system.require_committee()
+                check_shards(system.n_shards, encoding)  # e.g. type 0 over 1,000 shards: a 400
+                upload.reserved = self.reserve_memory(size, system.n_shards, encoding)
+                try:
+                    encoded = self.encode(
+                        chunks, size, system.n_shards, upload.workdir, encoding, upload.reserved > 0
+                    )
+                except InvalidSliver as exc:  # the codec's "more/fewer bytes than declared"
+                    raise ApiError(400, "BODY_SIZE_MISMATCH", str(exc)) from exc
+                self.verdicts.record(encoded.metadata.blob_id, "encoded")
             else:
                 size = declared_size
                 seen: list[SystemState] = []
@@ -798,6 +819,26 @@ class StoreController:
         """Refuse a Content-Length over the limit before reading a byte of the body."""
         if size > self.max_blob_size:
             raise self.too_large()
+
+    async def receive_small(self, body: AsyncIterator[bytes], size: int) -> list[bytes]:
+        """The chunks of a body of at most `INLINE_ENCODE_BYTES`, as they arrived (never
+        joined); reading stops once they pass `size` (the codec then says the body is longer
+        than declared)."""
+        chunks: list[bytes] = []
+        got = 0
+        try:
+            async for chunk in body:
+                chunks.append(chunk)
+                got += len(chunk)
+                if got > size:
+                    break
+        except ClientDisconnect as exc:
+            raise ApiError(
+                400,
+                "UPLOAD_INTERRUPTED",
+                "the client went away before sending the whole body; nothing was stored, send it again",
+            ) from exc
+        return chunks
 
     async def spool(self, body: AsyncIterator[bytes], workdir: Path) -> tuple[Path, int]:
         """Stream a body of unknown length to disk, refusing it as soon as it passes the limit."""
