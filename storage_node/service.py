@@ -353,12 +353,14 @@ class NodeService:
         meta: BlobMetadata,
         slivers: dict[int, bytes],
         accepted: set[int],
-    ) -> None:
+        sync: bool = True,
+    ) -> tuple[int, int] | None:
         """Check a small upload's slivers against its (checked) metadata and store metadata
         and slivers durably together (one journal record, see `SliverStore.write_upload`);
         nothing is stored when one sliver is bad. `accepted` is what `accept_upload` said
         this request may bring (a store begun before an epoch change brings the shards this
-        node owned then)."""
+        node owned then). `sync=False`: the journal position to make durable is returned
+        (`SliverStore.group_sync`), nothing may be confirmed before."""
         for index, data in slivers.items():
             self.check_sliver_index(blob_id, index, meta, accepted)
             try:
@@ -368,7 +370,7 @@ class NodeService:
                 raise
         had_metadata = self.store.get_metadata(blob_id) == raw
         try:
-            self.store.write_upload(blob_id, raw, slivers)
+            position = self.store.write_upload(blob_id, raw, slivers, sync=sync)
         except FileNotFoundError:  # the blob's directory went: deleted or expired meanwhile
             raise ApiError(
                 404,
@@ -377,6 +379,7 @@ class NodeService:
             ) from None
         self.stats.metadata_stored += not had_metadata
         self.stats.slivers_stored += len(slivers)
+        return position
 
     def check_metadata(self, blob_id: BlobId, raw: bytes) -> BlobMetadata:
         """Parse metadata and check it against the blob id and its registration (404/409
