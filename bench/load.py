@@ -10,7 +10,7 @@ most their given number of connections, and each step ends after `--seconds` plu
 for requests in flight.
 
     python -m bench.load [--seconds 20] [--concurrency 8,32,64] [--kinds small,large]
-                         [--slow-body 40] [--flood 16]
+                         [--slow-body 40] [--flood 16] [--pin-cpus]
 
 `--slow-body N`: N connections each send `PUT /v1/blobs` with `Content-Length: 33554432` and
 then trickle 8 bytes a second (reconnecting when the relayer drops them).
@@ -301,6 +301,11 @@ def main() -> None:
     ap.add_argument("--flood", type=int, default=0, help="confirmation-flood clients")
     ap.add_argument("--max-stores", type=int, default=5000, help="cap per step")
     ap.add_argument("--timeout", type=float, default=60, help="per-request timeout (s)")
+    ap.add_argument(
+        "--pin-cpus",
+        action="store_true",
+        help="run each service on one CPU (as `haulout up --pin-cpus`); the bench floats",
+    )
     a = ap.parse_args()
     if not 0 <= a.slow_body <= 500 or not 0 <= a.flood <= 256:
         ap.error("--slow-body is at most 500 connections, --flood at most 256 clients")
@@ -313,14 +318,15 @@ def main() -> None:
     if any(k not in KINDS for k in kinds):
         ap.error(f"kinds are {', '.join(KINDS)}")
     with tempfile.TemporaryDirectory(dir=os.environ.get("HAULOUT_BENCH_DIR")) as tmp:
-        system = start_local_system(Path(tmp) / "sys", {})
+        system = start_local_system(Path(tmp) / "sys", {}, pin_cpus=a.pin_cpus)
         try:
             from haulout.deployment import Deployment
 
             node_urls = [n.url for n in Deployment.load(system.deployment_path).nodes]
             print(
                 f"haulout load bench — relayer + 4 storage nodes + DevChain on loopback, n=100; "
-                f"{a.seconds:g}s per step, slow-body {a.slow_body}, flood {a.flood}; "
+                f"{a.seconds:g}s per step, slow-body {a.slow_body}, flood {a.flood}"
+                f"{', services pinned ' + str(system.cpu_plan()) if a.pin_cpus else ''}; "
                 f"{os.cpu_count()} CPUs (shared with whatever else runs here)",
                 flush=True,
             )

@@ -20,6 +20,7 @@ import httpx
 
 from haulout.chain.devchain import DevChain
 from haulout.chain.errors import MoveAbort
+from haulout.cpu_pinning import available_cpus, pin_self, plan
 from haulout.deployment import Deployment, deploy_devchain
 from haulout.protocol.params import DEFAULT_ENCODING
 
@@ -115,6 +116,9 @@ class LocalSystem:
     faucet_url: str = ""
     """The stand-in's faucet (`POST /v2/gas`), once started: where a user's own account gets
     SUI, e.g. to store through the upload relay (`localnet_faucet(address, faucet_url)`)."""
+    pin_cpus: bool = False
+    """Run each service on one CPU (`cpu_pinning`): less CPU per request on a small machine
+    this system has to itself; off by default."""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _ticker_stop: threading.Event = field(default_factory=threading.Event)
 
@@ -218,14 +222,29 @@ class LocalSystem:
     ) -> None:
         log.parent.mkdir(parents=True, exist_ok=True)
         full = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        cpu = self.cpu_plan().get(name)
+
+        def setup() -> None:
+            _die_with_parent()
+            pin_self(cpu)
+
         with open(log, "ab") as out:
             self.procs[name] = subprocess.Popen(
                 [sys.executable, "-m", module, *(args or [])],
                 env=full,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=setup,
             )
+
+    def cpu_plan(self) -> dict[str, int]:
+        """Service name → CPU when `pin_cpus` (see `cpu_pinning.plan`), else empty."""
+        if not self.pin_cpus:
+            return {}
+        names = ["relayer", *(f"node-{i}" for i in range(self.n_nodes))]
+        names += ["indexer"] if self.with_indexer else []
+        names += ["sui-standin"] if self.chain == "sui-standin" else []
+        return plan(names, available_cpus())
 
     def start_node(self, i: int) -> None:
         """Start (or restart) storage node `i`."""

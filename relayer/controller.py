@@ -17,10 +17,10 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from starlette.concurrency import run_in_threadpool
@@ -57,6 +57,8 @@ from .limits import EncodeMemory
 from .verdicts import ConsistencyVerdicts
 
 log = logging.getLogger("haulout.relayer")
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -243,6 +245,11 @@ SMALL_PART = 1 << 20
 brings back its confirmation (`PUT /v1/blobs/<id>/upload`); larger parts go as metadata,
 concurrent batches, then the confirmation."""
 
+INLINE_ENCODE_BYTES = 128 << 10
+"""Uploads up to this size (with a Content-Length, on a chain whose reads are local) are
+received whole and encoded on the event loop: encoding 100 KB to 100 shards takes well
+under a millisecond, less than a trip to a worker thread and back costs such a store."""
+
 LANE_BYTES = 4 << 20
 """Sliver bytes per concurrent batch to one node: below this, more batches only add requests
 and directory syncs."""
@@ -270,6 +277,8 @@ class StoreController:
         self.chain, self.account, self.index, self.http = chain, account, index, http
         self.wire = wire
         """Keep-alive connections for the calls to nodes (None: through `http`)."""
+        self.local_reads = bool(getattr(chain, "local_reads", False))
+        """Chain reads run on the event loop (see `read_chain`)."""
         self.spool_dir = spool_dir
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.max_blob_size = max_blob_size
@@ -317,10 +326,10 @@ class StoreController:
             phases=Phases(cpu=declared_size is None or declared_size >= CPU_PHASES_FROM),
         )
         try:
-            system = await run_in_threadpool(self.chain.system)
-            system.require_committee()
-            check_shards(system.n_shards, encoding)  # e.g. type 0 over 1,000 shards: a 400
             if declared_size is None:
+                system = await run_in_threadpool(self.chain.system)
+                system.require_committee()
+                check_shards(system.n_shards, encoding)  # e.g. type 0 over 1,000 shards: a 400
                 spooled, size = await self.spool(body, upload.workdir)
                 upload.phases.mark("spool")
                 upload.reserved = self.reserve_memory(size, system.n_shards, encoding)
@@ -331,16 +340,44 @@ class StoreController:
                     upload.workdir,
                     encoding,
                     upload.reserved > 0,
+                    record=True,
                 )
+            elif declared_size <= INLINE_ENCODE_BYTES and self.local_reads:
+                # a small body on a local chain: received whole, then the System read,
+                # encoding and verdict on the event loop (about a millisecond), no thread trip
+                size = declared_size
+                chunks = await self.receive_small(body, size)
+                system = self.chain.system()
+                system.require_committee()
+                check_shards(system.n_shards, encoding)  # e.g. type 0 over 1,000 shards: a 400
+                upload.reserved = self.reserve_memory(size, system.n_shards, encoding)
+                try:
+                    encoded = self.encode(
+                        chunks, size, system.n_shards, upload.workdir, encoding, upload.reserved > 0
+                    )
+                except InvalidSliver as exc:  # the codec's "more/fewer bytes than declared"
+                    raise ApiError(400, "BODY_SIZE_MISMATCH", str(exc)) from exc
+                self.verdicts.record(encoded.metadata.blob_id, "encoded")
             else:
                 size = declared_size
-                upload.reserved = self.reserve_memory(size, system.n_shards, encoding)
+                seen: list[SystemState] = []
+
+                def prepare() -> tuple[int, bool]:
+                    # on the encoding thread, before its first byte: one thread trip reads
+                    # the System, reserves memory, encodes and records the verdict
+                    system = self.chain.system()
+                    system.require_committee()
+                    check_shards(system.n_shards, encoding)  # e.g. type 0 over 1,000: a 400
+                    seen.append(system)
+                    upload.reserved = self.reserve_memory(size, system.n_shards, encoding)
+                    return system.n_shards, upload.reserved > 0
+
                 encoded = await self.receive_and_encode(
-                    body, size, system.n_shards, upload.workdir, encoding, upload.reserved > 0
+                    body, size, 0, upload.workdir, encoding, prepare=prepare, record=True
                 )
+                system = seen[0]
             blob_id = encoded.metadata.blob_id
             upload.phases.mark("encode")
-            await run_in_threadpool(self.verdicts.record, blob_id, "encoded")  # by us: consistent
             debug(
                 log,
                 "encoded",
@@ -489,7 +526,7 @@ class StoreController:
                 )
             blob, cost = paid.blob, paid.cost
             self.claimed.add(blob.id)
-            await run_in_threadpool(self.index.note_registered, blob, self.account.address)
+            self.index.note_registered(blob, self.account.address)  # in memory: no thread trip
             operation = {
                 "registerFromScratch": {
                     "encodedLength": encoded_length(system.n_shards, blob.size, blob.encoding_type),
@@ -515,7 +552,7 @@ class StoreController:
         finally:
             self.claimed.discard(blob.id)
         upload.phases.mark("certify")
-        await run_in_threadpool(self.index.note_certified, blob)
+        self.index.note_certified(blob)  # in memory: no thread trip
         event(
             log,
             "certified",
@@ -542,15 +579,14 @@ class StoreController:
         """A registered, never certified Blob object of this blob id and persistence that the
         relayer owns and that lasts long enough (left by a failed store), claimed for this
         store; as Walrus's `reuse_resources`, so a retry does not pay again."""
-        found = await run_in_threadpool(
-            self.index.reusable, blob_id, deletable, min_end_epoch, set(self.claimed)
-        )
+        # in memory (the index's lock is never held across chain reads): no thread trip
+        found = self.index.reusable(blob_id, deletable, min_end_epoch, set(self.claimed))
         for reg in found:
             if reg.object_id in self.claimed:  # taken while we checked the previous one
                 continue
             self.claimed.add(reg.object_id)
             try:
-                blob = await run_in_threadpool(self.chain.get_blob, reg.object_id)
+                blob = await self.read_chain(self.chain.get_blob, reg.object_id)
             except ObjectNotFound:
                 blob = None
             if (
@@ -608,7 +644,7 @@ class StoreController:
         member: BatchMember | None,
     ) -> BlobObject:
         for attempt in range(CERTIFY_ATTEMPTS):
-            system = await run_in_threadpool(self.chain.system)
+            system = await self.read_chain(self.chain.system)
             current = system.require_committee()
             moved = current.members != committee.members
             if moved:  # shards or positions changed: the confirmations so far do not count
@@ -633,7 +669,7 @@ class StoreController:
                 continue  # the epoch moved on while the nodes were asked: ask again
             certificate = self.certificate(dist, blob, committee, epoch)
             if member is not None and await member.certify(blob.id, certificate):
-                return await run_in_threadpool(self.chain.get_blob, blob.id)
+                return await self.read_chain(self.chain.get_blob, blob.id)
             try:
                 return await run_in_threadpool(
                     self.chain.certify_blob, self.account, blob.id, certificate
@@ -659,6 +695,14 @@ class StoreController:
             f"({CERTIFY_ATTEMPTS} attempts). It is registered as {blob.id}; retry the same "
             "upload and that registration is reused (no second payment)",
         )
+
+    async def read_chain(self, read: Callable[..., T], *args: Any) -> T:
+        """A chain read: on the event loop where the chain says its reads are local and
+        cheap (DevChain's SQLite file: tens of microseconds, less than a thread trip costs),
+        else on a worker thread (a network round trip must not hold the loop)."""
+        if self.local_reads:
+            return read(*args)
+        return await run_in_threadpool(read, *args)
 
     def has_quorum(self, dist: Distribution, committee: Committee) -> bool:
         """Whether the valid signatures reach a quorum."""
@@ -756,6 +800,26 @@ class StoreController:
         if size > self.max_blob_size:
             raise self.too_large()
 
+    async def receive_small(self, body: AsyncIterator[bytes], size: int) -> list[bytes]:
+        """The chunks of a body of at most `INLINE_ENCODE_BYTES`, as they arrived (never
+        joined); reading stops once they pass `size` (the codec then says the body is longer
+        than declared)."""
+        chunks: list[bytes] = []
+        got = 0
+        try:
+            async for chunk in body:
+                chunks.append(chunk)
+                got += len(chunk)
+                if got > size:
+                    break
+        except ClientDisconnect as exc:
+            raise ApiError(
+                400,
+                "UPLOAD_INTERRUPTED",
+                "the client went away before sending the whole body; nothing was stored, send it again",
+            ) from exc
+        return chunks
+
     async def spool(self, body: AsyncIterator[bytes], workdir: Path) -> tuple[Path, int]:
         """Stream a body of unknown length to disk, refusing it as soon as it passes the limit."""
         path = workdir / "body"
@@ -777,8 +841,11 @@ class StoreController:
         workdir: Path,
         encoding_type: int = DEFAULT_ENCODING,
         in_memory: bool | None = None,
+        prepare: Callable[[], tuple[int, bool]] | None = None,
+        record: bool = False,
     ) -> Encoded:
-        """Encode the body on worker threads while the event loop keeps receiving it."""
+        """Encode the body on worker threads while the event loop keeps receiving it
+        (`prepare` and `record` as `encode_from`'s)."""
         pipe = BodyPipe()
         feeder = asyncio.create_task(pipe.feed(body))
         try:
@@ -788,7 +855,14 @@ class StoreController:
             await asyncio.wait([feeder, arrived], return_when=asyncio.FIRST_COMPLETED)
             arrived.cancel()
             return await self.encode_from(
-                pipe.chunks(), size, n_shards, workdir, encoding_type, in_memory
+                pipe.chunks(),
+                size,
+                n_shards,
+                workdir,
+                encoding_type,
+                in_memory,
+                prepare=prepare,
+                record=record,
             )
         finally:
             pipe.close()
@@ -803,12 +877,25 @@ class StoreController:
         workdir: Path,
         encoding_type: int = DEFAULT_ENCODING,
         in_memory: bool | None = None,
+        prepare: Callable[[], tuple[int, bool]] | None = None,
+        record: bool = False,
     ) -> Encoded:
-        """Encode on a worker thread; a body that does not match its declared size is a 400."""
+        """Encode on a worker thread; a body that does not match its declared size is a 400.
+
+        `prepare()`, when given, runs first on that thread and says the shard count and
+        whether to encode in memory (it reads the System); with `record` the encoded blob
+        id is recorded as consistent (encoded by us) there too: one thread trip for all of
+        it (each trip costs a small store more CPU than the work it carries)."""
+
+        def work() -> Encoded:
+            n, memory = prepare() if prepare is not None else (n_shards, in_memory)
+            encoded = self.encode(source, size, n, workdir, encoding_type, memory)
+            if record:
+                self.verdicts.record(encoded.metadata.blob_id, "encoded")
+            return encoded
+
         try:
-            return await run_in_threadpool(
-                self.encode, source, size, n_shards, workdir, encoding_type, in_memory
-            )
+            return await run_in_threadpool(work)
         except InvalidSliver as exc:  # the codec's "more/fewer bytes than declared"
             raise ApiError(400, "BODY_SIZE_MISMATCH", str(exc)) from exc
         except ClientDisconnect as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,48 +78,56 @@ class BlobIndex:
         self.stats = IndexStats()
         self._pending: dict[str, Registration] = {}  # the owner's, maybe uncertified still
         self._lock = threading.Lock()
+        self._reading = threading.Lock()  # one chain reader at a time (`catch_up`)
         self._stop = threading.Event()
         self.listeners: list[Callable[[ChainEvent], None]] = []
         """Called with every event, in order, under the index's lock (e.g. the buckets')."""
 
     def catch_up(self) -> int:
-        """Read every new event; returns how many."""
+        """Read every new event; returns how many. The chain is read outside the index's
+        lock (one reader at a time), so the store flow's in-memory lookups and notes on the
+        event loop never wait for a chain read; each batch is applied under the lock."""
         total = 0
-        with self._lock:
+        with self._reading:
             while True:
                 batch = self.chain.events(after=self.cursor, limit=1000)
-                for ce in batch:
-                    ev = ce.event
-                    if isinstance(ev, BlobRegistered):
-                        r = self._registration(ev.object_id, ev.blob_id, ev.size, ev.deletable)
-                        r.end_epoch, r.sender, r.registered_epoch = (
-                            ev.end_epoch,
-                            ce.sender,
-                            ev.epoch,
-                        )
-                        r.registered_tx, r.registered_cursor = ce.tx_digest, ce.cursor
-                        if r.sender == self.owner and not r.certified:
-                            self._pending[r.object_id] = r
-                    elif isinstance(ev, BlobCertified) and ev.object_id in self.by_object:
-                        r = self.by_object[ev.object_id]
-                        r.certified, r.end_epoch = True, ev.end_epoch
-                        if not ev.is_extension:
-                            r.certified_tx, r.certified_cursor = ce.tx_digest, ce.cursor
-                            r.certified_epoch = ev.epoch
-                    elif isinstance(ev, BlobDeleted) and ev.object_id in self.by_object:
-                        self.by_object[ev.object_id].deleted = True
-                    elif isinstance(ev, EpochAdvanced):
-                        self.epoch = ev.epoch
-                    elif isinstance(ev, InvalidBlobID):
-                        self.invalid[ev.blob_id] = (ce.tx_digest, ce.cursor)
-                    for listener in self.listeners:
-                        listener(ce)
-                    self.cursor = ce.cursor
-                total += len(batch)
-                if len(batch) < 1000:
-                    if total:
-                        self._count_uncertified()
-                    return total
+                with self._lock:
+                    self._apply(batch)
+                    total += len(batch)
+                    if len(batch) < 1000:
+                        if total:
+                            self._count_uncertified()
+                        return total
+
+    def _apply(self, batch: Sequence[ChainEvent]) -> None:
+        """Apply a batch of events, in order (under the lock)."""
+        for ce in batch:
+            ev = ce.event
+            if isinstance(ev, BlobRegistered):
+                r = self._registration(ev.object_id, ev.blob_id, ev.size, ev.deletable)
+                r.end_epoch, r.sender, r.registered_epoch = (
+                    ev.end_epoch,
+                    ce.sender,
+                    ev.epoch,
+                )
+                r.registered_tx, r.registered_cursor = ce.tx_digest, ce.cursor
+                if r.sender == self.owner and not r.certified:
+                    self._pending[r.object_id] = r
+            elif isinstance(ev, BlobCertified) and ev.object_id in self.by_object:
+                r = self.by_object[ev.object_id]
+                r.certified, r.end_epoch = True, ev.end_epoch
+                if not ev.is_extension:
+                    r.certified_tx, r.certified_cursor = ce.tx_digest, ce.cursor
+                    r.certified_epoch = ev.epoch
+            elif isinstance(ev, BlobDeleted) and ev.object_id in self.by_object:
+                self.by_object[ev.object_id].deleted = True
+            elif isinstance(ev, EpochAdvanced):
+                self.epoch = ev.epoch
+            elif isinstance(ev, InvalidBlobID):
+                self.invalid[ev.blob_id] = (ce.tx_digest, ce.cursor)
+            for listener in self.listeners:
+                listener(ce)
+            self.cursor = ce.cursor
 
     def _registration(
         self, object_id: str, blob_id: BlobId, size: int, deletable: bool

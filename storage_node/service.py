@@ -353,12 +353,14 @@ class NodeService:
         meta: BlobMetadata,
         slivers: dict[int, bytes],
         accepted: set[int],
-    ) -> None:
+        sync: bool = True,
+    ) -> tuple[int, int] | None:
         """Check a small upload's slivers against its (checked) metadata and store metadata
         and slivers durably together (one journal record, see `SliverStore.write_upload`);
         nothing is stored when one sliver is bad. `accepted` is what `accept_upload` said
         this request may bring (a store begun before an epoch change brings the shards this
-        node owned then)."""
+        node owned then). `sync=False`: the journal position to make durable is returned
+        (`SliverStore.group_sync`), nothing may be confirmed before."""
         for index, data in slivers.items():
             self.check_sliver_index(blob_id, index, meta, accepted)
             try:
@@ -368,7 +370,7 @@ class NodeService:
                 raise
         had_metadata = self.store.get_metadata(blob_id) == raw
         try:
-            self.store.write_upload(blob_id, raw, slivers)
+            position = self.store.write_upload(blob_id, raw, slivers, sync=sync)
         except FileNotFoundError:  # the blob's directory went: deleted or expired meanwhile
             raise ApiError(
                 404,
@@ -377,6 +379,7 @@ class NodeService:
             ) from None
         self.stats.metadata_stored += not had_metadata
         self.stats.slivers_stored += len(slivers)
+        return position
 
     def check_metadata(self, blob_id: BlobId, raw: bytes) -> BlobMetadata:
         """Parse metadata and check it against the blob id and its registration (404/409
@@ -469,9 +472,14 @@ class NodeService:
         oid = format_object_id(parse_object_id(object_id)) if object_id is not None else None
         return lambda st: oid in st.deletable_objects if oid else st.permanent
 
-    def confirmation(self, blob_id: BlobId, object_id: str | None) -> dict[str, object]:
+    def confirmation(
+        self, blob_id: BlobId, object_id: str | None, stored: frozenset[int] | None = None
+    ) -> dict[str, object]:
         """Sign a certification message once every owned sliver is durably stored (the
-        caller first waits for the registration with `await_registration`)."""
+        caller first waits for the registration with `await_registration`). `stored`: the
+        slivers (and metadata) the caller has just stored durably itself; when they cover
+        every sliver this node owns in the chain's current committee, the store is not
+        read back to check (a small upload's one-request path)."""
         oid = format_object_id(parse_object_id(object_id)) if object_id is not None else None
         state = self._registered(blob_id)
         if oid is not None:
@@ -487,10 +495,16 @@ class NodeService:
                 "PERSISTENCE_MISMATCH",
                 f"blob {blob_id} has no permanent registration; pass ?object_id= for a deletable one",
             )
-        self.metadata_for_upload(blob_id)
+        if stored is None:
+            self.metadata_for_upload(blob_id)
         system = self.chain.system()
         self.adopt_committee(system.committee, system.previous_committee)
-        missing = self.store.has_slivers(blob_id, self.owned_slivers(blob_id))
+        owned = self.owned_slivers(blob_id)
+        missing = (
+            []
+            if stored is not None and stored.issuperset(owned)
+            else self.store.has_slivers(blob_id, owned)
+        )
         if missing:
             raise ApiError(
                 409,

@@ -239,6 +239,8 @@ class SliverStore:
         self.discarded = self.sweep_temporaries()
         self.replayed = self.replay_journal()
         self.journal = wal.Journal(journal_dir(self.root))
+        self.group_sync = wal.GroupSync(self.journal)
+        """Durability of journal records for the event loop (`write_upload(sync=False)`)."""
 
     def replay_journal(self) -> int:
         """Rewrite the uploads a crash left in the journal (their files may not have reached
@@ -262,11 +264,17 @@ class SliverStore:
         return count
 
     def write_upload(
-        self, blob_id: BlobId, metadata: bytes | None, slivers: dict[int, bytes]
-    ) -> None:
+        self,
+        blob_id: BlobId,
+        metadata: bytes | None,
+        slivers: dict[int, bytes],
+        sync: bool = True,
+    ) -> tuple[int, int] | None:
         """Store a small upload (checked metadata and slivers) durably: files written and
         renamed into place, then one journal record, fsynced (shared with concurrent
-        uploads). Durable once this returns."""
+        uploads). Durable once this returns; with `sync=False` the record is only written
+        and its journal position returned (None: nothing to write): durable once
+        `Journal.sync` (or `GroupSync.durable`) of it returns."""
         d = self._dir(blob_id)
         if not d.is_dir():
             d.mkdir(parents=True, exist_ok=True)  # its entry: durable by checkpoint or replay
@@ -275,8 +283,12 @@ class SliverStore:
         # the record carries the metadata (and slivers) even when the files were there: they
         # may come from an upload whose own record is not durable yet
         self._write_slivers(d, slivers)
-        if metadata is not None or slivers:
-            self.journal.append(blob_id.raw, wal.encode_payload(metadata, slivers))
+        if not (metadata is not None or slivers):
+            return None
+        position = self.journal.write(blob_id.raw, wal.encode_payload(metadata, slivers))
+        if sync:
+            self.journal.sync(*position)
+        return position
 
     def _lock_of(self, d: Path) -> threading.Lock:
         return self._locks[hash(d.name) % len(self._locks)]

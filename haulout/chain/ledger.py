@@ -73,6 +73,7 @@ class Ledger:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock or (lambda: int(time.time() * 1000))
         self._local = threading.local()
+        self._system_id: str | None = None
         self.conn().executescript(_SCHEMA)
 
     def conn(self) -> sqlite3.Connection:
@@ -97,6 +98,8 @@ class Ledger:
 
     def set_meta(self, key: str, value: str) -> None:
         """Set a value of the ledger's key/value table."""
+        if key == "system_id":
+            self._system_id = None
         self.conn().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def now_ms(self) -> int:
@@ -110,10 +113,14 @@ class Ledger:
 
     @property
     def system_id(self) -> str:
-        """The shared System object's id."""
-        sid = self.meta("system_id")
+        """The shared System object's id (read once: a deployment never changes it; every
+        chain call names it, and a query each time was a visible share of a small store)."""
+        sid = self._system_id
         if sid is None:
-            raise NotDeployed(f"{self.path} has no System object; run `haulout deploy` first")
+            sid = self.meta("system_id")
+            if sid is None:
+                raise NotDeployed(f"{self.path} has no System object; run `haulout deploy` first")
+            self._system_id = sid
         return sid
 
     @property

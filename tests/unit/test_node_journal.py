@@ -80,3 +80,54 @@ def test_an_upload_after_its_blob_directory_was_removed_recreates_it(tmp_path: P
     store.delete(blob)
     store.write_upload(blob, b"meta", {0: b"x"})  # recreates it: a registered blob's retry
     assert store.get_sliver(blob, 0) == b"x"
+
+
+def test_uploads_waiting_together_share_one_fsync_and_learn_when_they_are_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event loop writes records and awaits the group sync: nothing is reported durable
+    before an fsync covers it, uploads waiting together share fsyncs, and a failed fsync
+    fails every upload that waited for it."""
+    import asyncio
+    import threading
+
+    store = SliverStore(tmp_path / "slivers")
+    gate = threading.Event()
+    synced: list[int] = []
+    real = os.fdatasync
+
+    def slow_fsync(fd: int) -> None:
+        gate.wait(10)  # held until the uploads are all waiting
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(wal.os, "fdatasync", slow_fsync)
+    blobs = [BlobId(os.urandom(32)) for _ in range(8)]
+
+    async def uploads() -> None:
+        positions = [
+            store.write_upload(b, b"meta", {1: bytes([i]) * 10}, sync=False)
+            for i, b in enumerate(blobs)
+        ]
+        waits = [asyncio.ensure_future(store.group_sync.durable(*p)) for p in positions if p]
+        await asyncio.sleep(0.05)
+        assert not any(w.done() for w in waits)  # no fsync has returned yet
+        gate.set()
+        await asyncio.gather(*waits)
+
+    asyncio.run(uploads())
+    assert 1 <= len(synced) <= 2 and store.journal.records == 8  # 8 uploads, 1-2 fsyncs
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "I/O error")
+
+    monkeypatch.setattr(wal.os, "fdatasync", broken)
+
+    async def failing() -> None:
+        p = store.write_upload(BlobId(os.urandom(32)), b"meta", {2: b"x"}, sync=False)
+        assert p is not None
+        with pytest.raises(OSError):
+            await store.group_sync.durable(*p)
+
+    asyncio.run(failing())
+    store.group_sync.stop()
