@@ -61,6 +61,15 @@ log = logging.getLogger("haulout.relayer")
 T = TypeVar("T")
 
 
+def upload_interrupted() -> ApiError:
+    """The answer when a client goes away mid-body (nothing was stored; sending it again is safe)."""
+    return ApiError(
+        400,
+        "UPLOAD_INTERRUPTED",
+        "the client went away before sending the whole body; nothing was stored, send it again",
+    )
+
+
 @dataclass
 class StoreStats:
     """Counters for /metrics."""
@@ -813,11 +822,7 @@ class StoreController:
                 if got > size:
                     break
         except ClientDisconnect as exc:
-            raise ApiError(
-                400,
-                "UPLOAD_INTERRUPTED",
-                "the client went away before sending the whole body; nothing was stored, send it again",
-            ) from exc
+            raise upload_interrupted() from exc
         return chunks
 
     async def spool(self, body: AsyncIterator[bytes], workdir: Path) -> tuple[Path, int]:
@@ -899,11 +904,7 @@ class StoreController:
         except InvalidSliver as exc:  # the codec's "more/fewer bytes than declared"
             raise ApiError(400, "BODY_SIZE_MISMATCH", str(exc)) from exc
         except ClientDisconnect as exc:
-            raise ApiError(
-                400,
-                "UPLOAD_INTERRUPTED",
-                "the client went away before sending the whole body; nothing was stored, send it again",
-            ) from exc
+            raise upload_interrupted() from exc
         finally:
             if hasattr(source, "close"):
                 source.close()

@@ -20,7 +20,7 @@ from haulout.protocol.blob_id import BlobId
 from haulout.protocol.frames import FRAME_HEADER, FrameParser
 from haulout.protocol.metadata import BlobMetadata
 
-from .service import NodeService
+from .service import NodeService, blob_gone_during_upload
 from .store import PendingPack
 
 
@@ -103,9 +103,5 @@ class BatchReceiver:
         try:
             self.stored = self.service.store.commit_pack(pack)
         except FileNotFoundError:  # the blob's directory went: deleted or expired meanwhile
-            raise ApiError(
-                404,
-                "BLOB_NOT_REGISTERED",
-                f"blob {self.blob_id} was deleted or expired during the upload; nothing was stored",
-            ) from None
+            raise blob_gone_during_upload(self.blob_id) from None
         self.service.stats.slivers_stored += len(self.stored)

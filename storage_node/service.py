@@ -33,6 +33,16 @@ log = logging.getLogger("haulout.node")
 EPOCH_CHANGE_EVENTS = (EpochChangeStart, ShardsReceived, EpochChangeDone)
 
 
+def blob_gone_during_upload(blob_id: object) -> ApiError:
+    """The answer when a blob's directory vanished mid-upload (deleted or expired meanwhile):
+    nothing was stored, and storing it again needs a new registration."""
+    return ApiError(
+        404,
+        "BLOB_NOT_REGISTERED",
+        f"blob {blob_id} was deleted or expired during the upload; nothing was stored",
+    )
+
+
 @dataclass
 class NodeStats:
     """Counters for /metrics."""
@@ -372,11 +382,7 @@ class NodeService:
         try:
             position = self.store.write_upload(blob_id, raw, slivers, sync=sync)
         except FileNotFoundError:  # the blob's directory went: deleted or expired meanwhile
-            raise ApiError(
-                404,
-                "BLOB_NOT_REGISTERED",
-                f"blob {blob_id} was deleted or expired during the upload; nothing was stored",
-            ) from None
+            raise blob_gone_during_upload(blob_id) from None
         self.stats.metadata_stored += not had_metadata
         self.stats.slivers_stored += len(slivers)
         return position
