@@ -259,8 +259,18 @@ def test_node_killed_mid_upload_keeps_no_torn_sliver(
         restart(system, 2)
         blob_dir = slivers / stored.blob_id
         assert list(blob_dir.glob(".*.tmp")) == []
+        kept = stored_slivers(blob_dir) if blob_dir.exists() else {}
+        if not (blob_dir / "metadata").exists():  # killed before its metadata was in place
+            assert kept == {}, "slivers kept without the metadata that checks them"
+        system.settle(120)
+        deadline = time.monotonic() + 90  # else its recovery does, after the 5 s grace
+        while not (blob_dir / "metadata").exists():
+            assert time.monotonic() < deadline, "node-2 never got the blob back"
+            time.sleep(0.05)
         meta = BlobMetadata.from_bytes((blob_dir / "metadata").read_bytes())
-        for index, ref in stored_slivers(blob_dir).items():  # packs and files alike
+        for index, ref in kept.items():  # what survived the kill: packs and files alike
+            meta.check_sliver(index, pack.read_ref(ref) or b"")
+        for index, ref in stored_slivers(blob_dir).items():  # and all it holds now
             meta.check_sliver(index, pack.read_ref(ref) or b"")
         assert client.read(stored.blob_id) == data
     finally:
