@@ -21,6 +21,7 @@ import httpx
 from haulout.chain.accounts import Account
 from haulout.chain.port import ChainPort
 
+from . import blob_download
 from .sdk_steps import Http, Steps, arun_steps, run_steps
 
 if TYPE_CHECKING:
@@ -338,11 +339,18 @@ class HauloutClient(_ClientBase):
         self.http = httpx.Client(
             base_url=self.url, headers=self.headers, timeout=timeout, transport=_Transport()
         )
+        self._downloads = (
+            blob_download.Downloader(self.url, self.headers, timeout)
+            if blob_download.usable(self.url)
+            else None
+        )
         self._buckets: Buckets | None = None
 
     def close(self) -> None:
         """Close the connection pool."""
         self.http.close()
+        if self._downloads is not None:
+            self._downloads.close()
 
     @property
     def buckets(self) -> Buckets:
@@ -471,7 +479,19 @@ class HauloutClient(_ClientBase):
         params = {"strict_consistency_check": "true"} if strict else {}
         if skip_check:
             params["skip_consistency_check"] = "true"
-        return _check(self.http.get(f"/v1/blobs/{blob_id}", headers=headers, params=params)).content
+        if self._downloads is None:
+            return _check(
+                self.http.get(f"/v1/blobs/{blob_id}", headers=headers, params=params)
+            ).content
+        try:
+            got = self._downloads.get(f"/v1/blobs/{blob_id}", params, headers)
+        except blob_download.DownloadFailed as exc:
+            raise HauloutError(
+                f"cannot reach the relayer at {self.url} ({exc}); is it running? (`haulout up`)"
+            ) from exc
+        if got.status >= 400:
+            _check(httpx.Response(got.status, headers=got.headers, content=got.body))
+        return got.body
 
     def store_quilt(
         self,
