@@ -21,6 +21,7 @@ from haulout.logs import event
 
 from . import pipeline, poison
 from .owners import OwnerTracker
+from .planner_stats import PlannerStatistics
 
 log = logging.getLogger("haulout.indexer")
 
@@ -37,6 +38,8 @@ class RunnerStats:
     consecutive_errors: int = 0
     dead_letters: int = 0
     owners_updated: int = 0
+    planner_analyses: int = 0
+    """PostgreSQL `ANALYZE` runs the indexer started (`indexer.planner_stats`)."""
 
 
 class Runner:
@@ -52,6 +55,8 @@ class Runner:
         self.chain, self.engine, self.batch_size, self.fault = chain, engine, batch_size, fault
         self.stats = RunnerStats()
         self.owners = OwnerTracker(chain, engine)
+        self.planner = PlannerStatistics(engine)
+        self.stats.planner_analyses = self.planner.analyses
         self._stop = threading.Event()
         with engine.connect() as conn:  # what a restart resumes from, shown before any batch
             self.stats.cursor = pipeline.stored_cursor(conn)
@@ -82,6 +87,8 @@ class Runner:
         self.stats.events += len(events) - len(batch.dead_letters)
         self.stats.cursor = batch.cursor
         self.stats.last_batch_seconds = time.perf_counter() - started
+        self.planner.written(len(events))
+        self.stats.planner_analyses = self.planner.analyses
         at_tip = len(events) < self.batch_size
         self.stats.owners_updated += self.owners.refresh(pipeline.touched_objects(batch), at_tip)
         return len(events)
