@@ -112,7 +112,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--mib", type=int, default=128)
-    ap.add_argument("--repeat", type=int, default=1, help="runs per figure; the best is kept")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="runs; each wall-clock figure keeps its best"
+    )
     ap.add_argument("--big-mib", type=int, default=0, help="relayer RSS for a large upload")
     ap.add_argument("--nodes", type=int, default=4, help="storage nodes (1-16)")
     ap.add_argument("--shards", type=int, default=100, help="shards n (type 0: at most 256)")
@@ -164,8 +166,14 @@ def main() -> None:
                 for t in types:
                     r = store_and_read(system, client, data, t)
                     if t not in results or r["store"] < results[t]["store"]:
-                        results[t] = r
+                        best = {**r}  # CPU and phases: those of the fastest store
+                        for key in ("read", "strict"):  # each wall time: its own best
+                            best[key] = min(r[key], results.get(t, r)[key])
+                        results[t] = best
                         phases[t] = last_certified(system)
+                    else:
+                        for key in ("read", "strict"):
+                            results[t][key] = min(results[t][key], r[key])
                 if anchors.redstuff_available():
                     for rn in (100, 1000):
                         e, d, cpu = anchors.redstuff(data, rn)

@@ -19,7 +19,10 @@ import os
 import ssl
 import threading
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass
+
+from haulout.protocol.params import MAX_BLOB_SIZE
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 """Environment settings (either case) under which downloads are left to httpx."""
@@ -33,6 +36,10 @@ class DownloadFailed(Exception):
     """The relayer could not be reached, or broke the connection before the whole answer."""
 
 
+class AnswerTooLarge(DownloadFailed):
+    """The answer declares or carries more bytes than any blob can have: refused."""
+
+
 @dataclass(frozen=True)
 class Download:
     """An answer: its status, headers (lower-case names) and the whole body."""
@@ -43,21 +50,44 @@ class Download:
 
 
 def usable(url: str) -> bool:
-    """Whether downloads from `url` can go through here (plain or TLS HTTP, no proxy set)."""
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+    """Whether downloads from `url` can go through here: plain or TLS HTTP, no credentials
+    in the URL, and no proxy configured (environment, or the system's on macOS and
+    Windows)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.username or parts.password:
         return False
-    return not any(os.environ.get(v) or os.environ.get(v.upper()) for v in PROXY_VARIABLES)
+    if any(os.environ.get(v) or os.environ.get(v.upper()) for v in PROXY_VARIABLES):
+        return False
+    return not urllib.request.getproxies()
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The certificates httpx trusts (certifi's bundle), so reads and stores agree."""
+    try:
+        import certifi
+
+        return ssl.create_default_context(cafile=certifi.where())
+    except ImportError:  # pragma: no cover - httpx depends on certifi
+        return ssl.create_default_context()
 
 
 class Downloader:
     """GETs against one relayer over a few reused keep-alive connections (thread-safe)."""
 
-    def __init__(self, base_url: str, headers: dict[str, str], timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str],
+        timeout: float,
+        max_bytes: int = MAX_BLOB_SIZE,
+    ) -> None:
         parts = urllib.parse.urlsplit(base_url)
         self.tls = parts.scheme == "https"
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (443 if self.tls else 80)
         self.base_path = parts.path.rstrip("/")
-        self.headers, self.timeout = dict(headers), timeout
+        self.headers, self.timeout, self.max_bytes = dict(headers), timeout, max_bytes
+        self._context = _tls_context() if self.tls else None
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
@@ -69,25 +99,45 @@ class Downloader:
             target += "?" + urllib.parse.urlencode(params)
         sent = {**self.headers, **headers, "accept-encoding": "identity"}
         for attempt in (0, 1):
-            conn, reused = self._take()
+            conn, reused = self._take(fresh=attempt > 0)
+            answered = False
             try:
                 conn.request("GET", target, headers=sent)
                 resp = conn.getresponse()
-                body = resp.read()
+                answered = True
+                body = self._body(resp)
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
                 conn.close()
-                if reused and attempt == 0:
+                if reused and not answered and attempt == 0:
+                    self.close()  # the others idled as long: the server has closed them too
                     continue
                 raise DownloadFailed(f"{type(exc).__name__}: {exc}") from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 raise DownloadFailed(f"{type(exc).__name__}: {exc}") from exc
+            except BaseException:
+                conn.close()
+                raise
             if resp.will_close:
                 conn.close()
             else:
                 self._give_back(conn)
             return Download(resp.status, [(k.lower(), v) for k, v in resp.getheaders()], body)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _body(self, resp: http.client.HTTPResponse) -> bytes:
+        """The whole body, refused unread when it declares more than `max_bytes` (a body
+        of declared length is allocated at once) and cut off when it passes them."""
+        if resp.length is not None:
+            if resp.length > self.max_bytes:
+                raise AnswerTooLarge(
+                    f"the answer declares {resp.length} bytes; no blob is over {self.max_bytes}"
+                )
+            return resp.read()
+        body = resp.read(self.max_bytes + 1)
+        if len(body) > self.max_bytes:
+            raise AnswerTooLarge(f"the answer passes {self.max_bytes} bytes; no blob is larger")
+        return body
 
     def close(self) -> None:
         """Close the idle connections."""
@@ -96,13 +146,13 @@ class Downloader:
         for conn in idle:
             conn.close()
 
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+    def _take(self, fresh: bool = False) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:
-            if self._idle:
+            if self._idle and not fresh:
                 return self._idle.pop(), True
         if self.tls:
             return http.client.HTTPSConnection(
-                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+                self.host, self.port, timeout=self.timeout, context=self._context
             ), False
         return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout), False
 

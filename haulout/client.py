@@ -22,7 +22,7 @@ from haulout.chain.accounts import Account
 from haulout.chain.port import ChainPort
 
 from . import blob_download
-from .sdk_steps import Http, Steps, arun_steps, run_steps
+from .sdk_steps import Http, Steps, aget_raw, arun_steps, get_raw, raw_response, run_steps
 
 if TYPE_CHECKING:
     from haulout.buckets import Buckets
@@ -87,6 +87,18 @@ def _check(resp: httpx.Response) -> httpx.Response:
         else HauloutError
     )
     raise cls(f"HTTP {resp.status_code} {reason}: {message}", resp.status_code, reason)
+
+
+def _get_raw(http: httpx.Client, url: str, **kw: Any) -> tuple[httpx.Response, bytes]:
+    """A checked GET whose body is as stored (`sdk_steps.raw_response`)."""
+    resp = _check(get_raw(http, url, **kw))
+    return resp, resp.content
+
+
+async def _aget_raw(http: httpx.AsyncClient, url: str, **kw: Any) -> tuple[httpx.Response, bytes]:
+    """`_get_raw` for the async client."""
+    resp = _check(await aget_raw(http, url, **kw))
+    return resp, resp.content
 
 
 @dataclass(frozen=True)
@@ -480,17 +492,23 @@ class HauloutClient(_ClientBase):
         if skip_check:
             params["skip_consistency_check"] = "true"
         if self._downloads is None:
-            return _check(
-                self.http.get(f"/v1/blobs/{blob_id}", headers=headers, params=params)
-            ).content
+            return _get_raw(self.http, f"/v1/blobs/{blob_id}", headers=headers, params=params)[1]
         try:
             got = self._downloads.get(f"/v1/blobs/{blob_id}", params, headers)
+        except blob_download.AnswerTooLarge as exc:
+            raise HauloutError(f"the relayer at {self.url} gave a wrong answer: {exc}") from exc
         except blob_download.DownloadFailed as exc:
             raise HauloutError(
                 f"cannot reach the relayer at {self.url} ({exc}); is it running? (`haulout up`)"
             ) from exc
         if got.status >= 400:
-            _check(httpx.Response(got.status, headers=got.headers, content=got.body))
+            _check(
+                httpx.Response(
+                    got.status,
+                    headers=[(k, v) for k, v in got.headers if k != "content-encoding"],
+                    content=got.body,
+                )
+            )
         return got.body
 
     def store_quilt(
@@ -539,20 +557,19 @@ class HauloutClient(_ClientBase):
         """`length` bytes from `start` (Walrus's `/byte-range` route: 400 when the range is
         empty or reaches past the end, where `read(start=…)` would serve what there is)."""
         params = {"start": str(start), "length": str(length)}
-        return _check(self.http.get(f"/v1/blobs/{blob_id}/byte-range", params=params)).content
+        return _get_raw(self.http, f"/v1/blobs/{blob_id}/byte-range", params=params)[1]
 
     def read_stream(self, blob_id: str, chunk: int = 1 << 20) -> Iterator[bytes]:
         """The blob's bytes as a stream of chunks."""
         with self.http.stream("GET", f"/v1/blobs/{blob_id}") as resp:
             if resp.status_code >= 400:
-                resp.read()
-                _check(resp)
-            yield from resp.iter_bytes(chunk)
+                _check(raw_response(resp, b"".join(resp.iter_raw())))
+            yield from resp.iter_raw(chunk)  # as stored: never content-decoded
 
     def read_by_object(self, object_id: str) -> tuple[bytes, dict[str, str]]:
         """Bytes and headers (attributes) of a Blob object."""
-        resp = _check(self.http.get(f"/v1/blobs/by-object-id/{object_id}"))
-        return resp.content, dict(resp.headers)
+        resp, body = _get_raw(self.http, f"/v1/blobs/by-object-id/{object_id}")
+        return body, dict(resp.headers)
 
     def status(self, blob_id: str) -> dict[str, Any]:
         """Certified / registered / nonexistent, with its objects."""
@@ -702,7 +719,7 @@ class AsyncHauloutClient(_ClientBase):
         headers = {}
         if start is not None or end is not None:
             headers["range"] = f"bytes={start or 0}-{'' if end is None else end - 1}"
-        return _check(await self.http.get(f"/v1/blobs/{blob_id}", headers=headers)).content
+        return (await _aget_raw(self.http, f"/v1/blobs/{blob_id}", headers=headers))[1]
 
     async def store_quilt(
         self,
@@ -744,9 +761,8 @@ class AsyncHauloutClient(_ClientBase):
         """The blob's bytes as an async stream."""
         async with self.http.stream("GET", f"/v1/blobs/{blob_id}") as resp:
             if resp.status_code >= 400:
-                await resp.aread()
-                _check(resp)
-            async for data in resp.aiter_bytes(chunk):
+                _check(raw_response(resp, b"".join([piece async for piece in resp.aiter_raw()])))
+            async for data in resp.aiter_raw(chunk):  # as stored: never content-decoded
                 yield data
 
     async def status(self, blob_id: str) -> dict[str, Any]:

@@ -55,11 +55,41 @@ def _next(steps: Steps[Any], answer: Any) -> Step | _Done:
         return _Done(done.value)
 
 
+def raw_response(resp: httpx.Response, body: bytes) -> httpx.Response:
+    """`resp` holding `body` as it came off the wire. httpx decodes a body by its
+    `content-encoding` header, and a blob stored with that attribute (say gzip) would come
+    back unpacked: a blob store returns what was stored. The header itself is kept."""
+    encoding = resp.headers.get("content-encoding")
+    headers = [(k, v) for k, v in resp.headers.multi_items() if k != "content-encoding"]
+    out = httpx.Response(resp.status_code, headers=headers, content=body, request=resp.request)
+    if encoding is not None:  # set after the body is read, so nothing decodes it
+        out.headers["content-encoding"] = encoding
+    return out
+
+
+def get_raw(http: httpx.Client, path: str, **options: Any) -> httpx.Response:
+    """GET whose answer's body is never content-decoded (see `raw_response`)."""
+    with http.stream("GET", path, **options) as resp:
+        if resp.is_stream_consumed:  # a transport that answered with its body read already
+            return resp
+        return raw_response(resp, b"".join(resp.iter_raw()))
+
+
+async def aget_raw(http: httpx.AsyncClient, path: str, **options: Any) -> httpx.Response:
+    """`get_raw` for the async client."""
+    async with http.stream("GET", path, **options) as resp:
+        if resp.is_stream_consumed:  # a transport that answered with its body read already
+            return resp
+        return raw_response(resp, b"".join([piece async for piece in resp.aiter_raw()]))
+
+
 def run_steps(steps: Steps[T], http: httpx.Client) -> T:
     """Run a call synchronously."""
     step = _next(steps, None)
     while not isinstance(step, _Done):
-        if isinstance(step, Http):
+        if isinstance(step, Http) and step.method == "GET":
+            step = _next(steps, get_raw(http, step.path, **step.options))
+        elif isinstance(step, Http):
             step = _next(steps, http.request(step.method, step.path, **step.options))
         else:
             step = _next(steps, step.work())
@@ -71,7 +101,9 @@ async def arun_steps(steps: Steps[T], http: httpx.AsyncClient) -> T:
     """Run a call on the event loop; blocking steps go to a worker thread."""
     step = _next(steps, None)
     while not isinstance(step, _Done):
-        if isinstance(step, Http):
+        if isinstance(step, Http) and step.method == "GET":
+            answer = await aget_raw(http, step.path, **step.options)
+        elif isinstance(step, Http):
             answer = await http.request(step.method, step.path, **step.options)
         else:
             answer = await asyncio.to_thread(step.work)

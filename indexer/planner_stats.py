@@ -7,8 +7,8 @@ empty: measured here, the dashboard's requests took 44 ms of database CPU each i
 under 1 ms, and p99 at 200 req/s went from 5 ms to 35 s. So the indexer analyzes on its own:
 
 - at start, when a table holding rows has never been analyzed;
-- after a batch, once the events written since the last analysis pass `GROWTH` of those
-  stored then (and at least `MIN_EVENTS`), so a steady indexer analyzes rarely and a
+- after a batch, once the events written since the last analysis pass `GROWTH` of the
+  events stored then (and at least `MIN_EVENTS`), so a steady indexer analyzes rarely and a
   catch-up each time the data grows by a fifth.
 
 `ANALYZE` samples a fixed number of rows per table (about a second for everything at a
@@ -36,6 +36,10 @@ GROWTH = 0.2
 MIN_EVENTS = 20_000
 """Fewer new events than this never trigger an analysis."""
 
+LOCK_TIMEOUT_MS = 2_000
+"""How long `ANALYZE` waits for a table lock (held by a migration, say) before giving up
+until later: a migration queued behind it would stall every query meanwhile."""
+
 UNANALYZED_ROWS = 1_000
 """At start, a table with more rows than this and no statistics triggers an analysis."""
 
@@ -53,9 +57,12 @@ class PlannerStatistics:
             return
         try:
             with engine.connect() as conn:
-                self.stored = int(
+                self.stored = int(  # events are one row each in `events`: the same unit
                     conn.execute(
-                        text("SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables")
+                        text(
+                            "SELECT coalesce(max(n_live_tup), 0) FROM pg_stat_user_tables "
+                            "WHERE relname = 'events'"
+                        )
                     ).scalar_one()
                 )
                 never = conn.execute(
@@ -84,9 +91,13 @@ class PlannerStatistics:
         started = time.perf_counter()
         try:
             with self.engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.execute(text(f"SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
+                conn.execute(text("ANALYZE"))
+                conn.execute(text("RESET lock_timeout"))
         except Exception:
             log.warning("ANALYZE failed; the next batches try again", exc_info=True)
+            self.since = 0  # not at every batch: after as many events again
             return
         self.stored += self.since
         self.since = 0

@@ -82,9 +82,10 @@ class ReadBlob:
         (`MAP_POPULATE`): the socket copies straight from the page cache, where reading
         into new buffers cost a copy and a page fault per 4 KiB of fresh memory (a fifth of
         the relayer's CPU on a large read). The mapping lives as long as a view of it: the
-        file's removal does not take the pages from under a piece still being sent. One
-        window of `MAP_WINDOW` bytes is mapped at a time, so a large blob's pages do not all
-        count in the relayer's resident memory at once."""
+        file's removal does not take the pages from under a piece still being sent. Windows
+        of `MAP_WINDOW` bytes are mapped one after another (at most two at once: the last
+        piece of the previous may still wait in the socket's buffer), so a large blob's pages
+        do not all count in the relayer's resident memory at once."""
         try:
             if self.data is not None:
                 for pos in range(start, end, piece):
