@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from bench.indexer import SyntheticChain
 from indexer import planner_stats
@@ -20,12 +20,17 @@ from .conftest import new_database
 
 
 @pytest.fixture
-def pg_url(tmp_path: Path) -> Iterator[str]:
-    yield from new_database("postgresql", tmp_path)
+def pg_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, migrated PostgreSQL database's engine."""
+    for url in new_database("postgresql", tmp_path):
+        migrate(url)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
-def analyzed(engine: object, table: str) -> bool:
-    with engine.connect() as conn:  # type: ignore[attr-defined]
+def analyzed(engine: Engine, table: str) -> bool:
+    with engine.connect() as conn:
         return bool(
             conn.execute(
                 text("SELECT count(*) FROM pg_stats WHERE tablename = :t"), {"t": table}
@@ -34,26 +39,21 @@ def analyzed(engine: object, table: str) -> bool:
 
 
 def test_a_catch_up_keeps_the_statistics_current(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = pg_url
-    migrate(url)
-    engine = make_engine(url)
+    engine = pg_engine
     monkeypatch.setattr(planner_stats, "MIN_EVENTS", 3000)
     runner = Runner(SyntheticChain(4000), engine, batch_size=1000)  # type: ignore[arg-type]
     assert not analyzed(engine, "blobs")
     runner.catch_up()
     assert runner.stats.planner_analyses >= 2  # it grew by more than a fifth several times
     assert analyzed(engine, "blobs") and analyzed(engine, "events")
-    engine.dispose()
 
 
 def test_a_database_never_analyzed_is_analyzed_at_start(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = pg_url
-    migrate(url)
-    engine = make_engine(url)
+    engine = pg_engine
     monkeypatch.setattr(planner_stats, "MIN_EVENTS", 10**9)  # a build that never analyzed
     Runner(SyntheticChain(3000), engine, batch_size=1000).catch_up()  # type: ignore[arg-type]
     assert not analyzed(engine, "blobs")
@@ -68,7 +68,6 @@ def test_a_database_never_analyzed_is_analyzed_at_start(
     restarted = Runner(SyntheticChain(3000), engine)  # type: ignore[arg-type]
     assert restarted.stats.planner_analyses == 1
     assert analyzed(engine, "blobs")
-    engine.dispose()
 
 
 def test_sqlite_is_left_to_its_own_planner(tmp_path: Path) -> None:
