@@ -89,16 +89,14 @@ def _check(resp: httpx.Response) -> httpx.Response:
     raise cls(f"HTTP {resp.status_code} {reason}: {message}", resp.status_code, reason)
 
 
-def _get_raw(http: httpx.Client, url: str, **kw: Any) -> tuple[httpx.Response, bytes]:
+def _get_raw(http: httpx.Client, url: str, **kw: Any) -> httpx.Response:
     """A checked GET whose body is as stored (`sdk_steps.raw_response`)."""
-    resp = _check(get_raw(http, url, **kw))
-    return resp, resp.content
+    return _check(get_raw(http, url, **kw))
 
 
-async def _aget_raw(http: httpx.AsyncClient, url: str, **kw: Any) -> tuple[httpx.Response, bytes]:
+async def _aget_raw(http: httpx.AsyncClient, url: str, **kw: Any) -> httpx.Response:
     """`_get_raw` for the async client."""
-    resp = _check(await aget_raw(http, url, **kw))
-    return resp, resp.content
+    return _check(await aget_raw(http, url, **kw))
 
 
 @dataclass(frozen=True)
@@ -492,7 +490,9 @@ class HauloutClient(_ClientBase):
         if skip_check:
             params["skip_consistency_check"] = "true"
         if self._downloads is None:
-            return _get_raw(self.http, f"/v1/blobs/{blob_id}", headers=headers, params=params)[1]
+            return _get_raw(
+                self.http, f"/v1/blobs/{blob_id}", headers=headers, params=params
+            ).content
         try:
             got = self._downloads.get(f"/v1/blobs/{blob_id}", params, headers)
         except blob_download.AnswerTooLarge as exc:
@@ -557,7 +557,7 @@ class HauloutClient(_ClientBase):
         """`length` bytes from `start` (Walrus's `/byte-range` route: 400 when the range is
         empty or reaches past the end, where `read(start=…)` would serve what there is)."""
         params = {"start": str(start), "length": str(length)}
-        return _get_raw(self.http, f"/v1/blobs/{blob_id}/byte-range", params=params)[1]
+        return _get_raw(self.http, f"/v1/blobs/{blob_id}/byte-range", params=params).content
 
     def read_stream(self, blob_id: str, chunk: int = 1 << 20) -> Iterator[bytes]:
         """The blob's bytes as a stream of chunks."""
@@ -568,8 +568,8 @@ class HauloutClient(_ClientBase):
 
     def read_by_object(self, object_id: str) -> tuple[bytes, dict[str, str]]:
         """Bytes and headers (attributes) of a Blob object."""
-        resp, body = _get_raw(self.http, f"/v1/blobs/by-object-id/{object_id}")
-        return body, dict(resp.headers)
+        resp = _get_raw(self.http, f"/v1/blobs/by-object-id/{object_id}")
+        return resp.content, dict(resp.headers)
 
     def status(self, blob_id: str) -> dict[str, Any]:
         """Certified / registered / nonexistent, with its objects."""
@@ -719,7 +719,7 @@ class AsyncHauloutClient(_ClientBase):
         headers = {}
         if start is not None or end is not None:
             headers["range"] = f"bytes={start or 0}-{'' if end is None else end - 1}"
-        return (await _aget_raw(self.http, f"/v1/blobs/{blob_id}", headers=headers))[1]
+        return (await _aget_raw(self.http, f"/v1/blobs/{blob_id}", headers=headers)).content
 
     async def store_quilt(
         self,
