@@ -15,7 +15,6 @@ passed on to the caller's headers, never decoded here.
 from __future__ import annotations
 
 import http.client
-import os
 import ssl
 import threading
 import urllib.parse
@@ -23,9 +22,6 @@ import urllib.request
 from dataclasses import dataclass
 
 from haulout.protocol.params import MAX_BLOB_SIZE
-
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
-"""Environment settings (either case) under which downloads are left to httpx."""
 
 IDLE_CONNECTIONS = 4
 """Keep-alive connections kept for reuse (a client used from several threads opens more,
@@ -56,9 +52,7 @@ def usable(url: str) -> bool:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or parts.username or parts.password:
         return False
-    if any(os.environ.get(v) or os.environ.get(v.upper()) for v in PROXY_VARIABLES):
-        return False
-    return not urllib.request.getproxies()
+    return not any(k != "no" for k in urllib.request.getproxies())  # `no_proxy` is no proxy
 
 
 def _tls_context() -> ssl.SSLContext:

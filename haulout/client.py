@@ -22,7 +22,16 @@ from haulout.chain.accounts import Account
 from haulout.chain.port import ChainPort
 
 from . import blob_download
-from .sdk_steps import Http, Steps, aget_raw, arun_steps, get_raw, raw_response, run_steps
+from .sdk_steps import (
+    Http,
+    Steps,
+    aget_raw,
+    arun_steps,
+    get_raw,
+    raw_response,
+    run_steps,
+    undecoded,
+)
 
 if TYPE_CHECKING:
     from haulout.buckets import Buckets
@@ -502,13 +511,7 @@ class HauloutClient(_ClientBase):
                 f"cannot reach the relayer at {self.url} ({exc}); is it running? (`haulout up`)"
             ) from exc
         if got.status >= 400:
-            _check(
-                httpx.Response(
-                    got.status,
-                    headers=[(k, v) for k, v in got.headers if k != "content-encoding"],
-                    content=got.body,
-                )
-            )
+            _check(undecoded(got.status, got.headers, got.body))
         return got.body
 
     def store_quilt(

@@ -55,16 +55,26 @@ def _next(steps: Steps[Any], answer: Any) -> Step | _Done:
         return _Done(done.value)
 
 
-def raw_response(resp: httpx.Response, body: bytes) -> httpx.Response:
-    """`resp` holding `body` as it came off the wire. httpx decodes a body by its
+def undecoded(
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    request: httpx.Request | None = None,
+) -> httpx.Response:
+    """An answer holding `body` as it came off the wire. httpx decodes a body by its
     `content-encoding` header, and a blob stored with that attribute (say gzip) would come
     back unpacked: a blob store returns what was stored. The header itself is kept."""
-    encoding = resp.headers.get("content-encoding")
-    headers = [(k, v) for k, v in resp.headers.multi_items() if k != "content-encoding"]
-    out = httpx.Response(resp.status_code, headers=headers, content=body, request=resp.request)
-    if encoding is not None:  # set after the body is read, so nothing decodes it
-        out.headers["content-encoding"] = encoding
+    encoding = [v for k, v in headers if k.lower() == "content-encoding"]
+    plain = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
+    out = httpx.Response(status, headers=plain, content=body, request=request)
+    if encoding:  # set after the body is read, so nothing decodes it
+        out.headers["content-encoding"] = encoding[0]
     return out
+
+
+def raw_response(resp: httpx.Response, body: bytes) -> httpx.Response:
+    """`resp` holding `body` as read raw off its stream (see `undecoded`)."""
+    return undecoded(resp.status_code, resp.headers.multi_items(), body, resp.request)
 
 
 def get_raw(http: httpx.Client, path: str, **options: Any) -> httpx.Response:

@@ -127,6 +127,9 @@ def test_every_read_returns_the_bytes_as_stored() -> None:
 
 
 def test_proxies_leave_downloads_to_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "localhost")  # names hosts to reach directly: no proxy
     assert blob_download.usable("http://127.0.0.1:1")
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     assert not blob_download.usable("https://relayer.example")
