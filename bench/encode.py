@@ -114,7 +114,7 @@ def bench_pair(size_mib: int, n: int, repeat: int) -> None:
                 best[label] = min(best.get(label, float("inf")), fn())
         if redstuff:
             try:
-                e, d, _cpu = anchors.redstuff(data, n)
+                e, d, *_cpu = anchors.redstuff(data, n)
             except ValueError:  # e.g. too much data for so few shards
                 redstuff = False
                 continue

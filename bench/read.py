@@ -26,23 +26,12 @@ from .store import cpu_seconds, family_cpu, peak_rss_mib
 
 def redstuff_decode(data: bytes, n: int, repeat: int) -> tuple[float, float]:
     """Walrus's RedStuff decode of `data` from its `k` primary slivers (its optimistic path,
-    as `anchors.redstuff`): best wall seconds and CPU seconds of `repeat` runs (inf if the
+    see `anchors.redstuff`): best wall seconds and CPU seconds of `repeat` runs (inf if the
     bench extra is not installed)."""
     if not anchors.redstuff_available():
         return float("inf"), float("inf")
-    import pysui_fastcrypto as fc
-
-    result = fc.redstuff_encode(data, n)
-    k = n - 2 * ((n - 1) // 3)
-    primaries = [pair.primary for pair in result.slivers[n - k :]]
-    del result
-    wall = cpu = float("inf")
-    for _ in range(repeat):
-        t, c = time.perf_counter(), time.process_time()
-        back = fc.redstuff_decode(primaries, len(data), n, "primary")
-        wall, cpu = min(wall, time.perf_counter() - t), min(cpu, time.process_time() - c)
-        assert back == data
-    return wall, cpu
+    times = anchors.redstuff(data, n, decodes=repeat)
+    return times.decode, times.decode_cpu
 
 
 def main() -> None:

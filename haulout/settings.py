@@ -30,6 +30,7 @@ class NodeSettings(BaseSettings):
     )
     metadata_wait: float = 2.0  # how long a metadata upload waits for the registration
     max_waiters: int = 512  # requests waiting for registrations at once; over it 503
+    direct_writes: bool = True  # large batches written past the page cache (O_DIRECT) if allowed
     log_level: str = "INFO"
 
 

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     dep = Deployment.load(settings.deployment)
     node = dep.nodes[settings.index]
     data_dir = Path(settings.data_dir or Path(settings.deployment).parent / "nodes" / node.name)
-    store = SliverStore(data_dir / "slivers")
+    store = SliverStore(data_dir / "slivers", direct_writes=settings.direct_writes)
     if store.discarded:
         event(log, "discarded unfinished writes", files=store.discarded)
     if store.replayed:

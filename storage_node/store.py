@@ -27,6 +27,7 @@ from haulout.protocol.blob_id import BlobId
 
 from . import journal as wal
 from . import pack
+from .direct_writes import Appender
 from .pack import SliverRef
 
 log = logging.getLogger("haulout.node")
@@ -158,13 +159,13 @@ class PendingPack:
     one rename per batch instead of one each per sliver (at n = 1,000 a node gets ~100
     slivers of a blob, and those per-file costs were a third of its work)."""
 
-    def __init__(self, blob_dir: Path) -> None:
+    def __init__(self, blob_dir: Path, direct: bool = True) -> None:
         ensure_dir(blob_dir)
         self.path = blob_dir / (
             f"{BATCH_PREFIX}{os.getpid()}-{next(_unique)}-{secrets.token_hex(4)}.pack"
         )
         self.tmp = temporary_name(self.path)
-        self.fd = os.open(self.tmp, os.O_WRONLY)
+        self.file = Appender(self.tmp, direct)
         self.entries: list[tuple[int, int]] = []
         self.kept = 0  # bytes of the slivers kept so far
         self.written = 0  # bytes of the sliver being written
@@ -177,10 +178,8 @@ class PendingPack:
     def write(self, data: bytes | memoryview) -> None:
         """Append bytes of the sliver being written."""
         view = memoryview(data)
-        while view:
-            done = os.write(self.fd, view)
-            self.written += done
-            view = view[done:]
+        self.file.write(view)
+        self.written += view.nbytes
 
     def keep(self, index: int) -> None:
         """The sliver just written is `index`, verified: keep it."""
@@ -191,15 +190,20 @@ class PendingPack:
     def drop(self) -> None:
         """Forget the sliver being written (bad or cut): the next starts where it started."""
         if self.written:
-            os.ftruncate(self.fd, self.kept)
-            os.lseek(self.fd, self.kept, os.SEEK_SET)
+            self.file.rewind(self.kept)
         self.written = 0
+
+    def seal(self) -> None:
+        """Drop a sliver cut short, end the file with its index and make it durable."""
+        self.drop()
+        self.file.write(pack.batch_trailer(self.entries))
+        self.file.finish()
+        os.fsync(self.file.fd)
+        self.file.close()
 
     def discard(self) -> None:
         """Drop the whole file."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        self.file.close()
         self.tmp.unlink(missing_ok=True)
 
 
@@ -232,8 +236,11 @@ class SliverStore:
     id>/batch-*.pack` and `<root>/<blob id>/<sliver index>.sliver`, and the journal of small
     uploads in `<root>.journal`."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, direct_writes: bool = True) -> None:
         self.root = Path(root)
+        self.direct_writes = direct_writes
+        """Whether batch packs bypass the page cache where the file system allows it
+        (`storage_node.direct_writes`)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._locks = [threading.Lock() for _ in range(64)]  # pack creation, per blob (striped)
         self.discarded = self.sweep_temporaries()
@@ -374,7 +381,7 @@ class SliverStore:
 
     def pending_pack(self, blob_id: BlobId) -> PendingPack:
         """Start a batch pack for this blob; visible only on `commit_pack`."""
-        return PendingPack(self._dir(blob_id))
+        return PendingPack(self._dir(blob_id), self.direct_writes)
 
     def commit_pack(self, pending: PendingPack) -> list[int]:
         """Make a batch pack durable and visible: its index written, fsynced, renamed into
@@ -384,13 +391,7 @@ class SliverStore:
             pending.discard()
             return []
         try:
-            pending.drop()  # a sliver cut short at the end
-            trailer = memoryview(pack.batch_trailer(pending.entries))
-            while trailer:
-                trailer = trailer[os.write(pending.fd, trailer) :]
-            os.fsync(pending.fd)
-            os.close(pending.fd)
-            pending.fd = -1
+            pending.seal()
             os.replace(pending.tmp, pending.path)
         except BaseException:
             pending.discard()
