@@ -81,7 +81,8 @@ def redstuff(data: bytes, n: int, decodes: int = 1) -> RedStuffTimes:
     It runs in a fresh process of its own: measured in the bench's process, after that
     process had stored and read blobs, the same encode took 9-16 ms of CPU per MiB from one
     call to the next (64-107 MiB/s) against a steady ~10 ms/MiB (92-101 MiB/s) alone, which
-    would flatter every ratio printed beside it. Raises ValueError when RedStuff refuses the
+    would flatter every ratio printed beside it. The encode runs twice there and keeps its
+    best (the first pays for touching fresh memory: 92 against 100 MiB/s). Raises ValueError when RedStuff refuses the
     input (too much data for so few shards)."""
     with tempfile.NamedTemporaryFile(dir=os.environ.get("HAULOUT_BENCH_DIR")) as fh:
         fh.write(data)
@@ -103,9 +104,13 @@ def _redstuff_here(path: str, n: int, decodes: int) -> dict[str, float]:
 
     with open(path, "rb") as fh:
         data = fh.read()
-    t, cpu = time.perf_counter(), time.process_time()
-    result = fc.redstuff_encode(data, n)
-    t_enc, cpu_enc = time.perf_counter() - t, time.process_time() - cpu
+    t_enc = cpu_enc = float("inf")
+    for _ in range(2):  # the first touches fresh memory; keep the warm one's time too
+        result = None
+        t, cpu = time.perf_counter(), time.process_time()
+        result = fc.redstuff_encode(data, n)
+        t_enc = min(t_enc, time.perf_counter() - t)
+        cpu_enc = min(cpu_enc, time.process_time() - cpu)
     k = n - 2 * ((n - 1) // 3)
     primaries = [pair.primary for pair in result.slivers[n - k :]]
     del result

@@ -4,7 +4,7 @@ Walrus's RedStuff encode/decode (n=100 and n=1000); then where the store's CPU g
 phases from its `certified` log line, nodes from /proc), and the relayer's peak RSS for a
 large upload.
 
-    python -m bench.store [--mib 128] [--repeat 1] [--big-mib 0] [--nodes 4 --shards 100]
+    python -m bench.store [--mib 128] [--repeat 3] [--big-mib 0] [--nodes 4 --shards 100]
                           [--types 1,0]
 
 `--nodes 10 --shards 1000` measures Walrus's committee size (type 1 only: type 0 stops at 256).
@@ -114,7 +114,7 @@ def main() -> None:
     )
     ap.add_argument("--mib", type=int, default=128)
     ap.add_argument(
-        "--repeat", type=int, default=1, help="runs; each wall-clock figure keeps its best"
+        "--repeat", type=int, default=3, help="runs; each wall-clock figure keeps its best"
     )
     ap.add_argument("--big-mib", type=int, default=0, help="relayer RSS for a large upload")
     ap.add_argument("--nodes", type=int, default=4, help="storage nodes (1-16)")
