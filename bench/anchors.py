@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import NamedTuple
 
 import zfec
@@ -92,10 +93,18 @@ def redstuff(data: bytes, n: int, decodes: int = 1) -> RedStuffTimes:
             capture_output=True,
             text=True,
             check=False,
+            cwd=Path(__file__).resolve().parent.parent,  # where `bench` is importable
         )
+    last = (run.stderr.strip().splitlines() or ["(no message)"])[-1]
+    if run.returncode == REFUSED:
+        raise ValueError(f"RedStuff refuses {len(data)} bytes at n={n}: {last}")
     if run.returncode:
-        raise ValueError(f"RedStuff at n={n}: {run.stderr.strip().splitlines()[-1:]}")
+        raise RuntimeError(f"RedStuff's process failed (exit {run.returncode}): {last}")
     return RedStuffTimes(**json.loads(run.stdout))
+
+
+REFUSED = 3
+"""Exit status of the RedStuff process when the encoder refuses the input."""
 
 
 def _redstuff_here(path: str, n: int, decodes: int) -> dict[str, float]:
@@ -108,7 +117,11 @@ def _redstuff_here(path: str, n: int, decodes: int) -> dict[str, float]:
     for _ in range(2):  # the first touches fresh memory; keep the warm one's time too
         result = None
         t, cpu = time.perf_counter(), time.process_time()
-        result = fc.redstuff_encode(data, n)
+        try:
+            result = fc.redstuff_encode(data, n)
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            sys.exit(REFUSED)
         t_enc = min(t_enc, time.perf_counter() - t)
         cpu_enc = min(cpu_enc, time.process_time() - cpu)
     k = n - 2 * ((n - 1) // 3)

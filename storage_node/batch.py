@@ -53,6 +53,8 @@ class BatchReceiver:
                         f"{self.meta.params.sliver_len})",
                     )
                 self.parser.feed(chunk)
+                if self.pack is not None and self.pack.due:  # a direct write waits for the disk
+                    await run_in_threadpool(self.pack.drain)
             if left := self.parser.inside_frame:
                 raise ApiError(
                     400,

@@ -13,6 +13,8 @@ the staging buffer is page-aligned (mmap), written in whole `BLOCK`s, and the la
 block is written padded with zeros before the file is cut to its exact size. Where the
 file system refuses `O_DIRECT` (tmpfs, some overlay mounts) the file is written through the
 page cache, as before; `HAULOUT_NODE_DIRECT_WRITES=0` asks for that everywhere.
+A direct write waits for the device, so the batch receiver has each one done in a worker
+thread (`Appender.drain`, once a MiB is gathered) rather than on the node's event loop.
 Durability is unchanged: the caller still fsyncs before it confirms anything.
 """
 
@@ -29,7 +31,11 @@ BLOCK = 4096
 """Alignment of direct writes: the largest logical block size of common devices."""
 
 STAGE = 1 << 20
-"""Size of a staging buffer: bytes gathered before one direct write."""
+"""Bytes gathered before a direct write is due (`Appender.due`)."""
+
+BUFFER = 2 * STAGE
+"""Size of a staging buffer: room for the next bytes while a due write waits for its thread;
+a buffer that fills up anyway is written at once."""
 
 KEEP_FREE = 8
 """Staging buffers kept for reuse once their file is done (the rest are unmapped)."""
@@ -43,7 +49,7 @@ def _take() -> mmap.mmap:
     with _lock:
         if _free:
             return _free.pop()
-    return mmap.mmap(-1, STAGE)
+    return mmap.mmap(-1, BUFFER, flags=mmap.MAP_PRIVATE)
 
 
 def _give(buf: mmap.mmap) -> None:
@@ -55,14 +61,27 @@ def _give(buf: mmap.mmap) -> None:
     buf.close()
 
 
+class AppenderFailed(OSError):
+    """An earlier write or read-back of this file failed: what it holds cannot be trusted,
+    so it cannot be finished (drop it and receive its bytes again)."""
+
+
 class Appender:
     """Writes one file from its start, sequentially, possibly cutting back what it wrote last
     (`rewind`), then `finish`es it. `direct` tells whether it bypasses the page cache (asked
-    for and allowed by the file system). The file must exist; it is opened here."""
+    for and allowed by the file system). The file must exist; it is opened here.
+
+    `write` only copies into the staging buffer (a full buffer excepted); once `due`, the
+    owner calls `drain` — from a worker thread, so the device's latency does not stall an
+    event loop — and no other method meanwhile. After any failed write or read-back every
+    further call raises `AppenderFailed`: a file with a hole is never finished."""
 
     def __init__(self, path: Path | str, direct: bool = True) -> None:
         self.direct = False
         self.fd = -1
+        self.buf: mmap.mmap | None = None
+        self.failed: BaseException | None = None
+        self.finished = False
         if direct and hasattr(os, "O_DIRECT"):
             try:
                 self.fd = os.open(path, os.O_RDWR | os.O_DIRECT)
@@ -72,7 +91,12 @@ class Appender:
                     raise
         if self.fd < 0:
             self.fd = os.open(path, os.O_RDWR)
-        self.buf: mmap.mmap | None = _take() if self.direct else None
+        if self.direct:
+            try:
+                self.buf = _take()
+            except BaseException:
+                self.close()
+                raise
         self.flushed = 0  # bytes on file before the buffer's content (a multiple of BLOCK)
         self.fill = 0  # bytes in the buffer (direct) or past `flushed` (buffered: always 0)
 
@@ -81,22 +105,48 @@ class Appender:
         """Bytes written so far (those still in the staging buffer included)."""
         return self.flushed + self.fill
 
+    @property
+    def due(self) -> bool:
+        """Whether a `drain` should run now."""
+        return self.buf is not None and self.fill >= STAGE
+
+    def _usable(self) -> None:
+        if self.failed is not None:
+            raise AppenderFailed(errno.EIO, f"an earlier write failed: {self.failed}")
+        if self.finished:
+            raise ValueError("the file is finished")
+
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append `data`."""
+        self._usable()
         view = memoryview(data).cast("B")
-        if self.buf is None:
+        try:
+            if self.buf is None:
+                while view:
+                    done = os.pwrite(self.fd, view, self.flushed)
+                    self.flushed += done
+                    view = view[done:]
+                return
             while view:
-                done = os.pwrite(self.fd, view, self.flushed)
-                self.flushed += done
-                view = view[done:]
-            return
-        while view:
-            n = min(len(view), STAGE - self.fill)
-            self.buf[self.fill : self.fill + n] = view[:n]
-            self.fill += n
-            view = view[n:]
-            if self.fill == STAGE:
+                n = min(len(view), BUFFER - self.fill)
+                self.buf[self.fill : self.fill + n] = view[:n]
+                self.fill += n
+                view = view[n:]
+                if self.fill == BUFFER:
+                    self._flush_whole_blocks()
+        except BaseException as e:
+            self.failed = e
+            raise
+
+    def drain(self) -> None:
+        """Write the buffer's whole blocks now (see the class docstring)."""
+        self._usable()
+        if self.buf is not None and self.fill >= BLOCK:
+            try:
                 self._flush_whole_blocks()
+            except BaseException as e:
+                self.failed = e
+                raise
 
     def _flush_whole_blocks(self) -> None:
         """Write the buffer's whole blocks; the partial one moves to the buffer's start."""
@@ -137,46 +187,55 @@ class Appender:
     def rewind(self, size: int) -> None:
         """Forget everything written after the first `size` bytes (a sliver that failed its
         check): the next write continues at `size`."""
+        self._usable()
         if not 0 <= size <= self.size:
             raise ValueError(f"cannot rewind to {size}: {self.size} bytes written")
-        if self.buf is None:
-            os.ftruncate(self.fd, size)
-            self.flushed = size
-            return
-        if size >= self.flushed:
-            self.fill = size - self.flushed
-            return
-        # the bytes to keep end inside a block already written: read that block back
-        base = size - size % BLOCK
-        self.flushed, self.fill = base, size - base
-        if self.fill:
-            view = memoryview(self.buf)[:BLOCK]
-            try:
-                got = os.preadv(self.fd, [view], base)
-            finally:
-                view.release()
-            if got < self.fill:
-                raise OSError(errno.EIO, f"read back {got} of {self.fill} bytes kept")
-        os.ftruncate(self.fd, base)
+        try:
+            if self.buf is None:
+                os.ftruncate(self.fd, size)
+                self.flushed = size
+                return
+            if size >= self.flushed:
+                self.fill = size - self.flushed
+                return
+            # the bytes to keep end inside a block already written: read that block back
+            base = size - size % BLOCK
+            if size > base:
+                view = memoryview(self.buf)[:BLOCK]
+                try:
+                    got = os.preadv(self.fd, [view], base)
+                finally:
+                    view.release()
+                if got < size - base:
+                    raise OSError(errno.EIO, f"read back {got} of {size - base} bytes kept")
+            os.ftruncate(self.fd, base)
+            self.flushed, self.fill = base, size - base
+        except BaseException as e:
+            self.failed = e
+            raise
 
     def finish(self) -> None:
-        """Write what the buffer still holds and cut the file to exactly `size` bytes. The
-        file is not fsynced here."""
-        if self.buf is None or not self.fill:
+        """Write what the buffer still holds and cut the file to exactly `size` bytes; no
+        more writes after it. The file is not fsynced here."""
+        self._usable()
+        self.finished = True
+        try:
+            if self.buf is not None and self.fill:
+                padded = -(-self.fill // BLOCK) * BLOCK
+                self.buf[self.fill : padded] = bytes(padded - self.fill)
+                self._write_out(padded)
             os.ftruncate(self.fd, self.size)
-            return
-        padded = -(-self.fill // BLOCK) * BLOCK
-        self.buf[self.fill : padded] = bytes(padded - self.fill)
-        self._write_out(padded)
-        size = self.size
-        self.flushed, self.fill = size, 0
-        os.ftruncate(self.fd, size)
+        except BaseException as e:
+            self.failed = e
+            raise
 
     def close(self) -> None:
         """Close the file and give the staging buffer back (idempotent)."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-        if self.buf is not None:
-            _give(self.buf)
-            self.buf = None
+        fd, self.fd = self.fd, -1
+        buf, self.buf = self.buf, None
+        try:
+            if fd >= 0:
+                os.close(fd)
+        finally:
+            if buf is not None:
+                _give(buf)

@@ -165,36 +165,51 @@ class PendingPack:
             f"{BATCH_PREFIX}{os.getpid()}-{next(_unique)}-{secrets.token_hex(4)}.pack"
         )
         self.tmp = temporary_name(self.path)
-        self.file = Appender(self.tmp, direct)
+        try:
+            self.file = Appender(self.tmp, direct)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
         self.entries: list[tuple[int, int]] = []
         self.kept = 0  # bytes of the slivers kept so far
-        self.written = 0  # bytes of the sliver being written
 
     @property
     def indices(self) -> list[int]:
         """The slivers kept, in the order they were written."""
         return [i for i, _ in self.entries]
 
+    @property
+    def written(self) -> int:
+        """Bytes of the sliver being written (counted by the file: a failed write cannot
+        leave them uncounted)."""
+        return self.file.size - self.kept
+
+    @property
+    def due(self) -> bool:
+        """Whether bytes wait for `drain` (to be called off the event loop)."""
+        return self.file.due
+
+    def drain(self) -> None:
+        """Write out the bytes gathered so far (direct writes wait for the device)."""
+        self.file.drain()
+
     def write(self, data: bytes | memoryview) -> None:
         """Append bytes of the sliver being written."""
-        view = memoryview(data)
-        self.file.write(view)
-        self.written += view.nbytes
+        self.file.write(data)
 
     def keep(self, index: int) -> None:
         """The sliver just written is `index`, verified: keep it."""
         self.entries.append((index, self.written))
-        self.kept += self.written
-        self.written = 0
+        self.kept = self.file.size
 
     def drop(self) -> None:
         """Forget the sliver being written (bad or cut): the next starts where it started."""
         if self.written:
             self.file.rewind(self.kept)
-        self.written = 0
 
     def seal(self) -> None:
-        """Drop a sliver cut short, end the file with its index and make it durable."""
+        """Drop a sliver cut short, end the file with its index and make it durable (an
+        earlier failed write raises `AppenderFailed`: nothing of the batch is kept)."""
         self.drop()
         self.file.write(pack.batch_trailer(self.entries))
         self.file.finish()

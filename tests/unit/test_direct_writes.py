@@ -7,14 +7,17 @@ are really used where the file system allows them (else the speed-up silently va
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import random
 from pathlib import Path
 
 import pytest
 
-from storage_node import direct_writes
-from storage_node.direct_writes import BLOCK, STAGE, Appender
+from haulout.protocol.blob_id import BlobId
+from storage_node import direct_writes, pack
+from storage_node.direct_writes import BLOCK, BUFFER, STAGE, Appender, AppenderFailed
+from storage_node.store import BATCH_PREFIX, SliverStore
 
 
 def _o_direct_works(directory: Path) -> bool:
@@ -79,6 +82,41 @@ def test_a_cut_back_into_a_block_already_on_disk_keeps_its_head(tmp_path: Path) 
     assert path.read_bytes() == first[: BLOCK * 3 + 17] + second
 
 
+@pytest.mark.parametrize(
+    "cut",
+    [0, BLOCK, 3 * BLOCK, STAGE, STAGE + BLOCK, 2 * STAGE - 1, 2 * STAGE],
+    ids=["to-0", "one-block", "aligned", "stage", "stage+block", "just-before-disk", "all-on-disk"],
+)
+def test_cut_backs_at_every_kind_of_boundary(tmp_path: Path, cut: int) -> None:
+    path = tmp_path / "pack"
+    path.touch()
+    out = Appender(path)
+    head, tail = os.urandom(2 * STAGE), os.urandom(BLOCK + 5)
+    out.write(head[:STAGE])
+    out.drain()
+    out.write(head[STAGE:])
+    out.drain()  # 2 MiB on disk, the buffer empty
+    assert out.fill == 0 and out.size == 2 * STAGE
+    out.rewind(cut)
+    out.write(tail)
+    out.finish()
+    out.close()
+    assert path.read_bytes() == head[:cut] + tail
+
+
+def test_a_buffer_filled_exactly_without_drains_goes_out_by_itself(tmp_path: Path) -> None:
+    path = tmp_path / "pack"
+    path.touch()
+    out = Appender(path)
+    data = os.urandom(2 * BUFFER)
+    out.write(data[:BUFFER])
+    assert out.fill == 0 and out.flushed == BUFFER  # written when full, nothing waited
+    out.write(data[BUFFER:])
+    out.finish()
+    out.close()
+    assert path.read_bytes() == data
+
+
 def test_direct_writes_are_used_where_the_file_system_allows_them(tmp_path: Path) -> None:
     if not _o_direct_works(tmp_path):
         pytest.skip("this file system has no O_DIRECT")
@@ -136,6 +174,79 @@ def test_a_device_refusing_the_first_direct_write_gets_the_same_bytes(
     data = os.urandom(2 * STAGE + 999)
     out.write(data)
     out.finish()
-    out.close()
     assert refused == [0] and not out.direct
+    assert not fcntl.fcntl(out.fd, fcntl.F_GETFL) & os.O_DIRECT  # the file's flag, not ours
+    out.close()
     assert path.read_bytes() == data
+
+
+def test_a_failed_write_or_read_back_is_never_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    for fail in ("pwrite", "preadv"):
+        path = tmp_path / f"pack-{fail}"
+        path.touch()
+        out = Appender(path)
+        out.write(os.urandom(STAGE + 100))
+        if fail == "pwrite":
+            with monkeypatch.context() as m:
+                m.setattr(direct_writes.os, "pwrite", broken)
+                with pytest.raises(OSError):
+                    out.drain()
+        else:
+            out.drain()
+            with monkeypatch.context() as m:
+                m.setattr(direct_writes.os, "preadv", broken)
+                with pytest.raises(OSError):
+                    out.rewind(BLOCK + 7)  # reads block 1 back
+        with pytest.raises(AppenderFailed):
+            out.rewind(0)
+        with pytest.raises(AppenderFailed):
+            out.finish()
+        out.close()
+
+
+def test_a_batch_whose_disk_write_failed_keeps_no_sliver_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SliverStore(tmp_path / "slivers")
+    blob = BlobId(os.urandom(32))
+    pending = store.pending_pack(blob)
+    pending.write(os.urandom(900_000))
+    pending.keep(4)  # verified, still in the staging buffer
+    pending.write(os.urandom(900_000))  # the next sliver's first bytes make a write due
+    assert pending.due
+
+    def full(*args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(direct_writes.os, "pwrite", full)
+    with pytest.raises(OSError):
+        pending.drain()
+    monkeypatch.undo()
+    with pytest.raises(AppenderFailed):
+        store.commit_pack(pending)  # sliver 4 is not claimed from a file with a hole
+    assert store.has_slivers(blob, [4]) == [4]  # still missing: it will be sent again
+    assert not [p for p in (store.root / str(blob)).iterdir()]
+
+
+def test_a_large_batch_pack_reads_back_every_kept_sliver(tmp_path: Path) -> None:
+    store = SliverStore(tmp_path / "slivers")
+    blob = BlobId(os.urandom(32))
+    pending = store.pending_pack(blob)
+    slivers = {i: os.urandom(700_001 + i) for i in range(6)}
+    for i, data in slivers.items():
+        for at in range(0, len(data), 64 << 10):  # socket-sized pieces
+            pending.write(data[at : at + (64 << 10)])
+            if pending.due:
+                pending.drain()
+        if i == 3:
+            pending.drop()  # failed its hash: cut back across a block already on disk
+        else:
+            pending.keep(i)
+    assert store.commit_pack(pending) == [0, 1, 2, 4, 5]
+    (path,) = (store.root / str(blob)).glob(f"{BATCH_PREFIX}*.pack")
+    assert pack.read_all(str(path)) == {i: slivers[i] for i in (0, 1, 2, 4, 5)}
