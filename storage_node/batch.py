@@ -54,7 +54,10 @@ class BatchReceiver:
                     )
                 self.parser.feed(chunk)
                 if self.pack is not None and self.pack.due:  # a direct write waits for the disk
-                    await run_in_threadpool(self.pack.drain)
+                    if self.pack.quick:
+                        self.pack.drain()
+                    else:
+                        await run_in_threadpool(self.pack.drain)
             if left := self.parser.inside_frame:
                 raise ApiError(
                     400,

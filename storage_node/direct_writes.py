@@ -13,8 +13,9 @@ the staging buffer is page-aligned (mmap), written in whole `BLOCK`s, and the la
 block is written padded with zeros before the file is cut to its exact size. Where the
 file system refuses `O_DIRECT` (tmpfs, some overlay mounts) the file is written through the
 page cache, as before; `HAULOUT_NODE_DIRECT_WRITES=0` asks for that everywhere.
-A direct write waits for the device, so the batch receiver has each one done in a worker
-thread (`Appender.drain`, once a MiB is gathered) rather than on the node's event loop.
+A direct write waits for the device: the batch receiver has each one done (`Appender.drain`,
+once a MiB is gathered) in a worker thread unless this process's writes are typically quick
+(`QUICK_WRITE`), so a slow disk never stalls the node's event loop.
 Durability is unchanged: the caller still fsyncs before it confirms anything.
 """
 
@@ -25,6 +26,7 @@ import fcntl
 import mmap
 import os
 import threading
+import time
 from pathlib import Path
 
 BLOCK = 4096
@@ -36,6 +38,15 @@ STAGE = 1 << 20
 BUFFER = 2 * STAGE
 """Size of a staging buffer: room for the next bytes while a due write waits for its thread;
 a buffer that fills up anyway is written at once."""
+
+QUICK_WRITE = 0.002
+"""Seconds a staging buffer's write may typically take and still be done on the event loop:
+on a device this fast (here 0.5 ms per MiB) a trip to a worker thread and back costs more
+CPU than the wait; on a slower one (disks, network block storage) the loop must not wait."""
+
+_typical_write = [float("inf")]
+"""Seconds a direct write of a staging buffer takes in this process (moving average); not
+known yet counts as slow."""
 
 KEEP_FREE = 8
 """Staging buffers kept for reuse once their file is done (the rest are unmapped)."""
@@ -110,6 +121,12 @@ class Appender:
         """Whether a `drain` should run now."""
         return self.buf is not None and self.fill >= STAGE
 
+    @property
+    def quick(self) -> bool:
+        """Whether this process's direct writes typically take under `QUICK_WRITE`, so a
+        `drain` may run on the event loop."""
+        return _typical_write[0] <= QUICK_WRITE
+
     def _usable(self) -> None:
         if self.failed is not None:
             raise AppenderFailed(errno.EIO, f"an earlier write failed: {self.failed}")
@@ -152,7 +169,11 @@ class Appender:
         """Write the buffer's whole blocks; the partial one moves to the buffer's start."""
         assert self.buf is not None
         whole = self.fill - self.fill % BLOCK
+        started = time.perf_counter()
         self._write_out(whole)
+        took = time.perf_counter() - started
+        seen = _typical_write[0]
+        _typical_write[0] = took if seen == float("inf") else 0.8 * seen + 0.2 * took
         rest = self.fill - whole
         if rest:
             self.buf.move(0, whole, rest)

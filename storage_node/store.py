@@ -189,6 +189,11 @@ class PendingPack:
         """Whether bytes wait for `drain` (to be called off the event loop)."""
         return self.file.due
 
+    @property
+    def quick(self) -> bool:
+        """Whether `drain` typically takes so little that the event loop may wait for it."""
+        return self.file.quick
+
     def drain(self) -> None:
         """Write out the bytes gathered so far (direct writes wait for the device)."""
         self.file.drain()
