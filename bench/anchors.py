@@ -66,6 +66,10 @@ def redstuff_available() -> bool:
     return True
 
 
+REFUSED = 3
+"""Exit status of the RedStuff process when the encoder refuses the input."""
+
+
 class RedStuffTimes(NamedTuple):
     """One RedStuff run: seconds to encode, best seconds to decode, and their CPU seconds."""
 
@@ -83,8 +87,9 @@ def redstuff(data: bytes, n: int, decodes: int = 1) -> RedStuffTimes:
     process had stored and read blobs, the same encode took 9-16 ms of CPU per MiB from one
     call to the next (64-107 MiB/s) against a steady ~10 ms/MiB (92-101 MiB/s) alone, which
     would flatter every ratio printed beside it. The encode runs twice there and keeps its
-    best (the first pays for touching fresh memory: 92 against 100 MiB/s). Raises ValueError when RedStuff refuses the
-    input (too much data for so few shards)."""
+    best (the first pays for touching fresh memory: 92 against 100 MiB/s). Raises ValueError
+    when RedStuff refuses the input (too much data for so few shards), RuntimeError when its
+    process fails otherwise."""
     with tempfile.NamedTemporaryFile(dir=os.environ.get("HAULOUT_BENCH_DIR")) as fh:
         fh.write(data)
         fh.flush()
@@ -101,10 +106,6 @@ def redstuff(data: bytes, n: int, decodes: int = 1) -> RedStuffTimes:
     if run.returncode:
         raise RuntimeError(f"RedStuff's process failed (exit {run.returncode}): {last}")
     return RedStuffTimes(**json.loads(run.stdout))
-
-
-REFUSED = 3
-"""Exit status of the RedStuff process when the encoder refuses the input."""
 
 
 def _redstuff_here(path: str, n: int, decodes: int) -> dict[str, float]:

@@ -83,8 +83,8 @@ class Appender:
     for and allowed by the file system). The file must exist; it is opened here.
 
     `write` only copies into the staging buffer (a full buffer excepted); once `due`, the
-    owner calls `drain` — from a worker thread, so the device's latency does not stall an
-    event loop — and no other method meanwhile. After any failed write or read-back every
+    owner calls `drain` — from a worker thread unless `quick`, so a slow device does not
+    stall an event loop — and no other method meanwhile. After any failed write or read-back every
     further call raises `AppenderFailed`: a file with a hole is never finished."""
 
     def __init__(self, path: Path | str, direct: bool = True) -> None:
